@@ -1,0 +1,6 @@
+"""The ASGI entry point for uvicorn: `uvicorn --factory core.asgi:create`."""
+from core.app import create_app
+
+
+def create():
+    return create_app()

@@ -1,0 +1,104 @@
+"""The response envelope {code, msg, data} for successes and errors, and Connexion's error hooks."""
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.middleware.abstract import ROUTING_CONTEXT
+from starlette.exceptions import HTTPException
+
+from core import errors
+
+log = logging.getLogger("cozeplus.errors")
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+SUCCESS_MSG = "success"
+
+
+def ok(data=None) -> dict:
+    return {"code": 0, "msg": SUCCESS_MSG, "data": data}
+
+
+def error_body(code: int, msg: str) -> bytes:
+    body = {"code": code, "msg": msg, "data": None, "detail": {"logid": request_id_var.get()}}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def error_response(error: errors.ErrorCode, msg: str | None = None,
+                   headers: dict | None = None) -> ConnexionResponse:
+    return ConnexionResponse(status_code=error.status, mimetype="application/json",
+                             content_type="application/json",
+                             body=error_body(error.code, msg or error.message),
+                             headers=headers or {})
+
+
+class ErrorRenderer:
+    """Turns every exception into the envelope; knows each operation's tag for its domain code."""
+
+    def __init__(self, tag_by_operation: dict[str, str]):
+        self.tag_by_operation = tag_by_operation
+
+    def _invalid_param_code(self, request: ConnexionRequest) -> errors.ErrorCode:
+        routing = request.scope.get("extensions", {}).get(ROUTING_CONTEXT, {})
+        tag = self.tag_by_operation.get(routing.get("operation_id") or "")
+        return errors.INVALID_PARAM_BY_TAG.get(tag, errors.BAD_REQUEST)
+
+    async def api_error(self, request: ConnexionRequest, exc: errors.ApiError):
+        return error_response(exc.error, exc.msg, exc.headers)
+
+    async def problem(self, request: ConnexionRequest, exc: ProblemException):
+        status = exc.status
+        detail = _first_line(exc.detail) or exc.title or ""
+        if status == 400:
+            error = self._invalid_param_code(request)
+        elif status == 401:
+            error = errors.UNAUTHENTICATED
+            detail = f"authentication required: {detail}" if detail else None
+        elif status == 403:
+            error = errors.FORBIDDEN
+        elif status == 415:
+            error = errors.UNSUPPORTED_MEDIA_TYPE
+        elif status == 404:
+            error = errors.ROUTE_NOT_FOUND
+        else:
+            log.error("unexpected problem %s: %s", status, detail)
+            return error_response(errors.INTERNAL)
+        return error_response(error, detail, dict(exc.headers or {}))
+
+    async def http_exception(self, request: ConnexionRequest, exc: HTTPException):
+        headers = dict(exc.headers or {})  # keeps Allow on 405
+        if exc.status_code == 404:
+            return error_response(errors.ROUTE_NOT_FOUND,
+                                  f"no route {request.method} {request.url.path}", headers)
+        if exc.status_code == 405:
+            return error_response(errors.METHOD_NOT_ALLOWED,
+                                  f"method {request.method} is not allowed on {request.url.path}",
+                                  headers)
+        if 400 <= exc.status_code < 500:
+            return error_response(errors.BAD_REQUEST, str(exc.detail), headers)
+        return error_response(errors.INTERNAL)
+
+    async def not_utf8(self, request: ConnexionRequest, exc: UnicodeDecodeError):
+        return error_response(self._invalid_param_code(request), "the request body is not valid UTF-8")
+
+    async def unexpected(self, request: ConnexionRequest, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(errors.INTERNAL)
+
+    def install(self, app) -> None:
+        app.add_error_handler(errors.ApiError, self.api_error)
+        app.add_error_handler(ProblemException, self.problem)
+        app.add_error_handler(HTTPException, self.http_exception)
+        app.add_error_handler(UnicodeDecodeError, self.not_utf8)
+        app.add_error_handler(Exception, self.unexpected)
+
+
+def _first_line(text) -> str:
+    if not text:
+        return ""
+    text = str(text).strip()
+    return text.splitlines()[0][:500] if text else ""

@@ -1,0 +1,138 @@
+"""ASGI middleware around the Connexion stack: request ids, access logs, body limits, and the
+trailing-slash aliases of Coze's passport paths."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from core import errors
+from core.envelope import error_body, request_id_var
+
+access_log = logging.getLogger("cozeplus.access")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app, *, slash_paths: set[str], max_json_body: int, max_upload_body: int,
+                 log_requests: bool = True):
+        self.app = app
+        self.slash_paths = slash_paths  # spec paths that end in "/": also answered without it
+        self.max_json_body = max_json_body
+        self.max_upload_body = max_upload_body
+        self.log_requests = log_requests
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 0}
+        id_header = request_id.encode()
+
+        if scope["path"] + "/" in self.slash_paths:
+            scope = dict(scope, path=scope["path"] + "/", raw_path=scope["raw_path"] + b"/")
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message = dict(message)
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", id_header),
+                                      (b"x-tt-logid", id_header)]
+            await send(message)
+
+        limit = self.max_upload_body if headers.get(b"content-type", b"").startswith(
+            b"multipart/") else self.max_json_body
+        try:
+            declared = int(headers.get(b"content-length", b"0") or 0)
+        except ValueError:
+            declared = 0
+        try:
+            if declared > limit:
+                await _send_error(send_with_id, errors.PAYLOAD_TOO_LARGE,
+                                  f"the request body is {declared} bytes; the limit is {limit}")
+            elif b"content-length" not in headers and b"chunked" in headers.get(b"transfer-encoding", b""):
+                # Connexion treats a body without Content-Length as absent: buffer it (bounded).
+                body = await _read_all(_limited(receive, limit))
+                scope = dict(scope, headers=[*scope["headers"],
+                                             (b"content-length", str(len(body)).encode())])
+                await self.app(scope, _replay(body, receive), send_with_id)
+            else:
+                await self.app(scope, _limited(receive, limit), send_with_id)
+        except errors.ApiError as exc:  # a body over the limit, noticed while streaming it
+            if status_holder["status"] == 0:
+                await _send_error(send_with_id, exc.error, exc.msg)
+        finally:
+            if self.log_requests:
+                _log_access(scope, status_holder["status"], started, request_id)
+            request_id_var.reset(token)
+
+
+def _limited(receive, limit: int):
+    received = 0
+
+    async def wrapped():
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise errors.PAYLOAD_TOO_LARGE(f"the request body is over the limit of {limit} bytes")
+        return message
+
+    return wrapped
+
+
+async def _read_all(receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive):
+    sent = False
+
+    async def wrapped():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # after the body: wait for the disconnect
+
+    return wrapped
+
+
+async def _send_error(send, error: errors.ErrorCode, msg: str) -> None:
+    body = error_body(error.code, msg)
+    await send({"type": "http.response.start", "status": error.status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _log_access(scope, status: int, started: float, request_id: str) -> None:
+    context = scope.get("extensions", {}).get("connexion_context", {})
+    client = scope.get("client") or ("", 0)
+    access_log.info(json.dumps({
+        "event": "request",
+        "request_id": request_id,
+        "method": scope["method"],
+        "path": scope["path"],
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        "user_id": context.get("user"),
+        "client": client[0],
+    }, separators=(",", ":")))

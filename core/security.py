@@ -1,0 +1,137 @@
+"""Credentials: password hashing, JWT sessions, personal access tokens, and the functions the
+spec's security schemes name (x-bearerInfoFunc / x-apikeyInfoFunc)."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+
+import jwt
+from anyio import to_thread
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from connexion.security import NO_VALUE
+
+from core import errors
+from core.settings import get_settings
+from models.identity import LoginSession, PersonalAccessToken, User
+
+JWT_ALGORITHM = "HS256"
+PAT_PREFIX = "pat_"
+SESSION_COOKIE = "session_key"
+
+_hasher: PasswordHasher | None = None
+_dummy_hash: str | None = None
+
+
+def _password_hasher() -> PasswordHasher:
+    global _hasher, _dummy_hash
+    if _hasher is None:
+        settings = get_settings()
+        _hasher = PasswordHasher(time_cost=settings.argon2_time_cost,
+                                 memory_cost=settings.argon2_memory_cost)
+        _dummy_hash = _hasher.hash(secrets.token_hex(16))
+    return _hasher
+
+
+def reset_password_hasher() -> None:
+    """Forget the hasher so new settings take effect (tests)."""
+    global _hasher, _dummy_hash
+    _hasher = _dummy_hash = None
+
+
+def hash_password(password: str) -> str:
+    return _password_hasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the user exists: unknown users check a dummy hash."""
+    hasher = _password_hasher()
+    try:
+        return hasher.verify(password_hash or _dummy_hash, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# --- JWT sessions ---------------------------------------------------------------------------
+
+def issue_session(user: User, client_address: str = "") -> tuple[str, int]:
+    """A signed JWT and its expiry; the session row lets logout revoke it."""
+    settings = get_settings()
+    now = int(time.time())
+    expires_at = now + settings.jwt_ttl_seconds
+    jti = uuid.uuid4().hex
+    LoginSession.create(jti=jti, user=user.id, expires_at=expires_at,
+                        client_address=client_address[:64])
+    claims = {"sub": str(user.id), "iat": now, "exp": expires_at, "jti": jti}
+    return jwt.encode(claims, settings.secret_key, algorithm=JWT_ALGORITHM), expires_at
+
+
+def _decode_jwt(token: str) -> dict:
+    try:
+        claims = jwt.decode(token, get_settings().secret_key, algorithms=[JWT_ALGORITHM],
+                            options={"require": ["sub", "exp", "iat", "jti"]})
+    except jwt.ExpiredSignatureError:
+        raise errors.AUTH_FAILED("authentication failed: the token has expired")
+    except jwt.InvalidTokenError:
+        raise errors.AUTH_FAILED("authentication failed: the token is not valid")
+    if not isinstance(claims.get("jti"), str):
+        raise errors.AUTH_FAILED("authentication failed: the token is not valid")
+    return claims
+
+
+def _session_user(token: str) -> dict:
+    claims = _decode_jwt(token)
+    user = LoginSession.active_user(claims["jti"])
+    if user is None:
+        raise errors.AUTH_FAILED("authentication failed: the session was revoked or has expired")
+    return _token_info(user, "session", jti=claims["jti"])
+
+
+# --- personal access tokens -----------------------------------------------------------------
+
+def new_personal_access_token() -> tuple[str, str]:
+    """(plaintext, stored hash). The plaintext is shown once and never stored."""
+    token = PAT_PREFIX + secrets.token_hex(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _pat_user(token: str) -> dict:
+    found = PersonalAccessToken.lookup(hash_token(token))
+    if found is None:
+        raise errors.AUTH_FAILED("authentication failed: unknown personal access token")
+    pat, user = found
+    if pat.expired:
+        raise errors.AUTH_FAILED("authentication failed: the personal access token has expired")
+    pat.mark_used()
+    return _token_info(user, "pat", pat_id=pat.id)
+
+
+def _token_info(user: User, scheme: str, **extra) -> dict:
+    if user.is_disabled:
+        raise errors.ACCOUNT_DISABLED()
+    return {"sub": str(user.id), "user": user, "scheme": scheme, **extra}
+
+
+# --- the functions named by openapi.yaml's security schemes ----------------------------------
+# Database look-ups run in the thread pool so the event loop never waits on the database.
+
+async def bearer_jwt_info(token: str, **_):
+    if token.startswith(PAT_PREFIX):
+        return NO_VALUE
+    return await to_thread.run_sync(_session_user, token)
+
+
+async def bearer_pat_info(token: str, **_):
+    if not token.startswith(PAT_PREFIX):
+        return NO_VALUE
+    return await to_thread.run_sync(_pat_user, token)
+
+
+async def cookie_session_info(token: str, **_):
+    return await to_thread.run_sync(_session_user, token)

@@ -1,0 +1,132 @@
+"""Settings: the only module that reads the environment."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"setting {name} must be an integer, got {raw!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    secret_key: str
+    admin_email: str
+    admin_password: str | None
+    host: str = "127.0.0.1"
+    port: int = 8888
+    jwt_ttl_seconds: int = 7 * 24 * 3600
+    cookie_secure: bool = False
+    registration: str = "open"  # open | closed
+    registration_email_domains: tuple[str, ...] = ()
+    max_json_body_bytes: int = 2 * 1024 * 1024
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_avatar_bytes: int = 2 * 1024 * 1024
+    login_max_failures_per_email: int = 5
+    login_max_failures_per_address: int = 20
+    login_failure_window_seconds: int = 900
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 65536
+    redis_url: str | None = None
+    validate_responses: bool = False
+    log_level: str = "INFO"
+    log_requests: bool = True
+
+    @property
+    def spec_path(self) -> Path:
+        return REPO_ROOT / "openapi.yaml"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("COZEPLUS_DATA_DIR") or REPO_ROOT / "data").resolve()
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cozeplus.db'}"
+        domains = tuple(
+            d.strip().lower().lstrip("@")
+            for d in (env.get("COZEPLUS_REGISTRATION_EMAIL_DOMAINS") or "").split(",")
+            if d.strip()
+        )
+        registration = (env.get("COZEPLUS_REGISTRATION") or "open").strip().lower()
+        if registration not in ("open", "closed"):
+            raise SystemExit("setting COZEPLUS_REGISTRATION must be 'open' or 'closed'")
+        values = dict(
+            data_dir=data_dir,
+            database_url=database_url,
+            secret_key=env.get("COZEPLUS_SECRET_KEY") or "",
+            admin_email=(env.get("COZEPLUS_ADMIN_EMAIL") or "admin@example.com").strip().lower(),
+            admin_password=env.get("COZEPLUS_ADMIN_PASSWORD") or None,
+            host=env.get("COZEPLUS_HOST") or "127.0.0.1",
+            port=_int(env, "COZEPLUS_PORT", 8888),
+            jwt_ttl_seconds=_int(env, "COZEPLUS_JWT_TTL_SECONDS", 7 * 24 * 3600),
+            cookie_secure=_bool(env.get("COZEPLUS_COOKIE_SECURE"), False),
+            registration=registration,
+            registration_email_domains=domains,
+            max_json_body_bytes=_int(env, "COZEPLUS_MAX_JSON_BODY_BYTES", 2 * 1024 * 1024),
+            max_upload_bytes=_int(env, "COZEPLUS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
+            max_avatar_bytes=_int(env, "COZEPLUS_MAX_AVATAR_BYTES", 2 * 1024 * 1024),
+            login_max_failures_per_email=_int(env, "COZEPLUS_LOGIN_MAX_FAILURES_PER_EMAIL", 5),
+            login_max_failures_per_address=_int(env, "COZEPLUS_LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
+            login_failure_window_seconds=_int(env, "COZEPLUS_LOGIN_FAILURE_WINDOW_SECONDS", 900),
+            argon2_time_cost=_int(env, "COZEPLUS_ARGON2_TIME_COST", 3),
+            argon2_memory_cost=_int(env, "COZEPLUS_ARGON2_MEMORY_KIB", 65536),
+            redis_url=env.get("REDIS_URL") or None,
+            validate_responses=_bool(env.get("COZEPLUS_VALIDATE_RESPONSES"), False),
+            log_level=(env.get("COZEPLUS_LOG_LEVEL") or "INFO").upper(),
+            log_requests=_bool(env.get("COZEPLUS_LOG_REQUESTS"), True),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def with_secret(self) -> "Settings":
+        """Fill in the signing secret: the environment's, or one generated once and kept."""
+        if self.secret_key:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "secret_key"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return dataclasses.replace(self, secret_key=path.read_text().strip())
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    global _current
+    if _current is None:
+        _current = Settings.from_env().with_secret()
+    return _current
+
+
+def use_settings(settings: Settings) -> Settings:
+    global _current
+    _current = settings.with_secret()
+    return _current

@@ -1,0 +1,64 @@
+"""Passport: login, registration, logout, the current account, profile, password, avatar."""
+from __future__ import annotations
+
+from connexion.lifecycle import ConnexionResponse
+
+from core import errors
+from core.envelope import ok
+from core.http import cleared_session_cookie, client_address, session_cookie
+from core.settings import get_settings
+from handlers.views import user_view
+from services import accounts, avatars
+
+
+def _logged_in(user, token: str, expires_at: int):
+    data = {**user_view(user), "token": token, "user_id": str(user.id), "expire_at": expires_at}
+    return ok(data), 200, {"Set-Cookie": session_cookie(token, get_settings().jwt_ttl_seconds)}
+
+
+def email_login(body):
+    return _logged_in(*accounts.login(body["email"], body["password"], client_address()))
+
+
+email_login_seed = email_login
+
+
+def email_register(body):
+    return _logged_in(*accounts.register(body["email"], body["password"], body.get("name"),
+                                         client_address()))
+
+
+def logout(token_info):
+    if token_info["scheme"] != "session":
+        raise errors.NOT_A_SESSION("a personal access token is not a login session; delete it instead")
+    accounts.logout(token_info["jti"])
+    return ok({"redirect_url": ""}), 200, {"Set-Cookie": cleared_session_cookie()}
+
+
+logout_post = logout
+
+
+def account_info(token_info, body=None):
+    return ok(user_view(token_info["user"]))
+
+
+def update_profile(token_info, body):
+    return ok(user_view(accounts.update_profile(token_info["user"], body)))
+
+
+def update_password(token_info, body):
+    revoked = accounts.change_password(token_info["user"], body["old_password"],
+                                       body["new_password"], keep_jti=token_info.get("jti"))
+    return ok({"revoked_sessions": revoked})
+
+
+def upload_avatar(token_info, avatar):
+    url = avatars.store_avatar(token_info["user"], avatar.file, get_settings().max_avatar_bytes)
+    return ok({"web_uri": url})
+
+
+def get_avatar(avatar_key):
+    content, media_type = avatars.read_avatar(avatar_key)
+    return ConnexionResponse(status_code=200, body=content, mimetype=media_type,
+                             content_type=media_type,
+                             headers={"Cache-Control": "public, max-age=86400"})

@@ -1,0 +1,33 @@
+"""Personal access tokens (Coze's /api/permission_api/pat/* routes)."""
+from __future__ import annotations
+
+from core.envelope import ok
+from core.ids import parse_id
+from handlers.views import pat_view
+from services import tokens
+
+
+def create_pat(token_info, body):
+    pat, plaintext = tokens.create(token_info["user"], body["name"], body.get("duration_day"),
+                                   body.get("expire_at"))
+    return ok({"personal_access_token": pat_view(pat), "token": plaintext})
+
+
+def list_pats(token_info, page=1, size=10):
+    rows, total = tokens.page(token_info["user"], page, size)
+    return ok({"personal_access_tokens": [pat_view(p) for p in rows],
+               "has_more": page * size < total, "total": total})
+
+
+def get_pat(token_info, id):
+    return ok({"personal_access_token": pat_view(tokens.owned(token_info["user"], parse_id(id)))})
+
+
+def update_pat(token_info, body):
+    pat = tokens.rename(token_info["user"], parse_id(body["id"]), body["name"])
+    return ok({"personal_access_token": pat_view(pat)})
+
+
+def delete_pat(token_info, body):
+    tokens.delete(token_info["user"], parse_id(body["id"]))
+    return ok()

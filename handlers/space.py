@@ -1,0 +1,26 @@
+"""Spaces the caller belongs to."""
+from __future__ import annotations
+
+from core.authz import require_space
+from core.envelope import ok
+from core.ids import parse_id
+from handlers.views import space_view
+from models.identity import SPACE_PERSONAL, Space
+
+
+def list_spaces(token_info, body=None):
+    spaces = [space_view(s, s.role) for s in Space.for_member(token_info["user"].id)]
+    return ok({
+        "bot_space_list": spaces,
+        "recently_used_space_list": [],
+        "has_personal_space": any(s["space_type"] == SPACE_PERSONAL for s in spaces),
+        "team_space_num": sum(1 for s in spaces if s["space_type"] != SPACE_PERSONAL),
+        "total": len(spaces),
+        "has_more": False,
+    })
+
+
+def get_space(token_info, body):
+    space_id = parse_id(body["space_id"])
+    role = require_space(token_info["user"], space_id)
+    return ok({"space": space_view(Space.get_by_id(space_id), role)})

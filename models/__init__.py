@@ -1,0 +1,1 @@
+"""Peewee models. Import from the submodules; models never import handlers or services."""

@@ -1,0 +1,51 @@
+"""The one database proxy, bound at start to SQLite (default) or PostgreSQL (DATABASE_URL)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from peewee import DatabaseProxy
+from playhouse.db_url import connect
+from playhouse.migrations import Runner
+
+db = DatabaseProxy()
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 5000,
+    "synchronous": "normal",
+    "cache_size": -16000,
+}
+
+
+def init_db(database_url: str):
+    """Bind the proxy. SQLite files get their directory created and the pragmas set."""
+    if database_url.startswith("sqlite:///"):
+        path = database_url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        database = connect(database_url, pragmas=SQLITE_PRAGMAS)
+    else:
+        database = connect(database_url)
+    db.initialize(database)
+    return database
+
+
+def migration_runner() -> Runner:
+    return Runner(db.obj, directory=str(MIGRATIONS_DIR))
+
+
+def pending_migrations() -> list[str]:
+    runner = migration_runner()
+    applied = runner.applied()
+    return [m.name for m in runner.migrations() if m.name not in applied]
+
+
+def migrate() -> list[str]:
+    """Apply every pending migration; return their names."""
+    pending = pending_migrations()
+    if pending:
+        migration_runner().up()
+    return pending

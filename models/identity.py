@@ -1,0 +1,156 @@
+"""Users, spaces, login sessions and personal access tokens."""
+from __future__ import annotations
+
+import time
+
+from peewee import (BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField,
+                    TextField, fn)
+
+from models.base import BaseModel, now_s
+from models.db import db
+
+SPACE_PERSONAL = 1
+SPACE_TEAM = 2
+
+ROLE_OWNER = 1
+ROLE_ADMIN = 2
+ROLE_MEMBER = 3
+
+
+class User(BaseModel):
+    email = CharField(max_length=254, unique=True)
+    password_hash = CharField(max_length=255)
+    name = CharField(max_length=100, default="")
+    unique_name = CharField(max_length=100, null=True, unique=True)
+    description = TextField(default="")
+    avatar_key = CharField(max_length=64, null=True)
+    locale = CharField(max_length=16, default="")
+    is_super_admin = BooleanField(default=False)
+    is_disabled = BooleanField(default=False)
+
+    @classmethod
+    def by_email(cls, email: str):
+        return cls.get_or_none(cls.email == email.strip().lower())
+
+    @classmethod
+    def unique_name_taken(cls, unique_name: str, except_user_id: int) -> bool:
+        return cls.select().where(
+            (fn.LOWER(cls.unique_name) == unique_name.lower()) & (cls.id != except_user_id)
+        ).exists()
+
+    def personal_space(self) -> "Space":
+        return Space.get((Space.owner == self.id) & (Space.space_type == SPACE_PERSONAL))
+
+    @classmethod
+    def create_with_space(cls, *, email: str, password_hash: str, name: str = "",
+                          is_super_admin: bool = False) -> "User":
+        """A user and their personal space, written together."""
+        with db.atomic():
+            user = cls.create(email=email.strip().lower(), password_hash=password_hash,
+                              name=name or email.split("@")[0], is_super_admin=is_super_admin)
+            space = Space.create(name="Personal", owner=user.id, space_type=SPACE_PERSONAL)
+            SpaceMember.create(space=space.id, user=user.id, role=ROLE_OWNER)
+        return user
+
+
+class Space(BaseModel):
+    name = CharField(max_length=100)
+    description = TextField(default="")
+    icon_uri = CharField(max_length=255, default="")
+    space_type = IntegerField(default=SPACE_PERSONAL)
+    owner = ForeignKeyField(User, backref="owned_spaces", on_delete="CASCADE")
+
+    @classmethod
+    def for_member(cls, user_id: int):
+        """Spaces the user belongs to, with their role, personal space first."""
+        return (cls.select(cls, SpaceMember.role)
+                .join(SpaceMember, on=(SpaceMember.space == cls.id))
+                .where(SpaceMember.user == user_id)
+                .order_by(cls.space_type, cls.id)
+                .objects())
+
+
+class SpaceMember(BaseModel):
+    space = ForeignKeyField(Space, backref="members", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
+    role = IntegerField(default=ROLE_MEMBER)
+
+    class Meta:
+        indexes = ((("space", "user"), True),)
+
+    @classmethod
+    def role_of(cls, space_id: int, user_id: int) -> int | None:
+        row = (cls.select(cls.role)
+               .where((cls.space == space_id) & (cls.user == user_id))
+               .tuples().first())
+        return row[0] if row else None
+
+
+class LoginSession(BaseModel):
+    """One issued JWT (by its jti); logout and password changes revoke it."""
+    jti = CharField(max_length=64, unique=True)
+    user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    expires_at = BigIntegerField()
+    revoked_at = BigIntegerField(null=True)
+    client_address = CharField(max_length=64, default="")
+
+    @classmethod
+    def active_user(cls, jti: str):
+        """The user behind a live session in one query, or None."""
+        return (User.select(User)
+                .join(cls, on=(cls.user == User.id))
+                .where((cls.jti == jti) & cls.revoked_at.is_null() & (cls.expires_at > now_s()))
+                .first())
+
+    @classmethod
+    def revoke(cls, *, jti: str | None = None, user_id: int | None = None,
+               keep_jti: str | None = None) -> int:
+        query = cls.update(revoked_at=now_s()).where(cls.revoked_at.is_null())
+        if jti is not None:
+            query = query.where(cls.jti == jti)
+        if user_id is not None:
+            query = query.where(cls.user == user_id)
+        if keep_jti is not None:
+            query = query.where(cls.jti != keep_jti)
+        return query.execute()
+
+
+NEVER = -1
+LAST_USED_WRITE_INTERVAL_S = 60
+
+
+class PersonalAccessToken(BaseModel):
+    user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    name = CharField(max_length=100)
+    token_hash = CharField(max_length=64, unique=True)
+    expire_at = BigIntegerField(default=NEVER)
+    last_used_at = BigIntegerField(default=NEVER)
+
+    @classmethod
+    def owned(cls, user_id: int):
+        return cls.select().where(cls.user == user_id)
+
+    @classmethod
+    def for_owner(cls, token_id: int, user_id: int):
+        return cls.owned(user_id).where(cls.id == token_id).first()
+
+    @classmethod
+    def lookup(cls, token_hash: str):
+        """(token, user) for a stored hash, in one query, or None."""
+        row = (cls.select(cls, User).join(User)
+               .where(cls.token_hash == token_hash).first())
+        return (row, row.user) if row else None
+
+    @property
+    def expired(self) -> bool:
+        return self.expire_at != NEVER and self.expire_at <= time.time()
+
+    def mark_used(self) -> None:
+        """Keep last_used_at, writing at most once a minute per token."""
+        now = now_s()
+        if now - self.last_used_at >= LAST_USED_WRITE_INTERVAL_S:
+            type(self).update(last_used_at=now).where(type(self).id == self.id).execute()
+            self.last_used_at = now
+
+
+ALL_MODELS = [User, Space, SpaceMember, LoginSession, PersonalAccessToken]

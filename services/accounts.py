@@ -1,0 +1,117 @@
+"""Accounts: the first admin, registration, login with failure throttling, password changes."""
+from __future__ import annotations
+
+import logging
+import secrets
+
+from peewee import IntegrityError
+
+from core import errors
+from core.ratelimit import FailureCounter
+from core.security import hash_password, issue_session, verify_password
+from core.settings import Settings, get_settings
+from models.db import db
+from models.identity import LoginSession, User
+
+log = logging.getLogger("cozeplus.accounts")
+
+def ensure_admin(settings: Settings) -> User | None:
+    """Create the super admin on first start; print a generated password once."""
+    if User.select().where(User.is_super_admin == True).exists():  # noqa: E712
+        return None
+    password = settings.admin_password
+    generated = password is None
+    if generated:
+        password = secrets.token_urlsafe(12)
+    try:
+        admin = User.create_with_space(email=settings.admin_email,
+                                       password_hash=hash_password(password),
+                                       name="Administrator", is_super_admin=True)
+    except IntegrityError:  # another worker won the race, or the e-mail is a normal user's
+        existing = User.by_email(settings.admin_email)
+        if existing and not existing.is_super_admin:
+            existing.touch(is_super_admin=True)
+        return existing
+    if generated:
+        print(f"cozeplus: created admin {settings.admin_email} with password {password} "
+              "(shown once; set COZEPLUS_ADMIN_PASSWORD to choose it)", flush=True)
+    return admin
+
+
+def _counters(settings: Settings) -> tuple[FailureCounter, FailureCounter]:
+    window = settings.login_failure_window_seconds
+    return (FailureCounter("login-email", settings.login_max_failures_per_email, window),
+            FailureCounter("login-address", settings.login_max_failures_per_address, window))
+
+
+def login(email: str, password: str, client_address: str) -> tuple[User, str, int]:
+    settings = get_settings()
+    email = email.strip().lower()
+    by_email, by_address = _counters(settings)
+    wait = max(by_email.retry_after(email), by_address.retry_after(client_address))
+    if wait:
+        raise errors.LOGIN_THROTTLED(
+            f"too many failed logins for this e-mail or address; retry in {wait} s",
+            headers={"Retry-After": str(wait)})
+    user = User.by_email(email)
+    if not verify_password(user.password_hash if user else None, password):
+        by_email.record(email)
+        by_address.record(client_address)
+        log.info('{"event":"login_failed","email_known":%s,"client":"%s"}',
+                 "true" if user else "false", client_address)
+        raise errors.LOGIN_FAILED()
+    if user.is_disabled:
+        raise errors.ACCOUNT_DISABLED()
+    by_email.clear(email)
+    token, expires_at = issue_session(user, client_address)
+    return user, token, expires_at
+
+
+def register(email: str, password: str, name: str | None, client_address: str
+             ) -> tuple[User, str, int]:
+    settings = get_settings()
+    email = email.strip().lower()
+    if settings.registration == "closed":
+        raise errors.REGISTRATION_DISABLED("registration is closed on this server; ask an administrator")
+    domain = email.rsplit("@", 1)[-1]
+    if settings.registration_email_domains and domain not in settings.registration_email_domains:
+        raise errors.REGISTRATION_DISABLED(
+            f"registration is limited to e-mail domains: {', '.join(settings.registration_email_domains)}")
+    if User.by_email(email):
+        raise errors.EMAIL_EXISTS(f"the e-mail {email} is already registered")
+    try:
+        user = User.create_with_space(email=email, password_hash=hash_password(password),
+                                      name=name or "")
+    except IntegrityError:
+        raise errors.EMAIL_EXISTS(f"the e-mail {email} is already registered")
+    token, expires_at = issue_session(user, client_address)
+    return user, token, expires_at
+
+
+def change_password(user: User, old_password: str, new_password: str, keep_jti: str | None) -> int:
+    """Set a new password; every other session of the user is revoked. Returns how many."""
+    if not verify_password(user.password_hash, old_password):
+        raise errors.WRONG_OLD_PASSWORD()
+    with db.atomic():
+        user.touch(password_hash=hash_password(new_password))
+        return LoginSession.revoke(user_id=user.id, keep_jti=keep_jti)
+
+
+def update_profile(user: User, changes: dict) -> User:
+    unique_name = changes.get("user_unique_name")
+    if unique_name and User.unique_name_taken(unique_name, user.id):
+        raise errors.UNIQUE_NAME_EXISTS(f"user_unique_name '{unique_name}' is taken")
+    fields = {"name": changes.get("name"), "unique_name": unique_name,
+              "description": changes.get("description"), "locale": changes.get("locale")}
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if fields:
+        try:
+            user.touch(**fields)
+        except IntegrityError:
+            raise errors.UNIQUE_NAME_EXISTS(f"user_unique_name '{unique_name}' is taken")
+    return user
+
+
+
+def logout(jti: str) -> None:
+    LoginSession.revoke(jti=jti)

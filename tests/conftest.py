@@ -1,0 +1,131 @@
+"""Test fixtures: one migrated database (SQLite in a temp dir, or DATABASE_URL's PostgreSQL) and
+one app with response validation on; a fresh client (no cookies) per test."""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import warnings
+
+import pytest
+
+warnings.filterwarnings("ignore", message=".*httpx.*")
+from starlette.testclient import TestClient  # noqa: E402
+
+from core import security  # noqa: E402
+from core.ratelimit import reset_limiter  # noqa: E402
+from core.settings import Settings, get_settings, use_settings  # noqa: E402
+
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-password-1"
+PASSWORD = "user-password-1"
+
+_emails = itertools.count(1)
+
+
+def _reset_database(url: str) -> None:
+    """Start the PostgreSQL run from an empty schema (SQLite gets a fresh file instead)."""
+    if url.startswith("postgres"):
+        from playhouse.db_url import connect
+        database = connect(url)
+        database.execute_sql("DROP SCHEMA public CASCADE")
+        database.execute_sql("CREATE SCHEMA public")
+        database.close()
+
+
+@pytest.fixture(scope="session")
+def base_settings(tmp_path_factory) -> Settings:
+    data_dir = tmp_path_factory.mktemp("data")
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'test.db'}"
+    _reset_database(url)
+    return Settings.from_env(
+        {}, data_dir=data_dir, database_url=url, admin_email=ADMIN_EMAIL,
+        admin_password=ADMIN_PASSWORD, argon2_time_cost=1, argon2_memory_cost=1024,
+        validate_responses=True, log_requests=False, login_max_failures_per_address=10_000,
+    ).with_secret()
+
+
+@pytest.fixture(scope="session")
+def app(base_settings):
+    from core.app import create_app
+    from models.db import init_db, migrate
+    use_settings(base_settings)
+    security.reset_password_hasher()
+    init_db(base_settings.database_url)
+    migrate()
+    return create_app(base_settings)
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def settings_override(base_settings):
+    """Change settings for one test: settings_override(registration="closed")."""
+    def apply(**changes):
+        use_settings(dataclasses.replace(get_settings(), **changes))
+        reset_limiter()
+    yield apply
+    use_settings(base_settings)
+    reset_limiter()
+
+
+def new_email(prefix: str = "user") -> str:
+    return f"{prefix}{next(_emails)}.{os.getpid()}@example.com"
+
+
+class Account:
+    def __init__(self, client, email: str, password: str, data: dict):
+        self.client = client
+        self.email = email
+        self.password = password
+        self.token = data["token"]
+        self.user_id = data["user_id"]
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def post(self, path, json=None, **kwargs):
+        return self.client.post(path, json=json, headers={**self.headers, **kwargs.pop("headers", {})},
+                                **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.client.get(path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs)
+
+
+def register(client, email: str | None = None, password: str = PASSWORD) -> Account:
+    email = email or new_email()
+    response = client.post("/api/passport/web/email/register/v2/",
+                           json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    client.cookies.clear()  # callers choose their credential explicitly
+    return Account(client, email, password, response.json()["data"])
+
+
+@pytest.fixture
+def alice(client) -> Account:
+    return register(client, new_email("alice"))
+
+
+@pytest.fixture
+def bob(client) -> Account:
+    return register(client, new_email("bob"))
+
+
+def assert_error(response, status: int, code: int, *fragments: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code, body
+    assert body["data"] is None
+    assert body["detail"]["logid"] == response.headers["x-request-id"]
+    for fragment in fragments:
+        assert fragment in body["msg"], body
+    return body
+
+
+import logging  # noqa: E402
+logging.getLogger("httpx").setLevel(logging.WARNING)

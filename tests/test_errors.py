@@ -1,0 +1,97 @@
+"""The envelope for framework errors: unknown routes, wrong methods, bodies, ids, request ids."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import assert_error
+from models.identity import User
+
+
+def test_unknown_path(client):
+    for path in ("/nope", "/api/nope", "/v1/nope"):
+        assert_error(client.get(path), 404, 4200, path)
+
+
+def test_wrong_method_keeps_allow(client):
+    response = client.delete("/healthz")
+    assert_error(response, 405, 4205, "DELETE")
+    assert "GET" in response.headers["allow"]
+
+
+def test_body_over_the_limit_is_refused_before_parsing(client, alice, settings_override):
+    response = alice.post("/api/user/update_profile", content=b"{" + b" " * (3 * 1024 * 1024) + b"}",
+                          headers={"Content-Type": "application/json"})
+    assert_error(response, 413, 4113, "limit")
+
+
+def test_streamed_body_over_the_limit(client, alice):
+    def chunks():
+        for _ in range(40):
+            yield b" " * (64 * 1024)
+    response = alice.post("/api/user/update_profile", content=chunks(),
+                          headers={"Content-Type": "application/json"})
+    assert_error(response, 413, 4113)
+
+
+def test_not_utf8_body(alice):
+    response = alice.post("/api/user/update_profile", content='{"name": "é"}'.encode("latin-1"),
+                          headers={"Content-Type": "application/json"})
+    assert_error(response, 400, 700000006, "UTF-8")
+    assert User.get_by_id(int(alice.user_id)).name != "é"
+
+
+@pytest.mark.parametrize("body", [b"[]", b"null", b"123", b'"text"'])
+def test_body_of_the_wrong_json_type(alice, body):
+    response = alice.post("/api/user/update_profile", content=body,
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["code"] == 700000006
+
+
+def test_request_id_is_echoed_or_generated(client):
+    given = client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    assert given.headers["x-request-id"] == "abc-123"
+    generated = client.get("/healthz", headers={"X-Request-Id": "bad id with spaces"})
+    assert len(generated.headers["x-request-id"]) == 32
+    assert generated.headers["x-tt-logid"] == generated.headers["x-request-id"]
+
+
+def test_healthz(client):
+    body = client.get("/healthz").json()
+    assert body["code"] == 0 and body["data"]["status"] == "ok"
+    assert body["data"]["database"] in ("sqlite", "postgresql")
+
+
+def test_unexpected_exceptions_become_a_clean_500(client, alice, monkeypatch):
+    from services import accounts
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+    monkeypatch.setattr(accounts, "update_profile", explode)
+    response = alice.post("/api/user/update_profile", json={"name": "x"})
+    body = assert_error(response, 500, 5000)
+    assert "secret" not in response.text and "Traceback" not in response.text
+    assert body["msg"] == "internal server error"
+
+
+def test_served_spec_and_swagger_ui(client):
+    spec = client.get("/openapi.json")
+    assert spec.status_code == 200 and spec.json()["info"]["title"] == "Coze Plus API"
+    ui = client.get("/ui/")
+    assert ui.status_code == 200 and "swagger" in ui.text.lower()
+
+
+def test_password_is_never_logged(client, caplog):
+    caplog.set_level("DEBUG")
+    client.post("/api/passport/web/email/login/",
+                json={"email": "nobody@example.com", "password": "hunter2-secret"})
+    assert "hunter2-secret" not in caplog.text
+
+
+def test_chunked_body_within_the_limit_is_read(alice):
+    def chunks():
+        yield b'{"name": '
+        yield b'"Chunked"}'
+    response = alice.post("/api/user/update_profile", content=chunks(),
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    assert User.get_by_id(int(alice.user_id)).name == "Chunked"
