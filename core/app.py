@@ -48,6 +48,11 @@ def _tags_by_operation(spec: dict) -> dict[str, str]:
     return tags
 
 
+def _methods_by_path(spec: dict) -> dict[str, set[str]]:
+    return {path: {m.upper() for m, op in item.items() if isinstance(op, dict) and "operationId" in op}
+            for path, item in spec.get("paths", {}).items()}
+
+
 def _slash_paths(spec: dict) -> set[str]:
     return {path for path in spec.get("paths", {}) if path.endswith("/") and path != "/"}
 
@@ -76,5 +81,5 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
                 validator_map=VALIDATOR_MAP,
                 swagger_ui_options=SwaggerUIOptions(swagger_ui=True, spec_path="/openapi.json",
                                                     swagger_ui_path="/ui"))
-    ErrorRenderer(_tags_by_operation(spec)).install(app)
+    ErrorRenderer(_tags_by_operation(spec), _methods_by_path(spec)).install(app)
     return app

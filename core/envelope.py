@@ -4,11 +4,13 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.middleware.abstract import ROUTING_CONTEXT
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from core import errors
 
@@ -39,8 +41,19 @@ def error_response(error: errors.ErrorCode, msg: str | None = None,
 class ErrorRenderer:
     """Turns every exception into the envelope; knows each operation's tag for its domain code."""
 
-    def __init__(self, tag_by_operation: dict[str, str]):
+    def __init__(self, tag_by_operation: dict[str, str], methods_by_path: dict[str, set[str]]):
         self.tag_by_operation = tag_by_operation
+        # Starlette's Allow names only one route's methods when a path has several operations.
+        self.allow_by_pattern = [
+            (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "/?$"),
+             ", ".join(sorted(methods | ({"HEAD"} if "GET" in methods else set()))))
+            for path, methods in methods_by_path.items()]
+
+    def _allow(self, path: str, fallback: str | None) -> str | None:
+        for pattern, allow in self.allow_by_pattern:
+            if pattern.match(path):
+                return allow
+        return fallback
 
     def _invalid_param_code(self, request: ConnexionRequest) -> errors.ErrorCode:
         routing = request.scope.get("extensions", {}).get(ROUTING_CONTEXT, {})
@@ -75,6 +88,8 @@ class ErrorRenderer:
             return error_response(errors.ROUTE_NOT_FOUND,
                                   f"no route {request.method} {request.url.path}", headers)
         if exc.status_code == 405:
+            headers["Allow"] = self._allow(request.url.path, headers.get("Allow"))
+            headers.pop("allow", None)
             return error_response(errors.METHOD_NOT_ALLOWED,
                                   f"method {request.method} is not allowed on {request.url.path}",
                                   headers)
@@ -85,6 +100,10 @@ class ErrorRenderer:
     async def not_utf8(self, request: ConnexionRequest, exc: UnicodeDecodeError):
         return error_response(self._invalid_param_code(request), "the request body is not valid UTF-8")
 
+    async def bad_multipart(self, request: ConnexionRequest, exc: MultiPartException):
+        return error_response(self._invalid_param_code(request),
+                              f"the multipart body is malformed: {exc.message}")
+
     async def unexpected(self, request: ConnexionRequest, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(errors.INTERNAL)
@@ -94,6 +113,7 @@ class ErrorRenderer:
         app.add_error_handler(ProblemException, self.problem)
         app.add_error_handler(HTTPException, self.http_exception)
         app.add_error_handler(UnicodeDecodeError, self.not_utf8)
+        app.add_error_handler(MultiPartException, self.bad_multipart)
         app.add_error_handler(Exception, self.unexpected)
 
 

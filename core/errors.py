@@ -68,7 +68,7 @@ PASSPORT_INVALID_PARAM = _code(700000006, 400, "passport_invalid_param", "invali
 REGISTRATION_DISABLED = _code(700000008, 403, "registration_disabled", "registration is closed")
 ACCOUNT_DISABLED = _code(700000009, 403, "account_disabled", "the account is disabled")
 LOGIN_THROTTLED = _code(700000010, 429, "login_throttled", "too many failed logins; retry later")
-WRONG_OLD_PASSWORD = _code(700000011, 400, "wrong_old_password", "old_password is not correct")
+WRONG_OLD_PASSWORD = _code(700000011, 403, "wrong_old_password", "old_password is not correct")
 NOT_A_SESSION = _code(700000012, 400, "not_a_session", "this credential is not a login session")
 AUTH_FAILED = _code(700012006, 401, "auth_failed", "authentication failed")
 

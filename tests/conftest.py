@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+import tempfile
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -33,27 +35,39 @@ def _reset_database(url: str) -> None:
         database.close()
 
 
-@pytest.fixture(scope="session")
-def base_settings(tmp_path_factory) -> Settings:
-    data_dir = tmp_path_factory.mktemp("data")
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'test.db'}"
-    _reset_database(url)
-    return Settings.from_env(
-        {}, data_dir=data_dir, database_url=url, admin_email=ADMIN_EMAIL,
-        admin_password=ADMIN_PASSWORD, argon2_time_cost=1, argon2_memory_cost=1024,
-        validate_responses=True, log_requests=False, login_max_failures_per_address=10_000,
-    ).with_secret()
+_session: dict = {}
+
+
+def session_app():
+    """The one app of the test session (built on first use: Schemathesis needs it at import)."""
+    if "app" not in _session:
+        from core.app import create_app
+        from models.db import init_db, migrate
+        data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-test-"))
+        url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'test.db'}"
+        _reset_database(url)
+        settings = Settings.from_env(
+            {}, data_dir=data_dir, database_url=url, admin_email=ADMIN_EMAIL,
+            admin_password=ADMIN_PASSWORD, argon2_time_cost=1, argon2_memory_cost=1024,
+            validate_responses=True, log_requests=False, login_max_failures_per_address=10_000,
+        ).with_secret()
+        use_settings(settings)
+        security.reset_password_hasher()
+        init_db(settings.database_url)
+        migrate()
+        _session["settings"] = settings
+        _session["app"] = create_app(settings)
+    return _session["app"]
 
 
 @pytest.fixture(scope="session")
-def app(base_settings):
-    from core.app import create_app
-    from models.db import init_db, migrate
-    use_settings(base_settings)
-    security.reset_password_hasher()
-    init_db(base_settings.database_url)
-    migrate()
-    return create_app(base_settings)
+def app():
+    return session_app()
+
+
+@pytest.fixture(scope="session")
+def base_settings(app) -> Settings:
+    return _session["settings"]
 
 
 @pytest.fixture

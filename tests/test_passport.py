@@ -289,7 +289,7 @@ class TestPassword:
         before = User.get_by_id(int(alice.user_id)).password_hash
         response = alice.post("/api/user/update_password",
                               json={"old_password": "wrong-one", "new_password": "brand-new-pass-2"})
-        assert_error(response, 400, 700000011, "old_password")
+        assert_error(response, 403, 700000011, "old_password")
         assert User.get_by_id(int(alice.user_id)).password_hash == before
 
     def test_short_new_password(self, alice):
