@@ -1,15 +1,13 @@
 """The app factory: Connexion's AsyncApp over openapi.yaml, wrapped in our middleware."""
 from __future__ import annotations
 
-import logging
-import sys
-
 import connexion
 import yaml
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
 from core.envelope import ErrorRenderer
+from core.logs import configure_logging
 from core.middleware import RequestContextMiddleware
 from core.settings import Settings, get_settings, use_settings
 from core.validation import VALIDATOR_MAP
@@ -18,16 +16,6 @@ from models.db import init_db, pending_migrations
 
 class NotMigrated(RuntimeError):
     pass
-
-
-def configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not any(getattr(h, "_cozeplus", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        handler._cozeplus = True
-        root.addHandler(handler)
-    root.setLevel(level)
 
 
 def load_spec(settings: Settings) -> dict:

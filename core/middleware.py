@@ -2,7 +2,6 @@
 trailing-slash aliases of Coze's passport paths."""
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -72,7 +71,7 @@ class RequestContextMiddleware:
                 await _send_error(send_with_id, exc.error, exc.msg)
         finally:
             if self.log_requests:
-                _log_access(scope, status_holder["status"], started, request_id)
+                _log_access(scope, status_holder["status"], started)
             request_id_var.reset(token)
 
 
@@ -125,16 +124,14 @@ async def _send_error(send, error: errors.ErrorCode, msg: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _log_access(scope, status: int, started: float, request_id: str) -> None:
+def _log_access(scope, status: int, started: float) -> None:
     context = scope.get("extensions", {}).get("connexion_context", {})
     client = scope.get("client") or ("", 0)
-    access_log.info(json.dumps({
-        "event": "request",
-        "request_id": request_id,
+    access_log.info("request", extra={"fields": {
         "method": scope["method"],
         "path": scope["path"],
         "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         "user_id": context.get("user"),
         "client": client[0],
-    }, separators=(",", ":")))
+    }})

@@ -57,8 +57,8 @@ def login(email: str, password: str, client_address: str) -> tuple[User, str, in
     if not verify_password(user.password_hash if user else None, password):
         by_email.record(email)
         by_address.record(client_address)
-        log.info('{"event":"login_failed","email_known":%s,"client":"%s"}',
-                 "true" if user else "false", client_address)
+        log.info("login failed", extra={"fields": {"email_known": user is not None,
+                                                    "client": client_address}})
         raise errors.LOGIN_FAILED()
     if user.is_disabled:
         raise errors.ACCOUNT_DISABLED()

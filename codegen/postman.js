@@ -1,0 +1,181 @@
+#!/usr/bin/env node
+// openapi.yaml -> postman/collection.json (openapi-to-postmanv2), then: deterministic ids, a
+// runnable order (log in first, log out last), request data that chains ids between requests,
+// and a test script on every request that checks its status and the {code, msg, data} envelope.
+// Usage: node codegen/postman.js [--out FILE]. Imports nothing from the app.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const crypto = require('crypto');
+// The converter fakes example values with Math.random: seed it so generation is reproducible.
+let seed = 20241;
+Math.random = () => {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+const converter = require('openapi-to-postmanv2');
+
+const ROOT = path.resolve(__dirname, '..');
+const SPEC_PATH = path.join(ROOT, 'openapi.yaml');
+const outIndex = process.argv.indexOf('--out');
+const OUT = outIndex > 0 ? path.resolve(process.argv[outIndex + 1]) : path.join(ROOT, 'postman', 'collection.json');
+
+// Per operation: what to send and what to remember. Variables: baseUrl, adminEmail, adminPassword
+// (given by the environment), bearerToken, spaceId, patId, avatarKey (set by earlier requests).
+const LOGIN_BODY = { email: '{{adminEmail}}', password: '{{adminPassword}}' };
+const REMEMBER_TOKEN = ["pm.collectionVariables.set('bearerToken', body.data.token);"];
+const OVERRIDES = {
+  email_login_seed: { body: LOGIN_BODY, remember: REMEMBER_TOKEN, auth: 'none' },
+  email_login: { body: LOGIN_BODY, remember: REMEMBER_TOKEN, auth: 'none' },
+  email_register: { body: { email: 'user{{$timestamp}}{{$randomInt}}@example.com', password: 'postman-password-1', name: 'Postman User' }, auth: 'none' },
+  update_profile: { body: { name: 'Administrator', description: 'Updated by the Postman collection' } },
+  update_password: { body: { old_password: '{{adminPassword}}', new_password: '{{adminPassword}}' } },
+  upload_avatar: {
+    formdata: [{ key: 'avatar', type: 'file', src: 'postman/fixtures/avatar.png' }],
+    remember: ["pm.collectionVariables.set('avatarKey', body.data.web_uri.split('/').pop());"],
+  },
+  get_avatar: { pathVariables: { avatar_key: '{{avatarKey}}' }, json: false, auth: 'none' },
+  list_spaces: { body: {}, remember: ["pm.collectionVariables.set('spaceId', body.data.bot_space_list[0].id);"] },
+  get_space: { body: { space_id: '{{spaceId}}' } },
+  create_pat: { body: { name: 'postman-token', duration_day: '1' }, remember: ["pm.collectionVariables.set('patId', body.data.personal_access_token.id);"] },
+  list_pats: { query: { page: '1', size: '10' } },
+  get_pat: { query: { id: '{{patId}}' } },
+  update_pat: { body: { id: '{{patId}}', name: 'postman-token-renamed' } },
+  delete_pat: { body: { id: '{{patId}}' } },
+  account_info: { body: {} },
+  healthz: { auth: 'none' },
+};
+// Run order: login first; everything else by tag; logouts last, each after a fresh login.
+const FIRST = ['email_login_seed', 'email_login'];
+const LAST = ['logout', 'relogin', 'logout_post'];
+
+function loadSpec() {
+  // The converter parses YAML itself; we need the operations too, so parse with its own yaml dep.
+  const yaml = require(require.resolve('js-yaml', { paths: [path.dirname(require.resolve('openapi-to-postmanv2'))] }));
+  return yaml.load(fs.readFileSync(SPEC_PATH, 'utf8'));
+}
+
+function operationsByRoute(spec) {
+  const routes = {};
+  for (const [p, item] of Object.entries(spec.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if (op && op.operationId) {
+        const key = `${method.toUpperCase()} ${p.replace(/\{([^}]+)\}/g, ':$1')}`;
+        routes[key] = { ...op, method: method.toUpperCase(), path: p };
+      }
+    }
+  }
+  return routes;
+}
+
+function expectedStatus(op) {
+  return Number(Object.keys(op.responses).find((code) => /^2\d\d$/.test(code)) || 200);
+}
+
+function testScript(op, override) {
+  const status = expectedStatus(op);
+  const lines = [`pm.test('${op.operationId}: HTTP ${status}', () => pm.response.to.have.status(${status}));`];
+  if (override.json !== false) {
+    lines.push(
+      'const body = pm.response.json();',
+      `pm.test('${op.operationId}: envelope with code 0', () => {`,
+      "  pm.expect(body).to.have.property('code', 0);",
+      "  pm.expect(body.msg).to.be.a('string');",
+      "  pm.expect(body).to.have.property('data');",
+      '});',
+      "pm.test('request id echoed', () => pm.expect(pm.response.headers.get('X-Request-Id')).to.be.a('string'));",
+      ...(override.remember || []),
+    );
+  } else {
+    lines.push("pm.test('non-empty body', () => pm.expect(pm.response.stream.length).to.be.above(0));");
+  }
+  return [{ listen: 'test', script: { type: 'text/javascript', exec: lines } }];
+}
+
+function applyOverride(request, override) {
+  if (override.auth === 'none') request.auth = { type: 'noauth' };
+  else delete request.auth; // inherit the collection's bearer {{bearerToken}}
+  if (override.body !== undefined) {
+    request.body = { mode: 'raw', raw: JSON.stringify(override.body, null, 2), options: { raw: { language: 'json' } } };
+  }
+  if (override.formdata) {
+    request.body = { mode: 'formdata', formdata: override.formdata };
+    request.header = (request.header || []).filter((h) => h.key.toLowerCase() !== 'content-type');
+  }
+  if (override.query) {
+    request.url.query = Object.entries(override.query).map(([key, value]) => ({ key, value }));
+  }
+  if (override.pathVariables) {
+    request.url.variable = Object.entries(override.pathVariables).map(([key, value]) => ({ key, value }));
+  }
+  request.header = (request.header || []).filter((h) => h.key !== 'Authorization');
+}
+
+function stripIds(node) {
+  if (Array.isArray(node)) return node.forEach(stripIds);
+  if (node && typeof node === 'object') {
+    delete node.id;
+    Object.values(node).forEach(stripIds);
+  }
+}
+
+function build(collection, spec) {
+  const routes = operationsByRoute(spec);
+  const items = [];
+  for (const folder of collection.item) {
+    for (const item of folder.item || []) {
+      const route = `${item.request.method} /${item.request.url.path.join('/')}`;
+      const op = routes[route];
+      if (!op) throw new Error(`no operation in openapi.yaml for ${route}`);
+      const override = OVERRIDES[op.operationId] || {};
+      applyOverride(item.request, override);
+      item.event = testScript(op, override);
+      item.name = `${op.operationId}: ${item.name}`;
+      items.push({ op, folder: folder.name, item });
+    }
+  }
+  const login = items.find((i) => i.op.operationId === 'email_login');
+  const relogin = JSON.parse(JSON.stringify(login.item));
+  relogin.name = 'relogin: log in again before the next logout';
+  items.push({ op: { operationId: 'relogin' }, folder: login.folder, item: relogin });
+
+  const rank = (id) => (FIRST.includes(id) ? FIRST.indexOf(id) - 100 : LAST.includes(id) ? 100 + LAST.indexOf(id) : 0);
+  items.sort((a, b) => rank(a.op.operationId) - rank(b.op.operationId)); // stable: tag order otherwise
+
+  const folders = [];
+  for (const { folder, item } of items) {
+    let last = folders[folders.length - 1];
+    if (!last || last.name !== folder) {
+      const description = (collection.item.find((f) => f.name === folder) || {}).description;
+      last = { name: folder, description, item: [] };
+      folders.push(last);
+    }
+    last.item.push(item);
+  }
+  collection.item = folders;
+  collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey']
+    .map((key) => ({ key, value: key === 'baseUrl' ? 'http://127.0.0.1:8888' : key === 'adminEmail' ? 'admin@example.com' : '' }));
+  stripIds(collection);
+  const digest = crypto.createHash('sha256').update(JSON.stringify(collection.item)).digest('hex');
+  collection.info._postman_id = `${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`;
+  return collection;
+}
+
+converter.convert(
+  { type: 'string', data: fs.readFileSync(SPEC_PATH, 'utf8') },
+  { folderStrategy: 'Tags', requestParametersResolution: 'Example', exampleParametersResolution: 'Example' },
+  (error, result) => {
+    if (error || !result.result) {
+      console.error('openapi-to-postmanv2 failed:', error || result.reason);
+      process.exit(1);
+    }
+    const collection = build(result.output[0].data, loadSpec());
+    fs.mkdirSync(path.dirname(OUT), { recursive: true });
+    fs.writeFileSync(OUT, `${JSON.stringify(collection, null, 2)}\n`);
+    console.log(`wrote ${path.relative(process.cwd(), OUT)}`);
+  },
+);
