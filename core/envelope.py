@@ -11,6 +11,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.middleware.abstract import ROUTING_CONTEXT
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect
 
 from core import errors
 
@@ -104,6 +105,10 @@ class ErrorRenderer:
         return error_response(self._invalid_param_code(request),
                               f"the multipart body is malformed: {exc.message}")
 
+    async def client_gone(self, request: ConnexionRequest, exc: ClientDisconnect):
+        # Nobody is left to read this; answer quietly instead of logging a crash.
+        return error_response(errors.BAD_REQUEST, "the client disconnected")
+
     async def unexpected(self, request: ConnexionRequest, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(errors.INTERNAL)
@@ -114,6 +119,7 @@ class ErrorRenderer:
         app.add_error_handler(HTTPException, self.http_exception)
         app.add_error_handler(UnicodeDecodeError, self.not_utf8)
         app.add_error_handler(MultiPartException, self.bad_multipart)
+        app.add_error_handler(ClientDisconnect, self.client_gone)
         app.add_error_handler(Exception, self.unexpected)
 
 

@@ -2,10 +2,11 @@
 trailing-slash aliases of Coze's passport paths."""
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from core import errors
 from core.envelope import error_body, request_id_var
@@ -13,6 +14,9 @@ from core.envelope import error_body, request_id_var
 access_log = logging.getLogger("cozeplus.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# Generated ids: a random per-process prefix and a counter (uuid4 per request cost ~4% of a read).
+_ID_PREFIX = secrets.token_hex(8)
+_id_counter = itertools.count(1)
 
 
 class RequestContextMiddleware:
@@ -31,7 +35,7 @@ class RequestContextMiddleware:
         scope.setdefault("extensions", {})
         headers = dict(scope["headers"])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID.match(incoming) else f"{_ID_PREFIX}{next(_id_counter):016x}"
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_holder = {"status": 0}

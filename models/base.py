@@ -1,6 +1,7 @@
 """BaseModel: a 64-bit time-ordered primary key and Unix-second timestamps."""
 from __future__ import annotations
 
+import threading
 import time
 
 from peewee import BigIntegerField, Model
@@ -28,3 +29,48 @@ class BaseModel(Model):
             setattr(self, name, value)
         self.updated_at = now_s()
         self.save(only=[*(self._meta.fields[n] for n in changes), BaseModel.updated_at])
+
+
+class CompiledQuery:
+    """A hot query whose SQL is built once per database and then only executed.
+
+    Peewee spends most of a simple indexed lookup (~0.8 ms of ~0.8 ms) generating SQL; the
+    per-request credential checks run this instead. `build(**params)` returns the peewee query;
+    `sentinels` are unique values that locate each parameter in the generated SQL.
+    """
+
+    def __init__(self, models: tuple, build, **sentinels):
+        self.models = models
+        self.build = build
+        self.sentinels = sentinels
+        self._compiled: dict[int, tuple[str, list]] = {}
+        self._lock = threading.Lock()
+
+    def _sql(self):
+        key = id(db.obj)
+        if key not in self._compiled:
+            with self._lock:
+                sql, params = self.build(**self.sentinels).sql()
+                names = {v: n for n, v in self.sentinels.items()}
+                # each parameter is either one of ours (by name) or a constant such as LIMIT 1
+                order = [(names[p], None) if p in names else (None, p) for p in params]
+                self._compiled[key] = (sql, order)
+        return self._compiled[key]
+
+    def first(self, **values):
+        """The first row as a tuple of model instances (one per model), or None."""
+        sql, order = self._sql()
+        params = [values[name] if name else constant for name, constant in order]
+        row = db.execute_sql(sql, params).fetchone()
+        if row is None:
+            return None
+        instances, start = [], 0
+        for model in self.models:
+            fields = model._meta.sorted_fields
+            data = {f.name: f.python_value(v) for f, v in zip(fields, row[start:start + len(fields)])}
+            instance = model(__no_default__=1)
+            instance.__data__ = data
+            instance._dirty.clear()
+            instances.append(instance)
+            start += len(fields)
+        return tuple(instances)

@@ -6,7 +6,7 @@ import time
 from peewee import (BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField,
                     TextField, fn)
 
-from models.base import BaseModel, now_s
+from models.base import BaseModel, CompiledQuery, now_s
 from models.db import db
 
 SPACE_PERSONAL = 1
@@ -97,10 +97,8 @@ class LoginSession(BaseModel):
     @classmethod
     def active_user(cls, jti: str):
         """The user behind a live session in one query, or None."""
-        return (User.select(User)
-                .join(cls, on=(cls.user == User.id))
-                .where((cls.jti == jti) & cls.revoked_at.is_null() & (cls.expires_at > now_s()))
-                .first())
+        found = _ACTIVE_SESSION_USER.first(jti=jti, now=now_s())
+        return found[0] if found else None
 
     @classmethod
     def revoke(cls, *, jti: str | None = None, user_id: int | None = None,
@@ -137,20 +135,33 @@ class PersonalAccessToken(BaseModel):
     @classmethod
     def lookup(cls, token_hash: str):
         """(token, user) for a stored hash, in one query, or None."""
-        row = (cls.select(cls, User).join(User)
-               .where(cls.token_hash == token_hash).first())
-        return (row, row.user) if row else None
+        return _TOKEN_WITH_USER.first(token_hash=token_hash)
 
     @property
     def expired(self) -> bool:
         return self.expire_at != NEVER and self.expire_at <= time.time()
 
-    def mark_used(self) -> None:
-        """Keep last_used_at, writing at most once a minute per token."""
-        now = now_s()
-        if now - self.last_used_at >= LAST_USED_WRITE_INTERVAL_S:
-            type(self).update(last_used_at=now).where(type(self).id == self.id).execute()
-            self.last_used_at = now
+    def use_needs_recording(self) -> bool:
+        """last_used_at is written at most once a minute per token."""
+        return now_s() - self.last_used_at >= LAST_USED_WRITE_INTERVAL_S
 
+    def mark_used(self) -> None:
+        now = now_s()
+        type(self).update(last_used_at=now).where(type(self).id == self.id).execute()
+        self.last_used_at = now
+
+
+_ACTIVE_SESSION_USER = CompiledQuery(
+    (User,),
+    lambda jti, now: (User.select(User).join(LoginSession, on=(LoginSession.user == User.id))
+                      .where((LoginSession.jti == jti) & LoginSession.revoked_at.is_null()
+                             & (LoginSession.expires_at > now)).limit(1)),
+    jti="\x00jti", now=-7301230)
+
+_TOKEN_WITH_USER = CompiledQuery(
+    (PersonalAccessToken, User),
+    lambda token_hash: (PersonalAccessToken.select(PersonalAccessToken, User).join(User)
+                        .where(PersonalAccessToken.token_hash == token_hash).limit(1)),
+    token_hash="\x00token_hash")
 
 ALL_MODELS = [User, Space, SpaceMember, LoginSession, PersonalAccessToken]

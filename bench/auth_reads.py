@@ -1,0 +1,103 @@
+"""Authenticated reads per second, one uvicorn worker: cozeplus's POST /api/passport/account/info/v2/
+against a bare Starlette endpoint doing the same JWT check and database read (bench/bare_app.py),
+measured in the same run, alternating, with wrk on loopback. Prints medians and the ratio.
+
+Usage: .venv/bin/python bench/auth_reads.py [--rounds 3] [--seconds 10] [--connections 16]
+Needs wrk (apt-get install wrk). Uses its own SQLite data directory (or DATABASE_URL).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = 'wrk.method = "POST"\nwrk.headers["Authorization"] = "Bearer {token}"\n'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(target: str, env: dict) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", target, "--port", str(port),
+                             "--workers", "1", "--log-level", "warning", "--no-access-log"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.get(base + "/", timeout=1)
+            return proc, base
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise SystemExit(f"{target} did not start: {proc.stderr.read1().decode()}")
+
+
+def run_wrk(url: str, script: Path, seconds: int, connections: int) -> float:
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+                         capture_output=True, text=True, timeout=seconds + 60).stdout
+    if "Non-2xx" in out:
+        raise SystemExit("wrk saw errors:\n" + out)
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--log-requests", action="store_true", help="keep cozeplus's access log on")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+
+    data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-"))
+    env = {**os.environ, "COZEPLUS_DATA_DIR": str(data_dir), "COZEPLUS_ADMIN_PASSWORD": "bench-password-1",
+           "COZEPLUS_LOG_LEVEL": "WARNING", "COZEPLUS_LOG_REQUESTS": "1" if args.log_requests else "0",
+           "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    ours, ours_url = start("core.asgi:create", env)
+    bare, bare_url = start("bench.bare_app:create", env)
+    try:
+        token = httpx.post(ours_url + "/api/passport/web/email/login/",
+                           json={"email": "admin@example.com", "password": "bench-password-1"}).json()["data"]["token"]
+        script = data_dir / "post.lua"
+        script.write_text(LUA.format(token=token))
+        path = "/api/passport/account/info/v2/"
+        for url in (ours_url, bare_url):  # both must answer 200 before we count anything
+            assert httpx.post(url + path, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+            run_wrk(url + path, script, 2, args.connections)  # warm-up
+        results = {"cozeplus": [], "bare": []}
+        for _ in range(args.rounds):
+            results["cozeplus"].append(run_wrk(ours_url + path, script, args.seconds, args.connections))
+            results["bare"].append(run_wrk(bare_url + path, script, args.seconds, args.connections))
+    finally:
+        ours.terminate()
+        bare.terminate()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    ours_median = statistics.median(results["cozeplus"])
+    bare_median = statistics.median(results["bare"])
+    engine = "postgresql" if env.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+    print(f"authenticated reads/s, 1 worker, {engine}, wrk -t1 -c{args.connections}, "
+          f"{args.rounds} x {args.seconds}s each")
+    print(f"  cozeplus (Connexion AsyncApp): median {ours_median:.0f}  rounds {results['cozeplus']}")
+    print(f"  bare Starlette baseline:       median {bare_median:.0f}  rounds {results['bare']}")
+    print(f"  ratio cozeplus / bare: {ours_median / bare_median:.2f}")
+
+
+if __name__ == "__main__":
+    main()
