@@ -2,6 +2,7 @@
 spec's security schemes name (x-bearerInfoFunc / x-apikeyInfoFunc)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -68,16 +69,27 @@ def issue_session(user: User, client_address: str = "") -> tuple[str, int]:
     return jwt.encode(claims, settings.secret_key, algorithm=JWT_ALGORITHM), expires_at
 
 
+@functools.lru_cache(maxsize=4096)
+def _verified_claims(token: str, secret: str) -> dict:
+    """Signature and shape, checked once per distinct token: a client sends the same token on
+    every request, and PyJWT's decode is the largest single cost of an authenticated read. Expiry
+    and revocation are checked on every request by the caller. Invalid tokens raise (not cached)."""
+    claims = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM],
+                        options={"require": ["sub", "exp", "iat", "jti"]})
+    if not isinstance(claims.get("jti"), str) or not isinstance(claims.get("exp"), int):
+        raise jwt.InvalidTokenError("bad claims")
+    return claims
+
+
 def _decode_jwt(token: str) -> dict:
     try:
-        claims = jwt.decode(token, get_settings().secret_key, algorithms=[JWT_ALGORITHM],
-                            options={"require": ["sub", "exp", "iat", "jti"]})
+        claims = _verified_claims(token, get_settings().secret_key)
     except jwt.ExpiredSignatureError:
         raise errors.AUTH_FAILED("authentication failed: the token has expired")
     except jwt.InvalidTokenError:
         raise errors.AUTH_FAILED("authentication failed: the token is not valid")
-    if not isinstance(claims.get("jti"), str):
-        raise errors.AUTH_FAILED("authentication failed: the token is not valid")
+    if claims["exp"] <= time.time():
+        raise errors.AUTH_FAILED("authentication failed: the token has expired")
     return claims
 
 

@@ -356,3 +356,12 @@ def test_admin_exists_with_personal_space():
     admin = User.by_email(ADMIN_EMAIL)
     assert admin.is_super_admin
     assert Space.select().where(Space.owner == admin.id).count() == 1
+
+
+def test_a_cached_token_still_expires(client, alice, monkeypatch):
+    """The verified-token cache must not outlive the token's exp."""
+    import core.security as security
+    assert alice.post("/api/passport/account/info/v2/").status_code == 200  # now cached
+    claims = jwt.decode(alice.token, options={"verify_signature": False})
+    monkeypatch.setattr(security.time, "time", lambda: claims["exp"] + 1)
+    assert_error(alice.post("/api/passport/account/info/v2/"), 401, 700012006, "expired")
