@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test migrate postman postman-check bench clean
+.PHONY: run test migrate postman bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,14 +25,16 @@ run: migrate
 test: $(STAMP) node_modules/.installed
 	$(PY) -m pytest
 
-postman: node_modules/.installed
+# Regenerate the collection from openapi.yaml, then run it with newman against a fresh server.
+postman: $(STAMP) node_modules/.installed
 	node codegen/postman.js
-
-postman-check: $(STAMP) node_modules/.installed
 	$(PY) -m pytest tests/test_postman.py
 
+# Needs wrk (apt-get install wrk) for the throughput figures.
 bench: $(STAMP)
 	$(PY) bench/auth_reads.py
+	$(PY) bench/auth_profile.py
+	$(PY) bench/app_class.py
 
 clean:
 	rm -rf $(VENV) node_modules

@@ -11,39 +11,19 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import start_uvicorn  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 LUA = 'wrk.method = "POST"\nwrk.headers["Authorization"] = "Bearer {token}"\n'
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(target: str, env: dict) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", target, "--port", str(port),
-                             "--workers", "1", "--log-level", "warning", "--no-access-log"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(base + "/", timeout=1)
-            return proc, base
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise SystemExit(f"{target} did not start: {proc.stderr.read1().decode()}")
 
 
 def run_wrk(url: str, script: Path, seconds: int, connections: int) -> float:
@@ -70,8 +50,8 @@ def main() -> None:
            "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
-    ours, ours_url = start("core.asgi:create", env)
-    bare, bare_url = start("bench.bare_app:create", env)
+    ours, ours_url = start_uvicorn("core.asgi:create", env, cwd=ROOT)
+    bare, bare_url = start_uvicorn("bench.bare_app:create", env, cwd=ROOT)
     try:
         token = httpx.post(ours_url + "/api/passport/web/email/login/",
                            json={"email": "admin@example.com", "password": "bench-password-1"}).json()["data"]["token"]
