@@ -47,6 +47,14 @@ const OVERRIDES = {
   delete_pat: { body: { id: '{{patId}}' } },
   account_info: { body: {} },
   healthz: { auth: 'none' },
+  create_model: {
+    body: { name: 'Postman model', model_name: 'gpt-4o-mini', base_url: 'https://api.openai.com/v1', api_key: 'sk-postman-example-key' },
+    remember: ["pm.collectionVariables.set('modelId', body.data.model.id);"],
+  },
+  update_model: { body: { id: '{{modelId}}', is_enabled: false } },
+  list_models: { body: { include_disabled: true } },
+  delete_model: { body: { id: '{{modelId}}' } },
+  get_type_list: { body: { model: true } },
 };
 // Run order: login first; everything else by tag; logouts last, each after a fresh login.
 const FIRST = ['email_login_seed', 'email_login'];
@@ -157,7 +165,7 @@ function build(collection, spec) {
   }
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey']
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId']
     .map((key) => ({ key, value: key === 'baseUrl' ? 'http://127.0.0.1:8888' : key === 'adminEmail' ? 'admin@example.com' : '' }));
   stripIds(collection);
   const digest = crypto.createHash('sha256').update(JSON.stringify(collection.item)).digest('hex');

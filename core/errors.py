@@ -74,6 +74,10 @@ AUTH_FAILED = _code(700012006, 401, "auth_failed", "authentication failed")
 
 # Agent 100xxxxxx
 AGENT_INVALID_PARAM = _code(100000000, 400, "agent_invalid_param", "invalid parameter")
+MODEL_NOT_FOUND = _code(100000020, 404, "model_not_found", "model not found")
+MODEL_DISABLED = _code(100000021, 409, "model_disabled", "the model is disabled")
+MODEL_BUILTIN_READONLY = _code(100000022, 409, "model_builtin_readonly", "the built-in model cannot be changed this way")
+MODEL_IN_USE = _code(100000023, 409, "model_in_use", "the model is in use")
 # App 101, Connector 102
 APP_INVALID_PARAM = _code(101000000, 400, "app_invalid_param", "invalid parameter")
 CONNECTOR_INVALID_PARAM = _code(102000000, 400, "connector_invalid_param", "invalid parameter")

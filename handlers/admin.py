@@ -4,8 +4,12 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from core import errors
+from core.authz import require_super_admin
 from core.envelope import ok
+from handlers.views import model_admin_view
 from models.db import db
+from models.llm import LlmModel
+from services import model_registry
 
 try:
     VERSION = version("cozeplus")
@@ -20,3 +24,27 @@ def healthz():
         raise errors.UNAVAILABLE("the database does not answer")
     engine = "sqlite" if "sqlite" in type(db.obj).__name__.lower() else "postgresql"
     return ok({"status": "ok", "database": engine, "version": VERSION})
+
+
+# --- the model registry (super admins) -------------------------------------------------------
+
+def create_model(token_info, body):
+    require_super_admin(token_info["user"])
+    return ok({"model": model_admin_view(model_registry.create(body))})
+
+
+def update_model(token_info, body):
+    require_super_admin(token_info["user"])
+    return ok({"model": model_admin_view(model_registry.update(body))})
+
+
+def list_models(token_info, body=None):
+    require_super_admin(token_info["user"])
+    models = LlmModel.listed(include_disabled=(body or {}).get("include_disabled", True))
+    return ok({"models": [model_admin_view(m) for m in models]})
+
+
+def delete_model(token_info, body):
+    require_super_admin(token_info["user"])
+    model_registry.delete(body["id"])
+    return ok()

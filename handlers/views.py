@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from models.identity import PersonalAccessToken, Space, User
+from models.llm import LlmModel
 
 
 def avatar_url(user: User) -> str:
@@ -47,4 +48,62 @@ def pat_view(pat: PersonalAccessToken) -> dict:
         "last_used_at": pat.last_used_at,
         "expire_at": pat.expire_at,
         "expired": pat.expired,
+    }
+
+
+def model_admin_view(model: LlmModel) -> dict:
+    return {
+        "id": str(model.id),
+        "name": model.name,
+        "model_name": model.model_name,
+        "protocol": model.protocol,
+        "base_url": model.base_url,
+        "api_key_set": bool(model.api_key_encrypted),
+        "api_key_hint": model.api_key_hint,
+        "description": model.description,
+        "context_length": model.context_length,
+        "capabilities": model.capabilities,
+        "default_params": model.default_params,
+        "is_enabled": model.is_enabled,
+        "is_default": model.is_default,
+        "create_time": model.created_at,
+        "update_time": model.updated_at,
+    }
+
+
+_PARAM_RANGES = {  # name: (type, min, max, precision, label)
+    "temperature": ("float", 0, 2, 2, "Temperature"),
+    "top_p": ("float", 0, 1, 2, "Top P"),
+    "max_tokens": ("int", 1, None, 0, "Max tokens"),
+    "frequency_penalty": ("float", -2, 2, 2, "Frequency penalty"),
+    "presence_penalty": ("float", -2, 2, 2, "Presence penalty"),
+}
+
+
+def model_choice_view(model: LlmModel) -> dict:
+    """A model as the agent editor lists it (Coze's get_type_list shape)."""
+    defaults = model.default_params or {}
+    params = []
+    for name, (kind, low, high, precision, label) in _PARAM_RANGES.items():
+        high = model.context_length if name == "max_tokens" else high
+        default = defaults.get(name, {"temperature": 0.7, "top_p": 1.0, "max_tokens": 1024}.get(name, 0))
+        params.append({"name": name, "label": label, "type": kind, "min": str(low), "max": str(high),
+                       "precision": precision, "default_val": {"default_val": str(default)}})
+    caps = model.capabilities or {}
+    return {
+        "model_type": str(model.id),
+        "model_id": str(model.id),
+        "name": model.name,
+        "model_name": model.model_name,
+        "model_desc": model.description,
+        "is_default": model.is_default,
+        "is_offline": model.protocol == "builtin",
+        "context_length": model.context_length,
+        "model_params": params,
+        "func_config": {"tool_call": caps.get("tool_call", False)},
+        "model_ability": {"function_call": caps.get("tool_call", False),
+                          "image_understanding": caps.get("vision", False),
+                          "cot_display": caps.get("reasoning", False),
+                          "json_mode": caps.get("json_mode", False)},
+        "model_status": "enabled" if model.is_enabled else "disabled",
     }

@@ -1,10 +1,11 @@
 """BaseModel: a 64-bit time-ordered primary key and Unix-second timestamps."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
-from peewee import BigIntegerField, Model
+from peewee import BigIntegerField, Model, TextField
 
 from core.ids import new_id
 from models.db import db
@@ -12,6 +13,16 @@ from models.db import db
 
 def now_s() -> int:
     return int(time.time())
+
+
+class JsonField(TextField):
+    """JSON in a text column: the same on SQLite and PostgreSQL."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
 
 
 class BaseModel(Model):

@@ -1,0 +1,44 @@
+"""The model registry: the LLMs an agent's model_conf.model_id may name."""
+from __future__ import annotations
+
+from peewee import BooleanField, CharField, IntegerField, TextField
+
+from models.base import BaseModel, JsonField
+from models.db import db
+
+PROTOCOL_OPENAI = "openai"
+PROTOCOL_BUILTIN = "builtin"
+BUILTIN_MODEL_ID = 1  # the offline model seeded by migration 0002
+
+
+class LlmModel(BaseModel):
+    name = CharField(max_length=100)
+    model_name = CharField(max_length=200)
+    protocol = CharField(max_length=20, default=PROTOCOL_OPENAI)
+    base_url = CharField(max_length=500, default="")
+    api_key_encrypted = TextField(default="")
+    api_key_hint = CharField(max_length=20, default="")
+    description = TextField(default="")
+    context_length = IntegerField(default=8192)
+    capabilities = JsonField(default=dict)    # tool_call, vision, reasoning, json_mode
+    default_params = JsonField(default=dict)  # temperature, max_tokens, top_p, ...
+    is_enabled = BooleanField(default=True)
+    is_default = BooleanField(default=False)
+
+    class Meta:
+        table_name = "llm_model"
+
+    @classmethod
+    def listed(cls, include_disabled: bool):
+        query = cls.select().order_by(cls.is_default.desc(), cls.id)
+        return query if include_disabled else query.where(cls.is_enabled == True)  # noqa: E712
+
+    @classmethod
+    def default_model(cls):
+        return (cls.select().where(cls.is_enabled == True)  # noqa: E712
+                .order_by(cls.is_default.desc(), cls.id).first())
+
+    def make_default(self) -> None:
+        with db.atomic():
+            type(self).update(is_default=False).where(type(self).id != self.id).execute()
+            self.touch(is_default=True)

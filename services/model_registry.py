@@ -1,0 +1,89 @@
+"""The model registry: administrators add OpenAI-compatible models; agents pick one by id."""
+from __future__ import annotations
+
+from peewee import IntegrityError
+
+from core import crypto, errors
+from core.ids import parse_id
+from models.db import db
+from models.llm import BUILTIN_MODEL_ID, PROTOCOL_BUILTIN, PROTOCOL_OPENAI, LlmModel
+
+CAPABILITIES = ("tool_call", "vision", "reasoning", "json_mode")
+PARAMS = ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty")
+_EDITABLE = ("name", "model_name", "base_url", "description", "context_length", "is_enabled")
+
+
+def create(body: dict) -> LlmModel:
+    api_key = body.get("api_key") or ""
+    with db.atomic():
+        model = LlmModel.create(
+            name=body["name"].strip(), model_name=body["model_name"].strip(), protocol=PROTOCOL_OPENAI,
+            base_url=body["base_url"].rstrip("/"), description=body.get("description", ""),
+            context_length=body.get("context_length", 8192),
+            capabilities=_capabilities(body.get("capabilities")),
+            default_params=body.get("default_params") or {},
+            api_key_encrypted=crypto.encrypt(api_key) if api_key else "",
+            api_key_hint=crypto.hint(api_key) if api_key else "",
+            is_enabled=body.get("is_enabled", True))
+        if body.get("is_default"):
+            model.make_default()
+    return model
+
+
+def get(model_id) -> LlmModel:
+    model = LlmModel.get_or_none(LlmModel.id == parse_id(model_id)) if parse_id(model_id) is not None else None
+    if model is None:
+        raise errors.MODEL_NOT_FOUND(f"model {model_id} not found")
+    return model
+
+
+def update(body: dict) -> LlmModel:
+    model = get(body["id"])
+    if model.protocol == PROTOCOL_BUILTIN and set(body) - {"id", "is_enabled", "is_default", "name",
+                                                           "description"}:
+        raise errors.MODEL_BUILTIN_READONLY(
+            "the built-in offline model only accepts name, description, is_enabled and is_default")
+    changes = {k: body[k] for k in _EDITABLE if k in body}
+    if "base_url" in changes:
+        changes["base_url"] = changes["base_url"].rstrip("/")
+    if "capabilities" in body:
+        changes["capabilities"] = _capabilities(body["capabilities"])
+    if "default_params" in body:
+        changes["default_params"] = body["default_params"]
+    if "api_key" in body:
+        key = body["api_key"] or ""
+        changes["api_key_encrypted"] = crypto.encrypt(key) if key else ""
+        changes["api_key_hint"] = crypto.hint(key) if key else ""
+    with db.atomic():
+        if changes:
+            model.touch(**changes)
+        if body.get("is_default"):
+            model.make_default()
+    return model
+
+
+def delete(model_id) -> None:
+    model = get(model_id)
+    if model.id == BUILTIN_MODEL_ID:
+        raise errors.MODEL_BUILTIN_READONLY("the built-in offline model cannot be deleted; disable it")
+    try:
+        model.delete_instance()
+    except IntegrityError:
+        raise errors.MODEL_IN_USE(f"model {model_id} is used by agents; disable it instead")
+
+
+def usable(model_id) -> LlmModel:
+    """The model an agent may name: it must exist and be enabled."""
+    model = get(model_id)
+    if not model.is_enabled:
+        raise errors.MODEL_DISABLED(f"model {model_id} ({model.name}) is disabled")
+    return model
+
+
+def api_key(model: LlmModel) -> str | None:
+    return crypto.decrypt(model.api_key_encrypted) if model.api_key_encrypted else None
+
+
+def _capabilities(given: dict | None) -> dict:
+    given = given or {}
+    return {name: bool(given.get(name, False)) for name in CAPABILITIES}
