@@ -55,10 +55,24 @@ const OVERRIDES = {
   list_models: { body: { include_disabled: true } },
   delete_model: { body: { id: '{{modelId}}' } },
   get_type_list: { body: { model: true } },
+  create_bot: {
+    body: { name: 'My agent', description: 'Test agent', bot_mode: 0, model_conf: { model_id: '1' } },
+    remember: ["pm.collectionVariables.set('botId', body.data.bot_id);"],
+  },
+  get_display_info: { body: { bot_id: '{{botId}}' } },
+  update_display_info: { body: { bot_id: '{{botId}}', display_info: { tab_display_info: { plugin_tab_status: 1 } } } },
+  get_draft_bot_info: { body: { bot_id: '{{botId}}' } },
+  update_draft_bot_info: { body: { bot_info: { bot_id: '{{botId}}', prompt_info: { prompt: 'You are a helpful assistant.' } } } },
+  duplicate_bot: { body: { bot_id: '{{botId}}' } },
+  commit_check: { body: { bot_id: '{{botId}}', commit_version: '1' } },
+  publish_bot: { body: { bot_id: '{{botId}}', connectors: { 1024: {}, 999: {} } } },
+  list_publish_connectors: { body: { bot_id: '{{botId}}' } },
+  list_draft_history: { body: { bot_id: '{{botId}}', page_index: 1, page_size: 10 } },
+  delete_bot: { body: { bot_id: '{{botId}}' } },
 };
 // Run order: login first; everything else by tag; logouts last, each after a fresh login.
 const FIRST = ['email_login_seed', 'email_login'];
-const LAST = ['logout', 'relogin', 'logout_post'];
+const LAST = ['delete_bot', 'logout', 'relogin', 'logout_post'];
 
 function loadSpec() {
   // The converter parses YAML itself; we need the operations too, so parse with its own yaml dep.
@@ -165,7 +179,7 @@ function build(collection, spec) {
   }
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId']
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId']
     .map((key) => ({ key, value: key === 'baseUrl' ? 'http://127.0.0.1:8888' : key === 'adminEmail' ? 'admin@example.com' : '' }));
   stripIds(collection);
   const digest = crypto.createHash('sha256').update(JSON.stringify(collection.item)).digest('hex');

@@ -74,6 +74,10 @@ AUTH_FAILED = _code(700012006, 401, "auth_failed", "authentication failed")
 
 # Agent 100xxxxxx
 AGENT_INVALID_PARAM = _code(100000000, 400, "agent_invalid_param", "invalid parameter")
+AGENT_NOT_FOUND = _code(100000002, 404, "agent_not_found", "agent not found")
+AGENT_BAD_CONNECTOR = _code(100000004, 400, "agent_bad_connector", "an agent can be published to connectors 1024 (API) and 999 (Chat SDK)")
+AGENT_VERSION_NOT_FOUND = _code(100000005, 404, "agent_version_not_found", "agent version not found")
+AGENT_NO_MODEL = _code(100000013, 409, "agent_no_model", "no LLM model is enabled")
 MODEL_NOT_FOUND = _code(100000020, 404, "model_not_found", "model not found")
 MODEL_DISABLED = _code(100000021, 409, "model_disabled", "the model is disabled")
 MODEL_BUILTIN_READONLY = _code(100000022, 409, "model_builtin_readonly", "the built-in model cannot be changed this way")

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from core import errors
 from core.envelope import ok
-from handlers.views import model_choice_view
+from handlers.views import (avatar_url, connector_views, draft_bot_view, history_view,
+                            model_choice_view)
 from models.llm import LlmModel
-from services import model_registry
+from services import agents, model_registry
 
 
 def get_type_list(token_info, body=None):
@@ -18,3 +19,73 @@ def get_type_list(token_info, body=None):
         except errors.ApiError:
             pass  # an unknown current model is simply not listed
     return ok({"model_list": [model_choice_view(m) for m in models]})
+
+
+# --- agents (draft bots) -----------------------------------------------------------------------
+
+def create_bot(token_info, body):
+    bot, warning = agents.create(token_info["user"], body)
+    return ok({"bot_id": str(bot.id), "check_not_pass": bool(warning), "check_not_pass_msg": warning})
+
+
+def get_display_info(token_info, body):
+    bot = agents.load(token_info["user"], body["bot_id"])
+    return ok({"tab_display_info": bot.display_info})
+
+
+def update_display_info(token_info, body):
+    bot = agents.update_display(token_info["user"], body["bot_id"],
+                                (body.get("display_info") or {}).get("tab_display_info") or {})
+    return ok({"tab_display_info": bot.display_info})
+
+
+def get_draft_bot_info(token_info, body):
+    user = token_info["user"]
+    bot = agents.load(user, body["bot_id"])
+    version = body.get("version") or body.get("commit_version")
+    return ok(draft_bot_view(bot, user, agents.version_of(bot, version) if version else None))
+
+
+def update_draft_bot_info(token_info, body):
+    bot, changed = agents.update_draft(token_info["user"], body["bot_info"])
+    return ok({"has_change": changed, "check_not_pass": False, "branch": 0,
+               "same_with_online": not bot.has_unpublished_change,
+               "commit_version": str(bot.draft_version)})
+
+
+def delete_bot(token_info, body):
+    agents.delete(token_info["user"], body["bot_id"])
+    return ok()
+
+
+def duplicate_bot(token_info, body):
+    user = token_info["user"]
+    bot = agents.duplicate(user, body["bot_id"])
+    return ok({"bot_id": str(bot.id), "name": bot.name,
+               "user_info": {"user_id": str(user.id), "name": user.name, "avatar_url": avatar_url(user)}})
+
+
+def commit_check(token_info, body):
+    bot = agents.load(token_info["user"], body["bot_id"])
+    base = body.get("commit_version")
+    return ok({"has_change": base not in (None, "") and str(base) != str(bot.draft_version),
+               "commit_version": str(bot.draft_version),
+               "same_with_online": not bot.has_unpublished_change})
+
+
+def publish_bot(token_info, body):
+    version = agents.publish(token_info["user"], body["bot_id"], list((body.get("connectors") or {}).keys()),
+                             info=(body.get("history_info") or ""))
+    return ok({"publish_result": {str(c): {"publish_result_status": 1} for c in version.connector_ids},
+               "check_not_pass": False, "version": version.version, "publish_id": version.version})
+
+
+def list_publish_connectors(token_info, body):
+    bot = agents.load(token_info["user"], body["bot_id"])
+    return ok({"publish_connector_list": connector_views(bot)})
+
+
+def list_draft_history(token_info, body):
+    bot = agents.load(token_info["user"], body["bot_id"])
+    rows, total = agents.history(bot, body["page_index"], body["page_size"], body.get("connector_id"))
+    return ok({"history_infos": [history_view(v) for v in rows], "total": total})

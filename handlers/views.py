@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from models.identity import PersonalAccessToken, Space, User
+from models.agent import CONNECTORS
 from models.llm import LlmModel
+from services import agents
 
 
 def avatar_url(user: User) -> str:
@@ -106,4 +108,56 @@ def model_choice_view(model: LlmModel) -> dict:
                           "cot_display": caps.get("reasoning", False),
                           "json_mode": caps.get("json_mode", False)},
         "model_status": "enabled" if model.is_enabled else "disabled",
+    }
+
+
+def draft_bot_view(bot, user, version=None) -> dict:
+    """get_draft_bot_info: the draft (or a published version's snapshot) and what surrounds it."""
+    info = version.snapshot if version is not None else agents.bot_info(bot)
+    model_id = (info.get("model_info") or {}).get("model_id")
+    model = LlmModel.get_or_none(LlmModel.id == int(model_id)) if model_id and str(model_id).isdigit() else None
+    latest = agents.published(bot)
+    return {
+        "bot_info": info,
+        "bot_option_data": {
+            "model_detail_map": {str(model.id): {"name": model.name, "model_name": model.model_name,
+                                                 "model_status": "enabled" if model.is_enabled else "disabled"}}
+            if model else {},
+            "plugin_detail_map": {}, "plugin_api_detail_map": {}, "workflow_detail_map": {},
+            "knowledge_detail_map": {}, "shortcut_command_list": [],
+        },
+        "has_unpublished_change": bot.has_unpublished_change,
+        "has_publish": latest is not None,
+        "publish_time": latest.created_at if latest else 0,
+        "space_id": str(bot.space_id),
+        "connectors": connector_views(bot),
+        "editable": True,
+        "deletable": bot.creator_id == user.id,
+        "commit_version": str(bot.draft_version),
+        "version": version.version if version is not None else "",
+    }
+
+
+def connector_views(bot) -> list[dict]:
+    publications = agents.publications(bot)
+    latest = agents.published(bot)
+    views = []
+    for connector_id, (name, desc, bind_type) in CONNECTORS.items():
+        publication = publications.get(connector_id)
+        views.append({
+            "id": str(connector_id), "name": name, "desc": desc, "icon": "", "share_link": "",
+            "config_status": 1, "bind_type": bind_type, "bind_info": {}, "connector_status": 0,
+            "last_publish_time": publication.updated_at if publication else 0,
+            "published_version": str(publication.version_id) if publication else "",
+            "is_last_published": bool(publication and latest and publication.version_id == latest.id),
+        })
+    return views
+
+
+def history_view(version) -> dict:
+    return {
+        "version": version.version, "history_type": version.history_type, "info": version.info,
+        "create_time": version.created_at, "publish_id": version.version,
+        "connector_infos": [{"id": str(c), "name": CONNECTORS[c][0]} for c in version.connector_ids],
+        "creator": {"id": str(version.creator_id)},
     }

@@ -1,0 +1,195 @@
+"""Agents: creation with defaults, the draft configuration, duplication, publishing snapshots."""
+from __future__ import annotations
+
+import copy
+
+from core import authz, errors
+from core.ids import parse_id
+from models.agent import CONNECTORS, Bot, BotPublication, BotVersion
+from models.db import db
+from models.identity import User
+from models.llm import LlmModel
+from services import model_registry
+
+# The parts of Coze's BotInfo kept in Bot.config; name, description, icon and mode are columns.
+CONFIG_KEYS = (
+    "prompt_info", "model_info", "plugin_info_list", "workflow_info_list", "knowledge",
+    "variable_list", "database_list", "onboarding_info", "suggest_reply_info", "shortcut_sort",
+    "background_image_info_list", "voices_info", "task_info", "bot_tag_info", "filebox_info",
+    "hook_info", "user_query_collect_conf", "layout_info", "multi_agent_info", "default_user_input_type",
+)
+
+
+def default_config(model: LlmModel) -> dict:
+    params = model.default_params or {}
+    return {
+        "prompt_info": {"prompt": ""},
+        "model_info": {
+            "model_id": str(model.id),
+            "temperature": params.get("temperature", 0.7),
+            "max_tokens": params.get("max_tokens", 1024),
+            "top_p": params.get("top_p", 1.0),
+            "short_memory_policy": {"context_mode": 2, "history_round": 3},
+            "response_format": 0,
+        },
+        "plugin_info_list": [],
+        "workflow_info_list": [],
+        "knowledge": {"knowledge_info": [], "top_k": 3, "min_score": 0.01, "auto": True,
+                      "search_strategy": 0, "show_source": False,
+                      "recall_strategy": {"use_rerank": True, "use_rewrite": True, "use_nl2sql": True}},
+        "variable_list": [],
+        "database_list": [],
+        "onboarding_info": {"prologue": "", "suggested_questions": [], "suggested_questions_show_mode": 0},
+        "suggest_reply_info": {"suggest_reply_mode": 0},
+        "shortcut_sort": [],
+        "background_image_info_list": [],
+    }
+
+
+def create(user: User, body: dict) -> tuple[Bot, str]:
+    """The new agent and a warning ("" when none) about the model it asked for."""
+    space_id = parse_id(body["space_id"]) if body.get("space_id") is not None else user.personal_space().id
+    authz.require_space(user, space_id, authz.WRITE)
+    model, warning = _model_or_default((body.get("model_conf") or {}).get("model_id"))
+    bot = Bot.create(space=space_id, creator=user.id, name=body["name"].strip(),
+                     description=body.get("description") or "", icon_uri=body.get("icon_uri") or "",
+                     bot_mode=body.get("bot_mode", 0), visibility=body.get("visibility", 0),
+                     config=default_config(model))
+    return bot, warning
+
+
+def _model_or_default(model_id) -> tuple[LlmModel, str]:
+    """Create keeps working when the model it names is unusable (the seed's quick start names
+    "your-model-id"): it falls back to the default model and says so."""
+    default = LlmModel.default_model()
+    if default is None:
+        raise errors.AGENT_NO_MODEL("no enabled model in the registry; an administrator must enable one")
+    if model_id is None or model_id == "":
+        return default, ""
+    try:
+        return model_registry.usable(model_id), ""
+    except errors.ApiError as exc:
+        return default, (f"{exc.msg}; the agent uses the default model '{default.name}' "
+                         f"(id {default.id}) until you choose one from /api/bot/get_type_list")
+
+
+def load(user: User, bot_id, action: str = authz.READ) -> Bot:
+    """The agent, if the caller may act on it; others' agents are simply not found."""
+    number = parse_id(bot_id)
+    bot = Bot.get_or_none(Bot.id == number) if number is not None else None
+    if bot is None:
+        raise errors.AGENT_NOT_FOUND(f"agent {bot_id} not found")
+    try:
+        authz.require_space(user, bot.space_id, action)
+    except errors.ApiError as exc:
+        if exc.error is errors.SPACE_NOT_FOUND:
+            raise errors.AGENT_NOT_FOUND(f"agent {bot_id} not found")
+        raise
+    return bot
+
+
+def bot_info(bot: Bot) -> dict:
+    return {
+        "bot_id": str(bot.id), "name": bot.name, "description": bot.description,
+        "icon_uri": bot.icon_uri, "icon_url": bot.icon_uri, "bot_mode": bot.bot_mode,
+        "creator_id": str(bot.creator_id), "space_id": str(bot.space_id),
+        "create_time": bot.created_at, "update_time": bot.updated_at,
+        "version": str(bot.draft_version), "status": 1,
+        **copy.deepcopy(bot.config),
+    }
+
+
+def update_draft(user: User, info: dict) -> tuple[Bot, bool]:
+    """Patch the draft: every non-null top-level field given replaces the stored one."""
+    bot = load(user, info["bot_id"], authz.WRITE)
+    config = copy.deepcopy(bot.config)
+    columns = {}
+    for key in ("name", "description", "icon_uri", "bot_mode"):
+        if info.get(key) is not None:
+            columns[key] = info[key].strip() if key == "name" else info[key]
+    for key in CONFIG_KEYS:
+        if info.get(key) is not None:
+            config[key] = info[key]
+    model_info = info.get("model_info")
+    if model_info is not None:
+        if model_info.get("model_id") in (None, ""):
+            config["model_info"] = {**model_info, "model_id": bot.config["model_info"]["model_id"]}
+        else:
+            model_registry.usable(model_info["model_id"])
+            config["model_info"] = {**model_info, "model_id": str(model_info["model_id"])}
+    changed = config != bot.config or any(getattr(bot, k) != v for k, v in columns.items())
+    if changed:
+        bot.touch(config=config, draft_version=bot.draft_version + 1, **columns)
+    return bot, changed
+
+
+def update_display(user: User, bot_id, display_info: dict) -> Bot:
+    bot = load(user, bot_id, authz.WRITE)
+    bot.touch(display_info={**bot.display_info, **display_info})
+    return bot
+
+
+def delete(user: User, bot_id) -> None:
+    bot = load(user, bot_id, authz.WRITE)
+    if bot.creator_id != user.id:
+        authz.require_space(user, bot.space_id, authz.MANAGE)
+    bot.delete_instance()
+
+
+def duplicate(user: User, bot_id) -> Bot:
+    source = load(user, bot_id, authz.READ)
+    authz.require_space(user, source.space_id, authz.WRITE)
+    return Bot.create(space=source.space_id, creator=user.id, name=f"{source.name} (copy)"[:100],
+                      description=source.description, icon_uri=source.icon_uri,
+                      bot_mode=source.bot_mode, visibility=source.visibility,
+                      config=copy.deepcopy(source.config), display_info=copy.deepcopy(source.display_info))
+
+
+def publish(user: User, bot_id, connector_ids: list[str], info: str = "") -> BotVersion:
+    bot = load(user, bot_id, authz.WRITE)
+    unknown = [c for c in connector_ids if parse_id(c) not in CONNECTORS]
+    if unknown or not connector_ids:
+        raise errors.AGENT_BAD_CONNECTOR(
+            f"connectors must be among {sorted(CONNECTORS)}; got {', '.join(unknown) or 'none'}")
+    model_registry.usable(bot.config["model_info"]["model_id"])
+    with db.atomic():
+        version = BotVersion.create(bot=bot.id, creator=user.id, snapshot=bot_info(bot),
+                                    connector_ids=sorted({int(c) for c in connector_ids}),
+                                    draft_version=bot.draft_version, info=info)
+        for connector_id in version.connector_ids:
+            (BotPublication.insert(bot=bot.id, connector_id=connector_id, version=version.id)
+             .on_conflict(conflict_target=[BotPublication.bot, BotPublication.connector_id],
+                          update={BotPublication.version: version.id,
+                                  BotPublication.updated_at: version.created_at})
+             .execute())
+        bot.touch(published_draft_version=bot.draft_version)
+    return version
+
+
+def published(bot: Bot, connector_id: int | None = None) -> BotVersion | None:
+    """The version a connector runs (any connector's latest when none is named)."""
+    query = (BotVersion.select().join(BotPublication, on=(BotPublication.version == BotVersion.id))
+             .where(BotPublication.bot == bot.id))
+    if connector_id is not None:
+        query = query.where(BotPublication.connector_id == connector_id)
+    return query.order_by(BotVersion.id.desc()).first()
+
+
+def version_of(bot: Bot, version) -> BotVersion:
+    number = parse_id(version)
+    found = BotVersion.get_or_none((BotVersion.id == number) & (BotVersion.bot == bot.id)) if number else None
+    if found is None:
+        raise errors.AGENT_VERSION_NOT_FOUND(f"version {version} of agent {bot.id} not found")
+    return found
+
+
+def history(bot: Bot, page: int, size: int, connector_id=None) -> tuple[list[BotVersion], int]:
+    query = BotVersion.select().where(BotVersion.bot == bot.id)
+    rows = list(query.order_by(BotVersion.id.desc()))
+    if connector_id not in (None, ""):
+        rows = [v for v in rows if parse_id(connector_id) in v.connector_ids]
+    return rows[(page - 1) * size:page * size], len(rows)
+
+
+def publications(bot: Bot) -> dict[int, BotPublication]:
+    return {p.connector_id: p for p in BotPublication.select().where(BotPublication.bot == bot.id)}
