@@ -69,6 +69,17 @@ const OVERRIDES = {
   list_publish_connectors: { body: { bot_id: '{{botId}}' } },
   list_draft_history: { body: { bot_id: '{{botId}}', page_index: 1, page_size: 10 } },
   delete_bot: { body: { bot_id: '{{botId}}' } },
+  open_create_bot: {
+    body: { space_id: '{{spaceId}}', name: 'SDK agent', prompt_info: { prompt: 'Be brief.' } },
+    remember: ["pm.collectionVariables.set('openBotId', body.data.bot_id);"],
+  },
+  open_update_bot: { body: { bot_id: '{{openBotId}}', description: 'Updated through the Open API' } },
+  open_publish_bot: { body: { bot_id: '{{openBotId}}', connector_ids: ['1024'] } },
+  get_online_info: { query: { bot_id: '{{openBotId}}' } },
+  open_get_bot: { pathVariables: { bot_id: '{{openBotId}}' }, query: { is_published: 'true' } },
+  open_list_bots: { query: { workspace_id: '{{spaceId}}', page_index: '1', page_size: '20' } },
+  published_bots_list: { query: { space_id: '{{spaceId}}', page_index: '1', page_size: '20' } },
+  list_workspaces: { query: { page_num: '1', page_size: '20' } },
 };
 // Run order: login first; everything else by tag; logouts last, each after a fresh login.
 const FIRST = ['email_login_seed', 'email_login'];
@@ -179,7 +190,7 @@ function build(collection, spec) {
   }
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId']
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId']
     .map((key) => ({ key, value: key === 'baseUrl' ? 'http://127.0.0.1:8888' : key === 'adminEmail' ? 'admin@example.com' : '' }));
   stripIds(collection);
   const digest = crypto.createHash('sha256').update(JSON.stringify(collection.item)).digest('hex');

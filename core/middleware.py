@@ -7,6 +7,7 @@ import logging
 import re
 import secrets
 import time
+from urllib.parse import parse_qsl, urlencode
 
 from core import errors
 from core.envelope import error_body, request_id_var
@@ -41,6 +42,11 @@ class RequestContextMiddleware:
         status_holder = {"status": 0}
         id_header = request_id.encode()
 
+        query = scope.get("query_string", b"")
+        if query and (b"=&" in query or query.endswith(b"=")):
+            # SDKs send unset parameters as "name=" (cozepy turns None into ""): treat as absent.
+            kept = [(k, v) for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True) if v != ""]
+            scope = dict(scope, query_string=urlencode(kept).encode("latin-1"))
         if scope["path"] + "/" in self.slash_paths:
             scope = dict(scope, path=scope["path"] + "/", raw_path=scope["raw_path"] + b"/")
 

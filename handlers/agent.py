@@ -89,3 +89,52 @@ def list_draft_history(token_info, body):
     bot = agents.load(token_info["user"], body["bot_id"])
     rows, total = agents.history(bot, body["page_index"], body["page_size"], body.get("connector_id"))
     return ok({"history_infos": [history_view(v) for v in rows], "total": total})
+
+
+# --- Open API (/v1): what cozepy and @coze/api call ------------------------------------------
+
+def open_create_bot(token_info, body):
+    bot = agents.open_create(token_info["user"], body)
+    return ok(agents.open_bot(bot, agents.bot_info(bot), str(bot.draft_version)))
+
+
+def open_update_bot(token_info, body):
+    agents.update_draft(token_info["user"], {"bot_id": body["bot_id"], **agents.open_changes(body)})
+    return ok()
+
+
+def open_publish_bot(token_info, body):
+    version = agents.publish(token_info["user"], body["bot_id"], [str(c) for c in body["connector_ids"]])
+    bot = agents.load(token_info["user"], body["bot_id"])
+    return ok(agents.open_bot(bot, version.snapshot, version.version))
+
+
+def get_online_info(token_info, bot_id):
+    bot = agents.load(token_info["user"], bot_id)
+    version = agents.published(bot)
+    if version is None:
+        raise errors.AGENT_NOT_PUBLISHED(f"agent {bot_id} has not been published")
+    return ok(agents.open_bot(bot, version.snapshot, version.version))
+
+
+def open_get_bot(token_info, bot_id, is_published=False):
+    bot = agents.load(token_info["user"], bot_id)
+    if not is_published:
+        return ok(agents.open_bot(bot, agents.bot_info(bot), str(bot.draft_version)))
+    return get_online_info(token_info, bot_id)
+
+
+def open_list_bots(token_info, workspace_id, page_index=1, page_size=20, publish_status=None,
+                   connector_id=None):
+    rows, total = agents.page_of_space(token_info["user"], workspace_id, page_index, page_size, publish_status)
+    return ok({"items": [{"id": str(b.id), "name": b.name, "description": b.description,
+                          "icon_url": b.icon_uri, "is_published": at is not None, "updated_at": b.updated_at,
+                          "owner_user_id": str(b.creator_id), "published_at": at or 0} for b, at in rows],
+               "total": total})
+
+
+def published_bots_list(token_info, space_id, page_index=1, page_size=20):
+    rows, total = agents.page_of_space(token_info["user"], space_id, page_index, page_size, "published_online")
+    return ok({"space_bots": [{"bot_id": str(b.id), "bot_name": b.name, "description": b.description,
+                               "icon_url": b.icon_uri, "publish_time": str(at)} for b, at in rows],
+               "total": total})

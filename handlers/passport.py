@@ -7,7 +7,7 @@ from core import errors
 from core.envelope import ok
 from core.http import cleared_session_cookie, client_address, session_cookie
 from core.settings import get_settings
-from handlers.views import user_view
+from handlers.views import avatar_url, user_view
 from services import accounts, avatars
 
 
@@ -62,3 +62,9 @@ def get_avatar(avatar_key):
     return ConnexionResponse(status_code=200, body=content, mimetype=media_type,
                              content_type=media_type,
                              headers={"Cache-Control": "public, max-age=86400"})
+
+
+def users_me(token_info):
+    user = token_info["user"]
+    return ok({"user_id": str(user.id), "user_name": user.unique_name or user.email,
+               "nick_name": user.name, "avatar_url": avatar_url(user)})

@@ -24,3 +24,17 @@ def get_space(token_info, body):
     space_id = parse_id(body["space_id"])
     role = require_space(token_info["user"], space_id)
     return ok({"space": space_view(Space.get_by_id(space_id), role)})
+
+
+_ROLE_NAMES = {1: "owner", 2: "admin", 3: "member"}
+
+
+def list_workspaces(token_info, page_num=1, page_size=20, user_id=None, coze_account_id=None,
+                    enterprise_id=None):
+    spaces = list(Space.for_member(token_info["user"].id))
+    page = spaces[(page_num - 1) * page_size:page_num * page_size]
+    return ok({"workspaces": [{"id": str(s.id), "name": s.name, "icon_url": s.icon_uri,
+                               "role_type": _ROLE_NAMES.get(s.role, "member"),
+                               "workspace_type": "personal" if s.space_type == SPACE_PERSONAL else "team",
+                               "enterprise_id": ""} for s in page],
+               "total_count": len(spaces)})

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import copy
 
+from peewee import fn
+
 from core import authz, errors
 from core.ids import parse_id
 from models.agent import CONNECTORS, Bot, BotPublication, BotVersion
@@ -193,3 +195,101 @@ def history(bot: Bot, page: int, size: int, connector_id=None) -> tuple[list[Bot
 
 def publications(bot: Bot) -> dict[int, BotPublication]:
     return {p.connector_id: p for p in BotPublication.select().where(BotPublication.bot == bot.id)}
+
+
+# --- the Open API's view of agents (/v1/bot..., as cozepy and @coze/api send them) ------------
+
+_RESPONSE_FORMATS = {0: "text", 1: "markdown", 2: "json"}
+_REPLY_MODES = {0: "enable", 1: "customized", 2: "disable"}
+
+
+def open_changes(body: dict) -> dict:
+    """An Open API create/update body as a draft patch (Coze's BotInfo field names)."""
+    changes = {k: body[k] for k in ("name", "description") if body.get(k) is not None}
+    if body.get("icon_file_id"):
+        changes["icon_uri"] = f"file:{body['icon_file_id']}"
+    for key in ("prompt_info", "onboarding_info"):
+        if body.get(key) is not None:
+            changes[key] = body[key]
+    model = body.get("model_info_config")
+    if model:
+        info = {k: model[k] for k in ("model_id", "temperature", "max_tokens", "top_p", "top_k",
+                                      "frequency_penalty", "presence_penalty") if model.get(k) is not None}
+        if model.get("context_round") is not None:
+            info["short_memory_policy"] = {"context_mode": 2, "history_round": model["context_round"]}
+        if model.get("response_format"):
+            info["response_format"] = {v: k for k, v in _RESPONSE_FORMATS.items()}.get(model["response_format"], 0)
+        changes["model_info"] = info
+    reply = body.get("suggest_reply_info")
+    if reply:
+        mode = {v: k for k, v in _REPLY_MODES.items()}.get(reply.get("reply_mode"), 0)
+        changes["suggest_reply_info"] = {"suggest_reply_mode": mode,
+                                         "customized_suggest_prompt": reply.get("customized_prompt", "")}
+    knowledge = body.get("knowledge")
+    if knowledge:
+        changes["knowledge"] = {"knowledge_info": [{"id": str(i), "name": ""} for i in knowledge.get("dataset_ids", [])],
+                                "auto": knowledge.get("auto_call", True),
+                                "search_strategy": knowledge.get("search_strategy", 0)}
+    return changes
+
+
+def open_bot(bot: Bot, info: dict, version: str) -> dict:
+    """Coze's OpenAPIBotInfo from a draft bot_info or a published snapshot."""
+    model_info = info.get("model_info") or {}
+    model = LlmModel.get_or_none(LlmModel.id == parse_id(model_info.get("model_id"))) \
+        if parse_id(model_info.get("model_id")) is not None else None
+    knowledge = info.get("knowledge") or {}
+    onboarding = info.get("onboarding_info") or {}
+    reply = info.get("suggest_reply_info") or {}
+    return {
+        "bot_id": str(bot.id), "name": info.get("name", bot.name),
+        "description": info.get("description", bot.description),
+        "icon_url": info.get("icon_url", ""), "create_time": bot.created_at,
+        "update_time": info.get("update_time", bot.updated_at), "version": version,
+        "bot_mode": info.get("bot_mode", bot.bot_mode), "owner_user_id": str(bot.creator_id),
+        "prompt_info": {"prompt": (info.get("prompt_info") or {}).get("prompt", "")},
+        "onboarding_info": {"prologue": onboarding.get("prologue", ""),
+                            "suggested_questions": onboarding.get("suggested_questions", [])},
+        "knowledge": {"dataset_ids": [str(k.get("id")) for k in knowledge.get("knowledge_info", [])],
+                      "auto_call": knowledge.get("auto", True),
+                      "search_strategy": knowledge.get("search_strategy", 0)},
+        "model_info": {
+            "model_id": str(model_info.get("model_id", "")), "model_name": model.name if model else "",
+            "temperature": model_info.get("temperature"), "max_tokens": model_info.get("max_tokens"),
+            "top_p": model_info.get("top_p"),
+            "context_round": (model_info.get("short_memory_policy") or {}).get("history_round"),
+            "response_format": _RESPONSE_FORMATS.get(model_info.get("response_format", 0), "text"),
+        },
+        "suggest_reply_info": {"reply_mode": _REPLY_MODES.get(reply.get("suggest_reply_mode", 0), "enable"),
+                               "customized_prompt": reply.get("customized_suggest_prompt", "")},
+        "plugin_info_list": [], "workflow_info_list": [], "variables": [], "shortcut_commands": [],
+    }
+
+
+def open_create(user: User, body: dict) -> Bot:
+    bot, _ = create(user, {"space_id": body["space_id"], "name": body["name"],
+                           "description": body.get("description")})
+    changes = open_changes(body)
+    if changes:
+        update_draft(user, {"bot_id": bot.id, **changes})
+    return Bot.get_by_id(bot.id)
+
+
+def page_of_space(user: User, space_id, page: int, size: int, publish_status: str | None):
+    """Agents of a space for /v1/bots: ([(bot, last publish time or None)], total)."""
+    number = parse_id(space_id)
+    if number is None:
+        raise errors.SPACE_NOT_FOUND(f"space {space_id} not found")
+    authz.require_space(user, number, authz.READ)
+    published_at = dict(BotPublication.select(BotPublication.bot, fn.MAX(BotPublication.updated_at))
+                        .join(Bot).where(Bot.space == number)
+                        .group_by(BotPublication.bot).tuples())
+    query = Bot.in_space(number)
+    status = publish_status or "all"
+    if status in ("published_online", "published_draft"):
+        query = query.where(Bot.id.in_(list(published_at) or [0]))
+    elif status == "unpublished_draft":
+        query = query.where(Bot.id.not_in(list(published_at) or [0]))
+    total = query.count()
+    rows = query.order_by(Bot.updated_at.desc(), Bot.id.desc()).paginate(page, size)
+    return [(bot, published_at.get(bot.id)) for bot in rows], total

@@ -141,5 +141,54 @@ def assert_error(response, status: int, code: int, *fragments: str) -> dict:
     return body
 
 
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """A real server (uvicorn, `cozeplus serve`) on a free local port, for newman and the SDKs.
+    It shares the session's database on PostgreSQL and gets its own migrated SQLite otherwise."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from core.settings import REPO_ROOT
+    session_app()
+    data_dir = tmp_path_factory.mktemp("live")
+    env = {**os.environ, "COZEPLUS_DATA_DIR": str(data_dir), "COZEPLUS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+           "COZEPLUS_LOG_LEVEL": "WARNING", "COZEPLUS_SECRET_KEY": _session["settings"].secret_key}
+    if not env.get("DATABASE_URL"):
+        subprocess.run([sys.executable, "-m", "core.cli", "migrate"], cwd=REPO_ROOT, env=env,
+                       check=True, capture_output=True, timeout=60)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "core.cli", "serve", "--port", str(port)],
+                              cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not start: " + server.stdout.read1().decode())
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def live_login(base: str, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:
+    import httpx
+    response = httpx.post(f"{base}/api/passport/web/email/login/", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()["data"]["token"]
+
+
 import logging  # noqa: E402
 logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -3,17 +3,12 @@ real server (uvicorn on a free local port)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 
-from conftest import ADMIN_PASSWORD, session_app
+from conftest import ADMIN_PASSWORD
 from core.settings import REPO_ROOT
 
 NPX = shutil.which("npx")
@@ -37,39 +32,6 @@ def test_collection_covers_every_operation():
     collection = json.loads((REPO_ROOT / "postman" / "collection.json").read_text())
     named = {item["name"].split(":")[0] for folder in collection["item"] for item in folder["item"]}
     assert operations <= named, operations - named
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def live_server(tmp_path):
-    session_app()  # the PostgreSQL run shares the session's migrated database
-    env = {**os.environ, "COZEPLUS_DATA_DIR": str(tmp_path), "COZEPLUS_ADMIN_PASSWORD": ADMIN_PASSWORD,
-           "COZEPLUS_LOG_LEVEL": "WARNING"}
-    if not env.get("DATABASE_URL"):
-        subprocess.run([sys.executable, "-m", "core.cli", "migrate"], cwd=REPO_ROOT, env=env,
-                       check=True, capture_output=True, timeout=60)
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "core.cli", "serve", "--port", str(port)],
-                              cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the server did not start: " + server.stdout.read1().decode())
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_newman_runs_the_collection_green(live_server, tmp_path):

@@ -1,0 +1,86 @@
+"""The official SDKs, unmodified, against a real server with a personal access token: users,
+workspaces and bots (create, update, publish, retrieve draft and published, list both ways)."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import httpx
+import pytest
+from cozepy import (BotModelInfo, BotOnboardingInfo, BotPromptInfo, Coze, CozeAPIError, TokenAuth,
+                    WorkspaceRoleType)
+
+from conftest import live_login
+from core.settings import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def pat(live_server) -> str:
+    token = live_login(live_server)
+    response = httpx.post(f"{live_server}/api/permission_api/pat/create_personal_access_token_and_permission",
+                          json={"name": "sdk tests", "duration_day": "1"},
+                          headers={"Authorization": f"Bearer {token}"})
+    return response.json()["data"]["token"]
+
+
+@pytest.fixture(scope="module")
+def coze(live_server, pat) -> Coze:
+    return Coze(auth=TokenAuth(pat), base_url=live_server)
+
+
+def test_cozepy_users_and_workspaces(coze):
+    me = coze.users.me()
+    assert me.user_id.isdigit() and me.nick_name == "Administrator"
+    workspaces = list(coze.workspaces.list().items)
+    assert workspaces and workspaces[0].role_type == WorkspaceRoleType.OWNER
+    assert workspaces[0].workspace_type == "personal"
+
+
+def test_cozepy_bots(coze):
+    space_id = coze.workspaces.list().items[0].id
+    bot = coze.bots.create(space_id=space_id, name="Py agent", description="made by cozepy",
+                           prompt_info=BotPromptInfo(prompt="Be brief."),
+                           onboarding_info=BotOnboardingInfo(prologue="Hi", suggested_questions=["Why?"]),
+                           model_info_config=BotModelInfo(model_id="1", temperature=0.3))
+    assert bot.bot_id.isdigit() and bot.prompt_info.prompt == "Be brief."
+    assert bot.model_info.model_id == "1" and bot.model_info.temperature == 0.3
+    coze.bots.update(bot_id=bot.bot_id, description="updated by cozepy")
+    with pytest.raises(CozeAPIError) as unpublished:
+        coze.bots.retrieve(bot_id=bot.bot_id)
+    assert unpublished.value.code == 100000006
+    published = coze.bots.publish(bot_id=bot.bot_id)
+    assert published.bot_id == bot.bot_id and published.version
+    coze.bots.update(bot_id=bot.bot_id, prompt_info=BotPromptInfo(prompt="draft only"))
+    online = coze.bots.retrieve(bot_id=bot.bot_id)
+    assert online.description == "updated by cozepy" and online.prompt_info.prompt == "Be brief."
+    assert online.onboarding_info.suggested_questions == ["Why?"]
+    draft = coze.bots.retrieve(bot_id=bot.bot_id, use_api_version=2, is_published=False)
+    assert draft.prompt_info.prompt == "draft only"
+    listed = [b.bot_id for b in coze.bots.list(space_id=space_id, use_api_version=2, page_size=50).items]
+    published_only = [b.bot_id for b in coze.bots.list(space_id=space_id, page_size=50).items]
+    assert bot.bot_id in listed and bot.bot_id in published_only
+
+
+def test_cozepy_errors(live_server, coze):
+    with pytest.raises(CozeAPIError) as bad_token:
+        Coze(auth=TokenAuth("pat_" + "0" * 64), base_url=live_server).users.me()
+    assert bad_token.value.code == 700012006 and bad_token.value.logid
+    with pytest.raises(CozeAPIError) as unknown:
+        coze.bots.retrieve(bot_id="123", use_api_version=2, is_published=False)
+    assert unknown.value.code == 100000002
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not (REPO_ROOT / "node_modules/@coze/api").exists(),
+                    reason="needs Node and `npm ci` (make test installs both)")
+def test_coze_js_bots(live_server, pat):
+    result = subprocess.run(["node", "tests/sdk/bots.mjs", live_server, pat], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "unexpected_error" not in seen, seen["unexpected_error"]
+    assert seen["workspace_type"] == "personal"
+    assert seen["online_description"] == "updated by @coze/api" and seen["online_prologue"] == "Hello from JS"
+    assert seen["draft_prompt"] == "Answer in one sentence." and seen["published_version"]
+    assert seen["bot_id"] in seen["listed"] and seen["bot_id"] in seen["v1_listed"]
+    assert seen["bad_token"]["status"] == 401 and seen["bad_token"]["name"] == "AuthenticationError"
