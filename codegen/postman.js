@@ -80,6 +80,13 @@ const OVERRIDES = {
   open_list_bots: { query: { workspace_id: '{{spaceId}}', page_index: '1', page_size: '20' } },
   published_bots_list: { query: { space_id: '{{spaceId}}', page_index: '1', page_size: '20' } },
   list_workspaces: { query: { page_num: '1', page_size: '20' } },
+  upload_file: {
+    formdata: [{ key: 'file', type: 'file', src: 'postman/fixtures/avatar.png' }],
+    remember: ["pm.collectionVariables.set('fileId', body.data.id);"],
+  },
+  retrieve_file: { query: { file_id: '{{fileId}}' } },
+  bot_upload_file: { body: { file_head: { file_type: 'txt', biz_type: 1 }, data: 'aGVsbG8=' } },
+  download_file: { pathVariables: { file_id: '{{fileId}}' }, query: {}, json: false },
 };
 // Run order: login first; everything else by tag; logouts last, each after a fresh login.
 const FIRST = ['email_login_seed', 'email_login'];
@@ -190,7 +197,7 @@ function build(collection, spec) {
   }
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId']
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId']
     .map((key) => ({ key, value: key === 'baseUrl' ? 'http://127.0.0.1:8888' : key === 'adminEmail' ? 'admin@example.com' : '' }));
   stripIds(collection);
   const digest = crypto.createHash('sha256').update(JSON.stringify(collection.item)).digest('hex');

@@ -38,8 +38,10 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", session_app())
 
 # Operations whose schema-valid input can still be refused with 400 for a documented reason the
 # schema cannot express: "customize" needs expire_at in the future; an avatar must not be empty;
-# agents publish only to connectors 1024 and 999 (OpenAPI 3.0 cannot constrain map keys).
-SEMANTIC_400 = {"create_pat", "upload_avatar", "publish_bot"}
+# agents publish only to connectors 1024 and 999 (OpenAPI 3.0 cannot constrain map keys); uploads
+# must hold exactly one non-empty file whose bytes are valid (base64, the extension's type).
+SEMANTIC_400 = {"create_pat", "upload_avatar", "publish_bot", "open_publish_bot", "upload_file",
+                "bot_upload_file"}
 
 
 def _excluded_checks(case) -> list:

@@ -62,6 +62,18 @@ def test_cozepy_bots(coze):
     assert bot.bot_id in listed and bot.bot_id in published_only
 
 
+def test_cozepy_files(coze, pat, tmp_path, live_server):
+    path = tmp_path / "notes.md"
+    path.write_text("# Notes\n\nuploaded by cozepy\n")
+    uploaded = coze.files.upload(file=path)
+    assert uploaded.id.isdigit() and uploaded.file_name == "notes.md" and uploaded.bytes == path.stat().st_size
+    retrieved = coze.files.retrieve(file_id=uploaded.id)
+    assert retrieved.id == uploaded.id and retrieved.file_name == "notes.md"
+    raw = httpx.get(f"{live_server}/v1/files/retrieve", params={"file_id": uploaded.id},
+                    headers={"Authorization": f"Bearer {pat}"}).json()["data"]
+    assert httpx.get(live_server + raw["url"]).content == path.read_bytes()  # the signed link, no token
+
+
 def test_cozepy_errors(live_server, coze):
     with pytest.raises(CozeAPIError) as bad_token:
         Coze(auth=TokenAuth("pat_" + "0" * 64), base_url=live_server).users.me()
@@ -83,4 +95,5 @@ def test_coze_js_bots(live_server, pat):
     assert seen["online_description"] == "updated by @coze/api" and seen["online_prologue"] == "Hello from JS"
     assert seen["draft_prompt"] == "Answer in one sentence." and seen["published_version"]
     assert seen["bot_id"] in seen["listed"] and seen["bot_id"] in seen["v1_listed"]
+    assert seen["file_name"] == "hello.txt" and seen["file_retrieved"] is True
     assert seen["bad_token"]["status"] == 401 and seen["bad_token"]["name"] == "AuthenticationError"

@@ -1,5 +1,8 @@
 // @coze/api (the official Node SDK) against cozeplus: users, workspaces, bots; a bad token.
 // Usage: node tests/sdk/bots.mjs <baseURL> <pat>. Prints one JSON line with what it saw.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { CozeAPI } from '@coze/api';
 
 const [baseURL, token] = process.argv.slice(2);
@@ -27,6 +30,11 @@ try {
   out.listed = listed.items.map((b) => b.id);
   const v1 = await client.bots.list({ space_id: space.id, page_size: 50 });
   out.v1_listed = v1.space_bots.map((b) => b.bot_id);
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'coze-js-')), 'hello.txt');
+  fs.writeFileSync(file, 'hello from @coze/api\n');
+  const uploaded = await client.files.upload({ file: fs.createReadStream(file) });
+  out.file_name = uploaded.file_name;
+  out.file_retrieved = (await client.files.retrieve(uploaded.id)).id === uploaded.id;
 } catch (error) {
   out.unexpected_error = String(error && (error.stack || error));
 }

@@ -1,0 +1,58 @@
+"""Files: upload (multipart or Coze's base64 JSON), retrieve, download (owner or signed link)."""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from urllib.parse import quote
+
+from connexion.lifecycle import ConnexionResponse
+
+from core import errors
+from core.envelope import ok
+from services import files
+
+
+def file_view(stored) -> dict:
+    return {"id": str(stored.id), "file_name": stored.file_name, "bytes": stored.size,
+            "created_at": stored.created_at, "content_type": stored.content_type,
+            "uri": f"file:{stored.id}", "url": files.signed_url(stored)}
+
+
+def upload_file(token_info, file=None):
+    if not file:
+        raise errors.NO_FILE("send the file as the multipart field 'file'")
+    if len(file) > 1:
+        raise errors.TOO_MANY_FILES("send exactly one multipart field 'file'")
+    upload = file[0]
+    return ok(file_view(files.store(token_info["user"], upload.filename, upload.file)))
+
+
+def retrieve_file(token_info, file_id):
+    return ok(file_view(files.owned(token_info["user"], file_id)))
+
+
+def bot_upload_file(token_info, body):
+    head = body["file_head"]
+    try:
+        content = base64.b64decode(body["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise errors.UPLOAD_INVALID_PARAM("data must be the file's bytes in base64")
+    stored = files.store(token_info["user"], f"upload.{head['file_type']}", io.BytesIO(content),
+                         biz_type=head.get("biz_type", 0))
+    return ok({"upload_uri": f"file:{stored.id}", "upload_url": files.signed_url(stored),
+               "file_id": str(stored.id)})
+
+
+def download_file(file_id, expires=None, signature=None, token_info=None):
+    user = (token_info or {}).get("user")
+    stored = files.owned(user, file_id) if user is not None and signature is None \
+        else files.by_link(file_id, expires, signature)
+    disposition = "inline" if stored.content_type in files.INLINE_TYPES else "attachment"
+    fallback = stored.file_name.encode("ascii", "ignore").decode().replace('"', "") or "file"
+    return ConnexionResponse(status_code=200, body=files.read(stored), mimetype=stored.content_type,
+                             content_type=stored.content_type,
+                             headers={"Content-Disposition": f"{disposition}; filename=\"{fallback}\"; "
+                                                             f"filename*=UTF-8''{quote(stored.file_name)}",
+                                      "X-Content-Type-Options": "nosniff",
+                                      "Cache-Control": "private, max-age=300"})

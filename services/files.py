@@ -1,0 +1,127 @@
+"""Uploads: size limit, names made safe, the declared type checked against the bytes, local
+storage under the data directory, and signed, expiring download links."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import time
+import unicodedata
+from pathlib import Path
+
+from core import errors
+from core.ids import new_id, parse_id
+from core.settings import get_settings
+from models.files import StoredFile
+from models.identity import User
+
+LINK_TTL_SECONDS = 3600
+_TEXT = "text"
+_ZIP = b"PK\x03\x04"
+# extension -> (media type, what the bytes must look like: a magic prefix, _TEXT, or None)
+KNOWN_TYPES = {
+    "png": ("image/png", b"\x89PNG\r\n\x1a\n"), "jpg": ("image/jpeg", b"\xff\xd8\xff"),
+    "jpeg": ("image/jpeg", b"\xff\xd8\xff"), "gif": ("image/gif", b"GIF8"),
+    "webp": ("image/webp", b"RIFF"), "pdf": ("application/pdf", b"%PDF-"),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", _ZIP),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _ZIP),
+    "pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation", _ZIP),
+    "zip": ("application/zip", _ZIP),
+    "txt": ("text/plain", _TEXT), "md": ("text/markdown", _TEXT), "csv": ("text/csv", _TEXT),
+    "json": ("application/json", _TEXT), "html": ("text/html", _TEXT), "htm": ("text/html", _TEXT),
+    "xml": ("application/xml", _TEXT), "yaml": ("application/yaml", _TEXT), "yml": ("application/yaml", _TEXT),
+    "mp3": ("audio/mpeg", None), "wav": ("audio/wav", b"RIFF"), "mp4": ("video/mp4", None),
+}
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "audio/mpeg",
+                "audio/wav", "video/mp4"}
+
+
+def safe_name(name: str | None) -> str:
+    """A display name that cannot be a path: last component, no control characters, bounded."""
+    name = re.split(r"[\\/]", name or "")[-1]
+    name = "".join(c for c in unicodedata.normalize("NFC", name) if unicodedata.category(c)[0] != "C")
+    name = name.strip().lstrip(".") or "file"
+    stem, dot, ext = name.rpartition(".")
+    return (stem[:200] + dot + ext[:20]) if dot else name[:220]
+
+
+def _media_type(file_name: str, content: bytes) -> str:
+    ext = file_name.rpartition(".")[2].lower() if "." in file_name else ""
+    media, expected = KNOWN_TYPES.get(ext, ("application/octet-stream", None))
+    if expected is _TEXT:
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise errors.UNSUPPORTED_FILE_TYPE(f"{file_name} is not UTF-8 text, as .{ext} must be")
+        if "\x00" in text:
+            raise errors.UNSUPPORTED_FILE_TYPE(f"{file_name} contains binary data, not .{ext} text")
+    elif expected is not None and not content.startswith(expected):
+        raise errors.UNSUPPORTED_FILE_TYPE(f"the bytes of {file_name} are not a .{ext} file")
+    if ext == "webp" and content[8:12] != b"WEBP":
+        raise errors.UNSUPPORTED_FILE_TYPE(f"the bytes of {file_name} are not a .webp file")
+    return media
+
+
+def _root() -> Path:
+    root = get_settings().data_dir / "files"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def store(user: User, file_name: str | None, stream, biz_type: int = 0) -> StoredFile:
+    limit = get_settings().max_upload_bytes
+    content = stream.read(limit + 1)
+    if not content:
+        raise errors.NO_FILE("the file is empty")
+    if len(content) > limit:
+        raise errors.FILE_TOO_LARGE(f"the file is over the limit of {limit} bytes")
+    name = safe_name(file_name)
+    media_type = _media_type(name, content)
+    file_id = new_id()
+    key = f"{time.strftime('%Y/%m')}/{file_id}"
+    target = _root() / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".part")
+    partial.write_bytes(content)
+    os.replace(partial, target)
+    return StoredFile.create(id=file_id, owner=user.id, file_name=name, content_type=media_type,
+                             size=len(content), sha256=hashlib.sha256(content).hexdigest(),
+                             storage_key=key, biz_type=biz_type)
+
+
+def owned(user: User, file_id) -> StoredFile:
+    number = parse_id(file_id)
+    found = StoredFile.owned(number, user.id) if number is not None else None
+    if found is None:
+        raise errors.FILE_NOT_FOUND(f"file {file_id} not found")
+    return found
+
+
+def read(stored: StoredFile) -> bytes:
+    return (_root() / stored.storage_key).read_bytes()
+
+
+def _signature(file_id: int, expires: int) -> str:
+    key = hashlib.sha256(b"cozeplus/file-links/v1:" + get_settings().secret_key.encode()).digest()
+    return hmac.new(key, f"{file_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def signed_url(stored: StoredFile, ttl: int = LINK_TTL_SECONDS) -> str:
+    expires = int(time.time()) + ttl
+    return f"/api/files/{stored.id}/content?expires={expires}&signature={_signature(stored.id, expires)}"
+
+
+def by_link(file_id, expires: int | None, signature: str | None) -> StoredFile:
+    """The file a signed link names, if the signature is right and the link has not expired."""
+    number = parse_id(file_id)
+    if number is None or expires is None or not signature:
+        raise errors.FILE_NOT_FOUND(f"file {file_id} not found")
+    if not hmac.compare_digest(_signature(number, expires), signature):
+        raise errors.FILE_LINK_INVALID("the download link is not valid")
+    if expires < time.time():
+        raise errors.FILE_LINK_INVALID("the download link has expired")
+    stored = StoredFile.get_or_none(StoredFile.id == number)
+    if stored is None:
+        raise errors.FILE_NOT_FOUND(f"file {file_id} not found")
+    return stored
