@@ -87,6 +87,19 @@ const OVERRIDES = {
   retrieve_file: { query: { file_id: '{{fileId}}' } },
   bot_upload_file: { body: { file_head: { file_type: 'txt', biz_type: 1 }, data: 'aGVsbG8=' } },
   download_file: { pathVariables: { file_id: '{{fileId}}' }, query: {}, json: false },
+  upsert_prompt_resource: {
+    body: { prompt: { space_id: '{{spaceId}}', name: 'Support persona', prompt_text: 'You are polite.' } },
+    remember: ["pm.collectionVariables.set('promptId', body.data.id);"],
+  },
+  get_prompt_resource_info: { query: { prompt_resource_id: '{{promptId}}' } },
+  delete_prompt_resource: { body: { prompt_resource_id: '{{promptId}}' } },
+  get_official_prompt_list: { body: { keyword: 'support' } },
+  create_update_shortcut_command: {
+    body: { object_id: '{{openBotId}}', shortcuts: { command_name: 'Summarise', shortcut_command: '/summary', template_query: 'Summarise: {{text}}' } },
+    remember: ["pm.collectionVariables.set('commandId', body.data.shortcuts.command_id);"],
+  },
+  list_shortcut_commands: { body: { object_id: '{{openBotId}}' } },
+  delete_shortcut_command: { body: { object_id: '{{openBotId}}', command_id: '{{commandId}}' } },
 };
 // Run order: login first; everything else by tag; logouts last, each after a fresh login.
 const FIRST = ['email_login_seed', 'email_login'];
@@ -197,7 +210,7 @@ function build(collection, spec) {
   }
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId']
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId']
     .map((key) => ({ key, value: key === 'baseUrl' ? 'http://127.0.0.1:8888' : key === 'adminEmail' ? 'admin@example.com' : '' }));
   stripIds(collection);
   const digest = crypto.createHash('sha256').update(JSON.stringify(collection.item)).digest('hex');

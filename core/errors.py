@@ -108,8 +108,11 @@ SPACE_NOT_FOUND = _code(108000009, 404, "space_not_found", "space not found")
 # Plugin 109, Prompt 110, Search 111, ShortcutCmd 112, Corporation 120, Workflow 720
 PLUGIN_INVALID_PARAM = _code(109000000, 400, "plugin_invalid_param", "invalid parameter")
 PROMPT_INVALID_PARAM = _code(110000000, 400, "prompt_invalid_param", "invalid parameter")
+PROMPT_NOT_FOUND = _code(110000005, 404, "prompt_not_found", "prompt not found")
 SEARCH_INVALID_PARAM = _code(111000000, 400, "search_invalid_param", "invalid parameter")
 SHORTCUT_INVALID_PARAM = _code(112000000, 400, "shortcut_invalid_param", "invalid parameter")
+SHORTCUT_NOT_FOUND = _code(112000001, 404, "shortcut_not_found", "shortcut command not found")
+SHORTCUT_DUPLICATE = _code(112000002, 409, "shortcut_duplicate", "the agent already has a shortcut with this name or command")
 CORPORATION_INVALID_PARAM = _code(120000000, 400, "corporation_invalid_param", "invalid parameter")
 WORKFLOW_INVALID_PARAM = _code(720702001, 400, "workflow_invalid_param", "invalid parameters")
 

@@ -124,7 +124,7 @@ def draft_bot_view(bot, user, version=None) -> dict:
                                                  "model_status": "enabled" if model.is_enabled else "disabled"}}
             if model else {},
             "plugin_detail_map": {}, "plugin_api_detail_map": {}, "workflow_detail_map": {},
-            "knowledge_detail_map": {}, "shortcut_command_list": [],
+            "knowledge_detail_map": {}, "shortcut_command_list": info.get("shortcut_commands", []),
         },
         "has_unpublished_change": bot.has_unpublished_change,
         "has_publish": latest is not None,

@@ -10,6 +10,7 @@ from core.ids import parse_id
 from models.agent import CONNECTORS, Bot, BotPublication, BotVersion
 from models.db import db
 from models.identity import User
+from models.library import ShortcutCommand
 from models.llm import LlmModel
 from services import model_registry
 
@@ -98,6 +99,7 @@ def bot_info(bot: Bot) -> dict:
         "create_time": bot.created_at, "update_time": bot.updated_at,
         "version": str(bot.draft_version), "status": 1,
         **copy.deepcopy(bot.config),
+        "shortcut_commands": shortcuts_of(bot),  # snapshotted with the rest when published
     }
 
 
@@ -141,10 +143,20 @@ def delete(user: User, bot_id) -> None:
 def duplicate(user: User, bot_id) -> Bot:
     source = load(user, bot_id, authz.READ)
     authz.require_space(user, source.space_id, authz.WRITE)
-    return Bot.create(space=source.space_id, creator=user.id, name=f"{source.name} (copy)"[:100],
-                      description=source.description, icon_uri=source.icon_uri,
-                      bot_mode=source.bot_mode, visibility=source.visibility,
-                      config=copy.deepcopy(source.config), display_info=copy.deepcopy(source.display_info))
+    config = copy.deepcopy(source.config)
+    with db.atomic():
+        copy_bot = Bot.create(space=source.space_id, creator=user.id, name=f"{source.name} (copy)"[:100],
+                              description=source.description, icon_uri=source.icon_uri,
+                              bot_mode=source.bot_mode, visibility=source.visibility,
+                              config=config, display_info=copy.deepcopy(source.display_info))
+        new_ids = {}  # the copy gets its own shortcut commands, in the same order
+        for command in ShortcutCommand.of_bot(source.id):
+            new_ids[str(command.id)] = str(ShortcutCommand.create(
+                bot=copy_bot.id, command_name=command.command_name,
+                shortcut_command=command.shortcut_command, config=command.config).id)
+        config["shortcut_sort"] = [new_ids[c] for c in config.get("shortcut_sort", []) if c in new_ids]
+        copy_bot.touch(config=config)
+    return copy_bot
 
 
 def publish(user: User, bot_id, connector_ids: list[str], info: str = "") -> BotVersion:
@@ -262,7 +274,8 @@ def open_bot(bot: Bot, info: dict, version: str) -> dict:
         },
         "suggest_reply_info": {"reply_mode": _REPLY_MODES.get(reply.get("suggest_reply_mode", 0), "enable"),
                                "customized_prompt": reply.get("customized_suggest_prompt", "")},
-        "plugin_info_list": [], "workflow_info_list": [], "variables": [], "shortcut_commands": [],
+        "plugin_info_list": [], "workflow_info_list": [], "variables": [],
+        "shortcut_commands": info.get("shortcut_commands", []),
     }
 
 
@@ -293,3 +306,16 @@ def page_of_space(user: User, space_id, page: int, size: int, publish_status: st
     total = query.count()
     rows = query.order_by(Bot.updated_at.desc(), Bot.id.desc()).paginate(page, size)
     return [(bot, published_at.get(bot.id)) for bot in rows], total
+
+
+def shortcut_view(command: ShortcutCommand) -> dict:
+    return {"command_id": str(command.id), "object_id": str(command.bot_id),
+            "command_name": command.command_name, "shortcut_command": command.shortcut_command,
+            "send_type": 0, "description": "", "components_list": [], **command.config}
+
+
+def shortcuts_of(bot) -> list[dict]:
+    """The agent's shortcuts in its shortcut_sort order (unsorted ones last)."""
+    order = {c: i for i, c in enumerate(bot.config.get("shortcut_sort", []))}
+    commands = sorted(ShortcutCommand.of_bot(bot.id), key=lambda c: order.get(str(c.id), len(order)))
+    return [shortcut_view(c) for c in commands]

@@ -1,0 +1,105 @@
+"""The prompt library (per space) and shortcut commands (per agent)."""
+from __future__ import annotations
+
+from peewee import IntegrityError
+
+from core import authz, errors
+from core.ids import parse_id
+from models.db import db
+from models.identity import User
+from models.library import PromptResource, ShortcutCommand
+from services import agents
+
+OFFICIAL_PROMPTS = [
+    {"id": "official-assistant", "name": "General assistant",
+     "description": "A helpful, concise assistant persona.",
+     "prompt_text": "You are a helpful assistant. Answer concisely and say when you are unsure."},
+    {"id": "official-support", "name": "Customer support",
+     "description": "Polite support agent that uses the knowledge base.",
+     "prompt_text": "You are a customer support agent. Be polite, cite the knowledge base, and "
+                    "ask for an order number when the question is about an order."},
+    {"id": "official-translator", "name": "Translator",
+     "description": "Translates between Chinese and English.",
+     "prompt_text": "Translate the user's message: Chinese to English, anything else to Chinese. "
+                    "Output only the translation."},
+]
+
+
+def upsert_prompt(user: User, prompt: dict) -> PromptResource:
+    if prompt.get("id") is not None:
+        found = get_prompt(user, prompt["id"], authz.WRITE)
+        changes = {k: prompt[k] for k in ("name", "description", "prompt_text") if prompt.get(k) is not None}
+        if changes:
+            found.touch(**changes)
+        return found
+    space_id = parse_id(prompt["space_id"])
+    authz.require_space(user, space_id, authz.WRITE)
+    return PromptResource.create(space=space_id, creator=user.id, name=prompt["name"].strip(),
+                                 description=prompt.get("description") or "",
+                                 prompt_text=prompt.get("prompt_text") or "")
+
+
+def get_prompt(user: User, prompt_id, action: str = authz.READ) -> PromptResource:
+    number = parse_id(prompt_id)
+    found = PromptResource.get_or_none(PromptResource.id == number) if number is not None else None
+    if found is None:
+        raise errors.PROMPT_NOT_FOUND(f"prompt {prompt_id} not found")
+    try:
+        authz.require_space(user, found.space_id, action)
+    except errors.ApiError as exc:
+        if exc.error is errors.SPACE_NOT_FOUND:
+            raise errors.PROMPT_NOT_FOUND(f"prompt {prompt_id} not found")
+        raise
+    return found
+
+
+def official_prompts(keyword: str | None) -> list[dict]:
+    keyword = (keyword or "").lower()
+    return [p for p in OFFICIAL_PROMPTS
+            if not keyword or keyword in p["name"].lower() or keyword in p["description"].lower()]
+
+
+# --- shortcut commands ------------------------------------------------------------------------
+
+SHORTCUT_CONFIG_KEYS = ("description", "send_type", "tool_type", "work_flow_id", "plugin_id",
+                        "plugin_api_name", "plugin_api_id", "template_query", "components_list",
+                        "card_schema", "tool_info", "shortcut_icon", "agent_id")
+
+
+def save_shortcut(user: User, bot_id, shortcut: dict) -> ShortcutCommand:
+    """Create (no command_id) or update a shortcut; new ones join the agent's shortcut_sort."""
+    bot = agents.load(user, bot_id, authz.WRITE)
+    fields = {"command_name": shortcut["command_name"].strip(),
+              "shortcut_command": shortcut["shortcut_command"].strip(),
+              "config": {k: shortcut[k] for k in SHORTCUT_CONFIG_KEYS if shortcut.get(k) is not None}}
+    try:
+        with db.atomic():
+            if shortcut.get("command_id") not in (None, "", "0", 0):
+                command = get_shortcut(bot, shortcut["command_id"])
+                command.touch(**fields)
+            else:
+                command = ShortcutCommand.create(bot=bot.id, **fields)
+                sort = [*bot.config.get("shortcut_sort", []), str(command.id)]
+                agents.update_draft(user, {"bot_id": bot.id, "shortcut_sort": sort})
+    except IntegrityError:
+        raise errors.SHORTCUT_DUPLICATE(
+            f"agent {bot.id} already has a shortcut named '{fields['command_name']}' or "
+            f"typed '{fields['shortcut_command']}'")
+    return command
+
+
+def get_shortcut(bot, command_id) -> ShortcutCommand:
+    number = parse_id(command_id)
+    found = ShortcutCommand.get_or_none((ShortcutCommand.id == number) & (ShortcutCommand.bot == bot.id)) \
+        if number is not None else None
+    if found is None:
+        raise errors.SHORTCUT_NOT_FOUND(f"shortcut command {command_id} of agent {bot.id} not found")
+    return found
+
+
+def delete_shortcut(user: User, bot_id, command_id) -> None:
+    bot = agents.load(user, bot_id, authz.WRITE)
+    with db.atomic():
+        get_shortcut(bot, command_id).delete_instance()
+        sort = [c for c in bot.config.get("shortcut_sort", []) if c != str(command_id)]
+        agents.update_draft(user, {"bot_id": bot.id, "shortcut_sort": sort})
