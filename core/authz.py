@@ -7,6 +7,7 @@ Later issues extend ACTION_ROLES with custom roles.
 from __future__ import annotations
 
 from core import errors
+from core.ids import parse_id
 from models.identity import ROLE_ADMIN, ROLE_MEMBER, ROLE_OWNER, Space, SpaceMember, User
 
 READ = "read"
@@ -35,3 +36,20 @@ def require_space(user: User, space_id: int, action: str = READ) -> int:
 def require_super_admin(user: User) -> None:
     if not user.is_super_admin:
         raise errors.PERMISSION_DENIED("this operation is for administrators")
+
+
+def load_space_resource(model, resource_id, user: User, action: str, not_found: errors.ErrorCode,
+                        label: str):
+    """A space-owned row the caller may act on. Rows of spaces the caller is not in are simply
+    not found, with the resource's own code, so their ids reveal nothing."""
+    number = parse_id(resource_id)
+    row = model.get_or_none(model.id == number) if number is not None else None
+    if row is None:
+        raise not_found(f"{label} {resource_id} not found")
+    try:
+        require_space(user, row.space_id, action)
+    except errors.ApiError as exc:
+        if exc.error is errors.SPACE_NOT_FOUND:
+            raise not_found(f"{label} {resource_id} not found")
+        raise
+    return row

@@ -77,18 +77,7 @@ def _model_or_default(model_id) -> tuple[LlmModel, str]:
 
 
 def load(user: User, bot_id, action: str = authz.READ) -> Bot:
-    """The agent, if the caller may act on it; others' agents are simply not found."""
-    number = parse_id(bot_id)
-    bot = Bot.get_or_none(Bot.id == number) if number is not None else None
-    if bot is None:
-        raise errors.AGENT_NOT_FOUND(f"agent {bot_id} not found")
-    try:
-        authz.require_space(user, bot.space_id, action)
-    except errors.ApiError as exc:
-        if exc.error is errors.SPACE_NOT_FOUND:
-            raise errors.AGENT_NOT_FOUND(f"agent {bot_id} not found")
-        raise
-    return bot
+    return authz.load_space_resource(Bot, bot_id, user, action, errors.AGENT_NOT_FOUND, "agent")
 
 
 def bot_info(bot: Bot) -> dict:

@@ -40,17 +40,8 @@ def upsert_prompt(user: User, prompt: dict) -> PromptResource:
 
 
 def get_prompt(user: User, prompt_id, action: str = authz.READ) -> PromptResource:
-    number = parse_id(prompt_id)
-    found = PromptResource.get_or_none(PromptResource.id == number) if number is not None else None
-    if found is None:
-        raise errors.PROMPT_NOT_FOUND(f"prompt {prompt_id} not found")
-    try:
-        authz.require_space(user, found.space_id, action)
-    except errors.ApiError as exc:
-        if exc.error is errors.SPACE_NOT_FOUND:
-            raise errors.PROMPT_NOT_FOUND(f"prompt {prompt_id} not found")
-        raise
-    return found
+    return authz.load_space_resource(PromptResource, prompt_id, user, action, errors.PROMPT_NOT_FOUND,
+                                     "prompt")
 
 
 def official_prompts(keyword: str | None) -> list[dict]:
