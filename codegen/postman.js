@@ -100,6 +100,9 @@ const OVERRIDES = {
   },
   list_shortcut_commands: { body: { object_id: '{{openBotId}}' } },
   delete_shortcut_command: { body: { object_id: '{{openBotId}}', command_id: '{{commandId}}' } },
+  get_draft_intelligence_list: { body: { space_id: '{{spaceId}}', order_by: 0, size: 20 } },
+  get_recently_edit_intelligence: { body: { size: 10 } },
+  library_resource_list: { body: { space_id: '{{spaceId}}', res_type_filter: [6], size: 20 } },
 };
 // Run order: login first; everything else by tag; logouts last, each after a fresh login.
 const FIRST = ['email_login_seed', 'email_login'];
