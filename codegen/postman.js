@@ -103,6 +103,21 @@ const OVERRIDES = {
   get_draft_intelligence_list: { body: { space_id: '{{spaceId}}', order_by: 0, size: 20 } },
   get_recently_edit_intelligence: { body: { size: 10 } },
   library_resource_list: { body: { space_id: '{{spaceId}}', res_type_filter: [6], size: 20 } },
+  apply_upload_action: { query: { Action: 'ApplyImageUpload', FileExtension: '.png' } },
+  apply_upload_action_post: {
+    query: { Action: 'ApplyImageUpload', FileExtension: '.png' },
+    body: {},
+    remember: [
+      "pm.collectionVariables.set('storeUri', body.data.Result.UploadAddress.StoreInfos[0].StoreUri);",
+      "pm.collectionVariables.set('uploadSession', body.data.Result.UploadAddress.SessionKey);",
+    ],
+  },
+  upload_to_store: {
+    auth: 'none',
+    pathVariables: { store_uri: '{{storeUri}}' },
+    headers: { Authorization: '{{uploadSession}}', 'Content-Type': 'application/octet-stream' },
+    file: 'postman/fixtures/avatar.png',
+  },
 };
 // Run order: login first; everything else by tag; logouts last, each after a fresh login.
 const FIRST = ['email_login_seed', 'email_login'];
@@ -161,6 +176,9 @@ function applyOverride(request, override) {
     request.body = { mode: 'formdata', formdata: override.formdata };
     request.header = (request.header || []).filter((h) => h.key.toLowerCase() !== 'content-type');
   }
+  if (override.file) {
+    request.body = { mode: 'file', file: { src: override.file } };
+  }
   if (override.query) {
     request.url.query = Object.entries(override.query).map(([key, value]) => ({ key, value }));
   }
@@ -168,6 +186,10 @@ function applyOverride(request, override) {
     request.url.variable = Object.entries(override.pathVariables).map(([key, value]) => ({ key, value }));
   }
   request.header = (request.header || []).filter((h) => h.key !== 'Authorization');
+  for (const [key, value] of Object.entries(override.headers || {})) {
+    request.header = request.header.filter((h) => h.key.toLowerCase() !== key.toLowerCase());
+    request.header.push({ key, value });
+  }
 }
 
 function stripIds(node) {
@@ -213,7 +235,7 @@ function build(collection, spec) {
   }
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId']
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession']
     .map((key) => ({ key, value: key === 'baseUrl' ? 'http://127.0.0.1:8888' : key === 'adminEmail' ? 'admin@example.com' : '' }));
   stripIds(collection);
   const digest = crypto.createHash('sha256').update(JSON.stringify(collection.item)).digest('hex');

@@ -95,6 +95,7 @@ NO_FILE = _code(104000006, 400, "no_file", "no file in the request")
 TOO_MANY_FILES = _code(104000007, 400, "too_many_files", "more than one file in the request")
 UNSUPPORTED_FILE_TYPE = _code(104000008, 415, "unsupported_file_type", "unsupported file type")
 FILE_NOT_FOUND = _code(104000009, 404, "file_not_found", "file not found")
+UPLOAD_ALREADY_DONE = _code(104000011, 409, "upload_already_done", "this upload session was already used")
 FILE_LINK_INVALID = _code(104000010, 403, "file_link_invalid", "the download link is not valid")
 # Knowledge 105, Memory 106, Channel 107
 KNOWLEDGE_INVALID_PARAM = _code(105000000, 400, "knowledge_invalid_param", "invalid parameter")

@@ -58,8 +58,10 @@ class RequestContextMiddleware:
                                       (b"x-tt-logid", id_header)]
             await send(message)
 
-        limit = self.max_upload_body if headers.get(b"content-type", b"").startswith(
-            b"multipart/") else self.max_json_body
+        content_type = headers.get(b"content-type", b"")
+        # JSON and forms are parsed in memory: they get the small limit; files (multipart, raw) the large one.
+        parsed = b"json" in content_type or content_type.startswith(b"application/x-www-form-urlencoded")
+        limit = self.max_json_body if parsed or not content_type else self.max_upload_body
         try:
             declared = int(headers.get(b"content-length", b"0") or 0)
         except ValueError:

@@ -6,6 +6,7 @@ import binascii
 import io
 from urllib.parse import quote
 
+from connexion import request
 from connexion.lifecycle import ConnexionResponse
 
 from core import errors
@@ -56,3 +57,34 @@ def download_file(file_id, expires=None, signature=None, token_info=None):
                                                              f"filename*=UTF-8''{quote(stored.file_name)}",
                                       "X-Content-Type-Options": "nosniff",
                                       "Cache-Control": "private, max-age=300"})
+
+
+# --- the console's ImageX-compatible upload (apply, upload, commit) ----------------------------
+
+def apply_upload_action(token_info, Action, FileExtension=None, FileSize=None, Version=None,
+                        ServiceId=None, body=None):
+    user = token_info["user"]
+    if Action == "ApplyImageUpload":
+        store_uri, session = files.apply_upload(user, FileExtension or "png")
+        host = request.headers.get("host", "127.0.0.1:8888")
+        return ok({"Result": {"UploadAddress": {
+            "StoreInfos": [{"StoreUri": store_uri, "Auth": session, "UploadID": ""}],
+            "UploadHosts": [f"{host}/api/common/upload"], "SessionKey": session}}})
+    stored = files.commit_upload(user, (body or {}).get("SessionKey", ""))
+    return ok({"Result": {
+        "Results": [{"Uri": f"file:{stored.id}", "UriStatus": 2000}],
+        "PluginResult": [{"FileName": stored.file_name, "ImageUri": f"file:{stored.id}",
+                          "ImageMd5": stored.sha256[:32], "ImageFormat": stored.file_name.rpartition(".")[2],
+                          "ImageSize": stored.size, "ImageUrl": files.signed_url(stored)}]}})
+
+
+apply_upload_action_post = apply_upload_action
+
+
+def upload_to_store(store_uri, body=None):
+    """The session key travels in Authorization (as ImageX's Auth), not as a bearer token."""
+    stored = files.upload_to_session(request.headers.get("authorization"), store_uri, body or b"")
+    payload = {"hash": stored.sha256[:32], "key": store_uri, "uploadID": "", "uri": f"file:{stored.id}"}
+    # the envelope, plus the ImageX fields the console's uploader reads
+    return {**ok(payload), "Version": "v1", "success": 0,
+            "error": {"code": 200, "message": "Success"}, "payload": payload}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import os
 import re
 import time
@@ -69,7 +70,8 @@ def _root() -> Path:
     return root
 
 
-def store(user: User, file_name: str | None, stream, biz_type: int = 0) -> StoredFile:
+def store(user: User, file_name: str | None, stream, biz_type: int = 0,
+          file_id: int | None = None) -> StoredFile:
     limit = get_settings().max_upload_bytes
     content = stream.read(limit + 1)
     if not content:
@@ -78,7 +80,7 @@ def store(user: User, file_name: str | None, stream, biz_type: int = 0) -> Store
         raise errors.FILE_TOO_LARGE(f"the file is over the limit of {limit} bytes")
     name = safe_name(file_name)
     media_type = _media_type(name, content)
-    file_id = new_id()
+    file_id = file_id or new_id()
     key = f"{time.strftime('%Y/%m')}/{file_id}"
     target = _root() / key
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -124,4 +126,58 @@ def by_link(file_id, expires: int | None, signature: str | None) -> StoredFile:
     stored = StoredFile.get_or_none(StoredFile.id == number)
     if stored is None:
         raise errors.FILE_NOT_FOUND(f"file {file_id} not found")
+    return stored
+
+
+# --- the console's ImageX-style upload: apply, upload the bytes, commit ------------------------
+# The session is a signed token (user, file id, extension, expiry): nothing is stored until the
+# bytes arrive, and only the user who applied can commit.
+
+SESSION_TTL_SECONDS = 900
+
+
+def _session_signature(payload: str) -> str:
+    key = hashlib.sha256(b"cozeplus/upload-sessions/v1:" + get_settings().secret_key.encode()).digest()
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+
+
+def apply_upload(user: User, extension: str) -> tuple[str, str]:
+    """(store_uri, session key) for one file the user may now upload."""
+    ext = extension.lstrip(".").lower()
+    store_uri = f"{new_id()}.{ext}"
+    payload = f"{user.id}:{store_uri}:{int(time.time()) + SESSION_TTL_SECONDS}"
+    return store_uri, f"{payload}:{_session_signature(payload)}"
+
+
+def _open_session(session_key: str | None) -> tuple[int, str]:
+    """(user id, store_uri) of a valid, unexpired session key."""
+    parts = (session_key or "").removeprefix("Bearer ").strip().split(":")
+    if len(parts) != 4:
+        raise errors.FILE_LINK_INVALID("the upload session is not valid")
+    payload = ":".join(parts[:3])
+    if not hmac.compare_digest(_session_signature(payload), parts[3]):
+        raise errors.FILE_LINK_INVALID("the upload session is not valid")
+    if int(parts[2]) < time.time():
+        raise errors.FILE_LINK_INVALID("the upload session has expired; apply again")
+    return int(parts[0]), parts[1]
+
+
+def upload_to_session(session_key: str | None, store_uri: str, content: bytes) -> StoredFile:
+    user_id, expected_uri = _open_session(session_key)
+    if store_uri != expected_uri:
+        raise errors.FILE_LINK_INVALID("the upload session is for another store_uri")
+    file_id, _, ext = store_uri.partition(".")
+    if StoredFile.get_or_none(StoredFile.id == int(file_id)) is not None:
+        raise errors.UPLOAD_ALREADY_DONE(f"{store_uri} was already uploaded")
+    owner = User.get_by_id(user_id)
+    return store(owner, f"upload.{ext}", io.BytesIO(content), file_id=int(file_id))
+
+
+def commit_upload(user: User, session_key: str) -> StoredFile:
+    user_id, store_uri = _open_session(session_key)
+    if user_id != user.id:
+        raise errors.FILE_NOT_FOUND("no such upload session")
+    stored = StoredFile.get_or_none(StoredFile.id == int(store_uri.partition(".")[0]))
+    if stored is None:
+        raise errors.FILE_NOT_FOUND(f"nothing was uploaded to {store_uri}")
     return stored

@@ -41,7 +41,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", session_app())
 # agents publish only to connectors 1024 and 999 (OpenAPI 3.0 cannot constrain map keys); uploads
 # must hold exactly one non-empty file whose bytes are valid (base64, the extension's type).
 SEMANTIC_400 = {"create_pat", "upload_avatar", "publish_bot", "open_publish_bot", "upload_file",
-                "bot_upload_file"}
+                "bot_upload_file", "upload_to_store"}
 
 
 def _excluded_checks(case) -> list:

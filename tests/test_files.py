@@ -111,3 +111,50 @@ def test_another_user_cannot_see_a_file(client, alice, bob):
     assert_error(bob.get("/v1/files/retrieve", params={"file_id": data["id"]}), 404, 104000009)
     assert_error(bob.get(f"/api/files/{data['id']}/content"), 404, 104000009)
     assert "alice only" not in bob.get(f"/api/files/{data['id']}/content").text
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+
+
+class TestImageXUpload:
+    def apply(self, account, ext=".png"):
+        response = account.get("/api/common/upload/apply_upload_action",
+                               params={"Action": "ApplyImageUpload", "FileExtension": ext, "FileSize": len(PNG),
+                                       "Version": "2018-08-01", "ServiceId": "x"})
+        assert response.status_code == 200, response.text
+        address = response.json()["data"]["Result"]["UploadAddress"]
+        return address["StoreInfos"][0]["StoreUri"], address["SessionKey"], address
+
+    def test_apply_upload_commit(self, client, alice):
+        store_uri, session, address = self.apply(alice)
+        assert address["UploadHosts"][0].endswith("/api/common/upload")
+        client.cookies.clear()
+        uploaded = client.post(f"/api/common/upload/{store_uri}", content=PNG,
+                               headers={"Authorization": session, "Content-Type": "application/octet-stream"})
+        assert uploaded.status_code == 200, uploaded.text
+        assert uploaded.json()["payload"]["key"] == store_uri and uploaded.json()["code"] == 0
+        committed = alice.post("/api/common/upload/apply_upload_action", params={"Action": "CommitImageUpload"},
+                               json={"SessionKey": session}).json()["data"]["Result"]
+        uri = committed["Results"][0]["Uri"]
+        assert committed["Results"][0]["UriStatus"] == 2000 and uri == committed["PluginResult"][0]["ImageUri"]
+        row = StoredFile.get_by_id(int(uri.removeprefix("file:")))
+        assert str(row.owner_id) == alice.user_id and files.read(row) == PNG
+
+    def test_sessions_are_bound(self, client, alice, bob):
+        store_uri, session, _ = self.apply(alice)
+        other_uri, _, _ = self.apply(alice)
+        headers = {"Content-Type": "application/octet-stream"}
+        before = StoredFile.select().count()
+        assert_error(client.post(f"/api/common/upload/{store_uri}", content=PNG, headers=headers), 403, 104000010)
+        assert_error(client.post(f"/api/common/upload/{store_uri}", content=PNG,
+                                 headers={**headers, "Authorization": session[:-2] + "00"}), 403, 104000010)
+        assert_error(client.post(f"/api/common/upload/{other_uri}", content=PNG,
+                                 headers={**headers, "Authorization": session}), 403, 104000010)
+        assert_error(client.post(f"/api/common/upload/{store_uri}", content=b"not a png",
+                                 headers={**headers, "Authorization": session}), 415, 104000008)
+        assert StoredFile.select().count() == before
+        client.post(f"/api/common/upload/{store_uri}", content=PNG, headers={**headers, "Authorization": session})
+        assert_error(client.post(f"/api/common/upload/{store_uri}", content=PNG,
+                                 headers={**headers, "Authorization": session}), 409, 104000011)
+        assert_error(bob.post("/api/common/upload/apply_upload_action", params={"Action": "CommitImageUpload"},
+                              json={"SessionKey": session}), 404, 104000009)
