@@ -6,7 +6,7 @@ from core.envelope import ok
 from handlers.views import (avatar_url, connector_views, draft_bot_view, history_view,
                             model_choice_view)
 from models.llm import LlmModel
-from services import agents, model_registry
+from services import agents, files, model_registry
 
 
 def get_type_list(token_info, body=None):
@@ -128,7 +128,7 @@ def open_list_bots(token_info, workspace_id, page_index=1, page_size=20, publish
                    connector_id=None):
     rows, total = agents.page_of_space(token_info["user"], workspace_id, page_index, page_size, publish_status)
     return ok({"items": [{"id": str(b.id), "name": b.name, "description": b.description,
-                          "icon_url": b.icon_uri, "is_published": at is not None, "updated_at": b.updated_at,
+                          "icon_url": files.url_of(b.icon_uri), "is_published": at is not None, "updated_at": b.updated_at,
                           "owner_user_id": str(b.creator_id), "published_at": at or 0} for b, at in rows],
                "total": total})
 
@@ -136,5 +136,5 @@ def open_list_bots(token_info, workspace_id, page_index=1, page_size=20, publish
 def published_bots_list(token_info, space_id, page_index=1, page_size=20):
     rows, total = agents.page_of_space(token_info["user"], space_id, page_index, page_size, "published_online")
     return ok({"space_bots": [{"bot_id": str(b.id), "bot_name": b.name, "description": b.description,
-                               "icon_url": b.icon_uri, "publish_time": str(at)} for b, at in rows],
+                               "icon_url": files.url_of(b.icon_uri), "publish_time": str(at)} for b, at in rows],
                "total": total})

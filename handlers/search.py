@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from core.envelope import ok
 from handlers.views import avatar_url
-from services import search
+from services import files, search
 
 
 def _intelligence(bot, published_at, user) -> dict:
     owner = bot.creator  # joined by the query
     return {
         "basic_info": {"id": str(bot.id), "name": bot.name, "description": bot.description,
-                       "icon_url": bot.icon_uri, "space_id": str(bot.space_id), "owner_id": str(bot.creator_id),
+                       "icon_url": files.url_of(bot.icon_uri), "space_id": str(bot.space_id), "owner_id": str(bot.creator_id),
                        "create_time": bot.created_at, "update_time": bot.updated_at, "status": 1,
                        "publish_time": published_at or 0},
         "type": search.TYPE_BOT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from models.identity import PersonalAccessToken, Space, User
 from models.agent import CONNECTORS
 from models.llm import LlmModel
-from services import agents
+from services import agents, files
 
 
 def avatar_url(user: User) -> str:
@@ -113,7 +113,8 @@ def model_choice_view(model: LlmModel) -> dict:
 
 def draft_bot_view(bot, user, version=None) -> dict:
     """get_draft_bot_info: the draft (or a published version's snapshot) and what surrounds it."""
-    info = version.snapshot if version is not None else agents.bot_info(bot)
+    info = agents.bot_info(bot) if version is None else {
+        **version.snapshot, "icon_url": files.url_of(version.snapshot.get("icon_uri", ""))}  # links expire
     model_id = (info.get("model_info") or {}).get("model_id")
     model = LlmModel.get_or_none(LlmModel.id == int(model_id)) if model_id and str(model_id).isdigit() else None
     latest = agents.published(bot)

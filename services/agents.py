@@ -12,7 +12,7 @@ from models.db import db
 from models.identity import User
 from models.library import ShortcutCommand
 from models.llm import LlmModel
-from services import model_registry
+from services import files, model_registry
 
 # The parts of Coze's BotInfo kept in Bot.config; name, description, icon and mode are columns.
 CONFIG_KEYS = (
@@ -83,7 +83,7 @@ def load(user: User, bot_id, action: str = authz.READ) -> Bot:
 def bot_info(bot: Bot) -> dict:
     return {
         "bot_id": str(bot.id), "name": bot.name, "description": bot.description,
-        "icon_uri": bot.icon_uri, "icon_url": bot.icon_uri, "bot_mode": bot.bot_mode,
+        "icon_uri": bot.icon_uri, "icon_url": files.url_of(bot.icon_uri), "bot_mode": bot.bot_mode,
         "creator_id": str(bot.creator_id), "space_id": str(bot.space_id),
         "create_time": bot.created_at, "update_time": bot.updated_at,
         "version": str(bot.draft_version), "status": 1,
@@ -245,7 +245,7 @@ def open_bot(bot: Bot, info: dict, version: str) -> dict:
     return {
         "bot_id": str(bot.id), "name": info.get("name", bot.name),
         "description": info.get("description", bot.description),
-        "icon_url": info.get("icon_url", ""), "create_time": bot.created_at,
+        "icon_url": files.url_of(info.get("icon_uri", "")), "create_time": bot.created_at,
         "update_time": info.get("update_time", bot.updated_at), "version": version,
         "bot_mode": info.get("bot_mode", bot.bot_mode), "owner_user_id": str(bot.creator_id),
         "prompt_info": {"prompt": (info.get("prompt_info") or {}).get("prompt", "")},

@@ -181,3 +181,12 @@ def commit_upload(user: User, session_key: str) -> StoredFile:
     if stored is None:
         raise errors.FILE_NOT_FOUND(f"nothing was uploaded to {store_uri}")
     return stored
+
+
+def url_of(uri: str) -> str:
+    """A displayable URL for a stored uri: `file:<id>` becomes a signed link; others pass through."""
+    if not uri.startswith("file:"):
+        return uri
+    number = parse_id(uri.removeprefix("file:"))
+    stored = StoredFile.get_or_none(StoredFile.id == number) if number is not None else None
+    return signed_url(stored) if stored else ""

@@ -204,3 +204,15 @@ def test_another_user_cannot_touch_an_agent(alice, bob, path, body):
     assert Bot.select().count() == bots_before
     assert BotVersion.select().where(BotVersion.bot == int(bot_id)).count() == 0
     assert_error(update(bob, bot_id, name="stolen"), 404, 100000002)
+
+
+def test_an_uploaded_icon_is_shown_by_a_signed_url(client, alice):
+    import base64
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 20
+    uri = alice.post("/api/bot/upload_file", json={"file_head": {"file_type": "png"},
+                                                   "data": base64.b64encode(png).decode()}).json()["data"]["upload_uri"]
+    bot_id = create(alice, icon_uri=uri)
+    icon_url = info(alice, bot_id)["bot_info"]["icon_url"]
+    assert icon_url.startswith("/api/files/") and "signature=" in icon_url
+    client.cookies.clear()
+    assert client.get(icon_url).content == png
