@@ -91,7 +91,7 @@ def test_coze_js_bots(live_server, pat):
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert "unexpected_error" not in seen, seen["unexpected_error"]
-    assert seen["workspace_type"] == "personal"
+    assert seen["workspace_type"] == "personal" and seen["me"].isdigit()
     assert seen["online_description"] == "updated by @coze/api" and seen["online_prologue"] == "Hello from JS"
     assert seen["draft_prompt"] == "Answer in one sentence." and seen["published_version"]
     assert seen["bot_id"] in seen["listed"] and seen["bot_id"] in seen["v1_listed"]

@@ -104,3 +104,11 @@ def test_library_lists_prompts(carol):
 def test_bad_cursor(carol):
     assert_error(search(carol, cursor_id="99999999999"), 400, 111000000, "cursor")
     assert Bot.select().where(Bot.creator == int(carol.user_id)).count() == 0
+
+
+def test_open_api_lists_refuse_other_spaces(carol, bob):
+    create(bob, name="Bob's agent")
+    assert_error(carol.get("/v1/bots", params={"workspace_id": space_of(bob)}), 404, 108000009)
+    assert_error(carol.get("/v1/space/published_bots_list", params={"space_id": space_of(bob)}), 404, 108000009)
+    own = carol.get("/v1/bots", params={"workspace_id": space_of(carol), "publish_status": ""})
+    assert own.status_code == 200 and own.json()["data"]["total"] == 0  # an empty value counts as absent

@@ -9,6 +9,8 @@ const [baseURL, token] = process.argv.slice(2);
 const client = new CozeAPI({ baseURL, token, allowPersonalAccessTokenInBrowser: true });
 const out = {};
 try {
+  const me = await client.users.me();
+  out.me = me.user_id;
   const workspaces = await client.workspaces.list({ page_num: 1, page_size: 20 });
   const space = workspaces.workspaces[0];
   out.workspace_type = space.workspace_type;
