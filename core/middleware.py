@@ -72,12 +72,16 @@ class RequestContextMiddleware:
                                   f"the request body is {declared} bytes; the limit is {limit}")
             elif b"content-length" not in headers and b"chunked" in headers.get(b"transfer-encoding", b""):
                 # Connexion treats a body without Content-Length as absent: buffer it (bounded).
-                body = await _read_all(_limited(receive, limit))
+                body = await _read_all(_limited(receive, limit, reject_nul=b"json" in content_type))
                 scope = dict(scope, headers=[*scope["headers"],
                                              (b"content-length", str(len(body)).encode())])
                 await self.app(scope, _replay(body, receive), send_with_id)
+            elif b"%00" in query:
+                await _send_error(send_with_id, errors.BAD_REQUEST,
+                                  "query parameters must not contain NUL characters")
             else:
-                await self.app(scope, _limited(receive, limit), send_with_id)
+                await self.app(scope, _limited(receive, limit, reject_nul=b"json" in content_type),
+                               send_with_id)
         except errors.ApiError as exc:  # a body over the limit, noticed while streaming it
             if status_holder["status"] == 0:
                 await _send_error(send_with_id, exc.error, exc.msg)
@@ -87,16 +91,25 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-def _limited(receive, limit: int):
+def _limited(receive, limit: int, reject_nul: bool = False):
+    """Count the body against the limit; in JSON, refuse NUL characters (PostgreSQL cannot store
+    them in text, and no field of ours means one), whichever database is in use."""
     received = 0
+    tail = b""
 
     async def wrapped():
-        nonlocal received
+        nonlocal received, tail
         message = await receive()
         if message["type"] == "http.request":
-            received += len(message.get("body", b""))
+            chunk = message.get("body", b"")
+            received += len(chunk)
             if received > limit:
                 raise errors.PAYLOAD_TOO_LARGE(f"the request body is over the limit of {limit} bytes")
+            if reject_nul:
+                window = tail + chunk
+                if b"\\u0000" in window or b"\x00" in window:
+                    raise errors.BAD_REQUEST("JSON strings must not contain NUL characters (\\u0000)")
+                tail = window[-5:]
         return message
 
     return wrapped

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from core import errors
 from core.envelope import ok
+from core.ids import parse_id
 from handlers.views import (avatar_url, connector_views, draft_bot_view, history_view,
                             model_choice_view)
 from models.llm import LlmModel
-from services import agents, files, model_registry
+from services import agents, files
 
 
 def get_type_list(token_info, body=None):
@@ -14,10 +15,8 @@ def get_type_list(token_info, body=None):
     models = list(LlmModel.listed(include_disabled=False))
     current = body.get("cur_model_id")
     if current and all(str(m.id) != str(current) for m in models):
-        try:  # keep an agent's current (now disabled) model visible, marked as such
-            models.append(model_registry.get(current))
-        except errors.ApiError:
-            pass  # an unknown current model is simply not listed
+        # keep an agent's current (now disabled) model visible, marked as such; unknown ones are not
+        models += list(LlmModel.select().where(LlmModel.id == (parse_id(current) or -1)))
     return ok({"model_list": [model_choice_view(m) for m in models]})
 
 

@@ -95,3 +95,15 @@ def test_chunked_body_within_the_limit_is_read(alice):
                           headers={"Content-Type": "application/json"})
     assert response.status_code == 200, response.text
     assert User.get_by_id(int(alice.user_id)).name == "Chunked"
+
+
+@pytest.mark.parametrize("content", [b'{"email": "a\\u0000@b.co", "password": "x"}',
+                                     b'{"email": "a\x00@b.co", "password": "x"}'])
+def test_nul_characters_are_refused_on_every_database(client, content):
+    response = client.post("/api/passport/web/email/login/", content=content,
+                           headers={"Content-Type": "application/json"})
+    assert_error(response, 400, 4000, "NUL")
+
+
+def test_nul_in_query_is_refused(alice):
+    assert_error(alice.get("/v1/workspaces", params={"user_id": "a\x00b"}), 400, 4000, "NUL")

@@ -3,7 +3,6 @@ ownership, signed expiring links."""
 from __future__ import annotations
 
 import base64
-import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
