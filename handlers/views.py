@@ -131,7 +131,7 @@ def draft_bot_view(bot, user, version=None) -> dict:
         "has_publish": latest is not None,
         "publish_time": latest.created_at if latest else 0,
         "space_id": str(bot.space_id),
-        "connectors": connector_views(bot),
+        "connectors": connector_views(bot, latest),
         "editable": True,
         "deletable": bot.creator_id == user.id,
         "commit_version": str(bot.draft_version),
@@ -139,9 +139,12 @@ def draft_bot_view(bot, user, version=None) -> dict:
     }
 
 
-def connector_views(bot) -> list[dict]:
+_LOOK_IT_UP = object()
+
+
+def connector_views(bot, latest=_LOOK_IT_UP) -> list[dict]:
     publications = agents.publications(bot)
-    latest = agents.published(bot)
+    latest = agents.published(bot) if latest is _LOOK_IT_UP else latest
     views = []
     for connector_id, (name, desc, bind_type) in CONNECTORS.items():
         publication = publications.get(connector_id)

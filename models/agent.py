@@ -1,7 +1,7 @@
 """Agents (Coze's draft bots), their published versions and where each is published."""
 from __future__ import annotations
 
-from peewee import BigIntegerField, CharField, ForeignKeyField, IntegerField, TextField
+from peewee import BigIntegerField, CharField, ForeignKeyField, IntegerField, TextField, fn
 
 from models.base import BaseModel, JsonField
 from models.identity import Space, User
@@ -61,3 +61,9 @@ class BotPublication(BaseModel):
 
     class Meta:
         indexes = ((("bot", "connector_id"), True),)
+
+    @classmethod
+    def last_published_at(cls, bots) -> dict[int, int]:
+        """{bot id: time of its latest publication} for the given bot ids or Bot query."""
+        return dict(cls.select(cls.bot, fn.MAX(cls.updated_at)).where(cls.bot.in_(bots))
+                    .group_by(cls.bot).tuples())

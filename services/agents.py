@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import copy
 
-from peewee import fn
-
 from core import authz, errors
 from core.ids import parse_id
 from models.agent import CONNECTORS, Bot, BotPublication, BotVersion
@@ -283,9 +281,7 @@ def page_of_space(user: User, space_id, page: int, size: int, publish_status: st
     if number is None:
         raise errors.SPACE_NOT_FOUND(f"space {space_id} not found")
     authz.require_space(user, number, authz.READ)
-    published_at = dict(BotPublication.select(BotPublication.bot, fn.MAX(BotPublication.updated_at))
-                        .join(Bot).where(Bot.space == number)
-                        .group_by(BotPublication.bot).tuples())
+    published_at = BotPublication.last_published_at(Bot.select(Bot.id).where(Bot.space == number))
     query = Bot.in_space(number)
     status = publish_status or "all"
     if status in ("published_online", "published_draft"):

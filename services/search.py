@@ -33,13 +33,6 @@ def _space(user: User, space_id) -> int:
     return number
 
 
-def _published_at(bot_ids) -> dict[int, int]:
-    if not bot_ids:
-        return {}
-    return dict(BotPublication.select(BotPublication.bot, fn.MAX(BotPublication.updated_at))
-                .where(BotPublication.bot.in_(bot_ids)).group_by(BotPublication.bot).tuples())
-
-
 def intelligences(user: User, body: dict) -> tuple[list[tuple[Bot, int | None]], int, int | None]:
     """A space's agents filtered and sorted as the console asks; (rows, total, next offset)."""
     space_id = _space(user, body["space_id"])
@@ -68,7 +61,7 @@ def intelligences(user: User, body: dict) -> tuple[list[tuple[Bot, int | None]],
     offset = _offset(body.get("cursor_id"))
     total = query.count()
     bots = list(query.offset(offset).limit(size))
-    published = _published_at([b.id for b in bots])
+    published = BotPublication.last_published_at([b.id for b in bots])
     following = offset + len(bots)
     return [(b, published.get(b.id)) for b in bots], total, following if following < total else None
 
@@ -78,7 +71,7 @@ def recently_edited(user: User, size: int) -> list[tuple[Bot, int | None]]:
     spaces = SpaceMember.select(SpaceMember.space).where(SpaceMember.user == user.id)
     bots = list(Bot.select(Bot, User).join(User, on=(Bot.creator == User.id)).where(Bot.space.in_(spaces))
                 .order_by(Bot.updated_at.desc(), Bot.id.desc()).limit(min(size, MAX_SIZE)))
-    published = _published_at([b.id for b in bots])
+    published = BotPublication.last_published_at([b.id for b in bots])
     return [(b, published.get(b.id)) for b in bots]
 
 
