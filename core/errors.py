@@ -88,6 +88,15 @@ APP_INVALID_PARAM = _code(101000000, 400, "app_invalid_param", "invalid paramete
 CONNECTOR_INVALID_PARAM = _code(102000000, 400, "connector_invalid_param", "invalid parameter")
 # Conversation 103xxxxxx
 CONVERSATION_INVALID_PARAM = _code(103000000, 400, "conversation_invalid_param", "invalid parameter")
+CONVERSATION_FORBIDDEN = _code(103000001, 403, "conversation_forbidden", "the conversation belongs to someone else")
+CONVERSATION_NOT_FOUND = _code(103000002, 404, "conversation_not_found", "conversation not found")
+AGENT_RUN_FAILED = _code(103100001, 502, "agent_run_failed", "the agent run failed")
+AGENT_NOT_AVAILABLE = _code(103100002, 404, "agent_not_available", "the agent is not published to this connector")
+MESSAGE_NOT_FOUND = _code(103200001, 404, "message_not_found", "message not found")
+CHAT_NOT_FOUND = _code(103200002, 404, "chat_not_found", "chat not found")
+CHAT_NOT_AWAITING_TOOLS = _code(103200006, 409, "chat_not_awaiting_tools", "the chat is not waiting for tool outputs")
+# cozepy's create_and_poll recognises this generic code for "cannot cancel"
+CHAT_NOT_CANCELLABLE = _code(4104, 409, "chat_not_cancellable", "only a created or in-progress chat can be cancelled")
 # Upload 104xxxxxx
 UPLOAD_INVALID_PARAM = _code(104000000, 400, "upload_invalid_param", "invalid parameter")
 FILE_TOO_LARGE = _code(104000004, 413, "file_too_large", "the file is too large")

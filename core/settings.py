@@ -50,6 +50,10 @@ class Settings:
     validate_responses: bool = False
     log_level: str = "INFO"
     log_requests: bool = True
+    offline_model_delay_ms: int = 15     # pause between the offline model's pieces (0 in tests)
+    model_timeout_seconds: int = 120     # longest silence from a model provider
+    model_max_retries: int = 2           # on 429, 5xx and connection errors, before any output
+    chat_max_tool_rounds: int = 5        # model -> tools -> model rounds in one turn
 
     @property
     def spec_path(self) -> Path:
@@ -96,6 +100,10 @@ class Settings:
             validate_responses=_bool(env.get("COZEPLUS_VALIDATE_RESPONSES"), False),
             log_level=(env.get("COZEPLUS_LOG_LEVEL") or "INFO").upper(),
             log_requests=_bool(env.get("COZEPLUS_LOG_REQUESTS"), True),
+            offline_model_delay_ms=_int(env, "COZEPLUS_OFFLINE_MODEL_DELAY_MS", 15),
+            model_timeout_seconds=_int(env, "COZEPLUS_MODEL_TIMEOUT_SECONDS", 120),
+            model_max_retries=_int(env, "COZEPLUS_MODEL_MAX_RETRIES", 2),
+            chat_max_tool_rounds=_int(env, "COZEPLUS_CHAT_MAX_TOOL_ROUNDS", 5),
         )
         values.update(overrides)
         return cls(**values)

@@ -1,0 +1,108 @@
+"""Model providers behind one streaming interface: the OpenAI-compatible Chat Completions API and
+the built-in offline model. Requests and messages use the Chat Completions shapes."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import AsyncIterator
+
+from models.llm import PROTOCOL_BUILTIN, LlmModel
+
+
+@dataclasses.dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # a JSON object, as the model wrote it
+
+    def as_openai(self) -> dict:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+@dataclasses.dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, other: "Usage") -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+
+    def as_coze(self) -> dict:
+        return {"token_count": self.input_tokens + self.output_tokens,
+                "output_count": self.output_tokens, "input_count": self.input_tokens}
+
+
+@dataclasses.dataclass
+class Chunk:
+    """A piece of a streamed reply. Tool calls arrive complete, in the chunk that finishes."""
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCall] = dataclasses.field(default_factory=list)
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+@dataclasses.dataclass
+class ChatRequest:
+    messages: list[dict]
+    tools: list[dict] = dataclasses.field(default_factory=list)  # Chat Completions tool schemas
+    params: dict = dataclasses.field(default_factory=dict)       # temperature, max_tokens, top_p ...
+
+
+class ProviderError(Exception):
+    """The provider could not be reached, refused the request or broke off; msg says which."""
+
+    def __init__(self, msg: str, *, status: int | None = None):
+        super().__init__(msg)
+        self.msg = msg
+        self.status = status
+
+
+def stream(model: LlmModel, request: ChatRequest) -> AsyncIterator[Chunk]:
+    if model.protocol == PROTOCOL_BUILTIN:
+        from services import llm_offline
+        return llm_offline.stream(request)
+    from services import llm_openai
+    return llm_openai.stream(model, request)
+
+
+async def complete(model: LlmModel, request: ChatRequest) -> tuple[str, Usage]:
+    """The whole reply text of a non-streamed call (used for follow-up suggestions)."""
+    parts, usage = [], Usage()
+    async for chunk in stream(model, request):
+        parts.append(chunk.content)
+        if chunk.usage:
+            usage.add(chunk.usage)
+    return "".join(parts), usage
+
+
+FOLLOW_UP_PROMPT = ("Suggest up to three short questions the user might ask next, given the "
+                    "conversation. Write one question per line and nothing else.")
+
+
+async def follow_ups(model: LlmModel, messages: list[dict], answer: str) -> list[str]:
+    if model.protocol == PROTOCOL_BUILTIN:
+        from services import llm_offline
+        return llm_offline.follow_ups(messages, answer)
+    request = ChatRequest(messages=[*messages, {"role": "assistant", "content": answer},
+                                    {"role": "user", "content": FOLLOW_UP_PROMPT}],
+                          params={"temperature": 0.3, "max_tokens": 200})
+    text, _ = await complete(model, request)
+    lines = [re.sub(r"^\s*(?:[-*\u2022]|\d+[.)])\s*", "", line).strip() for line in text.splitlines()]
+    return [line for line in lines if line][:3]
+
+
+def text_of(content) -> str:
+    """The text of a message's content (a string, or Chat Completions content parts)."""
+    if isinstance(content, str):
+        return content
+    return " ".join(part.get("text", "") for part in content or [] if part.get("type") == "text")
+
+
+_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+def count_tokens(text: str) -> int:
+    """An estimate for providers that do not report usage: words and punctuation marks."""
+    return len(_TOKEN.findall(text or ""))

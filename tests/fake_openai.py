@@ -1,0 +1,156 @@
+"""A local OpenAI-compatible Chat Completions server for tests and benchmarks: it streams text,
+reasoning and tool calls, and can be told to fail. What it does depends on the last user message:
+
+  "tool:<name>:<json>"    stream a tool call to <name> (arguments split over several chunks)
+  "reason:<text>"         stream <text> as reasoning_content first, then answer
+  "status:<code>"         answer HTTP <code> with an OpenAI-style error body
+  "flaky:<code>:<n>"      answer <code> to the first <n> requests with this text, then stream
+  "nousage"               leave usage out of the stream
+  anything else           stream "fake: <message>" word by word
+
+After a tool result (role "tool") it answers "fake tool result: <content>". It counts requests
+and streams whose client went away (`GET /stats`). Run alone: python -m tests.fake_openai PORT DELAY_MS
+TOKENS (then every answer is TOKENS words, one every DELAY_MS milliseconds: the benchmark's model).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+import threading
+import time
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+
+class FakeModel:
+    def __init__(self, delay_ms: float = 0, fixed_tokens: int = 0):
+        self.delay = delay_ms / 1000
+        self.fixed_tokens = fixed_tokens
+        self.requests: list[dict] = []
+        self.aborted = 0
+        self.completed = 0
+        self.attempts: dict[str, int] = {}
+
+    def _chunk(self, delta: dict, finish=None, usage=None) -> bytes:
+        body = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": "fake", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        if usage is not None:
+            body["usage"] = usage
+        return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+    def _plan(self, payload: dict) -> tuple[list[dict], str | None]:
+        messages = payload.get("messages") or []
+        last = messages[-1] if messages else {}
+        if last.get("role") == "tool":
+            return [{"content": f"fake tool result: {last.get('content')}"}], "stop"
+        text = last.get("content") if isinstance(last.get("content"), str) else json.dumps(last.get("content"))
+        if self.fixed_tokens:
+            return [{"content": f"t{i} "} for i in range(self.fixed_tokens)], "stop"
+        if text.startswith("tool:"):
+            _, name, arguments = text.split(":", 2)
+            half = len(arguments) // 2
+            return [{"tool_calls": [{"index": 0, "id": "call_fake_1", "type": "function",
+                                     "function": {"name": name, "arguments": arguments[:half]}}]},
+                    {"tool_calls": [{"index": 0, "function": {"arguments": arguments[half:]}}]}], "tool_calls"
+        deltas = []
+        if text.startswith("reason:"):
+            text = text[len("reason:"):]
+            deltas += [{"reasoning_content": w + " "} for w in text.split()]
+        deltas += [{"content": piece} for piece in _pieces(f"fake: {text}")]
+        return deltas, "stop"
+
+    async def completions(self, request: Request):
+        payload = await request.json()
+        self.requests.append(payload)
+        last = (payload.get("messages") or [{}])[-1]
+        text = last.get("content") if isinstance(last.get("content"), str) else ""
+        if text.startswith("status:"):
+            code = int(text.split(":")[1])
+            return JSONResponse({"error": {"message": f"fake refusal {code}", "type": "fake"}}, status_code=code)
+        if text.startswith("flaky:"):
+            _, code, times = text.split(":")[:3]
+            seen = self.attempts[text] = self.attempts.get(text, 0) + 1
+            if seen <= int(times):
+                return JSONResponse({"error": {"message": "try again"}}, status_code=int(code),
+                                    headers={"Retry-After": "0"})
+        deltas, finish = self._plan(payload)
+        usage = None if "nousage" in text else {"prompt_tokens": 11, "completion_tokens": len(deltas),
+                                                   "total_tokens": 11 + len(deltas)}
+
+        async def body():
+            done = False
+            try:
+                for delta in deltas:
+                    if self.delay:
+                        await asyncio.sleep(self.delay)
+                    yield self._chunk(delta)
+                yield self._chunk({}, finish)
+                if usage:
+                    yield b"data: " + json.dumps({"choices": [], "usage": usage}).encode() + b"\n\n"
+                yield b"data: [DONE]\n\n"
+                done = True
+                self.completed += 1
+            finally:
+                if not done:
+                    self.aborted += 1
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    async def stats(self, request: Request):
+        return JSONResponse({"requests": len(self.requests), "aborted": self.aborted, "completed": self.completed})
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/v1/chat/completions", self.completions, methods=["POST"]),
+                                 Route("/stats", self.stats)])
+
+
+def _pieces(text: str) -> list[str]:
+    words = text.split(" ")
+    return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerThread:
+    """The fake model served by uvicorn on a thread, for the duration of a test session."""
+
+    def __init__(self, model: FakeModel):
+        self.model = model
+        self.port = free_port()
+        config = uvicorn.Config(model.app(), host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.time() + 10
+        while not self.server.started:
+            if time.time() > deadline:
+                raise RuntimeError("the fake model server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+
+
+if __name__ == "__main__":
+    port, delay_ms, tokens = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+    uvicorn.run(FakeModel(delay_ms, tokens).app(), host="127.0.0.1", port=port, log_level="warning",
+                lifespan="off")
