@@ -118,9 +118,88 @@ const OVERRIDES = {
     headers: { Authorization: '{{uploadSession}}', 'Content-Type': 'application/octet-stream' },
     file: 'postman/fixtures/avatar.png',
   },
+  // conversations and chats (the agents above are openBotId, published to the API, and botId)
+  get_message_list: {
+    body: { bot_id: '{{botId}}', scene: 4, cursor: '0', count: 10 },
+    remember: ["pm.collectionVariables.set('webConversationId', body.data.conversation_id);"],
+  },
+  create_section: { body: { conversation_id: '{{webConversationId}}', scene: 4 } },
+  create_conversation: {
+    body: { bot_id: '{{openBotId}}', meta_data: { source: 'postman' } },
+    remember: ["pm.collectionVariables.set('conversationId', body.data.id);"],
+  },
+  retrieve_conversation: { query: { conversation_id: '{{conversationId}}' } },
+  list_conversations: { query: { bot_id: '{{openBotId}}', page_num: '1', page_size: '20' } },
+  update_conversation: { pathVariables: { conversation_id: '{{conversationId}}' }, body: { name: 'Postman run' } },
+  clear_conversation: { pathVariables: { conversation_id: '{{conversationId}}' } },
+  create_message: {
+    query: { conversation_id: '{{conversationId}}' },
+    body: { role: 'user', content: 'Remember that I prefer trains.', content_type: 'text' },
+    remember: ["pm.collectionVariables.set('messageId', body.data.id);"],
+  },
+  list_messages: { query: { conversation_id: '{{conversationId}}' }, body: { order: 'desc', limit: 20 } },
+  retrieve_message: { query: { conversation_id: '{{conversationId}}', message_id: '{{messageId}}' } },
+  modify_message: {
+    query: { conversation_id: '{{conversationId}}', message_id: '{{messageId}}' },
+    body: { content: 'Remember that I prefer night trains.' },
+    envelope: 'message',
+  },
+  delete_open_message: { query: { conversation_id: '{{conversationId}}', message_id: '{{messageId}}' } },
+  chat: {
+    query: {},
+    // a slow offline answer, so that the chat is still running when cancel_chat comes
+    body: { bot_id: '{{openBotId}}', user_id: 'postman', stream: false, additional_messages: [{ role: 'user', content: '/slow 400\nHello from Postman', content_type: 'text' }] },
+    remember: [
+      "pm.collectionVariables.set('chatId', body.data.id);",
+      "pm.collectionVariables.set('chatConversationId', body.data.conversation_id);",
+    ],
+  },
+  retrieve_chat: { query: { conversation_id: '{{chatConversationId}}', chat_id: '{{chatId}}' } },
+  get_chat: { query: { conversation_id: '{{chatConversationId}}', chat_id: '{{chatId}}' } },
+  list_chat_messages: { query: { conversation_id: '{{chatConversationId}}', chat_id: '{{chatId}}' } },
+  cancel_chat: { body: { conversation_id: '{{chatConversationId}}', chat_id: '{{chatId}}' } },
+  submit_tool_outputs: {
+    // first a chat whose model calls a tool the server cannot run: it waits for our output
+    prerequest: [
+      "pm.sendRequest({",
+      "  url: pm.variables.get('baseUrl') + '/v3/chat', method: 'POST',",
+      "  header: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + pm.variables.get('bearerToken') },",
+      "  body: { mode: 'raw', raw: JSON.stringify({ bot_id: pm.variables.get('openBotId'), user_id: 'postman', stream: true,",
+      "    additional_messages: [{ role: 'user', content: '/call weather {\"city\": \"Paris\"}', content_type: 'text' }] }) },",
+      "}, (error, response) => {",
+      "  const line = response.text().split('\\n').find((l) => l.startsWith('data:') && l.includes('requires_action'));",
+      "  const chat = JSON.parse(line.slice(5));",
+      "  pm.collectionVariables.set('toolChatId', chat.id);",
+      "  pm.collectionVariables.set('toolConversationId', chat.conversation_id);",
+      "  pm.collectionVariables.set('toolCallId', chat.required_action.submit_tool_outputs.tool_calls[0].id);",
+      "});",
+    ],
+    query: { conversation_id: '{{toolConversationId}}', chat_id: '{{toolChatId}}' },
+    body: { tool_outputs: [{ tool_call_id: '{{toolCallId}}', output: 'sunny, 21 C' }], stream: false },
+  },
+  agent_chat: {
+    body: { query: 'Hello', conversation_id: '0', bot_id: '{{botId}}' },
+    json: false,
+    remember: [
+      "const events = pm.response.text().split('\\n').filter((l) => l.startsWith('data:{')).map((l) => JSON.parse(l.slice(5)));",
+      "const answer = events.find((e) => e.message && e.message.type === 'answer');",
+      "pm.test('agent_chat: the answer streamed', () => pm.expect(answer).to.be.an('object'));",
+      "pm.collectionVariables.set('webConversationId', answer.conversation_id);",
+      "pm.collectionVariables.set('questionId', answer.message.reply_id);",
+      "pm.collectionVariables.set('answerId', answer.message.message_id);",
+    ],
+  },
+  break_message: {
+    body: { conversation_id: '{{webConversationId}}', query_message_id: '{{questionId}}', answer_message_id: '{{answerId}}', broken_pos: 5 },
+  },
+  delete_message: { body: { conversation_id: '{{webConversationId}}', message_id: '{{questionId}}' } },
+  clear_message: { body: { conversation_id: '{{webConversationId}}', scene: 4 } },
+  delete_conversation: { pathVariables: { conversation_id: '{{conversationId}}' } },
 };
 // Run order: login first; everything else by tag; logouts last, each after a fresh login.
 const FIRST = ['email_login_seed', 'email_login'];
+// Chat turns of the console, then the deletions that need them, run after everything else.
+const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 'delete_conversation'];
 const LAST = ['delete_bot', 'logout', 'relogin', 'logout_post'];
 
 function loadSpec() {
@@ -155,15 +234,18 @@ function testScript(op, override) {
       `pm.test('${op.operationId}: envelope with code 0', () => {`,
       "  pm.expect(body).to.have.property('code', 0);",
       "  pm.expect(body.msg).to.be.a('string');",
-      "  pm.expect(body).to.have.property('data');",
+      `  pm.expect(body).to.have.property('${override.envelope || 'data'}');`,
       '});',
       "pm.test('request id echoed', () => pm.expect(pm.response.headers.get('X-Request-Id')).to.be.a('string'));",
       ...(override.remember || []),
     );
   } else {
-    lines.push("pm.test('non-empty body', () => pm.expect(pm.response.stream.length).to.be.above(0));");
+    lines.push("pm.test('non-empty body', () => pm.expect(pm.response.stream.length).to.be.above(0));",
+      ...(override.remember || []));
   }
-  return [{ listen: 'test', script: { type: 'text/javascript', exec: lines } }];
+  const events = [{ listen: 'test', script: { type: 'text/javascript', exec: lines } }];
+  if (override.prerequest) events.unshift({ listen: 'prerequest', script: { type: 'text/javascript', exec: override.prerequest } });
+  return events;
 }
 
 function applyOverride(request, override) {
@@ -220,7 +302,8 @@ function build(collection, spec) {
   relogin.name = 'relogin: log in again before the next logout';
   items.push({ op: { operationId: 'relogin' }, folder: login.folder, item: relogin });
 
-  const rank = (id) => (FIRST.includes(id) ? FIRST.indexOf(id) - 100 : LAST.includes(id) ? 100 + LAST.indexOf(id) : 0);
+  const rank = (id) => (FIRST.includes(id) ? FIRST.indexOf(id) - 100 : LAST.includes(id) ? 100 + LAST.indexOf(id)
+    : TAIL.includes(id) ? 50 + TAIL.indexOf(id) : 0);
   items.sort((a, b) => rank(a.op.operationId) - rank(b.op.operationId)); // stable: tag order otherwise
 
   const folders = [];
@@ -235,7 +318,9 @@ function build(collection, spec) {
   }
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession']
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+    'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
+    'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: key === 'baseUrl' ? 'http://127.0.0.1:8888' : key === 'adminEmail' ? 'admin@example.com' : '' }));
   stripIds(collection);
   const digest = crypto.createHash('sha256').update(JSON.stringify(collection.item)).digest('hex');

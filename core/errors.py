@@ -88,7 +88,6 @@ APP_INVALID_PARAM = _code(101000000, 400, "app_invalid_param", "invalid paramete
 CONNECTOR_INVALID_PARAM = _code(102000000, 400, "connector_invalid_param", "invalid parameter")
 # Conversation 103xxxxxx
 CONVERSATION_INVALID_PARAM = _code(103000000, 400, "conversation_invalid_param", "invalid parameter")
-CONVERSATION_FORBIDDEN = _code(103000001, 403, "conversation_forbidden", "the conversation belongs to someone else")
 CONVERSATION_NOT_FOUND = _code(103000002, 404, "conversation_not_found", "conversation not found")
 AGENT_RUN_FAILED = _code(103100001, 502, "agent_run_failed", "the agent run failed")
 AGENT_NOT_AVAILABLE = _code(103100002, 404, "agent_not_available", "the agent is not published to this connector")

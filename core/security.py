@@ -17,6 +17,7 @@ from connexion.security import NO_VALUE
 from core import errors
 from core.settings import get_settings
 from models.identity import LoginSession, PersonalAccessToken, User
+from models.db import run_db
 
 JWT_ALGORITHM = "HS256"
 PAT_PREFIX = "pat_"
@@ -134,10 +135,7 @@ def _token_info(user: User, scheme: str, **extra) -> dict:
 # docs/benchmarks.md), so credential reads run inline; on PostgreSQL they would wait on the network,
 # so they go to the thread pool. Writes always go to the thread pool.
 
-async def _read(fn, *args):
-    if get_settings().is_sqlite:
-        return fn(*args)
-    return await to_thread.run_sync(fn, *args)
+_read = run_db
 
 
 async def bearer_jwt_info(token: str, **_):

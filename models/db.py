@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from peewee import DatabaseProxy
+from anyio import to_thread
+from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.db_url import connect
 from playhouse.migrations import Runner
 
@@ -49,3 +50,12 @@ def migrate() -> list[str]:
     if pending:
         migration_runner().up()
     return pending
+
+
+async def run_db(fn, *args):
+    """Call blocking database code from async code. An indexed SQLite statement (tens of
+    microseconds) is cheaper than a hop to the thread pool (docs/benchmarks.md), so SQLite runs
+    inline; PostgreSQL waits on the network, so it goes to the thread pool."""
+    if isinstance(db.obj, SqliteDatabase):
+        return fn(*args)
+    return await to_thread.run_sync(fn, *args)

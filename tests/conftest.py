@@ -184,6 +184,16 @@ def live_server(tmp_path_factory):
         server.wait(timeout=10)
 
 
+@pytest.fixture(scope="session")
+def live_pat(live_server) -> str:
+    """A personal access token of the admin on the live server (what SDK users hold)."""
+    import httpx
+    response = httpx.post(f"{live_server}/api/permission_api/pat/create_personal_access_token_and_permission",
+                          json={"name": "sdk tests", "duration_day": "1"},
+                          headers={"Authorization": f"Bearer {live_login(live_server)}"})
+    return response.json()["data"]["token"]
+
+
 def live_login(base: str, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:
     import httpx
     response = httpx.post(f"{base}/api/passport/web/email/login/", json={"email": email, "password": password})

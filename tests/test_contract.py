@@ -41,8 +41,12 @@ schema.config.generation.update(allow_x00=False)  # the API refuses NUL in text 
 # schema cannot express: "customize" needs expire_at in the future; an avatar must not be empty;
 # agents publish only to connectors 1024 and 999 (OpenAPI 3.0 cannot constrain map keys); uploads
 # must hold exactly one non-empty file whose bytes are valid (base64, the extension's type).
+# Chats: multimodal content is a JSON string whose items must parse, the last additional message
+# must be the user's, a conversation must be with the agent named; tool outputs must answer the
+# pending calls; a message's type must fit its role; only answers can be broken.
 SEMANTIC_400 = {"create_pat", "upload_avatar", "publish_bot", "open_publish_bot", "upload_file",
-                "bot_upload_file", "upload_to_store"}
+                "bot_upload_file", "upload_to_store", "agent_chat", "chat", "submit_tool_outputs",
+                "create_message", "break_message", "get_message_list"}
 
 
 def _excluded_checks(case) -> list:

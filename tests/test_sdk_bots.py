@@ -11,17 +11,12 @@ import pytest
 from cozepy import (BotModelInfo, BotOnboardingInfo, BotPromptInfo, Coze, CozeAPIError, TokenAuth,
                     WorkspaceRoleType)
 
-from conftest import live_login
 from core.settings import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
-def pat(live_server) -> str:
-    token = live_login(live_server)
-    response = httpx.post(f"{live_server}/api/permission_api/pat/create_personal_access_token_and_permission",
-                          json={"name": "sdk tests", "duration_day": "1"},
-                          headers={"Authorization": f"Bearer {token}"})
-    return response.json()["data"]["token"]
+def pat(live_pat) -> str:
+    return live_pat
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,170 @@
+"""Chat runs: the console's streaming chat and the Open API's /v3/chat family."""
+from __future__ import annotations
+
+from core import errors, sse
+from core.envelope import ok
+from handlers.views import chat_view, open_message_view, web_message_view
+from models.conversation import (CONNECTOR_WEB, FAILED, IN_PROGRESS, SCENE_OPENAPI, SCENE_PLAYGROUND,
+                                 Message)
+from models.db import run_db
+from services import agents, chat as runtime, conversations
+
+WEB_KEEPALIVE_SECONDS = 15.0
+
+
+# --- the console: POST /api/conversation/chat ---------------------------------------------------
+
+def _prepare_web(user, body: dict) -> runtime.Turn:
+    bot = agents.load(user, body["bot_id"])
+    scene = body.get("scene", SCENE_PLAYGROUND)
+    if body.get("draft_mode", scene == SCENE_PLAYGROUND):
+        config, version_id = agents.bot_info(bot), None
+    else:
+        version = agents.published(bot)
+        if version is None:
+            raise errors.AGENT_NOT_AVAILABLE(f"agent {bot.id} has not been published; chat with its draft "
+                                             f"(scene 4 or draft_mode true)")
+        config, version_id = version.snapshot, version.id
+    conversation = conversations.web_conversation(user, bot, scene, body.get("conversation_id"))
+    query, content_type = body["query"], body.get("content_type") or "text"
+    if body.get("regen_message_id"):
+        turn_message = conversations.load_message(user, conversation.id, body["regen_message_id"])
+        question = Message.get_or_none((Message.turn_id == turn_message.turn_id) & (Message.type == "question"))
+        if question is not None and not query.strip():
+            query, content_type = question.content, question.content_type
+        conversations.delete_turn(user, conversation.id, turn_message.id)
+    return runtime.prepare(user, bot, config, conversation, query=query, content_type=content_type,
+                           connector_id=CONNECTOR_WEB, bot_version=version_id,
+                           variables=body.get("custom_variables"),
+                           local_message_id=body.get("local_message_id") or "", interrupt_as_verbose=True)
+
+
+async def agent_chat(token_info, body):
+    turn = await run_db(_prepare_web, token_info["user"], body)
+    live = runtime.start(turn, subscribed=True)
+    return sse.response(_web_events(live, turn))
+
+
+async def _web_events(live: runtime.LiveRun, turn: runtime.Turn):
+    conversation_id = str(turn.conversation.id)
+    seq = 0
+
+    def frame(message_view: dict, is_finish: bool, index: int = 0) -> bytes:
+        nonlocal seq
+        seq += 1
+        return sse.event("message", {"message": message_view, "is_finish": is_finish, "index": index,
+                                     "conversation_id": conversation_id, "seq_id": seq})
+
+    async for event in live.events(keepalive=WEB_KEEPALIVE_SECONDS):
+        if event is None:
+            yield sse.KEEP_ALIVE
+            continue
+        kind = event[0]
+        if kind == "ack":
+            yield frame(web_message_view(event[1], type_="ack"), True)
+        elif kind == "delta":
+            yield frame(web_message_view(event[1], delta=(event[2], event[3])), False)
+        elif kind == "message":
+            message = event[1]
+            if message.type == "answer":  # the final chunk is empty: the client joined the deltas
+                yield frame(web_message_view(message, delta=("", "")), True)
+            else:
+                yield frame(web_message_view(message), True)
+        elif kind == "chat" and event[1].status == FAILED:
+            failure = Message(id=event[1].id, conversation=turn.conversation.id, run=turn.run.id,
+                              section_id=turn.run.section_id, bot=turn.bot.id, role="assistant", type="answer",
+                              content=f"Something error: {event[1].last_error.get('msg', '')}",
+                              reply_id=turn.question.id, created_at=event[1].updated_at, extra_info={})
+            yield frame(web_message_view(failure), True)
+        elif kind == "error":
+            yield sse.event("error", {"code": event[1], "msg": event[2]})
+    yield sse.event("done", {})
+
+
+# --- the Open API: /v3/chat ---------------------------------------------------------------------
+
+def _prepare_open(user, body: dict, conversation_id) -> runtime.Turn:
+    bot = agents.load(user, body["bot_id"])
+    connector_id = conversations.open_connector(body.get("connector_id"))
+    version = agents.published(bot, connector_id)
+    if version is None:
+        raise errors.AGENT_NOT_AVAILABLE(
+            f"agent {bot.id} is not published to connector {connector_id}; publish it with /v1/bot/publish")
+    stream = bool(body.get("stream"))
+    save_history = body.get("auto_save_history") is not False
+    if not stream and not save_history:
+        raise errors.CONVERSATION_INVALID_PARAM("auto_save_history: false needs stream: true "
+                                                "(a chat you poll must be kept to be read)")
+    messages = body["additional_messages"]
+    if messages[-1]["role"] != "user":
+        raise errors.CONVERSATION_INVALID_PARAM("additional_messages: the last message must be the "
+                                                "user's question (role user)")
+    if conversation_id:
+        conversation = conversations.load(user, conversation_id)
+        if conversation.bot_id != bot.id:
+            raise errors.CONVERSATION_INVALID_PARAM(
+                f"conversation_id: conversation {conversation_id} is with another agent than {bot.id}")
+    else:
+        conversation = conversations.create(user, bot.id, scene=SCENE_OPENAPI, connector_id=connector_id)
+    question = messages[-1]
+    model_override = (((body.get("custom_config") or {}).get("model_config")) or {}).get("model_id")
+    return runtime.prepare(
+        user, bot, version.snapshot, conversation, query=question.get("content") or "",
+        content_type=question.get("content_type") or "text", connector_id=connector_id,
+        bot_version=version.id, end_user=body["user_id"], context=messages[:-1],
+        variables=body.get("custom_variables"), meta_data=body.get("meta_data"),
+        save_history=save_history, model_override=model_override,
+        status=runtime.CREATED if stream else IN_PROGRESS)
+
+
+async def chat(token_info, body, conversation_id=None):
+    turn = await run_db(_prepare_open, token_info["user"], body, conversation_id)
+    return _respond(turn, bool(body.get("stream")))
+
+
+def _respond(turn: runtime.Turn, stream: bool):
+    if stream:
+        return sse.response(_open_events(runtime.start(turn, subscribed=True)))
+    runtime.start(turn, subscribed=False)
+    return ok(chat_view(turn.run)), 200, {"Content-Type": "application/json"}  # the spec offers two types
+
+
+async def _open_events(live: runtime.LiveRun):
+    async for event in live.events():
+        kind = event[0]
+        if kind == "chat":
+            yield sse.event(f"conversation.chat.{event[1].status}", chat_view(event[1]))
+        elif kind == "delta":
+            yield sse.event("conversation.message.delta",
+                            open_message_view(event[1], delta=(event[2], event[3])))
+        elif kind == "message":
+            yield sse.event("conversation.message.completed", open_message_view(event[1]))
+        elif kind == "error":
+            yield sse.event("error", {"code": event[1], "msg": event[2]})
+    yield sse.event("done", "[DONE]")
+
+
+def retrieve_chat(token_info, conversation_id, chat_id):
+    return ok(chat_view(runtime.load_run(token_info["user"], conversation_id, chat_id)))
+
+
+get_chat = retrieve_chat
+
+
+def list_chat_messages(token_info, conversation_id, chat_id):
+    run = runtime.load_run(token_info["user"], conversation_id, chat_id)
+    return ok([open_message_view(m) for m in conversations.run_messages(run)])
+
+
+async def cancel_chat(token_info, body):
+    run = await run_db(runtime.load_run, token_info["user"], body["conversation_id"], body["chat_id"])
+    return ok(chat_view(await runtime.cancel(run)))
+
+
+async def submit_tool_outputs(token_info, body, conversation_id, chat_id):
+    user = token_info["user"]
+
+    def resume():
+        return runtime.resume(user, runtime.load_run(user, conversation_id, chat_id), body["tool_outputs"])
+    turn = await run_db(resume)
+    return _respond(turn, bool(body.get("stream")))

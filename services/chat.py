@@ -1,0 +1,526 @@
+"""The agent runtime: one chat run (a user turn) from question to answer.
+
+`prepare` checks everything and records the run and its question before any byte is streamed, so
+bad input is a plain JSON error. `LiveRun` then executes the turn as an asyncio task that emits
+events; a streaming response relays them, and a client that goes away cancels the task (and with
+it the upstream model call). Events are tuples: ("chat", ChatRun), ("ack", Message),
+("delta", Message, content, reasoning), ("message", Message), ("error", code, msg).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import dataclasses
+import json
+import logging
+import re
+import time
+from typing import AsyncIterator, Callable
+
+from core import errors
+from core.ids import new_id, parse_id
+from core.settings import get_settings
+from models.agent import Bot
+from models.base import now_s
+from models.conversation import (AVAILABLE, BROKEN, CANCELED, COMPLETED, CREATED, FAILED, IN_PROGRESS,
+                                 LIVE_STATUSES, REQUIRES_ACTION, ChatRun, Conversation, Message)
+from models.db import db, run_db
+from models.identity import User
+from models.llm import LlmModel
+from services import conversations, files, llm, model_registry, tools
+
+log = logging.getLogger("cozeplus.chat")
+
+SUGGEST_DISABLED = 2  # suggest_reply_mode: 0 default, 1 custom prompt, 2 off
+_COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
+FINISH_VERBOSE = json.dumps({"msg_type": "generate_answer_finish",
+                             "data": json.dumps({"finish_reason": 0, "fin_data": ""}, **_COMPACT),
+                             "from_unit": ""}, **_COMPACT)
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
+
+Emit = Callable[[tuple], None]
+
+
+@dataclasses.dataclass
+class Turn:
+    user: User
+    bot: Bot
+    conversation: Conversation
+    run: ChatRun
+    question: Message
+    config: dict
+    model: LlmModel
+    messages: list[dict]            # the prompt, in Chat Completions form
+    suggest: bool
+    interrupt_as_verbose: bool      # the console shows "requires action" as a verbose message
+    params: dict = dataclasses.field(default_factory=dict)  # temperature, max_tokens ...
+    resumed: bool = False           # continuing after submit_tool_outputs
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    usage: llm.Usage = dataclasses.field(default_factory=llm.Usage)
+    order: int = 0
+
+
+# --- preparing a turn (blocking; before the response starts) -----------------------------------
+
+def model_of(config: dict, override=None) -> LlmModel:
+    model_id = override or (config.get("model_info") or {}).get("model_id")
+    return model_registry.usable(model_id)
+
+
+def render_persona(config: dict, variables: dict) -> str:
+    """The persona prompt with {{name}} replaced by the chat's variables or the agent's defaults."""
+    defaults = {v.get("key"): v.get("default_value", "") for v in config.get("variable_list") or []
+                if isinstance(v, dict)}
+    values = {**defaults, **{k: str(v) for k, v in (variables or {}).items()}}
+    prompt = (config.get("prompt_info") or {}).get("prompt") or ""
+    return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), prompt)
+
+
+def parse_content(content: str, content_type: str, *, field: str) -> tuple[str, list[dict]]:
+    """(plain text, content parts) of a user message. Multimodal content is a JSON string: the
+    Open API's list of {type: text|image|file, text | file_id | file_url}, or the console's
+    {item_list: [...]} with image keys and file keys."""
+    if content_type in ("text", "", None):
+        return content, []
+    try:
+        value = json.loads(content)
+    except ValueError:
+        raise errors.CONVERSATION_INVALID_PARAM(f"{field}: a {content_type} message must be a JSON string")
+    items = value.get("item_list") if isinstance(value, dict) else value
+    if not isinstance(items, list):
+        raise errors.CONVERSATION_INVALID_PARAM(f"{field}: expected a JSON list of content items")
+    texts, parts = [], []
+    for item in items:
+        if not isinstance(item, dict) or item.get("type") not in ("text", "image", "file", "audio", "video"):
+            raise errors.CONVERSATION_INVALID_PARAM(
+                f"{field}: each item needs a type among text, image, file, audio and video")
+        if item["type"] == "text":
+            texts.append(str(item.get("text") or ""))
+            continue
+        parts.append(_file_part(item, field))
+    return "\n".join(t for t in texts if t), parts
+
+
+def _file_part(item: dict, field: str) -> dict:
+    nested = item.get(item["type"]) if isinstance(item.get(item["type"]), dict) else {}
+    file_id = item.get("file_id") or nested.get("file_id")
+    key = nested.get("key") or nested.get("file_key") or nested.get("uri")
+    if file_id or (key and str(key).startswith("file:")):
+        uri = key if key and str(key).startswith("file:") else f"file:{file_id}"
+        url = files.url_of(uri)
+        if not url:
+            raise errors.CONVERSATION_INVALID_PARAM(f"{field}: file {file_id or key} not found")
+        name = nested.get("file_name") or item.get("name") or ""
+    elif item.get("file_url") or nested.get("url"):
+        url, name = item.get("file_url") or nested.get("url"), nested.get("file_name") or ""
+    else:
+        raise errors.CONVERSATION_INVALID_PARAM(f"{field}: a {item['type']} item needs file_id or file_url")
+    return {"type": item["type"], "url": url, "name": name}
+
+
+def user_content(text: str, parts: list[dict], model: LlmModel):
+    """A user message for the model: image parts only for models that can see."""
+    if not parts:
+        return text
+    vision = (model.capabilities or {}).get("vision")
+    content = [{"type": "text", "text": text}] if text else []
+    for part in parts:
+        if part["type"] == "image" and vision:
+            content.append({"type": "image_url", "image_url": {"url": part["url"]}})
+        else:
+            content.append({"type": "text", "text": f"[{part['type']} {part['name'] or ''} {part['url']}]".strip()})
+    return content
+
+
+def history(conversation: Conversation, section_id: int, rounds: int, model: LlmModel) -> list[dict]:
+    """The last `rounds` turns of the current section, as context."""
+    if rounds <= 0:
+        return []
+    turn_ids = [r.turn_id for r in Message.select(Message.turn_id).distinct()
+                .where((Message.conversation == conversation.id) & (Message.section_id == section_id))
+                .order_by(Message.turn_id.desc()).limit(rounds)]
+    rows = (Message.select().where((Message.conversation == conversation.id)
+                                   & (Message.turn_id.in_(turn_ids or [0]))
+                                   & (Message.type.in_(("question", "answer"))))
+            .order_by(Message.id))
+    context = []
+    for row in rows:
+        if row.role == "user":
+            try:
+                text, parts = parse_content(row.content, row.content_type, field="history")
+            except errors.ApiError:
+                text, parts = row.content, []
+            context.append({"role": "user", "content": user_content(text, parts, model)})
+        elif row.content:
+            context.append({"role": "assistant", "content": row.content})
+    return context
+
+
+def prepare(user: User, bot: Bot, config: dict, conversation: Conversation, *, query: str,
+            content_type: str, connector_id: int, bot_version: int | None = None, end_user: str = "",
+            context: list[dict] | None = None, variables: dict | None = None, meta_data: dict | None = None,
+            save_history: bool = True, model_override=None, local_message_id: str = "",
+            interrupt_as_verbose: bool = False, status: str = CREATED) -> Turn:
+    """Check the request and record the run with its question (and any context messages)."""
+    model = model_of(config, model_override)
+    text, parts = parse_content(query, content_type, field="query")
+    if not text.strip() and not parts:
+        raise errors.CONVERSATION_INVALID_PARAM("query: the question is empty")
+    context = context or []
+    model_info = config.get("model_info") or {}
+    rounds = int(((model_info.get("short_memory_policy") or {}).get("history_round")) or 3)
+    persona = render_persona(config, variables)
+    prompt = [{"role": "system", "content": persona}] if persona else []
+    prompt += history(conversation, conversation.last_section_id, rounds, model)
+    for index, item in enumerate(context):
+        field = f"additional_messages[{index}]"
+        item_text, item_parts = parse_content(item.get("content") or "", item.get("content_type") or "text",
+                                              field=field)
+        prompt.append({"role": item["role"], "content": user_content(item_text, item_parts, model)
+                       if item["role"] == "user" else item_text})
+    prompt.append({"role": "user", "content": user_content(text, parts, model)})
+    with db.atomic():
+        run = ChatRun.create(conversation=conversation.id, bot=bot.id, creator=user.id,
+                             section_id=conversation.last_section_id, bot_version=bot_version,
+                             connector_id=connector_id, end_user=end_user, meta_data=meta_data or {},
+                             save_history=save_history, status=status)
+        for item in context:
+            conversations.add_message(conversation, user, item, run=run)
+        question = conversations.add_message(
+            conversation, user, {"role": "user", "type": "question", "content": query,
+                                 "content_type": content_type or "text"}, run=run)
+        if local_message_id:
+            question.touch(extra_info={"local_message_id": local_message_id})
+        conversations.touch_conversation(conversation.id)
+    suggest = (config.get("suggest_reply_info") or {}).get("suggest_reply_mode", 0) != SUGGEST_DISABLED
+    params = {k: model_info.get(k) for k in ("temperature", "max_tokens", "top_p", "frequency_penalty",
+                                                "presence_penalty")}
+    return Turn(user=user, bot=bot, conversation=conversation, run=run, question=question, config=config,
+                model=model, messages=prompt, suggest=suggest, interrupt_as_verbose=interrupt_as_verbose,
+                params={k: v for k, v in params.items() if v is not None})
+
+
+# --- executing a turn (async) ------------------------------------------------------------------
+
+class Runner:
+    def __init__(self, turn: Turn, emit: Emit):
+        self.turn = turn
+        self.emit = emit
+        self.answer: Message | None = None
+        self.answer_text: list[str] = []
+        self.answer_reasoning: list[str] = []
+
+    def _new_message(self, type_: str, content: str = "", **fields) -> Message:
+        turn = self.turn
+        turn.order += 1
+        return Message(id=new_id(), conversation=turn.conversation.id, run=turn.run.id, turn_id=turn.run.id,
+                       section_id=turn.run.section_id, bot=turn.bot.id, creator=turn.user.id,
+                       role="assistant", type=type_, content=content, content_type="text",
+                       reply_id=turn.question.id, created_at=now_s(), updated_at=now_s(), **fields)
+
+    async def _record(self, message: Message) -> Message:
+        await run_db(lambda: message.save(force_insert=True))
+        self.emit(("message", message))
+        return message
+
+    async def _set_status(self, status: str, **fields) -> None:
+        run = self.turn.run
+        run.status = status
+        run.updated_at = now_s()
+        for name, value in fields.items():
+            setattr(run, name, value)
+        names = ["status", "updated_at", *fields]
+
+        def save():
+            # a run cancelled from elsewhere keeps that outcome
+            query = ChatRun.update({ChatRun._meta.fields[n]: getattr(run, n) for n in names}) \
+                .where(ChatRun.id == run.id)
+            if status not in (CANCELED,):
+                query = query.where(ChatRun.status.in_([*LIVE_STATUSES, REQUIRES_ACTION]))
+            return query.execute()
+        if await run_db(save) or status == CANCELED:
+            self.emit(("chat", _snapshot(run)))
+
+    async def execute(self) -> None:
+        turn = self.turn
+        try:
+            self.emit(("chat", _snapshot(turn.run)))
+            if not turn.resumed:
+                self.emit(("ack", turn.question))
+            if turn.run.status == CREATED:
+                await self._set_status(IN_PROGRESS)
+            await self._rounds()
+        except asyncio.CancelledError:
+            await self._stopped()
+        except llm.ProviderError as exc:
+            await self._failed(errors.AGENT_RUN_FAILED.code, f"the model failed: {exc.msg}")
+        except Exception:  # a bug must end the run visibly, not leave it in progress
+            log.exception("chat run crashed", extra={"chat_id": turn.run.id})
+            await self._failed(errors.INTERNAL.code, "internal error while running the agent")
+
+    async def _rounds(self) -> None:
+        turn = self.turn
+        offered = tools.tools_for(turn.config)
+        request = llm.ChatRequest(messages=turn.messages, tools=[t.schema() for t in offered.values()],
+                                  params=turn.params)
+        for _ in range(get_settings().chat_max_tool_rounds + 1):
+            await self._check_not_cancelled()
+            calls = await self._generate(request)
+            if not calls:
+                await self._finish()
+                return
+            call_messages = [await self._record(self._new_message(
+                "function_call", json.dumps(c.as_openai(), ensure_ascii=False),
+                extra_info={"tool_name": c.name, "call_id": c.id})) for c in calls]
+            request.messages.append({"role": "assistant", "content": "".join(self.answer_text) or None,
+                                     "tool_calls": [c.as_openai() for c in calls]})
+            self._reset_answer()
+            if not all(c.name in offered for c in calls):
+                await self._require_action(calls, request)
+                return
+            outputs = await asyncio.gather(*(self._run_tool(offered[c.name], c) for c in calls))
+            for call, output, message in zip(calls, outputs, call_messages):
+                await self._record(self._new_message("tool_response", output,
+                                                     extra_info={"tool_name": call.name, "call_id": call.id}))
+                request.messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
+        raise llm.ProviderError(f"the agent called tools more than {get_settings().chat_max_tool_rounds} "
+                                f"times in one turn (COZEPLUS_CHAT_MAX_TOOL_ROUNDS)")
+
+    async def _generate(self, request: llm.ChatRequest) -> list[llm.ToolCall]:
+        turn = self.turn
+        if self.answer is None:
+            self.answer = self._new_message("answer")
+        calls: list[llm.ToolCall] = []
+        async with contextlib.aclosing(llm.stream(turn.model, request)) as chunks:
+            async for chunk in chunks:
+                if chunk.content or chunk.reasoning:
+                    self.answer_text.append(chunk.content)
+                    self.answer_reasoning.append(chunk.reasoning)
+                    self.emit(("delta", self.answer, chunk.content, chunk.reasoning))
+                if chunk.usage:
+                    turn.usage.add(chunk.usage)
+                calls = chunk.tool_calls or calls
+        return calls
+
+    def _reset_answer(self) -> None:
+        self.answer, self.answer_text, self.answer_reasoning = None, [], []
+
+    async def _run_tool(self, tool: tools.Tool, call: llm.ToolCall) -> str:
+        turn = self.turn
+        try:
+            arguments = json.loads(call.arguments or "{}")
+        except ValueError:
+            return f"error: the arguments are not JSON: {call.arguments[:200]}"
+        context = tools.ToolContext(user_id=turn.user.id, bot_id=turn.bot.id,
+                                    conversation_id=turn.conversation.id, chat_id=turn.run.id,
+                                    end_user=turn.run.end_user)
+        try:
+            return await tool.run(arguments, context)
+        except Exception as exc:  # a failing tool is reported to the model, which can recover
+            log.warning("tool failed", extra={"tool": call.name, "error": str(exc)})
+            return f"error: the tool {call.name} failed: {exc}"
+
+    def _usage_info(self) -> dict:
+        usage = self.turn.usage
+        return {"input_tokens": str(usage.input_tokens), "output_tokens": str(usage.output_tokens),
+                "token": str(usage.input_tokens + usage.output_tokens),
+                "time_cost": f"{time.monotonic() - self.turn.started:.3f}"}
+
+    async def _save_answer(self, status: str = AVAILABLE) -> Message | None:
+        answer = self.answer
+        if answer is None:
+            return None
+        answer.content = "".join(self.answer_text)
+        answer.reasoning_content = "".join(self.answer_reasoning)
+        answer.extra_info = self._usage_info()
+        answer.status = status
+        if status == BROKEN:
+            answer.broken_pos = len(answer.content)
+        answer.updated_at = now_s()
+        await run_db(lambda: answer.save(force_insert=True))
+        return answer
+
+    async def _finish(self) -> None:
+        turn = self.turn
+        answer = await self._save_answer()
+        self.emit(("message", answer))
+        await self._record(self._new_message("verbose", FINISH_VERBOSE))
+        if turn.suggest:
+            for question in await llm.follow_ups(turn.model, turn.messages, answer.content):
+                await self._record(self._new_message("follow_up", question))
+        await self._set_status(COMPLETED, completed_at=now_s(), usage=turn.usage.as_coze())
+        await self._discard_unsaved_history()
+
+    async def _require_action(self, calls: list[llm.ToolCall], request: llm.ChatRequest) -> None:
+        action = {"type": "submit_tool_outputs",
+                  "submit_tool_outputs": {"tool_calls": [c.as_openai() for c in calls]}}
+        if self.turn.interrupt_as_verbose:
+            await self._record(self._new_message("verbose", json.dumps(
+                {"msg_type": "interrupt", "data": json.dumps({"required_action": action})})))
+        await self._set_status(REQUIRES_ACTION, required_action=action, usage=self.turn.usage.as_coze(),
+                               state={"messages": request.messages, "tools": request.tools,
+                                      "params": request.params})
+
+    async def _check_not_cancelled(self) -> None:
+        """A cancel that reached another process shows in the database; look between rounds."""
+        status = await run_db(lambda: ChatRun.select(ChatRun.status).where(ChatRun.id == self.turn.run.id).scalar())
+        if status == CANCELED:
+            raise asyncio.CancelledError()
+
+    async def _stopped(self) -> None:
+        if self.answer_text or self.answer_reasoning:
+            self.emit(("message", await self._save_answer(BROKEN)))
+        await self._set_status(CANCELED, usage=self.turn.usage.as_coze())
+
+    async def _failed(self, code: int, msg: str) -> None:
+        turn = self.turn
+        if self.answer_text:
+            await self._save_answer(BROKEN)
+        await self._set_status(FAILED, failed_at=now_s(), last_error={"code": code, "msg": msg},
+                               usage=turn.usage.as_coze())
+
+    async def _discard_unsaved_history(self) -> None:
+        run = self.turn.run
+        if not run.save_history:
+            await run_db(lambda: Message.delete().where(Message.run == run.id).execute())
+
+
+def _snapshot(run: ChatRun) -> ChatRun:
+    """The run as it is now (the response may render the event after later changes)."""
+    return ChatRun(**run.__data__)
+
+
+# --- live runs: execution as tasks, cancellation, resumption -----------------------------------
+
+_live: dict[int, "LiveRun"] = {}
+_background: set[asyncio.Task] = set()
+
+
+class LiveRun:
+    """A turn running as a task. With a subscriber its events are queued for the response;
+    without one (non-streaming calls) they are dropped: the database has the outcome."""
+
+    def __init__(self, turn: Turn, *, subscribed: bool):
+        self.turn = turn
+        self.queue: asyncio.Queue | None = asyncio.Queue() if subscribed else None
+        self.loop = asyncio.get_running_loop()
+        self.done = False
+        self.task = self.loop.create_task(self._main())
+        _live[turn.run.id] = self
+        _background.add(self.task)
+        self.task.add_done_callback(_background.discard)
+
+    def _emit(self, event: tuple) -> None:
+        if self.queue is not None:
+            self.queue.put_nowait(event)
+
+    async def _main(self) -> None:
+        try:
+            await Runner(self.turn, self._emit).execute()
+        finally:
+            self.done = True
+            _live.pop(self.turn.run.id, None)
+            self._emit(None)
+
+    async def events(self, keepalive: float | None = None) -> AsyncIterator[tuple | None]:
+        """The run's events; None after `keepalive` seconds of silence. Leaving early (the client
+        went away) cancels the run."""
+        try:
+            while True:
+                if keepalive:
+                    try:
+                        event = await asyncio.wait_for(self.queue.get(), keepalive)
+                    except asyncio.TimeoutError:
+                        yield None
+                        continue
+                else:
+                    event = await self.queue.get()
+                if event is None:
+                    return
+                yield event
+        finally:
+            if not self.done:
+                self.cancel()
+
+    def cancel(self) -> None:
+        if not self.loop.is_closed():  # the caller may be on another loop (or thread)
+            self.loop.call_soon_threadsafe(self.task.cancel)
+
+
+def start(turn: Turn, *, subscribed: bool) -> LiveRun:
+    return LiveRun(turn, subscribed=subscribed)
+
+
+async def cancel(run: ChatRun, wait_seconds: float = 5.0) -> ChatRun:
+    """Stop a created or in-progress run, here or (through the database) in another process."""
+    if run.status not in LIVE_STATUSES:
+        raise errors.CHAT_NOT_CANCELLABLE(f"chat {run.id} is {run.status}; only a created or "
+                                          f"in-progress chat can be cancelled")
+    live = _live.get(run.id)
+    if live is not None:
+        live.cancel()
+        deadline = time.monotonic() + wait_seconds
+        while not live.done and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+    else:
+        await run_db(lambda: ChatRun.update(status=CANCELED, updated_at=now_s())
+                     .where((ChatRun.id == run.id) & ChatRun.status.in_(LIVE_STATUSES)).execute())
+    return await run_db(lambda: ChatRun.get_by_id(run.id))
+
+
+def load_run(user: User, conversation_id, chat_id) -> ChatRun:
+    conversation = conversations.load(user, conversation_id)
+    number = parse_id(chat_id)
+    run = ChatRun.get_or_none((ChatRun.id == number) & (ChatRun.conversation == conversation.id)) \
+        if number is not None else None
+    if run is None:
+        raise errors.CHAT_NOT_FOUND(f"chat {chat_id} not found in conversation {conversation_id}")
+    return run
+
+
+def resume(user: User, run: ChatRun, outputs: list[dict]) -> Turn:
+    """A requires_action run continues with the caller's tool outputs."""
+    if run.status != REQUIRES_ACTION or not run.state:
+        raise errors.CHAT_NOT_AWAITING_TOOLS(f"chat {run.id} is {run.status}, not requires_action")
+    pending = [c["id"] for c in run.required_action["submit_tool_outputs"]["tool_calls"]]
+    given = {o["tool_call_id"]: o.get("output") or "" for o in outputs}
+    missing = [c for c in pending if c not in given]
+    unknown = [c for c in given if c not in pending]
+    if missing or unknown:
+        raise errors.CONVERSATION_INVALID_PARAM(
+            "tool_outputs must answer exactly the pending tool calls: "
+            + "; ".join(filter(None, [missing and f"missing {', '.join(missing)}",
+                                      unknown and f"unknown {', '.join(unknown)}"])))
+    conversation = Conversation.get_by_id(run.conversation_id)
+    bot = Bot.get_by_id(run.bot_id)
+    question = Message.get((Message.run == run.id) & (Message.type == "question"))
+    config = _config_of_run(run, bot)
+    state = copy.deepcopy(run.state)
+    with db.atomic():
+        for call_id in pending:
+            name = next(c["function"]["name"] for c in run.required_action["submit_tool_outputs"]["tool_calls"]
+                        if c["id"] == call_id)
+            Message.create(conversation=conversation.id, run=run.id, turn_id=run.id, section_id=run.section_id,
+                           bot=bot.id, creator=user.id, role="assistant", type="tool_response",
+                           content=given[call_id], reply_id=question.id,
+                           extra_info={"tool_name": name, "call_id": call_id})
+            state["messages"].append({"role": "tool", "tool_call_id": call_id, "content": given[call_id]})
+        run.touch(status=IN_PROGRESS, required_action=None, state=None)
+    usage = run.usage or {}
+    turn = Turn(user=user, bot=bot, conversation=conversation, run=run, question=question, config=config,
+                model=model_of(config), messages=state["messages"],
+                suggest=(config.get("suggest_reply_info") or {}).get("suggest_reply_mode", 0) != SUGGEST_DISABLED,
+                interrupt_as_verbose=False, params=state.get("params") or {}, resumed=True,
+                usage=llm.Usage(usage.get("input_count", 0), usage.get("output_count", 0)))
+    return turn
+
+
+def _config_of_run(run: ChatRun, bot: Bot) -> dict:
+    from models.agent import BotVersion
+    from services import agents
+    if run.bot_version:
+        version = BotVersion.get_or_none(BotVersion.id == run.bot_version)
+        if version is not None:
+            return version.snapshot
+    return agents.bot_info(bot)

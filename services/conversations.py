@@ -1,0 +1,212 @@
+"""Conversations and their messages: ownership, sections, listing with cursors."""
+from __future__ import annotations
+
+from core import authz, errors
+from core.ids import new_id, parse_id
+from models.agent import CONNECTOR_API, CONNECTORS, Bot
+from models.base import now_s
+from models.conversation import (CONNECTOR_WEB, SCENE_OPENAPI, ChatRun, Conversation, Message)
+from models.db import db
+from models.identity import User
+from services import agents
+
+OPEN_MESSAGE_TYPES = ("question", "answer")  # what /v1/conversation/message/list shows
+ROLE_TYPES = {"user": "question", "assistant": "answer"}
+
+
+def open_connector(connector_id) -> int:
+    """The Open API serves the API connector, and the Chat SDK one when asked for."""
+    if connector_id in (None, "", 0, "0"):
+        return CONNECTOR_API
+    number = parse_id(connector_id)
+    if number not in CONNECTORS:
+        raise errors.CONVERSATION_INVALID_PARAM(
+            f"connector_id must be one of {sorted(CONNECTORS)}; got {connector_id}")
+    return number
+
+
+def create(user: User, bot_id, *, scene: int = SCENE_OPENAPI, connector_id: int = CONNECTOR_API,
+           meta_data: dict | None = None, name: str = "", messages: list[dict] | None = None) -> Conversation:
+    bot = agents.load(user, bot_id)
+    with db.atomic():
+        conversation = Conversation.create(creator=user.id, bot=bot.id, scene=scene, connector_id=connector_id,
+                                           meta_data=meta_data or {}, name=name, last_section_id=new_id())
+        for message in messages or []:
+            add_message(conversation, user, message)
+    return conversation
+
+
+def load(user: User, conversation_id) -> Conversation:
+    """The caller's own conversation; anyone else's is simply not found."""
+    number = parse_id(conversation_id)
+    conversation = Conversation.get_or_none(Conversation.id == number) if number is not None else None
+    if conversation is None or conversation.creator_id != user.id:
+        raise errors.CONVERSATION_NOT_FOUND(f"conversation {conversation_id} not found")
+    return conversation
+
+
+def web_conversation(user: User, bot: Bot, scene: int, conversation_id=None) -> Conversation:
+    """The console's conversation: the one named (when it is the caller's, for this agent), else
+    the current one for (user, agent, scene), created when there is none."""
+    if parse_id(conversation_id):
+        conversation = load(user, conversation_id)
+        if conversation.bot_id != bot.id:
+            raise errors.CONVERSATION_INVALID_PARAM(
+                f"conversation {conversation_id} belongs to another agent than bot_id {bot.id}")
+        return conversation
+    current = Conversation.current(user.id, bot.id, scene, CONNECTOR_WEB)
+    if current is not None:
+        return current
+    return Conversation.create(creator=user.id, bot=bot.id, scene=scene, connector_id=CONNECTOR_WEB,
+                               last_section_id=new_id())
+
+
+def list_open(user: User, bot_id, connector_id, page: int, size: int, ascending: bool,
+              sort_field: str) -> tuple[list[Conversation], bool]:
+    bot = agents.load(user, bot_id)
+    order_field = Conversation.updated_at if sort_field == "updated_at" else Conversation.created_at
+    query = (Conversation.select()
+             .where((Conversation.creator == user.id) & (Conversation.bot == bot.id)
+                    & (Conversation.scene == SCENE_OPENAPI) & (Conversation.connector_id == open_connector(connector_id)))
+             .order_by(order_field.asc() if ascending else order_field.desc(),
+                       Conversation.id.asc() if ascending else Conversation.id.desc()))
+    rows = list(query.offset((page - 1) * size).limit(size + 1))
+    return rows[:size], len(rows) > size
+
+
+def rename(user: User, conversation_id, name: str) -> Conversation:
+    conversation = load(user, conversation_id)
+    conversation.touch(name=name.strip())
+    return conversation
+
+
+def delete(user: User, conversation_id) -> None:
+    load(user, conversation_id).delete_instance()
+
+
+def new_section(conversation: Conversation) -> int:
+    """Clear the context: later turns ignore earlier messages, which stay visible."""
+    section_id = new_id()
+    conversation.touch(last_section_id=section_id)
+    return section_id
+
+
+def replace(conversation: Conversation) -> Conversation:
+    """Clear the history (the console's clear_message): a fresh conversation takes this one's place."""
+    with db.atomic():
+        fresh = Conversation.create(creator=conversation.creator_id, bot=conversation.bot_id,
+                                    scene=conversation.scene, connector_id=conversation.connector_id,
+                                    name=conversation.name, meta_data=conversation.meta_data,
+                                    last_section_id=new_id())
+        conversation.delete_instance()
+    return fresh
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+def add_message(conversation: Conversation, user: User, body: dict, run: ChatRun | None = None) -> Message:
+    message_id = new_id()
+    role = body["role"]
+    return Message.create(
+        id=message_id, conversation=conversation.id, run=run.id if run else None,
+        turn_id=run.id if run else message_id,
+        section_id=run.section_id if run else conversation.last_section_id, bot=conversation.bot_id,
+        creator=user.id, role=role, type=body.get("type") or ROLE_TYPES[role], content=body.get("content") or "",
+        content_type=body.get("content_type") or "text", meta_data=body.get("meta_data") or {})
+
+
+def load_message(user: User, conversation_id, message_id) -> Message:
+    conversation = load(user, conversation_id)
+    number = parse_id(message_id)
+    message = Message.get_or_none((Message.id == number) & (Message.conversation == conversation.id)) \
+        if number is not None else None
+    if message is None:
+        raise errors.MESSAGE_NOT_FOUND(f"message {message_id} not found in conversation {conversation_id}")
+    return message
+
+
+def modify_message(message: Message, body: dict) -> Message:
+    changes = {k: body[k] for k in ("content", "content_type", "meta_data") if body.get(k) is not None}
+    if changes:
+        message.touch(**changes)
+    return message
+
+
+def list_open_messages(user: User, conversation_id, *, order: str, limit: int, chat_id=None,
+                       before_id=None, after_id=None) -> tuple[list[Message], bool]:
+    """Questions and answers, `order` newest first (desc) or oldest first (asc). `before_id` and
+    `after_id` are positions in that order: the messages listed before or after that one."""
+    conversation = load(user, conversation_id)
+    query = Message.select().where((Message.conversation == conversation.id)
+                                   & (Message.type.in_(OPEN_MESSAGE_TYPES)))
+    if parse_id(chat_id):
+        query = query.where(Message.run == parse_id(chat_id))
+    newest_first = order != "asc"
+    if parse_id(before_id):
+        # the ones listed before the cursor, nearest first, then put back into list order
+        cursor = parse_id(before_id)
+        query = query.where(Message.id > cursor if newest_first else Message.id < cursor)
+        rows = list(query.order_by(Message.id.asc() if newest_first else Message.id.desc()).limit(limit + 1))
+        has_more = len(rows) > limit
+        rows = rows[:limit][::-1]
+        return rows, has_more
+    if parse_id(after_id):
+        cursor = parse_id(after_id)
+        query = query.where(Message.id < cursor if newest_first else Message.id > cursor)
+    rows = list(query.order_by(Message.id.desc() if newest_first else Message.id.asc()).limit(limit + 1))
+    return rows[:limit], len(rows) > limit
+
+
+def run_messages(run: ChatRun) -> list[Message]:
+    """What the agent said in a chat (not the question), in order."""
+    return list(Message.select().where((Message.run == run.id) & (Message.type != "question"))
+                .order_by(Message.id))
+
+
+def web_turns(conversation: Conversation, cursor, count: int, older: bool):
+    """The console's history by turns (a question and its replies). Returns the messages of the
+    chosen turns newest first, and whether older and newer turns remain beyond them."""
+    anchors = Message.select(Message.turn_id).where(Message.conversation == conversation.id).distinct()
+    number = parse_id(cursor) or 0
+    if older:
+        if number:
+            anchors = anchors.where(Message.turn_id < number)
+        turn_ids = [r.turn_id for r in anchors.order_by(Message.turn_id.desc()).limit(count + 1)]
+        more_older, turn_ids = len(turn_ids) > count, turn_ids[:count]
+        more_newer = bool(number) and Message.select().where(
+            (Message.conversation == conversation.id) & (Message.turn_id >= number)).exists()
+    else:
+        anchors = anchors.where(Message.turn_id > number)
+        turn_ids = [r.turn_id for r in anchors.order_by(Message.turn_id.asc()).limit(count + 1)]
+        more_newer, turn_ids = len(turn_ids) > count, turn_ids[:count]
+        more_older = bool(turn_ids) and Message.select().where(
+            (Message.conversation == conversation.id) & (Message.turn_id < min(turn_ids))).exists()
+    messages = list(Message.select().where((Message.conversation == conversation.id)
+                                           & (Message.turn_id.in_(turn_ids or [0])))
+                    .order_by(Message.id.desc()))
+    return messages, turn_ids, more_older, more_newer
+
+
+def delete_turn(user: User, conversation_id, message_id) -> None:
+    """Delete a message's whole turn: the question and every reply of its run."""
+    message = load_message(user, conversation_id, message_id)
+    Message.delete().where((Message.conversation == message.conversation_id)
+                           & (Message.turn_id == message.turn_id)).execute()
+
+
+def mark_broken(user: User, conversation_id, answer_message_id, broken_pos: int | None) -> Message | None:
+    """Record that the user stopped reading an answer at broken_pos (characters)."""
+    number = parse_id(answer_message_id)
+    if not number:
+        return None
+    message = load_message(user, conversation_id, number)
+    if message.type != "answer":
+        raise errors.CONVERSATION_INVALID_PARAM(f"message {answer_message_id} is not an answer")
+    content = message.content if broken_pos is None or broken_pos < 0 else message.content[:broken_pos]
+    message.touch(status="broken", broken_pos=len(content) if broken_pos is None else broken_pos,
+                  content=content)
+    return message
+
+
+def touch_conversation(conversation_id: int) -> None:
+    Conversation.update(updated_at=now_s()).where(Conversation.id == conversation_id).execute()

@@ -1,0 +1,47 @@
+"""The tools an agent's model may call during a chat run. Plugins and workflows register a
+provider that turns an agent's configuration into tools; a call to a tool no provider offers is
+handed back to the caller (the run requires action: /v3/chat/submit_tool_outputs)."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Awaitable, Callable
+
+
+@dataclasses.dataclass
+class ToolContext:
+    user_id: int
+    bot_id: int
+    conversation_id: int
+    chat_id: int
+    end_user: str
+
+
+@dataclasses.dataclass
+class Tool:
+    name: str
+    description: str
+    parameters: dict  # JSON Schema of the arguments object
+    run: Callable[[dict, ToolContext], Awaitable[str]]
+    display_name: str = ""
+
+    def schema(self) -> dict:
+        return {"type": "function",
+                "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}
+
+
+ToolProvider = Callable[[dict], list[Tool]]  # an agent's config -> its tools
+_providers: list[ToolProvider] = []
+
+
+def register_provider(provider: ToolProvider) -> None:
+    if provider not in _providers:
+        _providers.append(provider)
+
+
+def unregister_provider(provider: ToolProvider) -> None:
+    if provider in _providers:
+        _providers.remove(provider)
+
+
+def tools_for(config: dict) -> dict[str, Tool]:
+    return {tool.name: tool for provider in _providers for tool in provider(config)}
