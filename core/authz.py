@@ -43,7 +43,7 @@ def load_space_resource(model, resource_id, user: User, action: str, not_found: 
     """A space-owned row the caller may act on. Rows of spaces the caller is not in are simply
     not found, with the resource's own code, so their ids reveal nothing."""
     number = parse_id(resource_id)
-    row = model.get_or_none(model.id == number) if number is not None else None
+    row = model.by_id(number) if number is not None else None
     if row is None:
         raise not_found(f"{label} {resource_id} not found")
     try:

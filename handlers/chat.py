@@ -4,8 +4,7 @@ from __future__ import annotations
 from core import errors, sse
 from core.envelope import ok
 from handlers.views import chat_view, open_message_view, web_message_view
-from models.conversation import (CONNECTOR_WEB, FAILED, IN_PROGRESS, SCENE_OPENAPI, SCENE_PLAYGROUND,
-                                 Message)
+from models.conversation import CONNECTOR_WEB, FAILED, SCENE_OPENAPI, SCENE_PLAYGROUND, Message
 from models.db import run_db
 from services import agents, chat as runtime, conversations
 
@@ -105,7 +104,7 @@ def _prepare_open(user, body: dict, conversation_id) -> runtime.Turn:
             raise errors.CONVERSATION_INVALID_PARAM(
                 f"conversation_id: conversation {conversation_id} is with another agent than {bot.id}")
     else:
-        conversation = conversations.create(user, bot.id, scene=SCENE_OPENAPI, connector_id=connector_id)
+        conversation = conversations.new(user, bot, scene=SCENE_OPENAPI, connector_id=connector_id)
     question = messages[-1]
     model_override = (((body.get("custom_config") or {}).get("model_config")) or {}).get("model_id")
     return runtime.prepare(
@@ -113,8 +112,7 @@ def _prepare_open(user, body: dict, conversation_id) -> runtime.Turn:
         content_type=question.get("content_type") or "text", connector_id=connector_id,
         bot_version=version.id, end_user=body["user_id"], context=messages[:-1],
         variables=body.get("custom_variables"), meta_data=body.get("meta_data"),
-        save_history=save_history, model_override=model_override,
-        status=runtime.CREATED if stream else IN_PROGRESS)
+        save_history=save_history, model_override=model_override, new_conversation=not conversation_id)
 
 
 async def chat(token_info, body, conversation_id=None):

@@ -65,8 +65,9 @@ def delete_message(token_info, body):
 # --- the Open API -------------------------------------------------------------------------------
 
 def create_conversation(token_info, body):
+    user = token_info["user"]
     conversation = conversations.create(
-        token_info["user"], body["bot_id"], connector_id=conversations.open_connector(body.get("connector_id")),
+        user, agents.load(user, body["bot_id"]), connector_id=conversations.open_connector(body.get("connector_id")),
         meta_data=body.get("meta_data"), name=body.get("name") or "", messages=body.get("messages"))
     return ok(conversation_view(conversation))
 

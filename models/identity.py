@@ -80,10 +80,8 @@ class SpaceMember(BaseModel):
 
     @classmethod
     def role_of(cls, space_id: int, user_id: int) -> int | None:
-        row = (cls.select(cls.role)
-               .where((cls.space == space_id) & (cls.user == user_id))
-               .tuples().first())
-        return row[0] if row else None
+        found = _MEMBERSHIP.first(space=space_id, user=user_id)
+        return found[0].role if found else None
 
 
 class LoginSession(BaseModel):
@@ -163,5 +161,10 @@ _TOKEN_WITH_USER = CompiledQuery(
     lambda token_hash: (PersonalAccessToken.select(PersonalAccessToken, User).join(User)
                         .where(PersonalAccessToken.token_hash == token_hash).limit(1)),
     token_hash="\x00token_hash")
+
+_MEMBERSHIP = CompiledQuery(
+    (SpaceMember,),
+    lambda space, user: SpaceMember.select().where((SpaceMember.space == space) & (SpaceMember.user == user)).limit(1),
+    space=-7301232, user=-7301233)
 
 ALL_MODELS = [User, Space, SpaceMember, LoginSession, PersonalAccessToken]

@@ -6,6 +6,7 @@ import copy
 from core import authz, errors
 from core.ids import parse_id
 from models.agent import CONNECTORS, Bot, BotPublication, BotVersion
+from models.base import CompiledQuery
 from models.db import db
 from models.identity import User
 from models.library import ShortcutCommand
@@ -167,13 +168,23 @@ def publish(user: User, bot_id, connector_ids: list[str], info: str = "") -> Bot
     return version
 
 
-def published(bot: Bot, connector_id: int | None = None) -> BotVersion | None:
-    """The version a connector runs (any connector's latest when none is named)."""
+def _published_query(bot, connector_id=None):
     query = (BotVersion.select().join(BotPublication, on=(BotPublication.version == BotVersion.id))
-             .where(BotPublication.bot == bot.id))
+             .where(BotPublication.bot == bot))
     if connector_id is not None:
         query = query.where(BotPublication.connector_id == connector_id)
-    return query.order_by(BotVersion.id.desc()).first()
+    return query.order_by(BotVersion.id.desc()).limit(1)
+
+
+_PUBLISHED_TO = CompiledQuery((BotVersion,), _published_query, bot=-7301234, connector_id=-7301235)
+
+
+def published(bot: Bot, connector_id: int | None = None) -> BotVersion | None:
+    """The version a connector runs (any connector's latest when none is named)."""
+    if connector_id is None:
+        return _published_query(bot.id).first()
+    found = _PUBLISHED_TO.first(bot=bot.id, connector_id=connector_id)  # every /v3/chat asks this
+    return found[0] if found else None
 
 
 def version_of(bot: Bot, version) -> BotVersion:

@@ -161,8 +161,10 @@ def prepare(user: User, bot: Bot, config: dict, conversation: Conversation, *, q
             content_type: str, connector_id: int, bot_version: int | None = None, end_user: str = "",
             context: list[dict] | None = None, variables: dict | None = None, meta_data: dict | None = None,
             save_history: bool = True, model_override=None, local_message_id: str = "",
-            interrupt_as_verbose: bool = False, status: str = CREATED) -> Turn:
-    """Check the request and record the run with its question (and any context messages)."""
+            interrupt_as_verbose: bool = False, new_conversation: bool = False) -> Turn:
+    """Check the request and record the run with its question (and any context messages); a new
+    conversation (unsaved) is saved with them. The run starts in progress: "created" lasts only
+    until the task starts, so it is announced but never stored."""
     model = model_of(config, model_override)
     text, parts = parse_content(query, content_type, field="query")
     if not text.strip() and not parts:
@@ -172,7 +174,8 @@ def prepare(user: User, bot: Bot, config: dict, conversation: Conversation, *, q
     rounds = int(((model_info.get("short_memory_policy") or {}).get("history_round")) or 3)
     persona = render_persona(config, variables)
     prompt = [{"role": "system", "content": persona}] if persona else []
-    prompt += history(conversation, conversation.last_section_id, rounds, model)
+    if not new_conversation:
+        prompt += history(conversation, conversation.last_section_id, rounds, model)
     for index, item in enumerate(context):
         field = f"additional_messages[{index}]"
         item_text, item_parts = parse_content(item.get("content") or "", item.get("content_type") or "text",
@@ -181,18 +184,20 @@ def prepare(user: User, bot: Bot, config: dict, conversation: Conversation, *, q
                        if item["role"] == "user" else item_text})
     prompt.append({"role": "user", "content": user_content(text, parts, model)})
     with db.atomic():
-        run = ChatRun.create(conversation=conversation.id, bot=bot.id, creator=user.id,
-                             section_id=conversation.last_section_id, bot_version=bot_version,
-                             connector_id=connector_id, end_user=end_user, meta_data=meta_data or {},
-                             save_history=save_history, status=status)
+        if new_conversation:
+            conversation.insert_new()
+        run = ChatRun(conversation=conversation.id, bot=bot.id, creator=user.id,
+                      section_id=conversation.last_section_id, bot_version=bot_version,
+                      connector_id=connector_id, end_user=end_user, meta_data=meta_data or {},
+                      save_history=save_history, status=IN_PROGRESS).insert_new()
         for item in context:
             conversations.add_message(conversation, user, item, run=run)
         question = conversations.add_message(
             conversation, user, {"role": "user", "type": "question", "content": query,
-                                 "content_type": content_type or "text"}, run=run)
-        if local_message_id:
-            question.touch(extra_info={"local_message_id": local_message_id})
-        conversations.touch_conversation(conversation.id)
+                                 "content_type": content_type or "text"}, run=run,
+            extra_info={"local_message_id": local_message_id} if local_message_id else None)
+        if not new_conversation:
+            conversations.touch_conversation(conversation.id)
     suggest = (config.get("suggest_reply_info") or {}).get("suggest_reply_mode", 0) != SUGGEST_DISABLED
     params = {k: model_info.get(k) for k in ("temperature", "max_tokens", "top_p", "frequency_penalty",
                                                 "presence_penalty")}
@@ -220,7 +225,7 @@ class Runner:
                        reply_id=turn.question.id, created_at=now_s(), updated_at=now_s(), **fields)
 
     async def _record(self, message: Message) -> Message:
-        await run_db(lambda: message.save(force_insert=True))
+        await run_db(message.insert_new)
         self.emit(("message", message))
         return message
 
@@ -245,11 +250,10 @@ class Runner:
     async def execute(self) -> None:
         turn = self.turn
         try:
-            self.emit(("chat", _snapshot(turn.run)))
             if not turn.resumed:
+                self.emit(("chat", _snapshot(turn.run, status=CREATED)))
                 self.emit(("ack", turn.question))
-            if turn.run.status == CREATED:
-                await self._set_status(IN_PROGRESS)
+            self.emit(("chat", _snapshot(turn.run)))
             await self._rounds()
         except asyncio.CancelledError:
             await self._stopped()
@@ -264,8 +268,9 @@ class Runner:
         offered = tools.tools_for(turn.config)
         request = llm.ChatRequest(messages=turn.messages, tools=[t.schema() for t in offered.values()],
                                   params=turn.params)
-        for _ in range(get_settings().chat_max_tool_rounds + 1):
-            await self._check_not_cancelled()
+        for round_ in range(get_settings().chat_max_tool_rounds + 1):
+            if round_ or turn.resumed:
+                await self._check_not_cancelled()
             calls = await self._generate(request)
             if not calls:
                 await self._finish()
@@ -338,7 +343,7 @@ class Runner:
         if status == BROKEN:
             answer.broken_pos = len(answer.content)
         answer.updated_at = now_s()
-        await run_db(lambda: answer.save(force_insert=True))
+        await run_db(answer.insert_new)
         return answer
 
     async def _finish(self) -> None:
@@ -386,9 +391,9 @@ class Runner:
             await run_db(lambda: Message.delete().where(Message.run == run.id).execute())
 
 
-def _snapshot(run: ChatRun) -> ChatRun:
+def _snapshot(run: ChatRun, **changes) -> ChatRun:
     """The run as it is now (the response may render the event after later changes)."""
-    return ChatRun(**run.__data__)
+    return ChatRun(**{**run.__data__, **changes})
 
 
 # --- live runs: execution as tasks, cancellation, resumption -----------------------------------

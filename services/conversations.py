@@ -25,12 +25,18 @@ def open_connector(connector_id) -> int:
     return number
 
 
-def create(user: User, bot_id, *, scene: int = SCENE_OPENAPI, connector_id: int = CONNECTOR_API,
-           meta_data: dict | None = None, name: str = "", messages: list[dict] | None = None) -> Conversation:
-    bot = agents.load(user, bot_id)
+def new(user: User, bot: Bot, *, scene: int = SCENE_OPENAPI, connector_id: int = CONNECTOR_API,
+        meta_data: dict | None = None, name: str = "") -> Conversation:
+    """A conversation not yet saved (a chat saves it with its first run, in one transaction)."""
+    return Conversation(id=new_id(), creator=user.id, bot=bot.id, scene=scene, connector_id=connector_id,
+                        meta_data=meta_data or {}, name=name, last_section_id=new_id(),
+                        created_at=now_s(), updated_at=now_s())
+
+
+def create(user: User, bot: Bot, *, messages: list[dict] | None = None, **fields) -> Conversation:
+    conversation = new(user, bot, **fields)
     with db.atomic():
-        conversation = Conversation.create(creator=user.id, bot=bot.id, scene=scene, connector_id=connector_id,
-                                           meta_data=meta_data or {}, name=name, last_section_id=new_id())
+        conversation.insert_new()
         for message in messages or []:
             add_message(conversation, user, message)
     return conversation
@@ -57,8 +63,7 @@ def web_conversation(user: User, bot: Bot, scene: int, conversation_id=None) -> 
     current = Conversation.current(user.id, bot.id, scene, CONNECTOR_WEB)
     if current is not None:
         return current
-    return Conversation.create(creator=user.id, bot=bot.id, scene=scene, connector_id=CONNECTOR_WEB,
-                               last_section_id=new_id())
+    return create(user, bot, scene=scene, connector_id=CONNECTOR_WEB)
 
 
 def list_open(user: User, bot_id, connector_id, page: int, size: int, ascending: bool,
@@ -104,15 +109,17 @@ def replace(conversation: Conversation) -> Conversation:
 
 # --- messages ----------------------------------------------------------------------------------
 
-def add_message(conversation: Conversation, user: User, body: dict, run: ChatRun | None = None) -> Message:
+def add_message(conversation: Conversation, user: User, body: dict, run: ChatRun | None = None,
+                extra_info: dict | None = None) -> Message:
     message_id = new_id()
     role = body["role"]
-    return Message.create(
+    return Message(
         id=message_id, conversation=conversation.id, run=run.id if run else None,
         turn_id=run.id if run else message_id,
         section_id=run.section_id if run else conversation.last_section_id, bot=conversation.bot_id,
         creator=user.id, role=role, type=body.get("type") or ROLE_TYPES[role], content=body.get("content") or "",
-        content_type=body.get("content_type") or "text", meta_data=body.get("meta_data") or {})
+        content_type=body.get("content_type") or "text", meta_data=body.get("meta_data") or {},
+        extra_info=extra_info or {}).insert_new()
 
 
 def load_message(user: User, conversation_id, message_id) -> Message:

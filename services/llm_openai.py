@@ -110,13 +110,14 @@ async def _events(response: httpx.Response) -> AsyncIterator[dict]:
     if "text/event-stream" not in response.headers.get("content-type", ""):
         yield json.loads(await response.aread())
         return
-    async for line in response.aiter_lines():
-        if not line.startswith("data:"):
+    finished = False
+    async for line in response.aiter_lines():  # read to the end: the connection can then be reused
+        if finished or not line.startswith("data:"):
             continue
         data = line[5:].strip()
         if data == "[DONE]":
-            return
-        if data:
+            finished = True
+        elif data:
             yield json.loads(data)
 
 

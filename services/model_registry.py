@@ -31,7 +31,8 @@ def create(body: dict) -> LlmModel:
 
 
 def get(model_id) -> LlmModel:
-    model = LlmModel.get_or_none(LlmModel.id == parse_id(model_id)) if parse_id(model_id) is not None else None
+    number = parse_id(model_id)
+    model = LlmModel.by_id(number) if number is not None else None
     if model is None:
         raise errors.MODEL_NOT_FOUND(f"model {model_id} not found")
     return model
