@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) bench/auth_reads.py
 	$(PY) bench/auth_profile.py
 	$(PY) bench/app_class.py
+	$(PY) -m bench.chat_streams
 
 clean:
 	rm -rf $(VENV) node_modules

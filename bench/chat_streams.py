@@ -4,13 +4,14 @@ Three targets in the same run: the fake model itself (no server in front), a bar
 endpoint that relays it (bench/bare_relay.py), and cozeplus's POST /v3/chat (one worker, PAT auth,
 a published agent, every message recorded). Reported:
 
-1. time to first token, one stream at a time: median and p99 for each target, and what each
-   server adds to the model's own;
-2. for rising numbers of concurrent streams: errors, p99 gap between tokens, p99 time to first
-   token, and the latency of a plain authenticated request made meanwhile. The largest level with
-   no errors and p99 gaps under 250 ms is what a process holds.
+1. time to first token, one stream at a time (answers of 3 tokens): median and p99 for each
+   target, and what each server adds to the model's own;
+2. for rising numbers of streams, started at a steady rate and long enough that all are open at
+   once: errors, the most streams open at the same time, gaps between tokens (p50, p99), time to
+   first token, and the latency of a plain authenticated request made meanwhile. The largest level
+   with no errors, every stream open at once and p99 gaps under 250 ms is what a process holds.
 
-Run: .venv/bin/python -m bench.chat_streams [--levels 250,500,1000,1500] [--tokens 60]
+Run: .venv/bin/python -m bench.chat_streams [--levels 250,500,1000,1500] [--rate 100]
 """
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ class Target:
         self.plain_path, self.plain_headers = plain_path, plain_headers
 
 
-async def one_stream(target: Target, out: dict) -> None:
+async def one_stream(target: Target, out: dict, first_token_only: bool = False) -> None:
+    """One chat; `out` collects its first-token time and gaps, and counts open streams."""
     started = time.perf_counter()
     gaps, first, last, count = [], None, None, 0
     keep = max(len(target.marker), *(len(m) for m in DONE_MARKERS)) - 1
@@ -80,15 +82,21 @@ async def one_stream(target: Target, out: dict) -> None:
             if found:
                 if first is None:
                     first = now - started
+                    out["open"] += 1
+                    out["most_open"] = max(out["most_open"], out["open"])
                 else:
                     gaps.append(now - last)
                 gaps.extend([0.0] * (found - 1))
                 last, count = now, count + found
+                if first_token_only:
+                    break  # leaving early: the server must stop the run
             if any(m in window for m in DONE_MARKERS):
                 break
             tail = window[-keep:]
         writer.close()
-        if count < out["tokens"]:
+        if first is not None:
+            out["open"] -= 1
+        if count < (1 if first_token_only else out["tokens"]):
             raise RuntimeError(f"{count} of {out['tokens']} tokens")
         out["ttft"].append(first)
         out["gaps"].extend(gaps)
@@ -106,54 +114,62 @@ async def plain_requests(target: Target, stop: asyncio.Event, latencies: list[fl
             await asyncio.sleep(0.1)
 
 
-async def run_level(target: Target, streams: int, tokens: int, ramp_seconds: float) -> dict:
-    out = {"tokens": tokens, "ttft": [], "gaps": [], "errors": []}
+def _collector(tokens: int) -> dict:
+    return {"tokens": tokens, "ttft": [], "gaps": [], "errors": [], "open": 0, "most_open": 0}
+
+
+async def run_level(target: Target, streams: int, tokens: int, rate: float) -> dict:
+    out = _collector(tokens)
     stop, plain = asyncio.Event(), []
     plain_task = asyncio.create_task(plain_requests(target, stop, plain)) if target.plain_path else None
     tasks = []
     for index in range(streams):
         tasks.append(asyncio.create_task(one_stream(target, out)))
-        if ramp_seconds:
-            await asyncio.sleep(ramp_seconds / streams)
+        await asyncio.sleep(1 / rate)
     await asyncio.gather(*tasks)
     stop.set()
     if plain_task:
         await plain_task
-    return {"streams": streams, "errors": len(out["errors"]), "first_error": (out["errors"] or [""])[0],
+    return {"streams": streams, "most_open": out["most_open"], "errors": len(out["errors"]),
+            "first_error": (out["errors"] or [""])[0],
             "gap_p50": percentile(out["gaps"], 0.5), "gap_p99": percentile(out["gaps"], 0.99),
             "ttft_p50": percentile(out["ttft"], 0.5), "ttft_p99": percentile(out["ttft"], 0.99),
             "plain_p50": percentile(plain, 0.5), "plain_p99": percentile(plain, 0.99)}
 
 
 async def ttft_sample(target: Target, count: int, concurrency: int, tokens: int) -> list[float]:
-    out = {"tokens": tokens, "ttft": [], "gaps": [], "errors": []}
+    out = _collector(tokens)
     semaphore = asyncio.Semaphore(concurrency)
 
     async def one():
         async with semaphore:
-            await one_stream(target, out)
+            await one_stream(target, out, first_token_only=True)
     await asyncio.gather(*(one() for _ in range(count)))
     if out["errors"]:
         raise SystemExit(f"{target.name}: {out['errors'][0]}")
     return out["ttft"]
 
 
-def setup_cozeplus(base: str, model_url: str) -> tuple[str, str]:
-    """A published agent on the fake model, and a PAT: what an SDK user has."""
+def setup_cozeplus(base: str, model_urls: list[str]) -> tuple[list[str], str]:
+    """A published agent on each fake model, and a PAT: what an SDK user has."""
+    bots = []
     with httpx.Client(base_url=base, timeout=30) as client:
         token = client.post("/api/passport/web/email/login/",
                             json={"email": "admin@example.com", "password": PASSWORD}).json()["data"]["token"]
         auth = {"Authorization": f"Bearer {token}"}
-        model = client.post("/api/admin/config/model/create", headers=auth, json={
-            "name": "bench fake", "model_name": "fake", "base_url": model_url}).json()["data"]["model"]
-        bot_id = client.post("/api/draftbot/create", headers=auth, json={"name": "bench"}).json()["data"]["bot_id"]
-        client.post("/api/playground_api/draftbot/update_draft_bot_info", headers=auth, json={"bot_info": {
-            "bot_id": bot_id, "model_info": {"model_id": model["id"]},
-            "suggest_reply_info": {"suggest_reply_mode": 2}}}).raise_for_status()
-        client.post("/v1/bot/publish", headers=auth, json={"bot_id": bot_id, "connector_ids": ["1024"]}).raise_for_status()
+        for model_url in model_urls:
+            model = client.post("/api/admin/config/model/create", headers=auth, json={
+                "name": "bench fake", "model_name": "fake", "base_url": model_url}).json()["data"]["model"]
+            bot_id = client.post("/api/draftbot/create", headers=auth, json={"name": "bench"}).json()["data"]["bot_id"]
+            client.post("/api/playground_api/draftbot/update_draft_bot_info", headers=auth, json={"bot_info": {
+                "bot_id": bot_id, "model_info": {"model_id": model["id"]},
+                "suggest_reply_info": {"suggest_reply_mode": 2}}}).raise_for_status()
+            client.post("/v1/bot/publish", headers=auth,
+                        json={"bot_id": bot_id, "connector_ids": ["1024"]}).raise_for_status()
+            bots.append(bot_id)
         pat = client.post("/api/permission_api/pat/create_personal_access_token_and_permission", headers=auth,
                           json={"name": "bench", "duration_day": "1"}).json()["data"]["token"]
-    return bot_id, pat
+    return bots, pat
 
 
 def fmt(seconds: float) -> str:
@@ -163,46 +179,59 @@ def fmt(seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--levels", default="250,500,1000,1500")
-    parser.add_argument("--tokens", type=int, default=60, help="tokens per answer (50 ms apart)")
+    parser.add_argument("--rate", type=float, default=100, help="streams started per second")
+    parser.add_argument("--hold", type=float, default=5, help="seconds every stream of a level is open together")
     parser.add_argument("--delay-ms", type=float, default=50)
     parser.add_argument("--ttft-samples", type=int, default=200)
-    parser.add_argument("--ramp", type=float, default=1.0, help="seconds over which a level's streams start")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
+    # long enough that the last stream of the largest level starts while the first still streams
+    long_tokens = int((max(levels) / args.rate + args.hold) * 1000 / args.delay_ms)
 
     data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-"))
-    model_port = free_port()
-    model_url = f"http://127.0.0.1:{model_port}/v1"
+    short_port, long_port = free_port(), free_port()
+    short_url, long_url = (f"http://127.0.0.1:{port}/v1" for port in (short_port, long_port))
     env = {**os.environ, "COZEPLUS_DATA_DIR": str(data_dir), "COZEPLUS_ADMIN_PASSWORD": PASSWORD,
            "COZEPLUS_LOG_LEVEL": "WARNING", "COZEPLUS_LOG_REQUESTS": "0", "PYTHONPATH": str(ROOT),
-           "BENCH_MODEL_URL": model_url}
+           "BENCH_MODEL_URL": short_url}
     subprocess.run([sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
-    model = subprocess.Popen([sys.executable, "-m", "bench.fake_model", str(model_port), str(args.delay_ms),
-                              str(args.tokens)], cwd=ROOT, env=env)
+    # The servers measured get CPU 0 to themselves; this load generator and the fake models share
+    # the others (with a single CPU, everything shares it and the figures say less).
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpus, load_cpus = ({cpus[0]}, set(cpus[1:])) if len(cpus) > 1 else (set(cpus), set(cpus))
+    os.sched_setaffinity(0, load_cpus)
+    models = [subprocess.Popen([sys.executable, "-m", "bench.fake_model", str(port), str(args.delay_ms),
+                                str(tokens)], cwd=ROOT, env=env)
+              for port, tokens in ((short_port, 3), (long_port, long_tokens))]
     ours, ours_url = start_uvicorn("core.asgi:create", env, probe_path="/healthz", cwd=ROOT)
     bare, bare_url = start_uvicorn("bench.bare_relay:create", env, probe_path="/v1/users/me", cwd=ROOT)
+    for server in (ours, bare):
+        os.sched_setaffinity(server.pid, server_cpus)
     try:
-        bot_id, pat = setup_cozeplus(ours_url, model_url)
-        question = {"bot_id": bot_id, "user_id": "bench", "stream": True,
-                    "additional_messages": [{"role": "user", "content": "Hello", "content_type": "text"}]}
+        (short_bot, long_bot), pat = setup_cozeplus(ours_url, [short_url, long_url])
         auth = {"Authorization": f"Bearer {pat}"}
-        targets = [
-            Target("fake model alone", f"http://127.0.0.1:{model_port}", "/v1/chat/completions",
-                   {"model": "fake", "stream": True, "messages": [{"role": "user", "content": "Hello"}]}, {},
-                   MODEL_DELTA, "", {}),
-            Target("bare Starlette relay", bare_url, "/v3/chat", question, {}, DELTA, "/v1/users/me", {}),
-            Target("cozeplus /v3/chat", ours_url, "/v3/chat", question, auth, DELTA, "/v1/users/me", auth),
-        ]
-        for target in targets:  # warm-up, and a check that every target streams
-            asyncio.run(ttft_sample(target, 5, 5, args.tokens))
+
+        def targets(bot_id: str, model_port: int, model_url: str) -> list[Target]:
+            question = {"bot_id": bot_id, "user_id": "bench", "stream": True, "bench_model_url": model_url,
+                        "additional_messages": [{"role": "user", "content": "Hello", "content_type": "text"}]}
+            return [
+                Target("fake model alone", f"http://127.0.0.1:{model_port}", "/v1/chat/completions",
+                       {"model": "fake", "stream": True, "messages": [{"role": "user", "content": "Hello"}]}, {},
+                       MODEL_DELTA, "", {}),
+                Target("bare Starlette relay", bare_url, "/v3/chat", question, {}, DELTA, "/v1/users/me", {}),
+                Target("cozeplus /v3/chat", ours_url, "/v3/chat", question, auth, DELTA, "/v1/users/me", auth),
+            ]
+        short, long = targets(short_bot, short_port, short_url), targets(long_bot, long_port, long_url)
+        for target in short:  # warm-up, and a check that every target streams
+            asyncio.run(ttft_sample(target, 5, 5, 3))
 
         engine = "postgresql" if env.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
-        print(f"streaming chat, one worker, {engine}; fake model: {args.tokens} tokens, one every "
-              f"{args.delay_ms:.0f} ms")
+        print(f"streaming chat, one worker, {engine}; fake model: one token every {args.delay_ms:.0f} ms; "
+              f"servers on CPU {sorted(server_cpus)}, load and models on {sorted(load_cpus)}")
         print(f"\n1. time to first token, {args.ttft_samples} streams one after another (ms)")
         medians = {}
-        for target in targets:
-            sample = asyncio.run(ttft_sample(target, args.ttft_samples, 1, args.tokens))
+        for target in short:
+            sample = asyncio.run(ttft_sample(target, args.ttft_samples, 1, 3))
             medians[target.name] = (statistics.median(sample), percentile(sample, 0.99))
             print(f"   {target.name:22} median {fmt(medians[target.name][0])}   p99 {fmt(medians[target.name][1])}")
         model_p50, model_p99 = medians["fake model alone"]
@@ -210,24 +239,26 @@ def main() -> None:
             print(f"   added by {name:22} median {fmt(medians[name][0] - model_p50)}   "
                   f"p99 {fmt(medians[name][1] - model_p99)}")
 
-        print("\n2. concurrent streams (ms; a level passes with no errors and p99 gap < 250 ms)")
-        print("   target                 streams errors  gap p50  gap p99 ttft p50 ttft p99 plain p50 plain p99")
+        print(f"\n2. concurrent streams, {args.rate:.0f} started per second, answers of {long_tokens} tokens (ms;"
+              f" a level passes with no errors, all open at once and p99 gap < 250 ms)")
+        print("   target                 streams   open errors  gap p50  gap p99 ttft p50 ttft p99 "
+              "plain p50 plain p99")
         held = {}
-        for target in targets[1:]:
+        for target in long[1:]:
             for streams in levels:
-                result = asyncio.run(run_level(target, streams, args.tokens, args.ramp))
-                passed = result["errors"] == 0 and result["gap_p99"] < 0.25
-                print(f"   {target.name:22} {streams:7d} {result['errors']:6d} {fmt(result['gap_p50'])}  "
-                      f"{fmt(result['gap_p99'])} {fmt(result['ttft_p50'])} {fmt(result['ttft_p99'])}   "
-                      f"{fmt(result['plain_p50'])}   {fmt(result['plain_p99'])}  {'pass' if passed else 'FAIL'}"
-                      + (f"  ({result['first_error']})" if result["errors"] else ""))
+                result = asyncio.run(run_level(target, streams, long_tokens, args.rate))
+                passed = result["errors"] == 0 and result["gap_p99"] < 0.25 and result["most_open"] == streams
+                print(f"   {target.name:22} {streams:7d} {result['most_open']:6d} {result['errors']:6d} "
+                      f"{fmt(result['gap_p50'])}  {fmt(result['gap_p99'])} {fmt(result['ttft_p50'])} "
+                      f"{fmt(result['ttft_p99'])}   {fmt(result['plain_p50'])}   {fmt(result['plain_p99'])}  "
+                      + ("pass" if passed else "FAIL") + (f"  ({result['first_error']})" if result["errors"] else ""))
                 if not passed:
                     break
                 held[target.name] = streams
         print("\n   largest level held: " + ", ".join(f"{name} {held.get(name, 0)}" for name in
                                                       ("bare Starlette relay", "cozeplus /v3/chat")))
     finally:
-        for proc in (ours, bare, model):
+        for proc in (ours, bare, *models):
             proc.terminate()
 
 

@@ -1,6 +1,7 @@
 """The app factory: Connexion's AsyncApp over openapi.yaml, wrapped in our middleware."""
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import connexion
@@ -63,6 +64,13 @@ def _slash_paths(spec: dict) -> set[str]:
     return {path for path in spec.get("paths", {}) if path.endswith("/") and path != "/"}
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app):
+    yield
+    from services import llm_openai
+    await llm_openai.close_session()  # model connections pooled on this event loop
+
+
 def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     settings = use_settings(settings or get_settings())
     configure_logging(settings.log_level)
@@ -77,7 +85,7 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     ensure_admin(settings)
 
     spec = load_spec(settings)
-    app = connexion.AsyncApp(__name__, specification_dir=str(settings.spec_path.parent))
+    app = connexion.AsyncApp(__name__, specification_dir=str(settings.spec_path.parent), lifespan=_lifespan)
     app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        slash_paths=_slash_paths(spec),
                        max_json_body=settings.max_json_body_bytes,

@@ -128,17 +128,25 @@ def _respond(turn: runtime.Turn, stream: bool):
 
 
 async def _open_events(live: runtime.LiveRun):
-    async for event in live.events():
-        kind = event[0]
-        if kind == "chat":
-            yield sse.event(f"conversation.chat.{event[1].status}", chat_view(event[1]))
-        elif kind == "delta":
-            yield sse.event("conversation.message.delta",
-                            open_message_view(event[1], delta=(event[2], event[3])))
-        elif kind == "message":
-            yield sse.event("conversation.message.completed", open_message_view(event[1]))
-        elif kind == "error":
-            yield sse.event("error", {"code": event[1], "msg": event[2]})
+    delta_templates: dict[int, sse.Template] = {}
+    async for batch in live.batches():  # what piled up while the loop was busy goes in one write
+        frames = []
+        for event in batch:
+            kind = event[0]
+            if kind == "chat":
+                frames.append(sse.event(f"conversation.chat.{event[1].status}", chat_view(event[1])))
+            elif kind == "delta":
+                message = event[1]
+                template = delta_templates.get(message.id)
+                if template is None:  # a delta differs from the next only by its text
+                    template = delta_templates[message.id] = sse.Template(
+                        "conversation.message.delta", open_message_view(message, delta=(sse.HOLE, sse.HOLE)))
+                frames.append(template.fill(event[2], event[3]))
+            elif kind == "message":
+                frames.append(sse.event("conversation.message.completed", open_message_view(event[1])))
+            elif kind == "error":
+                frames.append(sse.event("error", {"code": event[1], "msg": event[2]}))
+        yield b"".join(frames)
     yield sse.event("done", "[DONE]")
 
 

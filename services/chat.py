@@ -77,7 +77,7 @@ def render_persona(config: dict, variables: dict) -> str:
     return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), prompt)
 
 
-def parse_content(content: str, content_type: str, *, field: str) -> tuple[str, list[dict]]:
+def parse_content(content: str, content_type: str, *, field: str, user: User | None = None) -> tuple[str, list[dict]]:
     """(plain text, content parts) of a user message. Multimodal content is a JSON string: the
     Open API's list of {type: text|image|file, text | file_id | file_url}, or the console's
     {item_list: [...]} with image keys and file keys."""
@@ -98,20 +98,22 @@ def parse_content(content: str, content_type: str, *, field: str) -> tuple[str, 
         if item["type"] == "text":
             texts.append(str(item.get("text") or ""))
             continue
-        parts.append(_file_part(item, field))
+        parts.append(_file_part(item, field, user))
     return "\n".join(t for t in texts if t), parts
 
 
-def _file_part(item: dict, field: str) -> dict:
+def _file_part(item: dict, field: str, user: User | None) -> dict:
     nested = item.get(item["type"]) if isinstance(item.get(item["type"]), dict) else {}
     file_id = item.get("file_id") or nested.get("file_id")
     key = nested.get("key") or nested.get("file_key") or nested.get("uri")
     if file_id or (key and str(key).startswith("file:")):
-        uri = key if key and str(key).startswith("file:") else f"file:{file_id}"
-        url = files.url_of(uri)
-        if not url:
-            raise errors.CONVERSATION_INVALID_PARAM(f"{field}: file {file_id or key} not found")
-        name = nested.get("file_name") or item.get("name") or ""
+        file_id = file_id or str(key)[len("file:"):]
+        try:  # only the asker's own uploads (history is replayed without a user: already checked)
+            stored = files.owned(user, file_id) if user is not None else None
+        except errors.ApiError:
+            raise errors.CONVERSATION_INVALID_PARAM(f"{field}: file {file_id} not found")
+        url = files.signed_url(stored) if stored is not None else files.url_of(f"file:{file_id}")
+        name = nested.get("file_name") or item.get("name") or (stored.file_name if stored else "")
     elif item.get("file_url") or nested.get("url"):
         url, name = item.get("file_url") or nested.get("url"), nested.get("file_name") or ""
     else:
@@ -166,7 +168,7 @@ def prepare(user: User, bot: Bot, config: dict, conversation: Conversation, *, q
     conversation (unsaved) is saved with them. The run starts in progress: "created" lasts only
     until the task starts, so it is announced but never stored."""
     model = model_of(config, model_override)
-    text, parts = parse_content(query, content_type, field="query")
+    text, parts = parse_content(query, content_type, field="query", user=user)
     if not text.strip() and not parts:
         raise errors.CONVERSATION_INVALID_PARAM("query: the question is empty")
     context = context or []
@@ -179,7 +181,7 @@ def prepare(user: User, bot: Bot, config: dict, conversation: Conversation, *, q
     for index, item in enumerate(context):
         field = f"additional_messages[{index}]"
         item_text, item_parts = parse_content(item.get("content") or "", item.get("content_type") or "text",
-                                              field=field)
+                                              field=field, user=user)
         prompt.append({"role": item["role"], "content": user_content(item_text, item_parts, model)
                        if item["role"] == "user" else item_text})
     prompt.append({"role": "user", "content": user_content(text, parts, model)})
@@ -444,6 +446,23 @@ class LiveRun:
                 if event is None:
                     return
                 yield event
+        finally:
+            if not self.done:
+                self.cancel()
+
+    async def batches(self) -> AsyncIterator[list[tuple]]:
+        """The run's events, each time all that are waiting (one write for several when the
+        process is busy). Leaving early (the client went away) cancels the run."""
+        try:
+            while True:
+                batch = [await self.queue.get()]
+                while not self.queue.empty():
+                    batch.append(self.queue.get_nowait())
+                if batch[-1] is None:
+                    if len(batch) > 1:
+                        yield batch[:-1]
+                    return
+                yield batch
         finally:
             if not self.done:
                 self.cancel()

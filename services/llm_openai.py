@@ -8,7 +8,7 @@ import logging
 import weakref
 from typing import AsyncIterator
 
-import httpx
+import aiohttp
 
 from core.settings import get_settings
 from models.llm import LlmModel
@@ -19,21 +19,29 @@ log = logging.getLogger("cozeplus.llm")
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 MAX_RETRY_AFTER_SECONDS = 10.0
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+# aiohttp rather than httpx: relaying a streamed token cost 200-360 us of CPU with httpx and
+# 45-65 us with aiohttp (measured: docs/benchmarks.md), and a process must relay thousands a second.
+_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = weakref.WeakKeyDictionary()
 
 
-def _client() -> httpx.AsyncClient:
-    """One pooled client per event loop (a client cannot cross loops)."""
+def _session() -> aiohttp.ClientSession:
+    """The pooled session of this event loop (a session cannot cross loops)."""
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None:
+    session = _sessions.get(loop)
+    if session is None or session.closed:
         settings = get_settings()
-        client = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.model_timeout_seconds, connect=10.0),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
+        session = _sessions[loop] = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30),
+            timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=settings.model_timeout_seconds),
             trust_env=False)
-        _clients[loop] = client
-    return client
+    return session
+
+
+async def close_session() -> None:
+    """Close this event loop's session (the app does it at shutdown)."""
+    session = _sessions.pop(asyncio.get_running_loop(), None)
+    if session is not None:
+        await session.close()
 
 
 def _payload(model: LlmModel, request: ChatRequest) -> dict:
@@ -50,7 +58,7 @@ def _headers(model: LlmModel) -> dict:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
-def _retry_delay(attempt: int, response: httpx.Response | None) -> float:
+def _retry_delay(attempt: int, response: aiohttp.ClientResponse | None) -> float:
     if response is not None:
         try:
             return min(MAX_RETRY_AFTER_SECONDS, float(response.headers.get("retry-after", "")))
@@ -59,15 +67,14 @@ def _retry_delay(attempt: int, response: httpx.Response | None) -> float:
     return 0.5 * 2 ** attempt
 
 
-def _refusal(response: httpx.Response, body: bytes) -> ProviderError:
+def _refusal(response: aiohttp.ClientResponse, body: bytes) -> ProviderError:
     detail = body.decode("utf-8", "replace")[:300]
     try:
         error = json.loads(body).get("error")
         detail = (error.get("message") if isinstance(error, dict) else error) or detail
     except (ValueError, AttributeError):
         pass
-    return ProviderError(f"the model provider answered HTTP {response.status_code}: {detail}",
-                         status=response.status_code)
+    return ProviderError(f"the model provider answered HTTP {response.status}: {detail}", status=response.status)
 
 
 class _ToolCallAssembler:
@@ -105,20 +112,27 @@ def _parse_chunk(data: dict, tools: _ToolCallAssembler) -> Chunk:
     return chunk
 
 
-async def _events(response: httpx.Response) -> AsyncIterator[dict]:
-    """The JSON payloads of the stream (or the single body of a provider that did not stream)."""
+async def _payloads(response: aiohttp.ClientResponse) -> AsyncIterator[list[dict]]:
+    """The stream's JSON payloads, a list per network read (or the single body of a provider
+    that did not stream). Read to the end, so that the connection is reused."""
     if "text/event-stream" not in response.headers.get("content-type", ""):
-        yield json.loads(await response.aread())
+        yield [json.loads(await response.read())]
         return
-    finished = False
-    async for line in response.aiter_lines():  # read to the end: the connection can then be reused
-        if finished or not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
-        if data == "[DONE]":
-            finished = True
-        elif data:
-            yield json.loads(data)
+    finished, pending = False, b""
+    async for block in response.content.iter_any():
+        pending += block
+        *lines, pending = pending.split(b"\n")
+        payloads = []
+        for line in lines:
+            if finished or not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                finished = True
+            elif data:
+                payloads.append(json.loads(data))
+        if payloads:
+            yield payloads
 
 
 async def stream(model: LlmModel, request: ChatRequest) -> AsyncIterator[Chunk]:
@@ -128,10 +142,10 @@ async def stream(model: LlmModel, request: ChatRequest) -> AsyncIterator[Chunk]:
     attempt = 0
     while True:
         try:
-            async with _client().stream("POST", url, json=payload, headers=headers) as response:
-                if response.status_code != 200:
-                    body = await response.aread()
-                    if response.status_code in RETRY_STATUSES and attempt < settings.model_max_retries:
+            async with _session().post(url, json=payload, headers=headers) as response:
+                if response.status != 200:
+                    body = await response.read()
+                    if response.status in RETRY_STATUSES and attempt < settings.model_max_retries:
                         delay = _retry_delay(attempt, response)
                     else:
                         raise _refusal(response, body)
@@ -139,36 +153,37 @@ async def stream(model: LlmModel, request: ChatRequest) -> AsyncIterator[Chunk]:
                     async for chunk in _relay(response, request):
                         yield chunk
                     return
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+        except (aiohttp.ClientConnectionError, aiohttp.ServerDisconnectedError) as exc:
             # before any output (errors mid-answer become ProviderError in _relay)
             if attempt >= settings.model_max_retries:
                 raise ProviderError(f"the model provider at {model.base_url} is unreachable: {exc}")
             delay = _retry_delay(attempt, None)
-        except httpx.TimeoutException:
+        except asyncio.TimeoutError:
             raise ProviderError(f"the model provider at {model.base_url} sent nothing for "
                                 f"{settings.model_timeout_seconds} s")
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise ProviderError(f"the model provider at {model.base_url} failed: {exc}")
         attempt += 1
         log.warning("model call retried", extra={"model_id": model.id, "attempt": attempt})
         await asyncio.sleep(delay)
 
 
-async def _relay(response: httpx.Response, request: ChatRequest) -> AsyncIterator[Chunk]:
+async def _relay(response: aiohttp.ClientResponse, request: ChatRequest) -> AsyncIterator[Chunk]:
     tools = _ToolCallAssembler()
     usage, finish, produced = None, None, []
     try:
-        async for data in _events(response):
-            chunk = _parse_chunk(data, tools)
-            usage = chunk.usage or usage
-            finish = chunk.finish_reason or finish
-            if chunk.content or chunk.reasoning:
-                produced.append(chunk.content)
-                yield Chunk(content=chunk.content, reasoning=chunk.reasoning)
+        async for payloads in _payloads(response):
+            for data in payloads:
+                chunk = _parse_chunk(data, tools)
+                usage = chunk.usage or usage
+                finish = chunk.finish_reason or finish
+                if chunk.content or chunk.reasoning:
+                    produced.append(chunk.content)
+                    yield Chunk(content=chunk.content, reasoning=chunk.reasoning)
     except ValueError as exc:
         raise ProviderError(f"the model provider sent a chunk that is not JSON: {exc}")
-    except httpx.HTTPError as exc:  # broke off mid-answer: no retry, the user saw part of it
-        raise ProviderError(f"the model provider broke off the answer: {exc}")
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # broke off mid-answer: no retry
+        raise ProviderError(f"the model provider broke off the answer: {exc or type(exc).__name__}")
     if usage is None:
         usage = Usage(input_tokens=sum(count_tokens(text_of(m.get("content"))) for m in request.messages),
                       output_tokens=count_tokens("".join(produced)))

@@ -406,3 +406,36 @@ class TestRealProvider:
         bot_id = new_agent(alice, model_info={"model_id": str(model.id)})
         chat = final_chat(open_chat(alice, bot_id, "hello"))
         assert chat["status"] == "failed" and "unreachable" in chat["last_error"]["msg"]
+
+
+class TestStreamDetails:
+    def test_the_console_stream_sends_keep_alive_comments_on_silence(self, alice, monkeypatch):
+        import handlers.chat
+        monkeypatch.setattr(handlers.chat, "WEB_KEEPALIVE_SECONDS", 0.05)
+        bot_id = new_agent(alice, publish=False, suggest_reply_info={"suggest_reply_mode": 2})
+        response = alice.post("/api/conversation/chat", json={"bot_id": bot_id, "query": "/slow 200\n/echo a b"})
+        assert ": keep-alive\n\n" in response.text
+        events = sse.parse(response.text)
+        assert "".join(d["message"]["content"] for n, d in events
+                       if n == "message" and d["message"]["type"] == "answer") == "a b"
+
+    def test_multimodal_questions_carry_uploaded_files(self, alice, bob, fake_server, fake_model_id):
+        bot_id = new_agent(alice, model_info={"model_id": fake_model_id}, suggest_reply_info={"suggest_reply_mode": 2})
+        uploaded = alice.post("/v1/files/upload", files={"file": ("notes.txt", b"hello notes", "text/plain")})
+        file_id = uploaded.json()["data"]["id"]
+        content = json.dumps([{"type": "text", "text": "What is in the file?"}, {"type": "file", "file_id": file_id}])
+        events = open_chat(alice, bot_id, "", context=(), stream=True,
+                           additional_messages=[{"role": "user", "content": content, "content_type": "object_string"}])
+        assert final_chat(events)["status"] == "completed"
+        sent = fake_server.model.requests[-1]["messages"][-1]["content"]
+        assert sent[0] == {"type": "text", "text": "What is in the file?"}
+        assert sent[1]["type"] == "text" and "notes.txt" in sent[1]["text"] and f"/{file_id}" in sent[1]["text"]
+        bad = json.dumps([{"type": "file", "file_id": "123"}])
+        response = alice.post("/v3/chat", json={"bot_id": bot_id, "user_id": "u", "additional_messages": [
+            {"role": "user", "content": bad, "content_type": "object_string"}]})
+        assert_error(response, 400, 103000000, "file 123 not found")
+        theirs = bob.post("/v1/files/upload", files={"file": ("b.txt", b"bob's", "text/plain")}).json()["data"]["id"]
+        response = alice.post("/v3/chat", json={"bot_id": bot_id, "user_id": "u", "additional_messages": [
+            {"role": "user", "content": json.dumps([{"type": "file", "file_id": theirs}]),
+             "content_type": "object_string"}]})
+        assert_error(response, 400, 103000000, f"file {theirs} not found")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from models.llm import PROTOCOL_BUILTIN, PROTOCOL_OPENAI, LlmModel
-from services import llm
+from services import llm, llm_openai
 from tests.fake_openai import FakeModel, ServerThread, free_port
 
 
@@ -29,7 +29,10 @@ def offline_model() -> LlmModel:
 
 def collect(model, messages, tools=None) -> list[llm.Chunk]:
     async def run():
-        return [c async for c in llm.stream(model, llm.ChatRequest(messages=messages, tools=tools or []))]
+        try:
+            return [c async for c in llm.stream(model, llm.ChatRequest(messages=messages, tools=tools or []))]
+        finally:
+            await llm_openai.close_session()
     return asyncio.run(run())
 
 
