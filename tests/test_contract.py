@@ -70,3 +70,24 @@ class APIWorkflow(schema.as_state_machine()):
 APIWorkflow.TestCase.settings = settings(max_examples=30, stateful_step_count=6, deadline=None,
                                          suppress_health_check=list(HealthCheck), derandomize=True)
 TestAPIWorkflow = APIWorkflow.TestCase
+
+
+def test_schemathesis_checks_every_streamed_event(client):
+    """Generated bot ids rarely name a published agent, so stream real chats through Schemathesis
+    too: it parses each event and validates it against the operation's event schema."""
+    from conftest import register
+    from test_chat import new_agent
+    account = register(client)
+    bot_id = new_agent(account)
+    streams = [
+        ("/api/conversation/chat", {"bot_id": bot_id, "query": "/reason why\nHello"}),
+        ("/v3/chat", {"bot_id": bot_id, "user_id": "u", "stream": True,
+                      "additional_messages": [{"role": "user", "content": "Hello"}]}),
+        ("/v3/chat", {"bot_id": bot_id, "user_id": "u", "stream": True,
+                      "additional_messages": [{"role": "user", "content": '/call lookup {"q": 1}'}]}),
+    ]
+    for path, body in streams:
+        case = schema[path]["POST"].Case(body=body, headers=account.headers, media_type="application/json")
+        response = case.call_and_validate()
+        assert response.headers["content-type"][0].startswith("text/event-stream")
+        assert response.text.count("event:") > 3
