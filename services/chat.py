@@ -9,6 +9,7 @@ it the upstream model call). Events are tuples: ("chat", ChatRun), ("ack", Messa
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import dataclasses
@@ -26,6 +27,7 @@ from models.base import now_s
 from models.conversation import (AVAILABLE, BROKEN, CANCELED, COMPLETED, CREATED, FAILED, IN_PROGRESS,
                                  LIVE_STATUSES, REQUIRES_ACTION, ChatRun, Conversation, Message)
 from models.db import db, run_db
+from models.files import StoredFile
 from models.identity import User
 from models.llm import LlmModel
 from services import conversations, files, llm, model_registry, tools
@@ -106,32 +108,46 @@ def _file_part(item: dict, field: str, user: User | None) -> dict:
     nested = item.get(item["type"]) if isinstance(item.get(item["type"]), dict) else {}
     file_id = item.get("file_id") or nested.get("file_id")
     key = nested.get("key") or nested.get("file_key") or nested.get("uri")
+    stored, url = None, ""
     if file_id or (key and str(key).startswith("file:")):
         file_id = file_id or str(key)[len("file:"):]
-        try:  # only the asker's own uploads (history is replayed without a user: already checked)
-            stored = files.owned(user, file_id) if user is not None else None
+        try:  # only the asker's own uploads (history is replayed without a user: checked then)
+            stored = files.owned(user, file_id) if user is not None else StoredFile.by_id(parse_id(file_id) or 0)
         except errors.ApiError:
             raise errors.CONVERSATION_INVALID_PARAM(f"{field}: file {file_id} not found")
-        url = files.signed_url(stored) if stored is not None else files.url_of(f"file:{file_id}")
-        name = nested.get("file_name") or item.get("name") or (stored.file_name if stored else "")
     elif item.get("file_url") or nested.get("url"):
-        url, name = item.get("file_url") or nested.get("url"), nested.get("file_name") or ""
+        url = item.get("file_url") or nested.get("url")
     else:
         raise errors.CONVERSATION_INVALID_PARAM(f"{field}: a {item['type']} item needs file_id or file_url")
-    return {"type": item["type"], "url": url, "name": name}
+    name = nested.get("file_name") or item.get("name") or (stored.file_name if stored else "")
+    return {"type": item["type"], "url": url, "name": name, "stored": stored}
+
+
+MAX_INLINE_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_INLINE_TEXT_CHARS = 20_000
 
 
 def user_content(text: str, parts: list[dict], model: LlmModel):
-    """A user message for the model: image parts only for models that can see."""
+    """A user message for the model. Uploaded images go inline (a data URL: the provider cannot
+    reach our links) to models that can see; uploaded text files go inline as text; anything
+    else is named."""
     if not parts:
         return text
     vision = (model.capabilities or {}).get("vision")
     content = [{"type": "text", "text": text}] if text else []
     for part in parts:
-        if part["type"] == "image" and vision:
-            content.append({"type": "image_url", "image_url": {"url": part["url"]}})
+        stored = part["stored"]
+        if part["type"] == "image" and vision and (part["url"] or stored.size <= MAX_INLINE_IMAGE_BYTES):
+            url = part["url"] or (f"data:{stored.content_type};base64,"
+                                  + base64.b64encode(files.read(stored)).decode())
+            content.append({"type": "image_url", "image_url": {"url": url}})
+        elif stored is not None and (stored.content_type.startswith("text/")
+                                     or stored.content_type in ("application/json", "text/csv")):
+            body = files.read(stored).decode("utf-8", "replace")[:MAX_INLINE_TEXT_CHARS]
+            content.append({"type": "text", "text": f"[file {part['name']}]\n{body}"})
         else:
-            content.append({"type": "text", "text": f"[{part['type']} {part['name'] or ''} {part['url']}]".strip()})
+            label = " ".join(filter(None, (part["type"], part["name"], part["url"])))
+            content.append({"type": "text", "text": f"[{label}]"})
     return content
 
 

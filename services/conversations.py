@@ -1,7 +1,7 @@
 """Conversations and their messages: ownership, sections, listing with cursors."""
 from __future__ import annotations
 
-from core import authz, errors
+from core import errors
 from core.ids import new_id, parse_id
 from models.agent import CONNECTOR_API, CONNECTORS, Bot
 from models.base import now_s

@@ -3,6 +3,7 @@ requires_action, failures, cancellation, history and sections, and the real prov
 against a local OpenAI-compatible server."""
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -429,7 +430,7 @@ class TestStreamDetails:
         assert final_chat(events)["status"] == "completed"
         sent = fake_server.model.requests[-1]["messages"][-1]["content"]
         assert sent[0] == {"type": "text", "text": "What is in the file?"}
-        assert sent[1]["type"] == "text" and "notes.txt" in sent[1]["text"] and f"/{file_id}" in sent[1]["text"]
+        assert sent[1] == {"type": "text", "text": "[file notes.txt]\nhello notes"}  # text files go inline
         bad = json.dumps([{"type": "file", "file_id": "123"}])
         response = alice.post("/v3/chat", json={"bot_id": bot_id, "user_id": "u", "additional_messages": [
             {"role": "user", "content": bad, "content_type": "object_string"}]})
@@ -439,3 +440,26 @@ class TestStreamDetails:
             {"role": "user", "content": json.dumps([{"type": "file", "file_id": theirs}]),
              "content_type": "object_string"}]})
         assert_error(response, 400, 103000000, f"file {theirs} not found")
+
+    def test_console_multimodal_item_list(self, alice, fake_server, fake_model_id):
+        bot_id = new_agent(alice, publish=False, model_info={"model_id": fake_model_id},
+                           suggest_reply_info={"suggest_reply_mode": 2})
+        file_id = alice.post("/v1/files/upload", files={"file": ("pic.png", PNG, "image/png")}).json()["data"]["id"]
+        query = json.dumps({"item_list": [{"type": "text", "text": "Describe it"},
+                                          {"type": "image", "image": {"key": f"file:{file_id}"}}], "refer_items": []})
+        events = web_chat(alice, bot_id, query, content_type="mix")
+        assert events[0][1]["message"]["content"] == query  # the question is kept as sent
+        sent = fake_server.model.requests[-1]["messages"][-1]["content"]
+        assert sent[0] == {"type": "text", "text": "Describe it"}
+        assert sent[1] == {"type": "text", "text": "[image pic.png]"}  # a model that cannot see gets the name
+        vision = model_registry.create({"name": "Seeing fake", "model_name": "fake-v", "base_url": fake_server.base_url,
+                                        "capabilities": {"vision": True}})
+        alice.post("/api/playground_api/draftbot/update_draft_bot_info",
+                   json={"bot_info": {"bot_id": bot_id, "model_info": {"model_id": str(vision.id)}}})
+        web_chat(alice, bot_id, query, content_type="mix")
+        seen = fake_server.model.requests[-1]["messages"][-1]["content"][1]
+        assert seen == {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode()}}
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
