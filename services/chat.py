@@ -259,7 +259,7 @@ class Runner:
             # a run cancelled from elsewhere keeps that outcome
             query = ChatRun.update({ChatRun._meta.fields[n]: getattr(run, n) for n in names}) \
                 .where(ChatRun.id == run.id)
-            if status not in (CANCELED,):
+            if status != CANCELED:
                 query = query.where(ChatRun.status.in_([*LIVE_STATUSES, REQUIRES_ACTION]))
             return query.execute()
         if await run_db(save) or status == CANCELED:
@@ -293,9 +293,9 @@ class Runner:
             if not calls:
                 await self._finish()
                 return
-            call_messages = [await self._record(self._new_message(
-                "function_call", json.dumps(c.as_openai(), ensure_ascii=False),
-                extra_info={"tool_name": c.name, "call_id": c.id})) for c in calls]
+            for call in calls:
+                await self._record(self._new_message("function_call", json.dumps(call.as_openai(), ensure_ascii=False),
+                                                     extra_info={"tool_name": call.name, "call_id": call.id}))
             request.messages.append({"role": "assistant", "content": "".join(self.answer_text) or None,
                                      "tool_calls": [c.as_openai() for c in calls]})
             self._reset_answer()
@@ -303,7 +303,7 @@ class Runner:
                 await self._require_action(calls, request)
                 return
             outputs = await asyncio.gather(*(self._run_tool(offered[c.name], c) for c in calls))
-            for call, output, message in zip(calls, outputs, call_messages):
+            for call, output in zip(calls, outputs):
                 await self._record(self._new_message("tool_response", output,
                                                      extra_info={"tool_name": call.name, "call_id": call.id}))
                 request.messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
@@ -370,7 +370,12 @@ class Runner:
         self.emit(("message", answer))
         await self._record(self._new_message("verbose", FINISH_VERBOSE))
         if turn.suggest:
-            for question in await llm.follow_ups(turn.model, turn.messages, answer.content):
+            try:
+                suggestions = await llm.follow_ups(turn.model, turn.messages, answer.content)
+            except llm.ProviderError as exc:  # the answer stands; only the suggestions are lost
+                log.warning("follow-up suggestions failed", extra={"chat_id": turn.run.id, "error": exc.msg})
+                suggestions = []
+            for question in suggestions:
                 await self._record(self._new_message("follow_up", question))
         await self._set_status(COMPLETED, completed_at=now_s(), usage=turn.usage.as_coze())
         await self._discard_unsaved_history()

@@ -386,6 +386,15 @@ class TestRealProvider:
         assert request["model"] == "fake-1" and request["temperature"] == 0.1 and request["stream"] is True
         assert final_chat(events)["usage"] == {"token_count": 15, "output_count": 4, "input_count": 11}
 
+    def test_follow_up_questions_come_from_the_model(self, alice, fake_server, fake_model_id):
+        from services.llm import FOLLOW_UP_PROMPT
+        bot_id = new_agent(alice, model_info={"model_id": fake_model_id})  # suggestions on (the default)
+        events = open_chat(alice, bot_id, "plan a trip")
+        follow_ups = [m["content"] for m in messages_of(events, "conversation.message.completed") if m["type"] == "follow_up"]
+        assert follow_ups == [f"fake: {FOLLOW_UP_PROMPT}"]  # the fake model repeats what it was asked
+        asked = fake_server.model.requests[-1]["messages"]
+        assert asked[-2] == {"role": "assistant", "content": "fake: plan a trip"} and asked[-1]["content"] == FOLLOW_UP_PROMPT
+
     def test_tool_call_from_the_provider_requires_action(self, alice, fake_server, fake_model_id):
         bot_id = new_agent(alice, model_info={"model_id": fake_model_id})
         chat = final_chat(open_chat(alice, bot_id, 'tool:get_time:{"zone": "UTC"}'))
@@ -398,8 +407,9 @@ class TestRealProvider:
         assert response.json()["data"]["status"] == "in_progress"
         done = wait_for(alice, chat["conversation_id"], chat["id"])
         assert done["status"] == "completed"
-        sent = fake_server.model.requests[-2 if done else -1]["messages"]
-        assert any(m.get("role") == "tool" and m["content"] == "12:00" for m in fake_server.model.requests[-1]["messages"]) or sent
+        resumed = fake_server.model.requests[-2]["messages"]  # the last request asked for follow-ups
+        assert resumed[-2]["tool_calls"][0]["id"] == "call_fake_1"
+        assert resumed[-1] == {"role": "tool", "tool_call_id": "call_fake_1", "content": "12:00"}
 
     def test_unreachable_provider_fails_the_chat_clearly(self, alice):
         model = model_registry.create({"name": "Nowhere", "model_name": "x",
