@@ -25,14 +25,10 @@ def _prepare_web(user, body: dict) -> runtime.Turn:
                                              f"(scene 4 or draft_mode true)")
         config, version_id = version.snapshot, version.id
     conversation = conversations.web_conversation(user, bot, scene, body.get("conversation_id"))
-    query, content_type = body["query"], body.get("content_type") or "text"
     if body.get("regen_message_id"):
-        turn_message = conversations.load_message(user, conversation.id, body["regen_message_id"])
-        question = Message.get_or_none((Message.turn_id == turn_message.turn_id) & (Message.type == "question"))
-        if question is not None and not query.strip():
-            query, content_type = question.content, question.content_type
-        conversations.delete_turn(user, conversation.id, turn_message.id)
-    return runtime.prepare(user, bot, config, conversation, query=query, content_type=content_type,
+        conversations.delete_turn(conversations.load_message(user, conversation.id, body["regen_message_id"]))
+    return runtime.prepare(user, bot, config, conversation, query=body["query"],
+                           content_type=body.get("content_type") or "text",
                            connector_id=CONNECTOR_WEB, bot_version=version_id,
                            variables=body.get("custom_variables"),
                            local_message_id=body.get("local_message_id") or "", interrupt_as_verbose=True)
@@ -40,43 +36,40 @@ def _prepare_web(user, body: dict) -> runtime.Turn:
 
 async def agent_chat(token_info, body):
     turn = await run_db(_prepare_web, token_info["user"], body)
-    live = runtime.start(turn, subscribed=True)
-    return sse.response(_web_events(live, turn))
+    return sse.response(_web_events(runtime.LiveRun(turn, subscribed=True), turn))
 
 
 async def _web_events(live: runtime.LiveRun, turn: runtime.Turn):
     conversation_id = str(turn.conversation.id)
     seq = 0
 
-    def frame(message_view: dict, is_finish: bool, index: int = 0) -> bytes:
+    def frame(message_view: dict, is_finish: bool) -> bytes:
         nonlocal seq
         seq += 1
-        return sse.event("message", {"message": message_view, "is_finish": is_finish, "index": index,
+        return sse.event("message", {"message": message_view, "is_finish": is_finish, "index": 0,
                                      "conversation_id": conversation_id, "seq_id": seq})
 
-    async for event in live.events(keepalive=WEB_KEEPALIVE_SECONDS):
-        if event is None:
-            yield sse.KEEP_ALIVE
-            continue
+    def render(event: tuple) -> bytes:
         kind = event[0]
         if kind == "ack":
-            yield frame(web_message_view(event[1], type_="ack"), True)
-        elif kind == "delta":
-            yield frame(web_message_view(event[1], delta=(event[2], event[3])), False)
-        elif kind == "message":
+            return frame(web_message_view(event[1], type_="ack"), True)
+        if kind == "delta":
+            return frame(web_message_view(event[1], delta=(event[2], event[3])), False)
+        if kind == "message":  # an answer's final chunk is empty: the client joined the deltas
             message = event[1]
-            if message.type == "answer":  # the final chunk is empty: the client joined the deltas
-                yield frame(web_message_view(message, delta=("", "")), True)
-            else:
-                yield frame(web_message_view(message), True)
-        elif kind == "chat" and event[1].status == FAILED:
+            return frame(web_message_view(message, delta=("", "") if message.type == "answer" else None), True)
+        if kind == "chat" and event[1].status == FAILED:
             failure = Message(id=event[1].id, conversation=turn.conversation.id, run=turn.run.id,
                               section_id=turn.run.section_id, bot=turn.bot.id, role="assistant", type="answer",
                               content=f"Something error: {event[1].last_error.get('msg', '')}",
                               reply_id=turn.question.id, created_at=event[1].updated_at, extra_info={})
-            yield frame(web_message_view(failure), True)
-        elif kind == "error":
-            yield sse.event("error", {"code": event[1], "msg": event[2]})
+            return frame(web_message_view(failure), True)
+        if kind == "error":
+            return sse.event("error", {"code": event[1], "msg": event[2]})
+        return b""
+
+    async for batch in live.batches(keepalive=WEB_KEEPALIVE_SECONDS):
+        yield b"".join(render(event) for event in batch) if batch else sse.KEEP_ALIVE
     yield sse.event("done", {})
 
 
@@ -122,8 +115,8 @@ async def chat(token_info, body, conversation_id=None):
 
 def _respond(turn: runtime.Turn, stream: bool):
     if stream:
-        return sse.response(_open_events(runtime.start(turn, subscribed=True)))
-    runtime.start(turn, subscribed=False)
+        return sse.response(_open_events(runtime.LiveRun(turn, subscribed=True)))
+    runtime.LiveRun(turn, subscribed=False)
     return ok(chat_view(turn.run)), 200, {"Content-Type": "application/json"}  # the spec offers two types
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 from core import errors
 from core.envelope import SUCCESS_MSG, ok
 from handlers.views import conversation_view, open_message_view, web_message_view
-from models.conversation import SCENE_PLAYGROUND, ChatRun, LIVE_STATUSES
-from services import agents, chat as runtime, conversations
-from models.db import run_db
+from models.conversation import SCENE_PLAYGROUND
+from services import agents, chat as runtime, conversations, files
 
 # --- the console --------------------------------------------------------------------------------
 
@@ -30,7 +29,7 @@ def get_message_list(token_info, body):
         "connector_conversation_id": "",
         "read_message_index": "0",
         "participant_info_map": {str(bot.id): {"id": str(bot.id), "name": bot.name,
-                                               "avatar_url": agents.bot_info(bot)["icon_url"]}},
+                                               "avatar_url": files.url_of(bot.icon_uri)}},
     })
 
 
@@ -47,18 +46,14 @@ def clear_message(token_info, body):
 
 
 async def break_message(token_info, body):
-    user = token_info["user"]
-    question = await run_db(conversations.load_message, user, body["conversation_id"], body["query_message_id"])
-    run = await run_db(lambda: ChatRun.get_or_none(ChatRun.id == question.run_id)) if question.run_id else None
-    if run is not None and run.status in LIVE_STATUSES:
-        await runtime.cancel(run)
-    await run_db(conversations.mark_broken, user, body["conversation_id"], body.get("answer_message_id"),
-                 body.get("broken_pos"))
+    await runtime.break_turn(token_info["user"], body["conversation_id"], body["query_message_id"],
+                             body.get("answer_message_id"), body.get("broken_pos"))
     return ok()
 
 
 def delete_message(token_info, body):
-    conversations.delete_turn(token_info["user"], body["conversation_id"], body["message_id"])
+    conversations.delete_turn(conversations.load_message(token_info["user"], body["conversation_id"],
+                                                         body["message_id"]))
     return ok()
 
 

@@ -60,10 +60,13 @@ class Turn:
     resumed: bool = False           # continuing after submit_tool_outputs
     started: float = dataclasses.field(default_factory=time.monotonic)
     usage: llm.Usage = dataclasses.field(default_factory=llm.Usage)
-    order: int = 0
 
 
 # --- preparing a turn (blocking; before the response starts) -----------------------------------
+
+def suggests(config: dict) -> bool:
+    return (config.get("suggest_reply_info") or {}).get("suggest_reply_mode", 0) != SUGGEST_DISABLED
+
 
 def model_of(config: dict, override=None) -> LlmModel:
     model_id = override or (config.get("model_info") or {}).get("model_id")
@@ -216,11 +219,10 @@ def prepare(user: User, bot: Bot, config: dict, conversation: Conversation, *, q
             extra_info={"local_message_id": local_message_id} if local_message_id else None)
         if not new_conversation:
             conversations.touch_conversation(conversation.id)
-    suggest = (config.get("suggest_reply_info") or {}).get("suggest_reply_mode", 0) != SUGGEST_DISABLED
     params = {k: model_info.get(k) for k in ("temperature", "max_tokens", "top_p", "frequency_penalty",
                                                 "presence_penalty")}
     return Turn(user=user, bot=bot, conversation=conversation, run=run, question=question, config=config,
-                model=model, messages=prompt, suggest=suggest, interrupt_as_verbose=interrupt_as_verbose,
+                model=model, messages=prompt, suggest=suggests(config), interrupt_as_verbose=interrupt_as_verbose,
                 params={k: v for k, v in params.items() if v is not None})
 
 
@@ -236,7 +238,6 @@ class Runner:
 
     def _new_message(self, type_: str, content: str = "", **fields) -> Message:
         turn = self.turn
-        turn.order += 1
         return Message(id=new_id(), conversation=turn.conversation.id, run=turn.run.id, turn_id=turn.run.id,
                        section_id=turn.run.section_id, bot=turn.bot.id, creator=turn.user.id,
                        role="assistant", type=type_, content=content, content_type="text",
@@ -387,8 +388,7 @@ class Runner:
             await self._record(self._new_message("verbose", json.dumps(
                 {"msg_type": "interrupt", "data": json.dumps({"required_action": action})})))
         await self._set_status(REQUIRES_ACTION, required_action=action, usage=self.turn.usage.as_coze(),
-                               state={"messages": request.messages, "tools": request.tools,
-                                      "params": request.params})
+                               state={"messages": request.messages, "params": request.params})
 
     async def _check_not_cancelled(self) -> None:
         """A cancel that reached another process shows in the database; look between rounds."""
@@ -403,7 +403,7 @@ class Runner:
 
     async def _failed(self, code: int, msg: str) -> None:
         turn = self.turn
-        if self.answer_text:
+        if self.answer_text or self.answer_reasoning:
             await self._save_answer(BROKEN)
         await self._set_status(FAILED, failed_at=now_s(), last_error={"code": code, "msg": msg},
                                usage=turn.usage.as_coze())
@@ -451,32 +451,17 @@ class LiveRun:
             _live.pop(self.turn.run.id, None)
             self._emit(None)
 
-    async def events(self, keepalive: float | None = None) -> AsyncIterator[tuple | None]:
-        """The run's events; None after `keepalive` seconds of silence. Leaving early (the client
-        went away) cancels the run."""
-        try:
-            while True:
-                if keepalive:
-                    try:
-                        event = await asyncio.wait_for(self.queue.get(), keepalive)
-                    except asyncio.TimeoutError:
-                        yield None
-                        continue
-                else:
-                    event = await self.queue.get()
-                if event is None:
-                    return
-                yield event
-        finally:
-            if not self.done:
-                self.cancel()
-
-    async def batches(self) -> AsyncIterator[list[tuple]]:
+    async def batches(self, keepalive: float | None = None) -> AsyncIterator[list[tuple]]:
         """The run's events, each time all that are waiting (one write for several when the
-        process is busy). Leaving early (the client went away) cancels the run."""
+        process is busy); an empty batch after `keepalive` seconds of silence. Leaving early (the
+        client went away) cancels the run."""
         try:
             while True:
-                batch = [await self.queue.get()]
+                try:
+                    batch = [await asyncio.wait_for(self.queue.get(), keepalive)]
+                except asyncio.TimeoutError:
+                    yield []
+                    continue
                 while not self.queue.empty():
                     batch.append(self.queue.get_nowait())
                 if batch[-1] is None:
@@ -491,10 +476,6 @@ class LiveRun:
     def cancel(self) -> None:
         if not self.loop.is_closed():  # the caller may be on another loop (or thread)
             self.loop.call_soon_threadsafe(self.task.cancel)
-
-
-def start(turn: Turn, *, subscribed: bool) -> LiveRun:
-    return LiveRun(turn, subscribed=subscribed)
 
 
 async def cancel(run: ChatRun, wait_seconds: float = 5.0) -> ChatRun:
@@ -514,6 +495,18 @@ async def cancel(run: ChatRun, wait_seconds: float = 5.0) -> ChatRun:
     return await run_db(lambda: ChatRun.get_by_id(run.id))
 
 
+async def break_turn(user: User, conversation_id, question_id, answer_id, broken_pos: int | None) -> None:
+    """The console's stop button: stop the question's run if it still goes, then keep the answer
+    cut where the user stopped reading."""
+    question = await run_db(conversations.load_message, user, conversation_id, question_id)
+    run = await run_db(ChatRun.by_id, question.run_id) if question.run_id else None
+    if run is not None and run.status in LIVE_STATUSES:
+        await cancel(run)
+    if parse_id(answer_id):
+        answer = await run_db(conversations.load_message, user, conversation_id, answer_id)
+        await run_db(conversations.mark_broken, answer, broken_pos)
+
+
 def load_run(user: User, conversation_id, chat_id) -> ChatRun:
     conversation = conversations.load(user, conversation_id)
     number = parse_id(chat_id)
@@ -528,7 +521,8 @@ def resume(user: User, run: ChatRun, outputs: list[dict]) -> Turn:
     """A requires_action run continues with the caller's tool outputs."""
     if run.status != REQUIRES_ACTION or not run.state:
         raise errors.CHAT_NOT_AWAITING_TOOLS(f"chat {run.id} is {run.status}, not requires_action")
-    pending = [c["id"] for c in run.required_action["submit_tool_outputs"]["tool_calls"]]
+    calls = run.required_action["submit_tool_outputs"]["tool_calls"]
+    pending = [c["id"] for c in calls]
     given = {o["tool_call_id"]: o.get("output") or "" for o in outputs}
     missing = [c for c in pending if c not in given]
     unknown = [c for c in given if c not in pending]
@@ -542,10 +536,10 @@ def resume(user: User, run: ChatRun, outputs: list[dict]) -> Turn:
     question = Message.get((Message.run == run.id) & (Message.type == "question"))
     config = _config_of_run(run, bot)
     state = copy.deepcopy(run.state)
+    names = {c["id"]: c["function"]["name"] for c in calls}
     with db.atomic():
         for call_id in pending:
-            name = next(c["function"]["name"] for c in run.required_action["submit_tool_outputs"]["tool_calls"]
-                        if c["id"] == call_id)
+            name = names[call_id]
             Message.create(conversation=conversation.id, run=run.id, turn_id=run.id, section_id=run.section_id,
                            bot=bot.id, creator=user.id, role="assistant", type="tool_response",
                            content=given[call_id], reply_id=question.id,
@@ -555,7 +549,7 @@ def resume(user: User, run: ChatRun, outputs: list[dict]) -> Turn:
     usage = run.usage or {}
     turn = Turn(user=user, bot=bot, conversation=conversation, run=run, question=question, config=config,
                 model=model_of(config), messages=state["messages"],
-                suggest=(config.get("suggest_reply_info") or {}).get("suggest_reply_mode", 0) != SUGGEST_DISABLED,
+                suggest=suggests(config),
                 interrupt_as_verbose=False, params=state.get("params") or {}, resumed=True,
                 usage=llm.Usage(usage.get("input_count", 0), usage.get("output_count", 0)))
     return turn

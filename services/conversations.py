@@ -194,25 +194,19 @@ def web_turns(conversation: Conversation, cursor, count: int, older: bool):
     return messages, turn_ids, more_older, more_newer
 
 
-def delete_turn(user: User, conversation_id, message_id) -> None:
+def delete_turn(message: Message) -> None:
     """Delete a message's whole turn: the question and every reply of its run."""
-    message = load_message(user, conversation_id, message_id)
     Message.delete().where((Message.conversation == message.conversation_id)
                            & (Message.turn_id == message.turn_id)).execute()
 
 
-def mark_broken(user: User, conversation_id, answer_message_id, broken_pos: int | None) -> Message | None:
+def mark_broken(message: Message, broken_pos: int | None) -> None:
     """Record that the user stopped reading an answer at broken_pos (characters)."""
-    number = parse_id(answer_message_id)
-    if not number:
-        return None
-    message = load_message(user, conversation_id, number)
     if message.type != "answer":
-        raise errors.CONVERSATION_INVALID_PARAM(f"message {answer_message_id} is not an answer")
+        raise errors.CONVERSATION_INVALID_PARAM(f"message {message.id} is not an answer")
     content = message.content if broken_pos is None or broken_pos < 0 else message.content[:broken_pos]
     message.touch(status="broken", broken_pos=len(content) if broken_pos is None else broken_pos,
                   content=content)
-    return message
 
 
 def touch_conversation(conversation_id: int) -> None:

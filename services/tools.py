@@ -22,7 +22,6 @@ class Tool:
     description: str
     parameters: dict  # JSON Schema of the arguments object
     run: Callable[[dict, ToolContext], Awaitable[str]]
-    display_name: str = ""
 
     def schema(self) -> dict:
         return {"type": "function",
