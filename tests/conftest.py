@@ -194,6 +194,13 @@ def live_pat(live_server) -> str:
     return response.json()["data"]["token"]
 
 
+@pytest.fixture(scope="session")
+def live_coze(live_server, live_pat):
+    """cozepy, unmodified, pointed at the live server with the admin's PAT."""
+    from cozepy import Coze, TokenAuth
+    return Coze(auth=TokenAuth(live_pat), base_url=live_server)
+
+
 def live_login(base: str, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:
     import httpx
     response = httpx.post(f"{base}/api/passport/web/email/login/", json={"email": email, "password": password})

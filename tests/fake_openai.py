@@ -9,15 +9,14 @@ reasoning and tool calls, and can be told to fail. What it does depends on the l
   anything else           stream "fake: <message>" word by word
 
 After a tool result (role "tool") it answers "fake tool result: <content>". It counts requests
-and streams whose client went away (`GET /stats`). Run alone: python -m tests.fake_openai PORT DELAY_MS
-TOKENS (then every answer is TOKENS words, one every DELAY_MS milliseconds: the benchmark's model).
+and streams whose client went away (`GET /stats`). (The benchmarks use bench/fake_model.py, which
+costs the machine less.)
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import socket
-import sys
 import threading
 import time
 
@@ -29,9 +28,8 @@ from starlette.routing import Route
 
 
 class FakeModel:
-    def __init__(self, delay_ms: float = 0, fixed_tokens: int = 0):
+    def __init__(self, delay_ms: float = 0):
         self.delay = delay_ms / 1000
-        self.fixed_tokens = fixed_tokens
         self.requests: list[dict] = []
         self.aborted = 0
         self.completed = 0
@@ -50,8 +48,6 @@ class FakeModel:
         if last.get("role") == "tool":
             return [{"content": f"fake tool result: {last.get('content')}"}], "stop"
         text = last.get("content") if isinstance(last.get("content"), str) else json.dumps(last.get("content"))
-        if self.fixed_tokens:
-            return [{"content": f"t{i} "} for i in range(self.fixed_tokens)], "stop"
         if text.startswith("tool:"):
             _, name, arguments = text.split(":", 2)
             half = len(arguments) // 2
@@ -148,9 +144,3 @@ class ServerThread:
     def __exit__(self, *exc):
         self.server.should_exit = True
         self.thread.join(timeout=5)
-
-
-if __name__ == "__main__":
-    port, delay_ms, tokens = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-    uvicorn.run(FakeModel(delay_ms, tokens).app(), host="127.0.0.1", port=port, log_level="warning",
-                lifespan="off")

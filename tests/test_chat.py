@@ -187,7 +187,8 @@ class TestWebChat:
         left = [m.content for m in Message.select().where(Message.conversation == int(conversation_id))
                 if m.type in ("question", "answer")]
         assert sorted(left) == ["/echo keep", "keep"]
-        assert first  # the first turn is untouched
+        kept_question = int(first[0][1]["message"]["message_id"])
+        assert Message.get_by_id(kept_question).content == "/echo keep"  # the first turn is untouched
 
     def test_regenerate_replaces_a_turn(self, alice):
         bot_id = new_agent(alice, publish=False)
@@ -473,3 +474,46 @@ class TestStreamDetails:
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+class TestPromisedOptions:
+    def test_console_shows_requires_action_as_an_interrupt(self, alice):
+        bot_id = new_agent(alice, publish=False)
+        events = web_chat(alice, bot_id, '/call lookup {"q": "x"}')
+        verbose = [json.loads(d["message"]["content"]) for n, d in events
+                   if n == "message" and d["message"]["type"] == "verbose"]
+        assert [v["msg_type"] for v in verbose] == ["interrupt"]
+        action = json.loads(verbose[0]["data"])["required_action"]
+        assert action["submit_tool_outputs"]["tool_calls"][0]["function"]["name"] == "lookup"
+        run = ChatRun.get_by_id(Message.get_by_id(int(events[0][1]["message"]["message_id"])).run_id)
+        assert run.status == "requires_action" and run.required_action == action
+
+    def test_chat_sdk_connector_model_override_and_meta_data(self, alice, fake_server, fake_model_id):
+        bot_id = new_agent(alice, publish=False)
+        alice.post("/v1/bot/publish", json={"bot_id": bot_id, "connector_ids": ["999"]})
+        assert_error(open_chat(alice, bot_id, "hi", stream=False), 404, 103100002, "connector 1024")
+        before = len(fake_server.model.requests)
+        events = open_chat(alice, bot_id, "over there", connector_id="999", meta_data={"order": "42"},
+                           custom_config={"model_config": {"model_id": fake_model_id}})
+        chat = final_chat(events)
+        assert chat["meta_data"] == {"order": "42"}
+        answer = next(m for m in messages_of(events, "conversation.message.completed") if m["type"] == "answer")
+        assert answer["content"] == "fake: over there" and len(fake_server.model.requests) > before
+        conversation = Conversation.get_by_id(int(chat["conversation_id"]))
+        assert conversation.connector_id == 999 and ChatRun.get_by_id(int(chat["id"])).connector_id == 999
+        listed = alice.get(f"/v1/conversations?bot_id={bot_id}&connector_id=999").json()["data"]["conversations"]
+        assert [c["id"] for c in listed] == [chat["conversation_id"]]
+
+    def test_console_uses_the_named_conversation(self, alice):
+        bot_id = new_agent(alice, publish=False)
+        first = events_conversation(web_chat(alice, bot_id, "/echo one"))
+        second = alice.post("/api/conversation/clear_message", json={"conversation_id": first}).json()["data"]
+        web_chat(alice, bot_id, "/echo two", conversation_id=second["conversation_id"])
+        listed = alice.post("/api/conversation/get_message_list",
+                            json={"bot_id": bot_id, "conversation_id": second["conversation_id"]}).json()["data"]
+        assert [m["content"] for m in listed["message_list"] if m["type"] == "question"] == ["/echo two"]
+        assert listed["participant_info_map"][bot_id]["name"] == "Chat agent"
+        other = new_agent(alice, publish=False)
+        assert_error(alice.post("/api/conversation/chat", json={"bot_id": other, "query": "hi",
+                                                                "conversation_id": second["conversation_id"]}),
+                     400, 103000000, "another agent")

@@ -64,6 +64,9 @@ class TestConversations:
         ascending = alice.get(f"/v1/conversations?bot_id={agent}&sort_order=ASC").json()["data"]
         assert [c["id"] for c in ascending["conversations"]] == ids
         assert alice.get(f"/v1/conversations?bot_id={agent}&connector_id=999").json()["data"]["conversations"] == []
+        Conversation.update(updated_at=Conversation.updated_at + 100).where(Conversation.id == int(ids[0])).execute()
+        recent = alice.get(f"/v1/conversations?bot_id={agent}&sort_field=updated_at").json()["data"]
+        assert recent["conversations"][0]["id"] == ids[0]
 
     def test_a_second_user_cannot_see_or_touch_them(self, alice, bob, agent):
         created = create_conversation(alice, agent)

@@ -29,8 +29,8 @@ def pat(live_pat) -> str:
 
 
 @pytest.fixture(scope="module")
-def coze(live_server, pat) -> Coze:
-    return Coze(auth=TokenAuth(pat), base_url=live_server)
+def coze(live_coze) -> Coze:
+    return live_coze
 
 
 def published_agent(coze: Coze, **model_info) -> str:
