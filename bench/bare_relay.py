@@ -1,48 +1,40 @@
 """The baseline for bench/chat_streams.py: a bare Starlette SSE endpoint that relays the same
-fake model as /v3/chat does, with the same HTTP client (aiohttp) and event format, and no auth,
-OpenAPI routing, validation, database or run bookkeeping. Run: uvicorn --factory
-bench.bare_relay:create (the model's address in the request's `bench_model_url`, else
-BENCH_MODEL_URL)."""
+fake model as /v3/chat does, with the same model client (services/llm_openai.py over
+services/model_http.py) and event format, and no auth, OpenAPI routing, validation, database or
+run bookkeeping: the plain way to write a relay, a StreamingResponse over the model's chunks.
+Run: uvicorn --factory bench.bare_relay:create (the model's address in the request's
+`bench_model_url`, else BENCH_MODEL_URL)."""
 from __future__ import annotations
 
 import json
 import os
 
-import aiohttp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
+from models.llm import PROTOCOL_OPENAI, LlmModel
+from services import llm, llm_openai
+
 
 def create():
-    model_url = os.environ["BENCH_MODEL_URL"]
-    sessions: list[aiohttp.ClientSession] = []
+    default_url = os.environ["BENCH_MODEL_URL"]
 
     async def chat(request: Request):
-        if not sessions:
-            sessions.append(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)))
         body = await request.json()
         question = body["additional_messages"][-1]["content"]
-        url = body.get("bench_model_url") or model_url
+        model = LlmModel(name="fake", model_name="fake", protocol=PROTOCOL_OPENAI,
+                         base_url=body.get("bench_model_url") or default_url)
 
         async def events():
             yield b'event:conversation.chat.created\ndata:{"status":"created"}\n\n'
-            payload = {"model": "fake", "stream": True, "messages": [{"role": "user", "content": question}]}
-            async with sessions[0].post(f"{url}/chat/completions", json=payload) as response:
-                pending = b""
-                async for block in response.content.iter_any():
-                    pending += block
-                    *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        if not line.startswith(b"data:") or line.endswith(b"[DONE]"):
-                            continue
-                        for choice in json.loads(line[5:]).get("choices") or []:
-                            content = (choice.get("delta") or {}).get("content")
-                            if content:
-                                data = json.dumps({"id": "1", "type": "answer", "role": "assistant",
-                                                   "content": content}, separators=(",", ":"))
-                                yield f"event:conversation.message.delta\ndata:{data}\n\n".encode()
+            request = llm.ChatRequest(messages=[{"role": "user", "content": question}])
+            async for chunk in llm_openai.stream(model, request):
+                if chunk.content:
+                    data = json.dumps({"id": "1", "type": "answer", "role": "assistant",
+                                       "content": chunk.content}, separators=(",", ":"))
+                    yield f"event:conversation.message.delta\ndata:{data}\n\n".encode()
             yield b'event:conversation.chat.completed\ndata:{"status":"completed"}\n\n'
             yield b'event:done\ndata:"[DONE]"\n\n'
 

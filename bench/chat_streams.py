@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
+import uvloop
 
 from bench.harness import free_port, start_uvicorn
 
@@ -46,7 +47,7 @@ def percentile(values: list[float], q: float) -> float:
 
 class Target:
     def __init__(self, name: str, base: str, path: str, body: dict, headers: dict, marker: bytes,
-                 plain_path: str, plain_headers: dict):
+                 plain_path: str, plain_headers: dict, pid: int = 0):
         self.name, self.path, self.marker = name, path, marker
         self.host, self.port = base.split("//")[1].split(":")
         self.base = base
@@ -55,53 +56,80 @@ class Target:
                 f"Content-Length: {len(payload)}", "Connection: close",
                 *[f"{k}: {v}" for k, v in headers.items()]]
         self.request = ("\r\n".join(head) + "\r\n\r\n").encode() + payload
-        self.plain_path, self.plain_headers = plain_path, plain_headers
+        self.plain_path, self.plain_headers, self.pid = plain_path, plain_headers, pid
+
+
+class StreamClient(asyncio.Protocol):
+    """One chat over a bare protocol (the load generator must cost less than what it measures):
+    records first-token time and gaps between tokens, and counts open streams in `out`."""
+
+    def __init__(self, target: Target, out: dict, first_token_only: bool, finished: asyncio.Future):
+        self.target, self.out, self.first_token_only, self.finished = target, out, first_token_only, finished
+        self.keep = max(len(target.marker), *(len(m) for m in DONE_MARKERS)) - 1
+        self.started = time.perf_counter()
+        self.gaps, self.first, self.last, self.count = [], None, None, 0
+        self.tail, self.status_checked, self.transport = b"", False, None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self.target.request)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        if not self.status_checked:
+            self.status_checked = True
+            status_line = data.split(b"\r\n", 1)[0]
+            if b" 200 " not in status_line:
+                return self._end(RuntimeError(status_line.decode()))
+        window = self.tail + data
+        found = window.count(self.target.marker)
+        if found:
+            if self.first is None:
+                self.first = now - self.started
+                self.out["open"] += 1
+                self.out["most_open"] = max(self.out["most_open"], self.out["open"])
+            else:
+                self.gaps.append(now - self.last)
+            self.gaps.extend([0.0] * (found - 1))
+            self.last, self.count = now, self.count + found
+            self.out["live_tokens"] += found
+            if self.first_token_only:
+                return self._end()  # leaving early: the server must stop the run
+        if any(m in window for m in DONE_MARKERS):
+            return self._end()
+        self.tail = window[-self.keep:]
+
+    def connection_lost(self, exc) -> None:
+        self._end(exc)
+
+    def _end(self, error: BaseException | None = None) -> None:
+        if self.finished.done():
+            return
+        self.transport.close()
+        if self.first is not None:
+            self.out["open"] -= 1
+        wanted = 1 if self.first_token_only else self.out["tokens"]
+        if error is None and self.count < wanted:
+            error = RuntimeError(f"{self.count} of {self.out['tokens']} tokens")
+        if error is not None:  # counted, not raised: a level fails on any error
+            self.out["errors"].append(str(error)[:120])
+        else:
+            self.out["ttft"].append(self.first)
+            self.out["gaps"].extend(self.gaps)
+            self.out["received"] += self.count
+        self.finished.set_result(None)
 
 
 async def one_stream(target: Target, out: dict, first_token_only: bool = False) -> None:
-    """One chat; `out` collects its first-token time and gaps, and counts open streams."""
-    started = time.perf_counter()
-    gaps, first, last, count = [], None, None, 0
-    keep = max(len(target.marker), *(len(m) for m in DONE_MARKERS)) - 1
-    tail = b""
+    loop = asyncio.get_running_loop()
+    finished = loop.create_future()
     try:
-        reader, writer = await asyncio.open_connection(target.host, int(target.port))
-        writer.write(target.request)
-        status_line = None
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                break
-            now = time.perf_counter()
-            if status_line is None:
-                status_line = data.split(b"\r\n", 1)[0]
-                if b" 200 " not in status_line:
-                    raise RuntimeError(status_line.decode())
-            window = tail + data
-            found = window.count(target.marker)
-            if found:
-                if first is None:
-                    first = now - started
-                    out["open"] += 1
-                    out["most_open"] = max(out["most_open"], out["open"])
-                else:
-                    gaps.append(now - last)
-                gaps.extend([0.0] * (found - 1))
-                last, count = now, count + found
-                if first_token_only:
-                    break  # leaving early: the server must stop the run
-            if any(m in window for m in DONE_MARKERS):
-                break
-            tail = window[-keep:]
-        writer.close()
-        if first is not None:
-            out["open"] -= 1
-        if count < (1 if first_token_only else out["tokens"]):
-            raise RuntimeError(f"{count} of {out['tokens']} tokens")
-        out["ttft"].append(first)
-        out["gaps"].extend(gaps)
-    except Exception as exc:  # counted, not raised: a level fails on any error
+        await loop.create_connection(lambda: StreamClient(target, out, first_token_only, finished),
+                                     target.host, int(target.port))
+    except OSError as exc:
         out["errors"].append(str(exc)[:120])
+        return
+    await finished
 
 
 async def plain_requests(target: Target, stop: asyncio.Event, latencies: list[float]) -> None:
@@ -115,7 +143,18 @@ async def plain_requests(target: Target, stop: asyncio.Event, latencies: list[fl
 
 
 def _collector(tokens: int) -> dict:
-    return {"tokens": tokens, "ttft": [], "gaps": [], "errors": [], "open": 0, "most_open": 0}
+    return {"tokens": tokens, "ttft": [], "gaps": [], "errors": [], "open": 0, "most_open": 0,
+            "received": 0, "live_tokens": 0}
+
+
+async def steady_window(target: Target, out: dict, seconds: float = 2.0) -> dict:
+    """The server's CPU use, and its CPU time per token relayed, over a window in which the
+    level's streams are (or should all be) open: what the load costs once it has arrived."""
+    cpu, clock, tokens = cpu_seconds(target.pid), time.perf_counter(), out["live_tokens"]
+    await asyncio.sleep(seconds)
+    used = cpu_seconds(target.pid) - cpu
+    return {"steady_cpu": used / (time.perf_counter() - clock),
+            "steady_us_per_token": used / max(1, out["live_tokens"] - tokens) * 1e6}
 
 
 async def run_level(target: Target, streams: int, tokens: int, rate: float) -> dict:
@@ -126,6 +165,8 @@ async def run_level(target: Target, streams: int, tokens: int, rate: float) -> d
     for index in range(streams):
         tasks.append(asyncio.create_task(one_stream(target, out)))
         await asyncio.sleep(1 / rate)
+    await asyncio.sleep(1)
+    steady = await steady_window(target, out) if target.pid else {}
     await asyncio.gather(*tasks)
     stop.set()
     if plain_task:
@@ -134,7 +175,8 @@ async def run_level(target: Target, streams: int, tokens: int, rate: float) -> d
             "first_error": (out["errors"] or [""])[0],
             "gap_p50": percentile(out["gaps"], 0.5), "gap_p99": percentile(out["gaps"], 0.99),
             "ttft_p50": percentile(out["ttft"], 0.5), "ttft_p99": percentile(out["ttft"], 0.99),
-            "plain_p50": percentile(plain, 0.5), "plain_p99": percentile(plain, 0.99)}
+            "plain_p50": percentile(plain, 0.5), "plain_p99": percentile(plain, 0.99),
+            "received": out["received"], **steady}
 
 
 async def ttft_sample(target: Target, count: int, concurrency: int, tokens: int) -> list[float]:
@@ -172,6 +214,12 @@ def setup_cozeplus(base: str, model_urls: list[str]) -> tuple[list[str], str]:
     return bots, pat
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def fmt(seconds: float) -> str:
     return f"{seconds * 1000:7.1f}"
 
@@ -183,6 +231,7 @@ def main() -> None:
     parser.add_argument("--hold", type=float, default=5, help="seconds every stream of a level is open together")
     parser.add_argument("--delay-ms", type=float, default=50)
     parser.add_argument("--ttft-samples", type=int, default=200)
+    parser.add_argument("--only", choices=["bare", "cozeplus"], help="measure concurrent streams of one target")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
     # long enough that the last stream of the largest level starts while the first still streams
@@ -218,12 +267,12 @@ def main() -> None:
                 Target("fake model alone", f"http://127.0.0.1:{model_port}", "/v1/chat/completions",
                        {"model": "fake", "stream": True, "messages": [{"role": "user", "content": "Hello"}]}, {},
                        MODEL_DELTA, "", {}),
-                Target("bare Starlette relay", bare_url, "/v3/chat", question, {}, DELTA, "/v1/users/me", {}),
-                Target("cozeplus /v3/chat", ours_url, "/v3/chat", question, auth, DELTA, "/v1/users/me", auth),
+                Target("bare Starlette relay", bare_url, "/v3/chat", question, {}, DELTA, "/v1/users/me", {}, bare.pid),
+                Target("cozeplus /v3/chat", ours_url, "/v3/chat", question, auth, DELTA, "/v1/users/me", auth, ours.pid),
             ]
         short, long = targets(short_bot, short_port, short_url), targets(long_bot, long_port, long_url)
         for target in short:  # warm-up, and a check that every target streams
-            asyncio.run(ttft_sample(target, 5, 5, 3))
+            uvloop.run(ttft_sample(target, 5, 5, 3))
 
         engine = "postgresql" if env.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
         print(f"streaming chat, one worker, {engine}; fake model: one token every {args.delay_ms:.0f} ms; "
@@ -231,7 +280,7 @@ def main() -> None:
         print(f"\n1. time to first token, {args.ttft_samples} streams one after another (ms)")
         medians = {}
         for target in short:
-            sample = asyncio.run(ttft_sample(target, args.ttft_samples, 1, 3))
+            sample = uvloop.run(ttft_sample(target, args.ttft_samples, 1, 3))
             medians[target.name] = (statistics.median(sample), percentile(sample, 0.99))
             print(f"   {target.name:22} median {fmt(medians[target.name][0])}   p99 {fmt(medians[target.name][1])}")
         model_p50, model_p99 = medians["fake model alone"]
@@ -242,16 +291,23 @@ def main() -> None:
         print(f"\n2. concurrent streams, {args.rate:.0f} started per second, answers of {long_tokens} tokens (ms;"
               f" a level passes with no errors, all open at once and p99 gap < 250 ms)")
         print("   target                 streams   open errors  gap p50  gap p99 ttft p50 ttft p99 "
-              "plain p50 plain p99")
+              "plain p50 plain p99  server% µs/token load%")
         held = {}
         for target in long[1:]:
+            if args.only and args.only not in target.name.lower():
+                continue
             for streams in levels:
-                result = asyncio.run(run_level(target, streams, long_tokens, args.rate))
+                pids = {"load": os.getpid(), **{f"model{i}": m.pid for i, m in enumerate(models)}}
+                before, clock = {name: cpu_seconds(pid) for name, pid in pids.items()}, time.perf_counter()
+                result = uvloop.run(run_level(target, streams, long_tokens, args.rate))
+                elapsed = time.perf_counter() - clock
+                used = {name: (cpu_seconds(pid) - before[name]) / elapsed for name, pid in pids.items()}
+                load_cpu = sum(used.values())
                 passed = result["errors"] == 0 and result["gap_p99"] < 0.25 and result["most_open"] == streams
                 print(f"   {target.name:22} {streams:7d} {result['most_open']:6d} {result['errors']:6d} "
                       f"{fmt(result['gap_p50'])}  {fmt(result['gap_p99'])} {fmt(result['ttft_p50'])} "
                       f"{fmt(result['ttft_p99'])}   {fmt(result['plain_p50'])}   {fmt(result['plain_p99'])}  "
-                      + ("pass" if passed else "FAIL") + (f"  ({result['first_error']})" if result["errors"] else ""))
+                      + f"  {result['steady_cpu']:6.0%} {result['steady_us_per_token']:6.1f} {load_cpu:6.0%}  " + ("pass" if passed else "FAIL") + (f"  ({result['first_error']})" if result["errors"] else ""))
                 if not passed:
                     break
                 held[target.name] = streams

@@ -68,7 +68,7 @@ def _slash_paths(spec: dict) -> set[str]:
 async def _lifespan(app):
     yield
     from services import llm_openai
-    await llm_openai.close_session()  # model connections pooled on this event loop
+    llm_openai.close_connections()  # model connections pooled on this event loop
 
 
 def create_app(settings: Settings | None = None) -> connexion.AsyncApp:

@@ -36,10 +36,26 @@ def _prepare_web(user, body: dict) -> runtime.Turn:
 
 async def agent_chat(token_info, body):
     turn = await run_db(_prepare_web, token_info["user"], body)
-    return sse.response(_web_events(runtime.LiveRun(turn, subscribed=True), turn))
+    return _stream(turn, _web_renderer(turn), sse.event("done", {}), keepalive=WEB_KEEPALIVE_SECONDS)
 
 
-async def _web_events(live: runtime.LiveRun, turn: runtime.Turn):
+def _stream(turn: runtime.Turn, render, last_frame: bytes, keepalive: float | None = None) -> sse.EventStream:
+    """The run's events rendered as they happen into an SSE response; the client leaving stops
+    the run."""
+    stream = sse.EventStream(keepalive)
+
+    def subscriber(event: tuple | None) -> None:
+        if event is None:
+            stream.close(last_frame)
+        else:
+            frame = render(event)
+            if frame:
+                stream.push(frame)
+    stream.on_disconnect = runtime.LiveRun(turn, subscriber).cancel
+    return stream
+
+
+def _web_renderer(turn: runtime.Turn):
     conversation_id = str(turn.conversation.id)
     seq = 0
 
@@ -68,9 +84,7 @@ async def _web_events(live: runtime.LiveRun, turn: runtime.Turn):
             return sse.event("error", {"code": event[1], "msg": event[2]})
         return b""
 
-    async for batch in live.batches(keepalive=WEB_KEEPALIVE_SECONDS):
-        yield b"".join(render(event) for event in batch) if batch else sse.KEEP_ALIVE
-    yield sse.event("done", {})
+    return render
 
 
 # --- the Open API: /v3/chat ---------------------------------------------------------------------
@@ -115,32 +129,32 @@ async def chat(token_info, body, conversation_id=None):
 
 def _respond(turn: runtime.Turn, stream: bool):
     if stream:
-        return sse.response(_open_events(runtime.LiveRun(turn, subscribed=True)))
-    runtime.LiveRun(turn, subscribed=False)
+        return _stream(turn, _open_renderer(), sse.event("done", "[DONE]"))
+    runtime.LiveRun(turn)
     return ok(chat_view(turn.run)), 200, {"Content-Type": "application/json"}  # the spec offers two types
 
 
-async def _open_events(live: runtime.LiveRun):
+def _open_renderer():
     delta_templates: dict[int, sse.Template] = {}
-    async for batch in live.batches():  # what piled up while the loop was busy goes in one write
-        frames = []
-        for event in batch:
-            kind = event[0]
-            if kind == "chat":
-                frames.append(sse.event(f"conversation.chat.{event[1].status}", chat_view(event[1])))
-            elif kind == "delta":
-                message = event[1]
-                template = delta_templates.get(message.id)
-                if template is None:  # a delta differs from the next only by its text
-                    template = delta_templates[message.id] = sse.Template(
-                        "conversation.message.delta", open_message_view(message, delta=(sse.HOLE, sse.HOLE)))
-                frames.append(template.fill(event[2], event[3]))
-            elif kind == "message":
-                frames.append(sse.event("conversation.message.completed", open_message_view(event[1])))
-            elif kind == "error":
-                frames.append(sse.event("error", {"code": event[1], "msg": event[2]}))
-        yield b"".join(frames)
-    yield sse.event("done", "[DONE]")
+
+    def render(event: tuple) -> bytes:
+        kind = event[0]
+        if kind == "chat":
+            return sse.event(f"conversation.chat.{event[1].status}", chat_view(event[1]))
+        if kind == "delta":
+            message = event[1]
+            template = delta_templates.get(message.id)
+            if template is None:  # a delta differs from the next only by its text
+                template = delta_templates[message.id] = sse.Template(
+                    "conversation.message.delta", open_message_view(message, delta=(sse.HOLE, sse.HOLE)))
+            return template.fill(event[2], event[3])
+        if kind == "message":
+            return sse.event("conversation.message.completed", open_message_view(event[1]))
+        if kind == "error":
+            return sse.event("error", {"code": event[1], "msg": event[2]})
+        return b""
+
+    return render
 
 
 def retrieve_chat(token_info, conversation_id, chat_id):

@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import time
-from typing import AsyncIterator, Callable
+from typing import Callable
 
 from core import errors
 from core.ids import new_id, parse_id
@@ -316,16 +316,17 @@ class Runner:
         if self.answer is None:
             self.answer = self._new_message("answer")
         calls: list[llm.ToolCall] = []
-        async with contextlib.aclosing(llm.stream(turn.model, request)) as chunks:
+        async with contextlib.aclosing(llm.stream(turn.model, request, self._delta)) as chunks:
             async for chunk in chunks:
-                if chunk.content or chunk.reasoning:
-                    self.answer_text.append(chunk.content)
-                    self.answer_reasoning.append(chunk.reasoning)
-                    self.emit(("delta", self.answer, chunk.content, chunk.reasoning))
                 if chunk.usage:
                     turn.usage.add(chunk.usage)
                 calls = chunk.tool_calls or calls
         return calls
+
+    def _delta(self, content: str, reasoning: str) -> None:
+        self.answer_text.append(content)
+        self.answer_reasoning.append(reasoning)
+        self.emit(("delta", self.answer, content, reasoning))
 
     def _reset_answer(self) -> None:
         self.answer, self.answer_text, self.answer_reasoning = None, [], []
@@ -426,12 +427,14 @@ _background: set[asyncio.Task] = set()
 
 
 class LiveRun:
-    """A turn running as a task. With a subscriber its events are queued for the response;
-    without one (non-streaming calls) they are dropped: the database has the outcome."""
+    """A turn running as a task. Its events go to `subscriber` as they happen (a streaming
+    response renders and queues them at once; the model's deltas arrive straight from the
+    network reads); without one (non-streaming calls) they are dropped: the database has the
+    outcome. The subscriber gets None when the run is over."""
 
-    def __init__(self, turn: Turn, *, subscribed: bool):
+    def __init__(self, turn: Turn, subscriber: Callable[[tuple | None], None] | None = None):
         self.turn = turn
-        self.queue: asyncio.Queue | None = asyncio.Queue() if subscribed else None
+        self.subscriber = subscriber
         self.loop = asyncio.get_running_loop()
         self.done = False
         self.task = self.loop.create_task(self._main())
@@ -440,8 +443,8 @@ class LiveRun:
         self.task.add_done_callback(_background.discard)
 
     def _emit(self, event: tuple) -> None:
-        if self.queue is not None:
-            self.queue.put_nowait(event)
+        if self.subscriber is not None:
+            self.subscriber(event)
 
     async def _main(self) -> None:
         try:
@@ -449,32 +452,11 @@ class LiveRun:
         finally:
             self.done = True
             _live.pop(self.turn.run.id, None)
-            self._emit(None)
-
-    async def batches(self, keepalive: float | None = None) -> AsyncIterator[list[tuple]]:
-        """The run's events, each time all that are waiting (one write for several when the
-        process is busy); an empty batch after `keepalive` seconds of silence. Leaving early (the
-        client went away) cancels the run."""
-        try:
-            while True:
-                try:
-                    batch = [await asyncio.wait_for(self.queue.get(), keepalive)]
-                except asyncio.TimeoutError:
-                    yield []
-                    continue
-                while not self.queue.empty():
-                    batch.append(self.queue.get_nowait())
-                if batch[-1] is None:
-                    if len(batch) > 1:
-                        yield batch[:-1]
-                    return
-                yield batch
-        finally:
-            if not self.done:
-                self.cancel()
+            if self.subscriber is not None:
+                self.subscriber(None)
 
     def cancel(self) -> None:
-        if not self.loop.is_closed():  # the caller may be on another loop (or thread)
+        if not self.done and not self.loop.is_closed():  # the caller may be on another loop (or thread)
             self.loop.call_soon_threadsafe(self.task.cancel)
 
 

@@ -2,9 +2,10 @@
 the built-in offline model. Requests and messages use the Chat Completions shapes."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from models.llm import PROTOCOL_BUILTIN, LlmModel
 
@@ -59,12 +60,30 @@ class ProviderError(Exception):
         self.status = status
 
 
-def stream(model: LlmModel, request: ChatRequest) -> AsyncIterator[Chunk]:
+OnDelta = Callable[[str, str], None]  # (content, reasoning) of a streamed piece
+
+
+def stream(model: LlmModel, request: ChatRequest, on_delta: OnDelta | None = None) -> AsyncIterator[Chunk]:
+    """The reply as chunks. With `on_delta`, text and reasoning go to it as they arrive (for the
+    OpenAI client, straight from the network read, with no task switch per token) and the
+    iterator yields only the chunks that carry something else."""
     if model.protocol == PROTOCOL_BUILTIN:
         from services import llm_offline
-        return llm_offline.stream(request)
+        chunks = llm_offline.stream(request)
+        return _handing_deltas(chunks, on_delta) if on_delta else chunks
     from services import llm_openai
-    return llm_openai.stream(model, request)
+    return llm_openai.stream(model, request, on_delta)
+
+
+async def _handing_deltas(chunks: AsyncIterator[Chunk], on_delta: OnDelta) -> AsyncIterator[Chunk]:
+    async with contextlib.aclosing(chunks):
+        async for chunk in chunks:
+            if chunk.content or chunk.reasoning:
+                on_delta(chunk.content, chunk.reasoning)
+                if not (chunk.tool_calls or chunk.usage or chunk.finish_reason):
+                    continue
+                chunk = dataclasses.replace(chunk, content="", reasoning="")
+            yield chunk
 
 
 async def complete(model: LlmModel, request: ChatRequest) -> tuple[str, Usage]:

@@ -32,7 +32,7 @@ def collect(model, messages, tools=None) -> list[llm.Chunk]:
         try:
             return [c async for c in llm.stream(model, llm.ChatRequest(messages=messages, tools=tools or []))]
         finally:
-            await llm_openai.close_session()
+            llm_openai.close_connections()
     return asyncio.run(run())
 
 
