@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) bench/auth_profile.py
 	$(PY) bench/app_class.py
 	$(PY) -m bench.chat_streams
+	$(PY) -m bench.model_client
 
 clean:
 	rm -rf $(VENV) node_modules
