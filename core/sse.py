@@ -86,6 +86,7 @@ class EventStream(Response):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._send = None
         self._unfinished: _Rest | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def push(self, frame: bytes) -> None:
         waiter = self._waiter

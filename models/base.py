@@ -7,7 +7,7 @@ import time
 
 from peewee import BigIntegerField, Model, TextField
 
-from core.ids import new_id
+from core.ids import new_id, parse_id
 from models.db import db
 
 
@@ -48,6 +48,15 @@ class BaseModel(Model):
                 (cls,), lambda row_id: cls.select().where(cls.id == row_id).limit(1), row_id=-7301231)
         found = query.first(row_id=row_id)
         return found[0] if found else None
+
+    @classmethod
+    def requested(cls, raw_id, *conditions):
+        """The row a request names by `raw_id` (a string or number, maybe malformed) and that
+        meets `conditions` (typically: belongs to the parent in the path), or None."""
+        number = parse_id(raw_id)
+        if number is None:
+            return None
+        return cls.get_or_none(cls.id == number, *conditions)
 
     def insert_new(self):
         """Insert this new row (id and defaults already set) with SQL built once per model and

@@ -264,15 +264,15 @@ class Runner:
                 query = query.where(ChatRun.status.in_([*LIVE_STATUSES, REQUIRES_ACTION]))
             return query.execute()
         if await run_db(save) or status == CANCELED:
-            self.emit(("chat", _snapshot(run)))
+            self.emit(("chat", run))
 
     async def execute(self) -> None:
         turn = self.turn
         try:
             if not turn.resumed:
-                self.emit(("chat", _snapshot(turn.run, status=CREATED)))
+                self.emit(("chat", ChatRun(**{**turn.run.__data__, "status": CREATED})))
                 self.emit(("ack", turn.question))
-            self.emit(("chat", _snapshot(turn.run)))
+            self.emit(("chat", turn.run))
             await self._rounds()
         except asyncio.CancelledError:
             await self._stopped()
@@ -415,11 +415,6 @@ class Runner:
             await run_db(lambda: Message.delete().where(Message.run == run.id).execute())
 
 
-def _snapshot(run: ChatRun, **changes) -> ChatRun:
-    """The run as it is now (the response may render the event after later changes)."""
-    return ChatRun(**{**run.__data__, **changes})
-
-
 # --- live runs: execution as tasks, cancellation, resumption -----------------------------------
 
 _live: dict[int, "LiveRun"] = {}
@@ -430,7 +425,8 @@ class LiveRun:
     """A turn running as a task. Its events go to `subscriber` as they happen (a streaming
     response renders and queues them at once; the model's deltas arrive straight from the
     network reads); without one (non-streaming calls) they are dropped: the database has the
-    outcome. The subscriber gets None when the run is over."""
+    outcome. The subscriber gets None when the run is over. It must use an event at once: the
+    run and messages in it change afterwards."""
 
     def __init__(self, turn: Turn, subscriber: Callable[[tuple | None], None] | None = None):
         self.turn = turn
@@ -491,9 +487,7 @@ async def break_turn(user: User, conversation_id, question_id, answer_id, broken
 
 def load_run(user: User, conversation_id, chat_id) -> ChatRun:
     conversation = conversations.load(user, conversation_id)
-    number = parse_id(chat_id)
-    run = ChatRun.get_or_none((ChatRun.id == number) & (ChatRun.conversation == conversation.id)) \
-        if number is not None else None
+    run = ChatRun.requested(chat_id, ChatRun.conversation == conversation.id)
     if run is None:
         raise errors.CHAT_NOT_FOUND(f"chat {chat_id} not found in conversation {conversation_id}")
     return run

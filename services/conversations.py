@@ -44,8 +44,7 @@ def create(user: User, bot: Bot, *, messages: list[dict] | None = None, **fields
 
 def load(user: User, conversation_id) -> Conversation:
     """The caller's own conversation; anyone else's is simply not found."""
-    number = parse_id(conversation_id)
-    conversation = Conversation.get_or_none(Conversation.id == number) if number is not None else None
+    conversation = Conversation.requested(conversation_id)
     if conversation is None or conversation.creator_id != user.id:
         raise errors.CONVERSATION_NOT_FOUND(f"conversation {conversation_id} not found")
     return conversation
@@ -124,9 +123,7 @@ def add_message(conversation: Conversation, user: User, body: dict, run: ChatRun
 
 def load_message(user: User, conversation_id, message_id) -> Message:
     conversation = load(user, conversation_id)
-    number = parse_id(message_id)
-    message = Message.get_or_none((Message.id == number) & (Message.conversation == conversation.id)) \
-        if number is not None else None
+    message = Message.requested(message_id, Message.conversation == conversation.id)
     if message is None:
         raise errors.MESSAGE_NOT_FOUND(f"message {message_id} not found in conversation {conversation_id}")
     return message

@@ -187,6 +187,5 @@ def url_of(uri: str) -> str:
     """A displayable URL for a stored uri: `file:<id>` becomes a signed link; others pass through."""
     if not uri.startswith("file:"):
         return uri
-    number = parse_id(uri.removeprefix("file:"))
-    stored = StoredFile.get_or_none(StoredFile.id == number) if number is not None else None
+    stored = StoredFile.requested(uri.removeprefix("file:"))
     return signed_url(stored) if stored else ""

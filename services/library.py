@@ -80,9 +80,7 @@ def save_shortcut(user: User, bot_id, shortcut: dict) -> ShortcutCommand:
 
 
 def get_shortcut(bot, command_id) -> ShortcutCommand:
-    number = parse_id(command_id)
-    found = ShortcutCommand.get_or_none((ShortcutCommand.id == number) & (ShortcutCommand.bot == bot.id)) \
-        if number is not None else None
+    found = ShortcutCommand.requested(command_id, ShortcutCommand.bot == bot.id)
     if found is None:
         raise errors.SHORTCUT_NOT_FOUND(f"shortcut command {command_id} of agent {bot.id} not found")
     return found

@@ -185,7 +185,7 @@ def live_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def live_pat(live_server) -> str:
+def pat(live_server) -> str:
     """A personal access token of the admin on the live server (what SDK users hold)."""
     import httpx
     response = httpx.post(f"{live_server}/api/permission_api/pat/create_personal_access_token_and_permission",
@@ -195,10 +195,10 @@ def live_pat(live_server) -> str:
 
 
 @pytest.fixture(scope="session")
-def live_coze(live_server, live_pat):
+def coze(live_server, pat):
     """cozepy, unmodified, pointed at the live server with the admin's PAT."""
     from cozepy import Coze, TokenAuth
-    return Coze(auth=TokenAuth(live_pat), base_url=live_server)
+    return Coze(auth=TokenAuth(pat), base_url=live_server)
 
 
 def live_login(base: str, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:

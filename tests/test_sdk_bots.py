@@ -14,16 +14,6 @@ from cozepy import (BotModelInfo, BotOnboardingInfo, BotPromptInfo, Coze, CozeAP
 from core.settings import REPO_ROOT
 
 
-@pytest.fixture(scope="module")
-def pat(live_pat) -> str:
-    return live_pat
-
-
-@pytest.fixture(scope="module")
-def coze(live_coze) -> Coze:
-    return live_coze
-
-
 def test_cozepy_users_and_workspaces(coze):
     me = coze.users.me()
     assert me.user_id.isdigit() and me.nick_name == "Administrator"

@@ -23,16 +23,6 @@ def admin_token(live_server) -> str:
     return live_login(live_server)
 
 
-@pytest.fixture(scope="module")
-def pat(live_pat) -> str:
-    return live_pat
-
-
-@pytest.fixture(scope="module")
-def coze(live_coze) -> Coze:
-    return live_coze
-
-
 def published_agent(coze: Coze, **model_info) -> str:
     space_id = coze.workspaces.list().items[0].id
     bot = coze.bots.create(space_id=space_id, name="SDK chat agent")

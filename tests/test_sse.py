@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from core import sse
 
 
@@ -58,32 +60,27 @@ def test_frames_are_written_from_the_pushing_callback_and_in_order():
     assert server.bodies == [b"one", b"two", b"threefour", b"five", b"done", b""] and server.ended
 
 
-def test_a_client_that_leaves_calls_on_disconnect_once():
+@pytest.mark.parametrize("client_leaves, bodies", [
+    (True, [b"one"]),
+    (False, [b"one", b"done", b""]),
+])
+def test_on_disconnect_is_called_once_and_only_when_the_client_leaves(client_leaves, bodies):
     async def run():
         stream, server = sse.EventStream(), Server()
         calls = []
         stream.on_disconnect = lambda: calls.append(1)
         task = await started(stream, server)
         stream.push(b"one")
-        server.disconnect.set()
+        if client_leaves:
+            server.disconnect.set()
+        else:
+            stream.close(b"done")
         await asyncio.wait_for(task, 1)
         stream.push(b"after")
         return server, calls
     server, calls = asyncio.run(run())
-    assert server.bodies == [b"one"] and calls == [1] and not server.ended
-
-
-def test_a_closed_stream_does_not_call_on_disconnect():
-    async def run():
-        stream, server = sse.EventStream(), Server()
-        calls = []
-        stream.on_disconnect = lambda: calls.append(1)
-        task = await started(stream, server)
-        stream.close(b"done")
-        await asyncio.wait_for(task, 1)
-        return server, calls
-    server, calls = asyncio.run(run())
-    assert server.bodies == [b"done", b""] and calls == []
+    assert server.bodies == bodies
+    assert calls == ([1] if client_leaves else []) and server.ended is not client_leaves
 
 
 def test_silence_gets_keep_alive_comments():
