@@ -27,6 +27,20 @@ const OUT = outIndex > 0 ? path.resolve(process.argv[outIndex + 1]) : path.join(
 // (given by the environment), bearerToken, spaceId, patId, avatarKey (set by earlier requests).
 const LOGIN_BODY = { email: '{{adminEmail}}', password: '{{adminPassword}}' };
 const REMEMBER_TOKEN = ["pm.collectionVariables.set('bearerToken', body.data.token);"];
+// A pre-request script that polls until a remembered document is processed (status not 0 or 4).
+function waitForDocument(variable = 'documentId') {
+  return [
+    "const poll = (tries) => pm.sendRequest({",
+    "  url: pm.variables.get('baseUrl') + '/api/knowledge/document/progress/get', method: 'POST',",
+    "  header: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + pm.variables.get('bearerToken') },",
+    `  body: { mode: 'raw', raw: JSON.stringify({ document_ids: [pm.variables.get('${variable}')] }) },`,
+    "}, (error, response) => {",
+    "  const status = error ? 0 : response.json().data.data[0].status;",
+    "  if ((status === 0 || status === 4) && tries > 0) setTimeout(() => poll(tries - 1), 200);",
+    "});",
+    "poll(100);",
+  ];
+}
 const OVERRIDES = {
   email_login_seed: { body: LOGIN_BODY, remember: REMEMBER_TOKEN, auth: 'none' },
   email_login: { body: LOGIN_BODY, remember: REMEMBER_TOKEN, auth: 'none' },
@@ -195,11 +209,67 @@ const OVERRIDES = {
   delete_message: { body: { conversation_id: '{{webConversationId}}', message_id: '{{questionId}}' } },
   clear_message: { body: { conversation_id: '{{webConversationId}}', scene: 4 } },
   delete_conversation: { pathVariables: { conversation_id: '{{conversationId}}' } },
+  // knowledge: a base with one pasted document; edits wait until its processing is done
+  create_dataset: {
+    body: { name: 'Postman knowledge {{$timestamp}}', space_id: '{{spaceId}}', format_type: 0, description: 'Made by Postman' },
+    remember: ["pm.collectionVariables.set('datasetId', body.data.dataset_id);"],
+  },
+  update_dataset: { body: { dataset_id: '{{datasetId}}', description: 'Updated by Postman' } },
+  list_datasets: { body: { space_id: '{{spaceId}}', page: 1, size: 20 } },
+  dataset_detail: { body: { dataset_ids: ['{{datasetId}}'] } },
+  create_documents: {
+    body: { dataset_id: '{{datasetId}}', document_bases: [{ name: 'refunds.md', source_info: { custom_content: '# Refunds\n\nRefunds take five working days.' } }] },
+    remember: ["pm.collectionVariables.set('documentId', body.data.document_infos[0].document_id);"],
+  },
+  list_documents: { body: { dataset_id: '{{datasetId}}', page: 1, size: 20 } },
+  document_progress: { body: { document_ids: ['{{documentId}}'] } },
+  update_document: { body: { document_id: '{{documentId}}', document_name: 'Refund policy' } },
+  resegment_documents: {
+    prerequest: waitForDocument(),
+    body: { dataset_id: '{{datasetId}}', document_ids: ['{{documentId}}'], chunk_strategy: { chunk_type: 1, separator: '\n', max_tokens: 500 } },
+  },
+  list_slices: { body: { document_id: '{{documentId}}', page_size: 20 } },
+  create_slice: {
+    prerequest: waitForDocument(),
+    body: { document_id: '{{documentId}}', raw_text: 'Refunds go back to the original card.', sequence: 1 },
+    remember: ["pm.collectionVariables.set('sliceId', body.data.slice_id);"],
+  },
+  update_slice: { body: { slice_id: '{{sliceId}}', raw_text: 'Refunds go back to the card used to pay.' } },
+  retrieve: { body: { dataset_ids: ['{{datasetId}}'], query: 'How long do refunds take?', search_strategy: 20, top_k: 3 } },
+  // the Open API: an image knowledge base with one captioned picture
+  open_create_dataset: {
+    body: { name: 'Postman images {{$timestamp}}', space_id: '{{spaceId}}', format_type: 2, description: 'Made by Postman' },
+    remember: ["pm.collectionVariables.set('openDatasetId', body.data.dataset_id);"],
+  },
+  open_list_datasets: { query: { space_id: '{{spaceId}}', name: '', format_type: '', page_num: '1', page_size: '10' } },
+  open_update_dataset: { pathVariables: { dataset_id: '{{openDatasetId}}' }, body: { name: 'Postman images renamed {{$timestamp}}', description: 'Pictures' } },
+  open_create_documents: {
+    headers: { 'Agw-Js-Conv': 'str' },
+    body: { dataset_id: '{{openDatasetId}}', format_type: 2, document_bases: [{ name: 'dot.png', caption: 'A black dot', source_info: { file_base64: 'iVBORw0KGgoAAAAAAAAAAAAAAAAAAAAA', file_type: 'png' } }] },
+    envelope: 'document_infos',
+    remember: ["pm.collectionVariables.set('openDocumentId', body.document_infos[0].document_id);"],
+  },
+  open_list_documents: { headers: { 'Agw-Js-Conv': 'str' }, body: { dataset_id: '{{openDatasetId}}', page: 1, size: 10 }, envelope: 'document_infos' },
+  open_list_documents_get: { query: { dataset_id: '{{openDatasetId}}', page: '1', page_size: '10' }, envelope: 'document_infos' },
+  open_update_document: { headers: { 'Agw-Js-Conv': 'str' }, body: { document_id: '{{openDocumentId}}', document_name: 'black-dot.png' } },
+  open_dataset_process: { pathVariables: { dataset_id: '{{openDatasetId}}' }, body: { document_ids: ['{{openDocumentId}}'] } },
+  open_list_images: { pathVariables: { dataset_id: '{{openDatasetId}}' }, query: { keyword: '', has_caption: '', page_num: '1', page_size: '10' } },
+  open_update_image: {
+    prerequest: waitForDocument('openDocumentId'),
+    pathVariables: { dataset_id: '{{openDatasetId}}', document_id: '{{openDocumentId}}' },
+    body: { caption: 'A black dot on white' },
+  },
+  open_delete_documents: { headers: { 'Agw-Js-Conv': 'str' }, body: { document_ids: ['{{openDocumentId}}'] } },
+  open_delete_dataset: { pathVariables: { dataset_id: '{{openDatasetId}}' } },
+  delete_slices: { body: { slice_ids: ['{{sliceId}}'] } },
+  delete_documents: { body: { document_ids: ['{{documentId}}'] } },
+  delete_dataset: { body: { dataset_id: '{{datasetId}}' } },
 };
 // Run order: login first; everything else by tag; logouts last, each after a fresh login.
 const FIRST = ['email_login_seed', 'email_login'];
 // Chat turns of the console, then the deletions that need them, run after everything else.
-const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 'delete_conversation'];
+const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 'delete_conversation',
+  'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset'];
 const LAST = ['delete_bot', 'logout', 'relogin', 'logout_post'];
 
 function loadSpec() {

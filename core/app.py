@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 
 import connexion
 import yaml
@@ -66,6 +67,9 @@ def _slash_paths(spec: dict) -> set[str]:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app):
+    from services import knowledge, tasks, textsearch  # noqa: F401  (knowledge registers its tasks)
+    tasks.start_consumer(get_settings().task_workers)
+    threading.Thread(target=textsearch.warm_up, name="segmenter-warm-up", daemon=True).start()
     yield
     from services import llm_openai
     llm_openai.close_connections()  # model connections pooled on this event loop
@@ -81,8 +85,10 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
             f"the database at {settings.database_url.split('@')[-1]} is not migrated "
             f"(pending: {', '.join(pending)}); run `cozeplus migrate` (or `make run`) first")
 
+    from services import tasks
     from services.accounts import ensure_admin
     ensure_admin(settings)
+    tasks.configure(settings)
 
     spec = load_spec(settings)
     app = connexion.AsyncApp(__name__, specification_dir=str(settings.spec_path.parent), lifespan=_lifespan)

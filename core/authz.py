@@ -39,15 +39,16 @@ def require_super_admin(user: User) -> None:
 
 
 def load_space_resource(model, resource_id, user: User, action: str, not_found: errors.ErrorCode,
-                        label: str):
-    """A space-owned row the caller may act on. Rows of spaces the caller is not in are simply
-    not found, with the resource's own code, so their ids reveal nothing."""
+                        label: str, space_of=lambda row: row.space_id):
+    """A space-owned row the caller may act on (`space_of` finds the space of rows that belong
+    to it through a parent). Rows of spaces the caller is not in are simply not found, with the
+    resource's own code, so their ids reveal nothing."""
     number = parse_id(resource_id)
     row = model.by_id(number) if number is not None else None
     if row is None:
         raise not_found(f"{label} {resource_id} not found")
     try:
-        require_space(user, row.space_id, action)
+        require_space(user, space_of(row), action)
     except errors.ApiError as exc:
         if exc.error is errors.SPACE_NOT_FOUND:
             raise not_found(f"{label} {resource_id} not found")

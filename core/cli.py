@@ -1,4 +1,4 @@
-"""The `cozeplus` command: migrate, serve."""
+"""The `cozeplus` command: migrate, serve, worker."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +36,20 @@ def _serve(args) -> int:
     return 0
 
 
+def _worker(args) -> int:
+    from models.db import init_db, pending_migrations
+    from services import knowledge, tasks  # noqa: F401  (registers the tasks)
+    settings = get_settings()
+    init_db(settings.database_url)
+    if pending_migrations():
+        print("cozeplus: the database is not migrated; run `cozeplus migrate` first", file=sys.stderr)
+        return 2
+    tasks.configure(settings)
+    print(f"cozeplus: task worker with {args.threads} threads on {settings.data_dir / 'tasks.db'}", flush=True)
+    tasks.run_worker(args.threads)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="cozeplus", description="The Coze Plus API server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +59,9 @@ def main(argv=None) -> int:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=_serve)
+    worker = sub.add_parser("worker", help="process queued tasks (document ingestion ...) without serving")
+    worker.add_argument("--threads", type=int, default=2)
+    worker.set_defaults(func=_worker)
     args = parser.parse_args(argv)
     return args.func(args)
 

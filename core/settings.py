@@ -54,6 +54,11 @@ class Settings:
     model_timeout_seconds: int = 120     # longest silence from a model provider
     model_max_retries: int = 2           # on 429, 5xx and connection errors, before any output
     chat_max_tool_rounds: int = 5        # model -> tools -> model rounds in one turn
+    task_workers: int = 2                # task-queue threads in the server process (0: none)
+    knowledge_max_pages: int = 2000      # longest pdf a knowledge base accepts
+    knowledge_max_unzipped_bytes: int = 200 * 1024 * 1024   # docx/xlsx contents, against zip bombs
+    knowledge_max_chars: int = 20_000_000                     # text extracted from one document
+    knowledge_allow_private_urls: bool = False   # let documents be fetched from private addresses
 
     @property
     def spec_path(self) -> Path:
@@ -104,6 +109,11 @@ class Settings:
             model_timeout_seconds=_int(env, "COZEPLUS_MODEL_TIMEOUT_SECONDS", 120),
             model_max_retries=_int(env, "COZEPLUS_MODEL_MAX_RETRIES", 2),
             chat_max_tool_rounds=_int(env, "COZEPLUS_CHAT_MAX_TOOL_ROUNDS", 5),
+            task_workers=_int(env, "COZEPLUS_TASK_WORKERS", 2),
+            knowledge_max_pages=_int(env, "COZEPLUS_KNOWLEDGE_MAX_PAGES", 2000),
+            knowledge_max_unzipped_bytes=_int(env, "COZEPLUS_KNOWLEDGE_MAX_UNZIPPED_BYTES", 200 * 1024 * 1024),
+            knowledge_max_chars=_int(env, "COZEPLUS_KNOWLEDGE_MAX_CHARS", 20_000_000),
+            knowledge_allow_private_urls=_bool(env.get("COZEPLUS_KNOWLEDGE_ALLOW_PRIVATE_URLS"), False),
         )
         values.update(overrides)
         return cls(**values)

@@ -34,6 +34,15 @@ def init_db(database_url: str):
     return database
 
 
+def write_transaction():
+    """A transaction that reads and then writes. SQLite must take the write lock at BEGIN: a
+    deferred transaction that read first cannot upgrade while another connection (a task
+    worker) writes, and fails at once with "database is locked" instead of waiting."""
+    if isinstance(db.obj, SqliteDatabase):
+        return db.atomic("IMMEDIATE")
+    return db.atomic()
+
+
 def migration_runner() -> Runner:
     return Runner(db.obj, directory=str(MIGRATIONS_DIR))
 

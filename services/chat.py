@@ -30,7 +30,7 @@ from models.db import db, run_db
 from models.files import StoredFile
 from models.identity import User
 from models.llm import LlmModel
-from services import conversations, files, llm, model_registry, tools
+from services import agent_knowledge, conversations, files, llm, model_registry, tools
 
 log = logging.getLogger("cozeplus.chat")
 
@@ -282,8 +282,21 @@ class Runner:
             log.exception("chat run crashed", extra={"chat_id": turn.run.id})
             await self._failed(errors.INTERNAL.code, "internal error while running the agent")
 
+    async def _recall(self) -> None:
+        """Bound knowledge recalled for this turn (auto mode) into the prompt and the stream."""
+        turn = self.turn
+        settings = agent_knowledge.settings_of(turn.config)
+        if settings is None or not settings.auto:
+            return
+        question = llm.text_of(turn.messages[-1]["content"])
+        hits = await run_db(agent_knowledge.recall, turn.bot.space_id, settings, question)
+        await self._record(self._new_message("verbose", agent_knowledge.recall_verbose(hits, question)))
+        agent_knowledge.add_to_prompt(turn.messages, hits, settings)
+
     async def _rounds(self) -> None:
         turn = self.turn
+        if not turn.resumed:
+            await self._recall()
         offered = tools.tools_for(turn.config)
         request = llm.ChatRequest(messages=turn.messages, tools=[t.schema() for t in offered.values()],
                                   params=turn.params)

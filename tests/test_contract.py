@@ -44,9 +44,15 @@ schema.config.generation.update(allow_x00=False)  # the API refuses NUL in text 
 # Chats: multimodal content is a JSON string whose items must parse, the last additional message
 # must be the user's, a conversation must be with the agent named; tool outputs must answer the
 # pending calls; a message's type must fit its role; only answers can be broken.
+# Knowledge: a document needs exactly one readable source of a type its knowledge base takes; a
+# chunk overlap must be under half the length; a table slice is JSON naming its columns; table
+# columns and captions belong to table and image documents; semantic and hybrid retrieval need an
+# embedding model, and column filters a table knowledge base.
 SEMANTIC_400 = {"create_pat", "upload_avatar", "publish_bot", "open_publish_bot", "upload_file",
                 "bot_upload_file", "upload_to_store", "agent_chat", "chat", "submit_tool_outputs",
-                "create_message", "break_message", "get_message_list"}
+                "create_message", "break_message", "get_message_list",
+                "create_documents", "open_create_documents", "resegment_documents", "create_slice",
+                "update_slice", "update_document", "retrieve", "open_update_image"}
 
 
 def _excluded_checks(case) -> list:

@@ -47,6 +47,6 @@ def test_newman_runs_the_collection_green(live_server, tmp_path):
     items = [item for folder in collection["item"] for item in folder["item"]]
     side_requests = sum("pm.sendRequest" in "".join(e["script"]["exec"]) for item in items
                         for e in item.get("event", []) if e["listen"] == "prerequest")
-    requests = len(items) + side_requests
-    assert stats["requests"]["total"] == requests and stats["requests"]["failed"] == 0
+    requests = len(items) + side_requests  # at least: pre-requests that poll may send several
+    assert stats["requests"]["total"] >= requests and stats["requests"]["failed"] == 0
     assert stats["assertions"]["failed"] == 0 and stats["assertions"]["total"] >= 2 * requests

@@ -1,0 +1,156 @@
+"""Knowledge bases (datasets), their documents and slices (chunks), and the full-text index of
+the slices: SQLite FTS5 or a PostgreSQL tsvector table, behind one interface."""
+from __future__ import annotations
+
+from peewee import (BigIntegerField, CharField, ForeignKeyField, IntegerField, SqliteDatabase,
+                    TextField, fn)
+
+from models.base import BaseModel, JsonField
+from models.db import db
+from models.files import StoredFile
+from models.identity import Space, User
+
+FORMAT_TEXT, FORMAT_TABLE, FORMAT_IMAGE = 0, 1, 2
+
+DATASET_READY = 1
+
+DOC_PROCESSING, DOC_ENABLED, DOC_DISABLED, DOC_RESEGMENTING, DOC_FAILED = 0, 1, 2, 4, 9
+SOURCE_LOCAL_FILE, SOURCE_WEB, SOURCE_CUSTOM = 0, 1, 2
+
+SLICE_INDEXED, SLICE_DISABLED = 1, 9
+
+
+class Dataset(BaseModel):
+    space = ForeignKeyField(Space, backref="datasets", on_delete="CASCADE")
+    creator = ForeignKeyField(User, on_delete="CASCADE")
+    name = CharField(max_length=100)
+    description = TextField(default="")
+    icon_uri = CharField(max_length=255, default="")
+    format_type = IntegerField(default=FORMAT_TEXT)
+    status = IntegerField(default=DATASET_READY)
+    chunk_strategy = JsonField(default=dict)     # the strategy later documents reuse
+    project_id = BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "kb_dataset"
+        indexes = ((("space", "name"), True),)
+
+
+class Document(BaseModel):
+    dataset = ForeignKeyField(Dataset, backref="documents", on_delete="CASCADE")
+    creator = ForeignKeyField(User, on_delete="CASCADE")
+    name = CharField(max_length=255)
+    file = ForeignKeyField(StoredFile, null=True, on_delete="SET NULL")
+    source_type = IntegerField(default=SOURCE_LOCAL_FILE)
+    web_url = TextField(default="")
+    file_type = CharField(max_length=20, default="")
+    size = BigIntegerField(default=0)
+    char_count = BigIntegerField(default=0)
+    slice_count = IntegerField(default=0)
+    hit_count = IntegerField(default=0)
+    status = IntegerField(default=DOC_PROCESSING)
+    status_reason = TextField(default="")
+    progress = IntegerField(default=0)
+    chunk_strategy = JsonField(default=dict)
+    parsing_strategy = JsonField(default=dict)
+    table_meta = JsonField(default=list)
+    caption = TextField(default="")
+    update_rule = JsonField(default=dict)     # web documents: update_type, update_interval (hours)
+
+    class Meta:
+        table_name = "kb_document"
+        indexes = ((("dataset", "status"), False),)
+
+    @classmethod
+    def of_datasets(cls, dataset_ids: list[int]):
+        return cls.select().where(cls.dataset.in_(dataset_ids))
+
+
+class Slice(BaseModel):
+    document = ForeignKeyField(Document, backref="slices", on_delete="CASCADE")
+    dataset = ForeignKeyField(Dataset, on_delete="CASCADE")
+    sequence = IntegerField()        # 1-based position in the document
+    content = TextField()
+    status = IntegerField(default=SLICE_INDEXED)
+    char_count = IntegerField(default=0)
+    hit_count = IntegerField(default=0)
+    meta = JsonField(default=dict)   # heading_path, page, row (table cells by column id)
+
+    class Meta:
+        table_name = "kb_slice"
+        indexes = ((("document", "sequence"), False),)
+
+    @classmethod
+    def counts_by_document(cls, document_ids: list[int]) -> dict[int, int]:
+        query = (cls.select(cls.document, fn.COUNT(cls.id)).where(cls.document.in_(document_ids))
+                 .group_by(cls.document).tuples())
+        return dict(query)
+
+
+class FullTextIndex:
+    """The searchable text of enabled slices, by slice id, scoped by dataset.
+
+    SQLite: an FTS5 table whose `scope` column holds the dataset as a token, so a search within
+    some datasets intersects posting lists instead of filtering after ranking. PostgreSQL: a
+    table with a tsvector column under a GIN index. Callers pass text already segmented into
+    space-separated words (Chinese needs that; see services/textsearch.py)."""
+
+    @staticmethod
+    def _sqlite() -> bool:
+        return isinstance(db.obj, SqliteDatabase)
+
+    @classmethod
+    def add(cls, rows: list[tuple[int, int, str]]) -> None:
+        """Index (slice id, dataset id, segmented text) rows, replacing earlier text."""
+        if not rows:
+            return
+        with db.atomic():  # one transaction; PostgreSQL's raw cursor needs one to commit
+            cls.remove([r[0] for r in rows])
+            if cls._sqlite():
+                db.obj.cursor().executemany(
+                    "INSERT INTO kb_slice_fts(rowid, body, scope) VALUES (?, ?, ?)",
+                    [(sid, text, f"d{dataset}") for sid, dataset, text in rows])
+            else:
+                db.obj.cursor().executemany(
+                    "INSERT INTO kb_slice_tsv(slice_id, dataset_id, body) "
+                    "VALUES (%s, %s, to_tsvector('english', %s))", rows)
+
+    @classmethod
+    def remove(cls, slice_ids: list[int]) -> None:
+        for start in range(0, len(slice_ids), 500):
+            part = slice_ids[start:start + 500]
+            marks = ", ".join([db.obj.param] * len(part))
+            table, key = ("kb_slice_fts", "rowid") if cls._sqlite() else ("kb_slice_tsv", "slice_id")
+            db.execute_sql(f"DELETE FROM {table} WHERE {key} IN ({marks})", part)
+
+    @classmethod
+    def remove_datasets(cls, dataset_ids: list[int]) -> None:
+        if cls._sqlite():
+            for dataset in dataset_ids:
+                db.execute_sql("DELETE FROM kb_slice_fts WHERE scope MATCH ?", (f"d{dataset}",))
+        else:
+            marks = ", ".join(["%s"] * len(dataset_ids))
+            db.execute_sql(f"DELETE FROM kb_slice_tsv WHERE dataset_id IN ({marks})", dataset_ids)
+
+    @classmethod
+    def search(cls, dataset_ids: list[int], words: list[str], limit: int) -> list[tuple[int, float]]:
+        """(slice id, score) of the best matches for any of `words`, best first; the score is
+        BM25 (SQLite) or ts_rank, length-normalised and mapped to rank/(rank+1) (PostgreSQL); higher is better."""
+        if not words or not dataset_ids:
+            return []
+        if cls._sqlite():
+            terms = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+            scopes = " OR ".join(f"d{d}" for d in dataset_ids)
+            rows = db.execute_sql(
+                "SELECT rowid, -bm25(kb_slice_fts, 1.0, 0.0) FROM kb_slice_fts "
+                "WHERE kb_slice_fts MATCH ? ORDER BY rank LIMIT ?",
+                (f"body:({terms}) AND scope:({scopes})", limit)).fetchall()
+        else:
+            query = " | ".join("'" + w.replace("'", "''").replace("\\", "") + "'" for w in words)
+            marks = ", ".join(["%s"] * len(dataset_ids))
+            rows = db.execute_sql(
+                "SELECT slice_id, ts_rank(body, q, 33) AS score "
+                "FROM kb_slice_tsv, to_tsquery('english', %s) q "
+                f"WHERE dataset_id IN ({marks}) AND body @@ q ORDER BY score DESC LIMIT %s",
+                [query, *dataset_ids, limit]).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]

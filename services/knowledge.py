@@ -1,0 +1,663 @@
+"""Knowledge bases: datasets, their documents and slices, and turning documents into indexed
+slices in the task queue."""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import logging
+import time
+
+from peewee import IntegrityError, fn
+
+from core import authz, errors
+from core.ids import new_id, parse_id
+from core.settings import get_settings
+from models.db import write_transaction
+from models.files import StoredFile
+from models.identity import User
+from models.knowledge import (DOC_DISABLED, DOC_ENABLED, DOC_FAILED, DOC_PROCESSING, DOC_RESEGMENTING,
+                              FORMAT_IMAGE, FORMAT_TABLE, FORMAT_TEXT, SLICE_DISABLED, SLICE_INDEXED,
+                              SOURCE_CUSTOM, SOURCE_LOCAL_FILE, SOURCE_WEB, Dataset, Document,
+                              FullTextIndex, Slice)
+from services import chunking, files, parsing, textsearch, webfetch
+from services.tasks import queue
+
+log = logging.getLogger("cozeplus.knowledge")
+
+BUSY = (DOC_PROCESSING, DOC_RESEGMENTING)
+TYPES_BY_FORMAT = {FORMAT_TEXT: parsing.TEXT_TYPES, FORMAT_TABLE: parsing.TABLE_TYPES,
+                   FORMAT_IMAGE: parsing.IMAGE_TYPES}
+COLUMN_TEXT, COLUMN_NUMBER, COLUMN_FLOAT = 1, 2, 4
+
+
+def _limits() -> parsing.Limits:
+    settings = get_settings()
+    return parsing.Limits(max_pages=settings.knowledge_max_pages,
+                          max_unzipped_bytes=settings.knowledge_max_unzipped_bytes,
+                          max_chars=settings.knowledge_max_chars)
+
+
+# --- datasets ----------------------------------------------------------------------------------
+
+def load_dataset(user: User, dataset_id, action: str = authz.READ) -> Dataset:
+    return authz.load_space_resource(Dataset, dataset_id, user, action, errors.KNOWLEDGE_NOT_FOUND,
+                                     "knowledge base")
+
+
+def _duplicate(name: str) -> errors.ApiError:
+    return errors.KNOWLEDGE_NAME_DUPLICATE(f"the space already has a knowledge base named '{name}'")
+
+
+def create_dataset(user: User, body: dict) -> Dataset:
+    space_id = parse_id(body["space_id"])
+    if space_id is None:
+        raise errors.SPACE_NOT_FOUND(f"space {body['space_id']} not found")
+    authz.require_space(user, space_id, authz.WRITE)
+    name = body["name"].strip()
+    try:
+        with write_transaction():
+            return Dataset.create(space=space_id, creator=user.id, name=name,
+                                  description=body.get("description") or "",
+                                  icon_uri=body.get("icon_uri") or "",
+                                  format_type=body.get("format_type") or FORMAT_TEXT,
+                                  project_id=parse_id(body.get("project_id")))
+    except IntegrityError:
+        raise _duplicate(name)
+
+
+def update_dataset(user: User, dataset_id, changes: dict) -> Dataset:
+    dataset = load_dataset(user, dataset_id, authz.WRITE)
+    fields = {k: changes[k] for k in ("name", "description", "icon_uri") if changes.get(k) is not None}
+    if "name" in fields:
+        fields["name"] = fields["name"].strip()
+    if fields:
+        try:
+            with write_transaction():
+                dataset.touch(**fields)
+        except IntegrityError:
+            raise _duplicate(fields["name"])
+    return dataset
+
+
+def delete_dataset(user: User, dataset_id) -> None:
+    dataset = load_dataset(user, dataset_id, authz.WRITE)
+    with write_transaction():
+        FullTextIndex.remove_datasets([dataset.id])
+        dataset.delete_instance()
+
+
+def list_datasets(user: User, space_id, *, name: str | None = None, dataset_ids=None,
+                  mine_only: bool = False, format_type: int | None = None, order_by_update: bool = False,
+                  ascending: bool = False, page: int = 1, size: int = 20) -> tuple[list[Dataset], int]:
+    number = parse_id(space_id)
+    if number is None:
+        raise errors.SPACE_NOT_FOUND(f"space {space_id} not found")
+    authz.require_space(user, number, authz.READ)
+    query = Dataset.select().where(Dataset.space == number)
+    if name:
+        query = query.where(Dataset.name.contains(name) | Dataset.description.contains(name))
+    if dataset_ids:
+        query = query.where(Dataset.id.in_([i for i in map(parse_id, dataset_ids) if i is not None]))
+    if mine_only:
+        query = query.where(Dataset.creator == user.id)
+    if format_type is not None:
+        query = query.where(Dataset.format_type == format_type)
+    column = Dataset.updated_at if order_by_update else Dataset.created_at
+    query = query.order_by(column.asc() if ascending else column.desc(),
+                           Dataset.id.asc() if ascending else Dataset.id.desc())
+    return list(query.paginate(max(page, 1), size)), query.count()
+
+
+def dataset_stats(dataset_ids: list[int]) -> dict[int, dict]:
+    """Counters per dataset for list and detail views, from one grouped query."""
+    stats = {i: {"doc_count": 0, "slice_count": 0, "hit_count": 0, "all_file_size": 0,
+                 "processing_file_id_list": [], "failed_file_list": []} for i in dataset_ids}
+    if not dataset_ids:
+        return stats
+    rows = (Document.select(Document.dataset, fn.COUNT(Document.id), fn.SUM(Document.slice_count),
+                            fn.SUM(Document.hit_count), fn.SUM(Document.size))
+            .where(Document.dataset.in_(dataset_ids)).group_by(Document.dataset).tuples())
+    for dataset, docs, slices, hits, size in rows:
+        stats[dataset].update(doc_count=docs, slice_count=int(slices or 0), hit_count=int(hits or 0),
+                              all_file_size=int(size or 0))
+    pending = (Document.select(Document.dataset, Document.id, Document.status)
+               .where(Document.dataset.in_(dataset_ids), Document.status.in_([*BUSY, DOC_FAILED])).tuples())
+    for dataset, doc, status in pending:
+        key = "failed_file_list" if status == DOC_FAILED else "processing_file_id_list"
+        stats[dataset][key].append(str(doc))
+    return stats
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+def _space_of_dataset(row) -> int:
+    return Dataset.by_id(row.dataset_id).space_id
+
+
+def load_document(user: User, document_id, action: str = authz.READ) -> Document:
+    return authz.load_space_resource(Document, document_id, user, action, errors.DOCUMENT_NOT_FOUND,
+                                     "document", space_of=_space_of_dataset)
+
+
+def _ext(name: str) -> str:
+    return name.rpartition(".")[2].lower() if "." in name else ""
+
+
+def _check_type(dataset: Dataset, file_type: str, field: str) -> None:
+    allowed = TYPES_BY_FORMAT[dataset.format_type]
+    if file_type not in allowed:
+        raise errors.DOCUMENT_FILE_TYPE(
+            f"{field}: a {('text', 'table', 'image')[dataset.format_type]} knowledge base takes "
+            f"{', '.join(allowed)}; not '{file_type or 'no extension'}'")
+
+
+def _inspect(file_type: str, content: bytes, field: str) -> None:
+    try:
+        parsing.inspect(file_type, content, _limits())
+    except parsing.ParseError as exc:
+        raise (errors.DOCUMENT_TOO_LARGE if exc.too_large else errors.DOCUMENT_UNREADABLE)(f"{field}: {exc}")
+
+
+def _custom_content(dataset: Dataset, content, field: str) -> tuple[str, bytes]:
+    """Pasted content as a file: text for text knowledge, a JSON list of row objects for tables."""
+    if dataset.format_type == FORMAT_TABLE:
+        try:
+            rows = json.loads(content) if isinstance(content, str) else content
+        except ValueError:
+            rows = None
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+            raise errors.KNOWLEDGE_INVALID_PARAM(f"{field}: table content must be a JSON list of row objects")
+        return "json", json.dumps(rows, ensure_ascii=False).encode()
+    if not isinstance(content, str) or not content.strip():
+        raise errors.KNOWLEDGE_INVALID_PARAM(f"{field}: the text is empty")
+    return "md", content.encode()  # consoles paste markdown; plain text reads the same
+
+
+def _source(user: User, dataset: Dataset, base: dict, index: int) -> dict:
+    """Where one new document's content comes from: fields for its row, and under "upload" the
+    (name, bytes) of content that arrived in the request, stored with the row."""
+    field = f"document_bases[{index}].source_info"
+    info = {k: v for k, v in (base.get("source_info") or {}).items() if v not in (None, "")}
+    name = (base.get("name") or "").strip()
+    if "web_url" in info:
+        url = info["web_url"]
+        try:
+            webfetch.check(url, get_settings().knowledge_allow_private_urls)
+        except webfetch.FetchError as exc:
+            error = errors.DOCUMENT_URL_FORBIDDEN if exc.forbidden else errors.KNOWLEDGE_INVALID_PARAM
+            raise error(f"{field}.web_url: {exc}")
+        if dataset.format_type != FORMAT_TEXT:
+            raise errors.DOCUMENT_FILE_TYPE(f"{field}.web_url: only text knowledge bases take web pages")
+        return {"name": name or url[:255], "source_type": SOURCE_WEB, "web_url": url, "file": None,
+                "file_type": "html", "size": 0}
+    if "custom_content" in info:
+        file_type, content = _custom_content(dataset, info["custom_content"], f"{field}.custom_content")
+        return {"name": name or "content", "source_type": SOURCE_CUSTOM, "file_type": file_type,
+                "size": len(content), "upload": (f"{name or 'content'}.{file_type}", content)}
+    if "file_base64" in info:
+        try:
+            content = base64.b64decode(info["file_base64"], validate=True)
+        except (binascii.Error, ValueError):
+            raise errors.KNOWLEDGE_INVALID_PARAM(f"{field}.file_base64 is not valid base64")
+        file_type = (info.get("file_type") or _ext(name)).lower().lstrip(".")
+        _check_type(dataset, file_type, f"{field}.file_type")
+        _inspect(file_type, content, f"{field}.file_base64")
+        file_name = files.safe_name(f"{(name or 'document').rsplit('.', 1)[0]}.{file_type}")
+        return {"name": name or file_name, "source_type": SOURCE_LOCAL_FILE, "file_type": file_type,
+                "size": len(content), "upload": (file_name, content)}
+    uri = info.get("tos_uri") or info.get("source_file_id") or info.get("imagex_uri")
+    if uri is None:
+        raise errors.KNOWLEDGE_INVALID_PARAM(
+            f"{field} needs one of tos_uri, source_file_id, file_base64, custom_content or web_url")
+    stored = files.owned(user, str(uri).removeprefix("file:").partition(".")[0])
+    file_type = _ext(stored.file_name)
+    _check_type(dataset, file_type, f"{field}.tos_uri")
+    _inspect(file_type, files.read(stored), f"{field}.tos_uri")
+    return {"name": name or stored.file_name, "source_type": SOURCE_LOCAL_FILE, "file": stored,
+            "file_type": file_type, "size": stored.size}
+
+
+def strategy_for(dataset: Dataset, raw: dict | None) -> dict:
+    try:
+        return chunking.normalize(raw if raw is not None else dataset.chunk_strategy or None)
+    except chunking.StrategyError as exc:
+        raise errors.KNOWLEDGE_INVALID_PARAM(str(exc))
+
+
+def create_documents(user: User, body: dict) -> list[Document]:
+    dataset = load_dataset(user, body["dataset_id"], authz.WRITE)
+    if body.get("format_type") is not None and body["format_type"] != dataset.format_type:
+        raise errors.KNOWLEDGE_INVALID_PARAM(
+            f"format_type {body['format_type']} does not match the knowledge base's {dataset.format_type}")
+    strategy = strategy_for(dataset, body.get("chunk_strategy"))
+    sources = [_source(user, dataset, base, i) for i, base in enumerate(body["document_bases"])]
+    documents = []
+    with write_transaction():
+        if not dataset.chunk_strategy:
+            dataset.touch(chunk_strategy=strategy)  # later documents reuse the first one's
+        for base, source in zip(body["document_bases"], sources):
+            if "upload" in source:
+                file_name, content = source.pop("upload")
+                source["file"] = files.store(user, file_name, io.BytesIO(content))
+            sheet = base.get("table_sheet") or {}
+            documents.append(Document.create(
+                dataset=dataset.id, creator=user.id, chunk_strategy=strategy,
+                parsing_strategy={**(body.get("parsing_strategy") or {}),
+                                  "sheet_id": parse_id(sheet.get("sheet_id")) or 0,
+                                  "header_line_idx": parse_id(sheet.get("header_line_idx")) or 0,
+                                  "start_line_idx": parse_id(sheet.get("start_line_idx"))},
+                table_meta=base.get("table_meta") or [], caption=base.get("caption") or "",
+                update_rule=base.get("update_rule") or {}, status=DOC_PROCESSING, **source))
+    for document in documents:
+        process_document_task(document.id)
+    return documents
+
+
+def list_documents(user: User, dataset_id, *, document_ids=None, keyword: str | None = None,
+                   page: int = 1, size: int = 20) -> tuple[list[Document], int]:
+    dataset = load_dataset(user, dataset_id)
+    query = Document.select().where(Document.dataset == dataset.id)
+    if document_ids:
+        query = query.where(Document.id.in_([i for i in map(parse_id, document_ids) if i is not None]))
+    if keyword:
+        query = query.where(Document.name.contains(keyword))
+    query = query.order_by(Document.created_at.desc(), Document.id.desc())
+    return list(query.paginate(max(page, 1), size)), query.count()
+
+
+def documents_by_ids(user: User, document_ids: list) -> list[Document]:
+    return [load_document(user, i) for i in document_ids]
+
+
+def documents_in(user: User, dataset_id, document_ids: list) -> list[Document]:
+    dataset = load_dataset(user, dataset_id)
+    documents = documents_by_ids(user, document_ids)
+    for document in documents:
+        if document.dataset_id != dataset.id:
+            raise errors.DOCUMENT_NOT_FOUND(f"document {document.id} is not in knowledge base {dataset.id}")
+    return documents
+
+
+def list_images(user: User, dataset_id, *, keyword: str | None = None, has_caption: bool | None = None,
+                page: int = 1, size: int = 10) -> tuple[list[Document], int]:
+    dataset = load_dataset(user, dataset_id)
+    query = Document.select().where(Document.dataset == dataset.id)
+    if keyword:
+        query = query.where(Document.caption.contains(keyword) | Document.name.contains(keyword))
+    if has_caption is not None:
+        query = query.where(Document.caption != "" if has_caption else Document.caption == "")
+    query = query.order_by(Document.created_at.desc(), Document.id.desc())
+    return list(query.paginate(max(page, 1), size)), query.count()
+
+
+def set_caption(user: User, dataset_id, document_id, caption: str) -> Document:
+    """An image's caption is its one slice: replaced and re-indexed at once."""
+    [document] = documents_in(user, dataset_id, [document_id])
+    if document.dataset.format_type != FORMAT_IMAGE:
+        raise errors.KNOWLEDGE_INVALID_PARAM(f"document {document.id} is not an image; only images have captions")
+    load_dataset(user, dataset_id, authz.WRITE)
+    _busy_check(document)
+    document.caption = caption
+    document.touch(caption=caption)
+    pieces, _, chars = _pieces(document, document.file_type, b"")
+    _replace_slices(document, pieces, [], chars, document.size)
+    return document
+
+
+def update_document(user: User, body: dict) -> Document:
+    document = load_document(user, body["document_id"], authz.WRITE)
+    changes = {}
+    if body.get("document_name") is not None:
+        changes["name"] = body["document_name"].strip()
+    if body.get("update_rule") is not None:
+        changes["update_rule"] = body["update_rule"]
+    if body.get("table_meta") is not None:
+        if document.dataset.format_type != FORMAT_TABLE:
+            raise errors.KNOWLEDGE_INVALID_PARAM("table_meta: only table documents have columns")
+        changes["table_meta"] = _merged_columns(document.table_meta, body["table_meta"])
+    with write_transaction():
+        if changes:
+            document.touch(**changes)
+        if "table_meta" in changes:
+            _reindex_rows(document)
+    return document
+
+
+def _merged_columns(current: list[dict], updates: list[dict]) -> list[dict]:
+    """Rename columns, change their description or whether they are searched; never add any."""
+    by_id = {str(c["id"]): dict(c) for c in current}
+    for update in updates:
+        key = str(update.get("id", ""))
+        if key not in by_id:
+            raise errors.KNOWLEDGE_INVALID_PARAM(f"table_meta: the document has no column with id {key!r}")
+        for field in ("column_name", "desc", "is_semantic"):
+            if update.get(field) is not None:
+                by_id[key][field] = update[field]
+    merged = list(by_id.values())
+    if not any(c.get("is_semantic") for c in merged):
+        raise errors.KNOWLEDGE_INVALID_PARAM("table_meta: at least one column must be searched (is_semantic)")
+    return merged
+
+
+def delete_documents(user: User, document_ids: list) -> None:
+    documents = documents_by_ids(user, document_ids)
+    for document in documents:
+        load_dataset(user, document.dataset_id, authz.WRITE)
+    with write_transaction():
+        ids = [d.id for d in documents]
+        FullTextIndex.remove([s for (s,) in Slice.select(Slice.id).where(Slice.document.in_(ids)).tuples()])
+        Document.delete().where(Document.id.in_(ids)).execute()
+
+
+def resegment(user: User, body: dict) -> list[Document]:
+    """Process documents again: with a new chunk strategy, or after a failure."""
+    dataset = load_dataset(user, body["dataset_id"], authz.WRITE)
+    documents = documents_by_ids(user, body["document_ids"])
+    for document in documents:
+        if document.dataset_id != dataset.id:
+            raise errors.DOCUMENT_NOT_FOUND(f"document {document.id} is not in knowledge base {dataset.id}")
+        if document.status in BUSY:
+            raise errors.DOCUMENT_BUSY(f"document {document.id} is still being processed")
+    strategy = strategy_for(dataset, body.get("chunk_strategy")) if body.get("chunk_strategy") else None
+    with write_transaction():
+        for document in documents:
+            document.touch(status=DOC_RESEGMENTING, progress=0, status_reason="",
+                           **({"chunk_strategy": strategy} if strategy else {}))
+    for document in documents:
+        process_document_task(document.id)
+    return documents
+
+
+def set_document_enabled(user: User, document_id, enabled: bool) -> Document:
+    document = load_document(user, document_id, authz.WRITE)
+    if document.status in BUSY or document.status == DOC_FAILED:
+        raise errors.DOCUMENT_BUSY(f"document {document.id} is not ready (status {document.status})")
+    with write_transaction():
+        document.touch(status=DOC_ENABLED if enabled else DOC_DISABLED)
+        slices = list(Slice.select().where(Slice.document == document.id))
+        if enabled:
+            _index([s for s in slices if s.status != SLICE_DISABLED], document)
+        else:
+            FullTextIndex.remove([s.id for s in slices])
+    return document
+
+
+# --- processing --------------------------------------------------------------------------------
+
+@queue.task(retries=0)
+def process_document_task(document_id: int) -> None:
+    process_document(document_id)
+
+
+def _set_progress(document_id: int, progress: int) -> None:
+    Document.update(progress=progress, updated_at=int(time.time())).where(Document.id == document_id).execute()
+
+
+def _content(document: Document) -> tuple[str, bytes]:
+    if document.source_type == SOURCE_WEB:
+        settings = get_settings()
+        try:
+            body, file_type, _ = webfetch.fetch(document.web_url, allow_private=settings.knowledge_allow_private_urls,
+                                                max_bytes=settings.max_upload_bytes)
+        except webfetch.FetchError as exc:
+            raise parsing.ParseError(str(exc))
+        return file_type, body
+    if document.file_id is None:
+        raise parsing.ParseError("the document's file is gone")
+    return document.file_type, files.read(StoredFile.get_by_id(document.file_id))
+
+
+def _infer_type(values: list[str]) -> int:
+    present = [v for v in values if v != ""]
+    if not present:
+        return COLUMN_TEXT
+    try:
+        numbers = [float(v) for v in present]
+    except ValueError:
+        return COLUMN_TEXT
+    return COLUMN_NUMBER if all(n.is_integer() and "." not in v for n, v in zip(numbers, present)) else COLUMN_FLOAT
+
+
+def _columns_for(document: Document, header: list[str], rows: list[list[str]]) -> list[dict]:
+    """The document's columns: kept from before when the header is unchanged, else inferred."""
+    if document.table_meta and [c["column_name"] for c in document.table_meta] == header:
+        return document.table_meta
+    given = {c.get("column_name"): c for c in document.table_meta or []}
+    return [{"id": str(given.get(name, {}).get("id") or new_id()), "column_name": name, "sequence": i,
+             "is_semantic": given.get(name, {}).get("is_semantic", True),
+             "column_type": _infer_type([r[i] for r in rows]), "desc": given.get(name, {}).get("desc", "")}
+            for i, name in enumerate(header)]
+
+
+def row_text(columns: list[dict], cells: dict, semantic_only: bool = False) -> str:
+    return "; ".join(f"{c['column_name']}: {cells.get(str(c['id']), '')}" for c in columns
+                     if (c.get("is_semantic") or not semantic_only) and cells.get(str(c["id"]), "") != "")
+
+
+def _pieces(document: Document, file_type: str, content: bytes) -> tuple[list[tuple[str, dict]], list[dict], int]:
+    """(slice content and meta, table columns, characters) of a document's content."""
+    dataset_format = document.dataset.format_type
+    if dataset_format == FORMAT_IMAGE:
+        caption = document.caption.strip()
+        return ([(caption, {"image": True})] if caption else []), [], len(caption)
+    if dataset_format == FORMAT_TABLE:
+        strategy = document.parsing_strategy
+        parsed = parsing.parse_table(file_type, content, sheet=strategy.get("sheet_id") or 0,
+                                     header_line=strategy.get("header_line_idx") or 0,
+                                     start_line=strategy.get("start_line_idx"), limits=_limits())
+        columns = _columns_for(document, parsed.columns, parsed.rows)
+        pieces = []
+        for row in parsed.rows:
+            cells = {str(c["id"]): value for c, value in zip(columns, row)}
+            pieces.append((row_text(columns, cells), {"row": cells}))
+        return pieces, columns, parsed.char_count
+    parsed = parsing.parse_text(file_type, content, _limits())
+    chunks = chunking.chunk(parsed.blocks, document.chunk_strategy or chunking.normalize(None))
+    return [(c.text, c.meta()) for c in chunks], [], parsed.char_count
+
+
+def _search_text(document: Document, content: str, meta: dict) -> str:
+    if "row" in meta:
+        return textsearch.index_text(row_text(document.table_meta, meta["row"], semantic_only=True))
+    return textsearch.index_text(content)
+
+
+def _index(slices: list[Slice], document: Document) -> None:
+    FullTextIndex.add([(s.id, s.dataset_id, _search_text(document, s.content, s.meta)) for s in slices])
+
+
+def _reindex_rows(document: Document) -> None:
+    slices = list(Slice.select().where(Slice.document == document.id, Slice.status != SLICE_DISABLED))
+    for piece in slices:
+        piece.content = row_text(document.table_meta, piece.meta.get("row", {}))
+        piece.char_count = len(piece.content)
+        piece.save(only=[Slice.content, Slice.char_count])
+    if document.status == DOC_ENABLED:
+        _index(slices, document)
+
+
+def process_document(document_id: int) -> None:
+    """Parse, chunk and index one document; a failure is recorded on it alone."""
+    document = Document.get_or_none(Document.id == document_id)
+    if document is None:
+        return  # deleted while queued
+    try:
+        _set_progress(document.id, 10)
+        file_type, content = _content(document)
+        if document.source_type == SOURCE_WEB:
+            document.file_type = file_type
+        _set_progress(document.id, 30)
+        pieces, columns, char_count = _pieces(document, file_type, content)
+        _set_progress(document.id, 60)
+        if document.dataset.format_type != FORMAT_IMAGE and not pieces:
+            raise parsing.ParseError("the document produced no slices")
+        _replace_slices(document, pieces, columns, char_count, len(content))
+    except parsing.ParseError as exc:
+        _fail(document.id, str(exc))
+    except Exception as exc:  # a bug or a library's surprise: the document fails, the worker lives
+        log.exception("processing document %s failed", document_id)
+        _fail(document.id, f"internal error while processing ({type(exc).__name__})")
+
+
+def _replace_slices(document: Document, pieces: list[tuple[str, dict]], columns: list[dict],
+                    char_count: int, size: int) -> None:
+    now = int(time.time())
+    with write_transaction():
+        current = Document.get_or_none(Document.id == document.id)
+        if current is None:
+            return  # deleted while processing
+        old = [s for (s,) in Slice.select(Slice.id).where(Slice.document == document.id).tuples()]
+        FullTextIndex.remove(old)
+        Slice.delete().where(Slice.document == document.id).execute()
+        document.table_meta = columns or document.table_meta
+        rows = [Slice(id=new_id(), document=document.id, dataset=document.dataset_id, sequence=i,
+                      content=text, status=SLICE_INDEXED, char_count=len(text), meta=meta,
+                      created_at=now, updated_at=now)
+                for i, (text, meta) in enumerate(pieces, start=1)]
+        for start in range(0, len(rows), 500):
+            Slice.bulk_create(rows[start:start + 500])
+        if current.status != DOC_DISABLED:
+            _index(rows, document)
+        Document.update(status=DOC_DISABLED if current.status == DOC_DISABLED else DOC_ENABLED,
+                        progress=100, status_reason="", slice_count=len(rows), char_count=char_count,
+                        table_meta=document.table_meta, file_type=document.file_type,
+                        size=size if document.source_type == SOURCE_WEB else current.size,
+                        updated_at=now).where(Document.id == document.id).execute()
+
+
+def _fail(document_id: int, reason: str) -> None:
+    Document.update(status=DOC_FAILED, status_reason=reason[:1000], progress=0,
+                    updated_at=int(time.time())).where(Document.id == document_id).execute()
+
+
+# --- slices ------------------------------------------------------------------------------------
+
+def load_slice(user: User, slice_id, action: str = authz.READ) -> Slice:
+    return authz.load_space_resource(Slice, slice_id, user, action, errors.SLICE_NOT_FOUND, "slice",
+                                     space_of=_space_of_dataset)
+
+
+def list_slices(user: User, *, document_id=None, dataset_id=None, offset: int = 0, keyword: str | None = None,
+                size: int = 20) -> tuple[list[Slice], int]:
+    if document_id is not None:
+        document = load_document(user, document_id)
+        query = Slice.select().where(Slice.document == document.id)
+    else:
+        dataset = load_dataset(user, dataset_id)
+        query = Slice.select().where(Slice.dataset == dataset.id)
+    if keyword:
+        query = query.where(Slice.content.contains(keyword))
+    query = query.order_by(Slice.document, Slice.sequence)
+    return list(query.offset(max(offset, 0)).limit(size)), query.count()
+
+
+def _slice_body(document: Document, raw_text: str) -> tuple[str, dict]:
+    """(content, meta) of a slice a user writes; table rows come as JSON {column id: value}."""
+    if document.dataset.format_type != FORMAT_TABLE:
+        if not raw_text.strip():
+            raise errors.SLICE_INVALID("raw_text is empty")
+        return raw_text, {}
+    try:
+        cells = json.loads(raw_text)
+    except ValueError:
+        raise errors.SLICE_INVALID("raw_text of a table slice must be JSON: {\"<column id>\": \"value\"}")
+    by_name = {c["column_name"]: str(c["id"]) for c in document.table_meta}
+    ids = {str(c["id"]) for c in document.table_meta}
+    if not isinstance(cells, dict) or not cells:
+        raise errors.SLICE_INVALID("raw_text of a table slice must be a JSON object of cells")
+    row = {}
+    for key, value in cells.items():
+        column = key if key in ids else by_name.get(key)
+        if column is None:
+            raise errors.SLICE_INVALID(f"raw_text: the table has no column {key!r}")
+        row[column] = "" if value is None else str(value)
+    return row_text(document.table_meta, row), {"row": row}
+
+
+def _busy_check(document: Document) -> None:
+    if document.status in BUSY:
+        raise errors.DOCUMENT_BUSY(f"document {document.id} is being processed; edit its slices after")
+
+
+def create_slice(user: User, body: dict) -> Slice:
+    document = load_document(user, body["document_id"], authz.WRITE)
+    _busy_check(document)
+    content, meta = _slice_body(document, body["raw_text"])
+    with write_transaction():
+        last = Slice.select(fn.MAX(Slice.sequence)).where(Slice.document == document.id).scalar() or 0
+        position = min(max(body.get("sequence") or last + 1, 1), last + 1)
+        Slice.update(sequence=Slice.sequence + 1).where(Slice.document == document.id,
+                                                        Slice.sequence >= position).execute()
+        created = Slice.create(document=document.id, dataset=document.dataset_id, sequence=position,
+                               content=content, char_count=len(content), meta=meta)
+        if document.status == DOC_ENABLED:
+            _index([created], document)
+        _recount(document)
+    return created
+
+
+def update_slice(user: User, body: dict) -> Slice:
+    piece = load_slice(user, body["slice_id"], authz.WRITE)
+    document = piece.document
+    _busy_check(document)
+    with write_transaction():
+        changes = {}
+        if body.get("raw_text") is not None:
+            content, meta = _slice_body(document, body["raw_text"])
+            changes.update(content=content, char_count=len(content), meta={**piece.meta, **meta})
+        if body.get("enabled") is not None:
+            changes["status"] = SLICE_INDEXED if body["enabled"] else SLICE_DISABLED
+        if changes:
+            piece.touch(**changes)
+        if body.get("sequence") is not None:
+            _move(piece, body["sequence"])
+        if piece.status == SLICE_DISABLED or document.status != DOC_ENABLED:
+            FullTextIndex.remove([piece.id])
+        elif changes:
+            _index([piece], document)
+        _recount(document)
+    return piece
+
+
+def _move(piece: Slice, target: int) -> None:
+    last = Slice.select(fn.MAX(Slice.sequence)).where(Slice.document == piece.document_id).scalar() or 1
+    target = min(max(target, 1), last)
+    if target == piece.sequence:
+        return
+    if target < piece.sequence:
+        Slice.update(sequence=Slice.sequence + 1).where(
+            Slice.document == piece.document_id, Slice.sequence >= target, Slice.sequence < piece.sequence).execute()
+    else:
+        Slice.update(sequence=Slice.sequence - 1).where(
+            Slice.document == piece.document_id, Slice.sequence > piece.sequence, Slice.sequence <= target).execute()
+    piece.touch(sequence=target)
+
+
+def delete_slices(user: User, slice_ids: list) -> None:
+    pieces = [load_slice(user, i, authz.WRITE) for i in slice_ids]
+    documents = {p.document_id: p.document for p in pieces}
+    for document in documents.values():
+        _busy_check(document)
+    with write_transaction():
+        FullTextIndex.remove([p.id for p in pieces])
+        Slice.delete().where(Slice.id.in_([p.id for p in pieces])).execute()
+        for document in documents.values():
+            _resequence(document)
+            _recount(document)
+
+
+def _resequence(document: Document) -> None:
+    """Close the gaps deletions leave, so sequences stay 1..n."""
+    for position, (slice_id, sequence) in enumerate(
+            Slice.select(Slice.id, Slice.sequence).where(Slice.document == document.id)
+            .order_by(Slice.sequence).tuples(), start=1):
+        if sequence != position:
+            Slice.update(sequence=position).where(Slice.id == slice_id).execute()
+
+
+def _recount(document: Document) -> None:
+    count, chars = (Slice.select(fn.COUNT(Slice.id), fn.SUM(Slice.char_count))
+                    .where(Slice.document == document.id).tuples().get())
+    document.touch(slice_count=count, char_count=int(chars or 0))

@@ -1,0 +1,156 @@
+"""Finding the slices that answer a question: full-text, vector and hybrid retrieval over one
+or more knowledge bases, each hit with its score per stage.
+
+Strategies use the agent enum: 0 semantic, 1 hybrid, 20 full-text. Scores are in [0, 1]:
+full-text BM25 b maps to b / (b + 5) (PostgreSQL's ts_rank is mapped to r / (r + 1) by its
+rank/(rank+1) flag); hybrid is reciprocal rank fusion, 1/(60 + rank) summed over the lists and
+divided by its maximum, so a hit ranked first by every list scores 1."""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from peewee import SqliteDatabase
+
+from core import errors
+from models.db import db, write_transaction
+from models.knowledge import (DOC_ENABLED, FORMAT_TABLE, SLICE_DISABLED, Dataset, Document,
+                              FullTextIndex, Slice)
+from services import textsearch
+from services.tasks import queue
+
+SEMANTIC, HYBRID, FULL_TEXT = 0, 1, 20
+STRATEGY_NAMES = {SEMANTIC: "semantic", HYBRID: "hybrid", FULL_TEXT: "full_text"}
+RRF_K = 60
+BM25_HALF = 5.0
+FILTER_OPS = ("eq", "ne", "gt", "ge", "lt", "le", "contains")
+
+
+@dataclasses.dataclass
+class Hit:
+    slice: Slice
+    document: Document
+    dataset: Dataset
+    score: float
+    scores: dict       # stage -> score (full_text, vector, fused, rerank)
+    ranks: dict        # stage -> 1-based rank in that stage
+
+
+@dataclasses.dataclass
+class Result:
+    hits: list[Hit]
+    strategy: int                 # the strategy that ran
+    available: list[int]
+    words: list[str]
+    timings_ms: dict
+
+
+def available_strategies() -> list[int]:
+    """Full-text always; semantic and hybrid once an embedding model is configured."""
+    return [FULL_TEXT]
+
+
+def _full_text_score(raw: float) -> float:
+    if isinstance(db.obj, SqliteDatabase):
+        return raw / (raw + BM25_HALF)
+    return raw  # ts_rank(..., 33) is already rank / (rank + 1)
+
+
+def _matches(cell: str, op: str, value) -> bool:
+    if op == "contains":
+        return str(value).lower() in cell.lower()
+    try:
+        left, right = float(cell), float(value)
+    except (TypeError, ValueError):
+        left, right = cell, str(value)
+    return {"eq": left == right, "ne": left != right}.get(op) if op in ("eq", "ne") else (
+        cell != "" and type(left) is type(right) and
+        {"gt": left > right, "ge": left >= right, "lt": left < right, "le": left <= right}[op])
+
+
+def _row_filter(datasets: list[Dataset], filters: list[dict]):
+    """A predicate over slices for table filters; each filter names a column by name or id."""
+    if not filters:
+        return None
+    if any(d.format_type != FORMAT_TABLE for d in datasets):
+        raise errors.KNOWLEDGE_INVALID_PARAM("filters: column filters apply to table knowledge bases only")
+
+    def keep(piece: Slice, document: Document) -> bool:
+        columns = {c["column_name"]: str(c["id"]) for c in document.table_meta}
+        row = piece.meta.get("row", {})
+        for item in filters:
+            column = columns.get(item["column"], item["column"])
+            if column not in row or not _matches(row[column], item.get("op", "eq"), item.get("value")):
+                return False
+        return True
+    return keep
+
+
+def retrieve(datasets: list[Dataset], query: str, *, strategy: int = FULL_TEXT, top_k: int = 5,
+             min_score: float = 0.0, filters: list[dict] | None = None, strict: bool = False,
+             count_hits: bool = True) -> Result:
+    """The best slices for `query`. A strategy that needs an embedding model falls back to
+    full-text unless `strict` (the retrieval test asks for exactly what it names)."""
+    started = time.perf_counter()
+    available = available_strategies()
+    if strategy not in available:
+        if strict:
+            raise errors.RETRIEVAL_UNAVAILABLE(
+                f"search_strategy {strategy} ({STRATEGY_NAMES.get(strategy, '?')}) needs an embedding model, "
+                f"and none is configured; available: {', '.join(map(str, available))}")
+        strategy = FULL_TEXT
+    keep = _row_filter(datasets, filters or [])
+    words = textsearch.query_words(query)
+    timings = {"segment": (time.perf_counter() - started) * 1000}
+    by_id = {d.id: d for d in datasets}
+    candidates = max(top_k * 4, 20) if keep is None else 1000
+    stage = time.perf_counter()
+    full_text = FullTextIndex.search(list(by_id), words, candidates)
+    timings["full_text"] = (time.perf_counter() - stage) * 1000
+    scored = [(slice_id, {"full_text": _full_text_score(raw)}, {"full_text": rank})
+              for rank, (slice_id, raw) in enumerate(full_text, start=1)]
+    if not words and keep is not None:  # a pure filter query: rows in order
+        scored = [(s, {}, {}) for (s,) in Slice.select(Slice.id).where(
+            Slice.dataset.in_(list(by_id)), Slice.status != SLICE_DISABLED)
+            .order_by(Slice.document, Slice.sequence).limit(10_000).tuples()]
+    stage = time.perf_counter()
+    hits = _load(scored, by_id, keep, strategy)
+    hits = [h for h in hits if h.score >= min_score][:top_k]
+    timings["load"] = (time.perf_counter() - stage) * 1000
+    if count_hits and hits:
+        _count(hits)
+    timings["total"] = (time.perf_counter() - started) * 1000
+    return Result(hits=hits, strategy=strategy, available=available, words=words,
+                  timings_ms={k: round(v, 3) for k, v in timings.items()})
+
+
+def _load(scored, by_id: dict, keep, strategy: int) -> list[Hit]:
+    if not scored:
+        return []
+    ids = [s for s, _, _ in scored]
+    slices = {s.id: s for s in Slice.select().where(Slice.id.in_(ids), Slice.status != SLICE_DISABLED)}
+    documents = {d.id: d for d in Document.select().where(
+        Document.id.in_({s.document_id for s in slices.values()}), Document.status == DOC_ENABLED)}
+    hits = []
+    for slice_id, scores, ranks in scored:
+        piece = slices.get(slice_id)
+        document = documents.get(piece.document_id) if piece else None
+        if document is None or (keep is not None and not keep(piece, document)):
+            continue
+        score = scores.get("full_text", 1.0) if strategy == FULL_TEXT else scores.get("fused", 0.0)
+        hits.append(Hit(slice=piece, document=document, dataset=by_id[piece.dataset_id], score=score,
+                        scores=scores, ranks=ranks))
+    return hits
+
+
+def _count(hits: list[Hit]) -> None:
+    """Hit counters are bumped by the task queue: a search never waits for the write lock."""
+    count_hits_task([h.slice.id for h in hits], [h.document.id for h in hits])
+
+
+@queue.task(retries=2, retry_delay=1)
+def count_hits_task(slice_ids: list[int], document_ids: list[int]) -> None:
+    with write_transaction():
+        Slice.update(hit_count=Slice.hit_count + 1).where(Slice.id.in_(slice_ids)).execute()
+        for document_id in set(document_ids):
+            Document.update(hit_count=Document.hit_count + 1).where(Document.id == document_id).execute()

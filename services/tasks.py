@@ -1,0 +1,64 @@
+"""The task queue (DESIGN.md §7): huey, stored in SQLite under the data directory.
+
+By default its consumer runs as threads inside the server process, so one command serves and
+processes; `cozeplus worker` runs a consumer alone (more of them on more machines sharing the
+data directory). With `COZEPLUS_TASK_WORKERS=0` the server enqueues only, and a separate worker
+must run. Task functions live with their services and register with `@queue.task()`."""
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+
+from huey import MemoryHuey
+from huey.consumer import Consumer
+from huey.storage import SqliteStorage
+
+from core.settings import Settings
+
+log = logging.getLogger("cozeplus.tasks")
+logging.getLogger("huey").setLevel(logging.WARNING)  # its start-up banner and per-task lines
+
+# Storage is chosen at start-up (configure); until then tasks would only reach memory.
+queue = MemoryHuey("cozeplus", results=False)
+_consumer: Consumer | None = None
+_lock = threading.Lock()
+
+
+class EmbeddedConsumer(Consumer):
+    """A consumer inside another program: the server owns the signals."""
+
+    def _set_signal_handlers(self):
+        pass
+
+
+def configure(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    queue.storage = SqliteStorage("cozeplus", filename=str(settings.data_dir / "tasks.db"))
+
+
+def start_consumer(workers: int) -> None:
+    """Start the in-process consumer once per process (the server and its tests call this on
+    every start-up); it stops when the process exits, letting running tasks finish."""
+    global _consumer
+    with _lock:
+        if _consumer is not None or workers <= 0:
+            return
+        # A short poll ceiling: an idle queue is one tiny SQLite read per worker per second.
+        _consumer = EmbeddedConsumer(queue, workers=workers, worker_type="thread", initial_delay=0.05,
+                                     backoff=1.5, max_delay=1.0, periodic=True, check_worker_health=False)
+        _consumer.start()
+        atexit.register(stop_consumer)
+
+
+def stop_consumer() -> None:
+    global _consumer
+    with _lock:
+        if _consumer is not None:
+            _consumer.stop(graceful=True)
+            _consumer = None
+
+
+def run_worker(workers: int) -> None:
+    """The consumer as the whole program (`cozeplus worker`)."""
+    Consumer(queue, workers=max(workers, 1), worker_type="thread", max_delay=1.0).run()

@@ -1,0 +1,100 @@
+"""Fetching a web page for a knowledge document, guarded against server-side request forgery.
+
+Every hop (the URL and each redirect) must be http(s) and resolve only to public addresses,
+unless the administrator allows private ones. The connection goes to the address that was
+checked (the Host header and TLS name stay the original host), so a DNS answer that changes
+between the check and the connection (rebinding) cannot redirect us inward."""
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+MAX_REDIRECTS = 5
+_TYPES = {"text/html": "html", "application/xhtml+xml": "html", "text/plain": "txt",
+          "text/markdown": "md", "text/x-markdown": "md", "application/json": "json",
+          "text/csv": "csv", "application/pdf": "pdf",
+          "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx"}
+
+
+class FetchError(Exception):
+    def __init__(self, msg: str, *, forbidden: bool = False):
+        super().__init__(msg)
+        self.forbidden = forbidden
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check(url: str, allow_private: bool) -> tuple[str, str, int, str]:
+    """(scheme, host, port, address to connect to) for a URL we may fetch, or FetchError."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise FetchError(f"{url!r} is not a valid URL", forbidden=True)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError("only http and https URLs with a host can be fetched", forbidden=True)
+    if parts.username or parts.password:
+        raise FetchError("URLs with credentials are not fetched", forbidden=True)
+    port = port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise FetchError(f"the host {parts.hostname} does not resolve")
+    addresses = [info[4][0] for info in infos]
+    if not allow_private:
+        inward = [a for a in addresses if not _public(a)]
+        if inward:
+            raise FetchError(f"{parts.hostname} resolves to a private or reserved address ({inward[0]}); "
+                             "fetching it is not allowed", forbidden=True)
+    return parts.scheme, parts.hostname, port, addresses[0]
+
+
+def _pinned(url: str, address: str) -> str:
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def file_type_of(url: str, content_type: str) -> str:
+    media = content_type.split(";")[0].strip().lower()
+    if media in _TYPES:
+        return _TYPES[media]
+    suffix = urlsplit(url).path.rpartition(".")[2].lower()
+    return suffix if suffix in ("txt", "md", "html", "htm", "pdf", "docx", "json", "csv", "xlsx") else "html"
+
+
+def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float = 20.0) -> tuple[bytes, str, str]:
+    """(body, file type, final URL) of a page."""
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            scheme, host, port, address = check(url, allow_private)
+            default_port = port == (443 if scheme == "https" else 80)
+            headers = {"Host": host if default_port else f"{host}:{port}",
+                       "User-Agent": "cozeplus-knowledge/1.0", "Accept": "*/*"}
+            try:
+                with client.stream("GET", _pinned(url, address), headers=headers,
+                                   extensions={"sni_hostname": host}) as response:
+                    if response.is_redirect:
+                        url = urljoin(url, response.headers.get("location", ""))
+                        continue
+                    if response.status_code >= 400:
+                        raise FetchError(f"the page answered HTTP {response.status_code}")
+                    body = bytearray()
+                    for piece in response.iter_bytes():
+                        body += piece
+                        if len(body) > max_bytes:
+                            raise FetchError(f"the page is over the limit of {max_bytes} bytes")
+                    return bytes(body), file_type_of(url, response.headers.get("content-type", "")), url
+            except httpx.HTTPError as exc:
+                raise FetchError(f"the page could not be fetched: {type(exc).__name__}")
+        raise FetchError(f"more than {MAX_REDIRECTS} redirects")
