@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) bench/app_class.py
 	$(PY) -m bench.chat_streams
 	$(PY) -m bench.model_client
+	$(PY) -m bench.knowledge
 
 clean:
 	rm -rf $(VENV) node_modules

@@ -68,6 +68,7 @@ const OVERRIDES = {
   update_model: { body: { id: '{{modelId}}', is_enabled: false } },
   list_models: { body: { include_disabled: true } },
   delete_model: { body: { id: '{{modelId}}' } },
+  save_knowledge_config: { body: { embedding_model_id: null, rerank_model_id: null } },
   get_type_list: { body: { model: true } },
   create_bot: {
     body: { name: 'My agent', description: 'Test agent', bot_mode: 0, model_conf: { model_id: '1' } },

@@ -9,7 +9,7 @@ from core.envelope import ok
 from handlers.views import model_admin_view
 from models.db import db
 from models.llm import LlmModel
-from services import model_registry
+from services import embeddings, knowledge, model_registry, retrieval
 
 try:
     VERSION = version("cozeplus")
@@ -48,3 +48,24 @@ def delete_model(token_info, body):
     require_super_admin(token_info["user"])
     model_registry.delete(body["id"])
     return ok()
+
+
+# --- knowledge models (super admins) ----------------------------------------------------------
+
+def _knowledge_config_view(config: dict) -> dict:
+    return {"embedding_model_id": config.get("embedding_model_id"), "rerank_model_id": config.get("rerank_model_id"),
+            "available_strategies": retrieval.available_strategies()}
+
+
+def get_knowledge_config(token_info):
+    require_super_admin(token_info["user"])
+    return ok(_knowledge_config_view(embeddings.config()))
+
+
+def save_knowledge_config(token_info, body):
+    require_super_admin(token_info["user"])
+    before = embeddings.config().get("embedding_model_id")
+    config = embeddings.save_config(body)
+    if config.get("embedding_model_id") and config["embedding_model_id"] != before:
+        knowledge.embed_missing_task()
+    return ok(_knowledge_config_view(config))

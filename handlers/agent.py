@@ -6,13 +6,13 @@ from core.envelope import ok
 from core.ids import parse_id
 from handlers.views import (avatar_url, connector_views, draft_bot_view, history_view,
                             model_choice_view)
-from models.llm import LlmModel
+from models.llm import KIND_CHAT, LlmModel
 from services import agents, files
 
 
 def get_type_list(token_info, body=None):
     body = body or {}
-    models = list(LlmModel.listed(include_disabled=False))
+    models = list(LlmModel.listed(include_disabled=False, kind=KIND_CHAT))
     current = body.get("cur_model_id")
     if current and all(str(m.id) != str(current) for m in models):
         # keep an agent's current (now disabled) model visible, marked as such; unknown ones are not

@@ -161,7 +161,8 @@ def retrieve(token_info, body):
     datasets = [knowledge.load_dataset(user, i) for i in dict.fromkeys(map(str, body["dataset_ids"]))]
     result = retrieval.retrieve(datasets, body.get("query", ""), strategy=body.get("search_strategy", 20),
                                 top_k=body.get("top_k", 5), min_score=body.get("min_score", 0),
-                                filters=body.get("filters"), strict=True, count_hits=False)
+                                filters=body.get("filters"), strict=True, count_hits=False,
+                                use_rerank=body.get("use_rerank", False))
     return ok({"query": body.get("query", ""), "words": result.words, "search_strategy": result.strategy,
                "available_strategies": result.available, "slices": [hit_view(h) for h in result.hits],
                "timings_ms": result.timings_ms})

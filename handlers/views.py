@@ -66,6 +66,8 @@ def model_admin_view(model: LlmModel) -> dict:
         "context_length": model.context_length,
         "capabilities": model.capabilities,
         "default_params": model.default_params,
+        "kind": model.kind,
+        "dimensions": model.dimensions,
         "is_enabled": model.is_enabled,
         "is_default": model.is_default,
         "create_time": model.created_at,

@@ -2,7 +2,10 @@
 the slices: SQLite FTS5 or a PostgreSQL tsvector table, behind one interface."""
 from __future__ import annotations
 
-from peewee import (BigIntegerField, CharField, ForeignKeyField, IntegerField, SqliteDatabase,
+import threading
+
+import numpy as np
+from peewee import (BigIntegerField, BlobField, CharField, ForeignKeyField, IntegerField, Model, SqliteDatabase,
                     TextField, fn)
 
 from models.base import BaseModel, JsonField
@@ -30,6 +33,7 @@ class Dataset(BaseModel):
     status = IntegerField(default=DATASET_READY)
     chunk_strategy = JsonField(default=dict)     # the strategy later documents reuse
     project_id = BigIntegerField(null=True)
+    vector_version = BigIntegerField(default=0)  # bumped when its vectors change (caches reload)
 
     class Meta:
         table_name = "kb_dataset"
@@ -154,3 +158,85 @@ class FullTextIndex:
                 f"WHERE dataset_id IN ({marks}) AND body @@ q ORDER BY score DESC LIMIT %s",
                 [query, *dataset_ids, limit]).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
+
+
+class SliceVector(Model):
+    """One slice's embedding (float32, unit length) by the model that made it."""
+    slice = ForeignKeyField(Slice, primary_key=True, on_delete="CASCADE")
+    dataset_id = BigIntegerField(index=True)
+    model_id = BigIntegerField()
+    vector = BlobField()
+
+    class Meta:
+        database = db
+        table_name = "kb_slice_vector"
+
+
+class VectorIndex:
+    """Exact cosine search over a knowledge base's slice vectors.
+
+    Neither sqlite-vec (this Python's sqlite3 cannot load extensions) nor pgvector (not packaged
+    for this Debian) is available, so vectors live in a plain table on both databases and each
+    process keeps a float32 matrix per knowledge base and model, reloaded when the knowledge
+    base's `vector_version` moves (docs/decisions.md). A search is one matrix-vector product."""
+
+    _cache: dict[tuple[int, int], tuple[int, np.ndarray, np.ndarray]] = {}
+    _lock = threading.Lock()
+
+    @classmethod
+    def add(cls, rows: list[tuple[int, int, int, np.ndarray]]) -> None:
+        """(slice id, dataset id, model id, vector) rows, replacing earlier vectors."""
+        if not rows:
+            return
+        with db.atomic():
+            ids = [r[0] for r in rows]
+            for start in range(0, len(ids), 500):
+                SliceVector.delete().where(SliceVector.slice.in_(ids[start:start + 500])).execute()
+            for start in range(0, len(rows), 500):
+                SliceVector.insert_many(
+                    [(s, d, m, np.asarray(v, dtype=np.float32).tobytes()) for s, d, m, v in rows[start:start + 500]],
+                    fields=[SliceVector.slice, SliceVector.dataset_id, SliceVector.model_id, SliceVector.vector],
+                ).execute()
+            cls.touch({r[1] for r in rows})
+
+    @staticmethod
+    def touch(dataset_ids) -> None:
+        """Mark knowledge bases' vectors as changed (call in the transaction that changed them)."""
+        if dataset_ids:
+            Dataset.update(vector_version=Dataset.vector_version + 1).where(Dataset.id.in_(list(dataset_ids))).execute()
+
+    @classmethod
+    def _matrix(cls, dataset_id: int, model_id: int, version: int) -> tuple[np.ndarray, np.ndarray]:
+        key = (dataset_id, model_id)
+        cached = cls._cache.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1], cached[2]
+        rows = db.execute_sql("SELECT slice_id, vector FROM kb_slice_vector WHERE dataset_id = "
+                              f"{db.obj.param} AND model_id = {db.obj.param}", (dataset_id, model_id)).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        blob = b"".join(bytes(r[1]) for r in rows)
+        matrix = np.frombuffer(blob, dtype=np.float32).reshape(len(rows), -1) if rows else np.zeros((0, 1), np.float32)
+        with cls._lock:
+            cls._cache[key] = (version, ids, matrix)
+        return ids, matrix
+
+    @classmethod
+    def search(cls, dataset_ids: list[int], model_id: int, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        """(slice id, cosine similarity) of the nearest slices, best first."""
+        versions = dict(Dataset.select(Dataset.id, Dataset.vector_version)
+                        .where(Dataset.id.in_(dataset_ids)).tuples())
+        found_ids, found_scores = [], []
+        for dataset_id, version in versions.items():
+            ids, matrix = cls._matrix(dataset_id, model_id, version)
+            if not len(ids) or matrix.shape[1] != query.shape[0]:
+                continue
+            scores = matrix @ query
+            take = min(limit, len(ids))
+            best = np.argpartition(-scores, take - 1)[:take]
+            found_ids.append(ids[best])
+            found_scores.append(scores[best])
+        if not found_ids:
+            return []
+        ids, scores = np.concatenate(found_ids), np.concatenate(found_scores)
+        order = np.argsort(-scores)[:limit]
+        return [(int(ids[i]), float(scores[i])) for i in order]

@@ -6,6 +6,7 @@ from peewee import BooleanField, CharField, IntegerField, TextField
 from models.base import BaseModel, JsonField
 from models.db import db
 
+KIND_CHAT, KIND_EMBEDDING, KIND_RERANK = "chat", "embedding", "rerank"
 PROTOCOL_OPENAI = "openai"
 PROTOCOL_BUILTIN = "builtin"
 BUILTIN_MODEL_ID = 1  # the offline model seeded by migration 0002
@@ -24,18 +25,22 @@ class LlmModel(BaseModel):
     default_params = JsonField(default=dict)  # temperature, max_tokens, top_p, ...
     is_enabled = BooleanField(default=True)
     is_default = BooleanField(default=False)
+    kind = CharField(max_length=20, default=KIND_CHAT)   # chat, embedding (knowledge vectors), rerank
+    dimensions = IntegerField(null=True)                 # embedding models: the vector length
 
     class Meta:
         table_name = "llm_model"
 
     @classmethod
-    def listed(cls, include_disabled: bool):
+    def listed(cls, include_disabled: bool, kind: str | None = None):
         query = cls.select().order_by(cls.is_default.desc(), cls.id)
+        if kind is not None:
+            query = query.where(cls.kind == kind)
         return query if include_disabled else query.where(cls.is_enabled == True)  # noqa: E712
 
     @classmethod
     def default_model(cls):
-        return (cls.select().where(cls.is_enabled == True)  # noqa: E712
+        return (cls.select().where(cls.is_enabled == True, cls.kind == KIND_CHAT)  # noqa: E712
                 .order_by(cls.is_default.desc(), cls.id).first())
 
     def make_default(self) -> None:

@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 
+from anyio import to_thread
+
+from core import errors
 from core.ids import parse_id
 from models.agent import Bot
+from models.db import run_db
 from models.knowledge import Dataset
 from services import retrieval, tools
 
+log = logging.getLogger("cozeplus.knowledge")
 _COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
 TOOL_NAME = "search_knowledge"
 INSTRUCTIONS = ("Answer from the knowledge below when it is relevant. Cite the slices you use as [n]. "
@@ -26,6 +32,12 @@ class KnowledgeSettings:
     auto: bool
     strategy: int
     no_recall_reply: str
+    use_rerank: bool = False
+
+    @property
+    def calls_models(self) -> bool:
+        """Whether recall may wait on an embedding or rerank model (so it belongs off the loop)."""
+        return self.strategy != retrieval.FULL_TEXT or self.use_rerank
 
 
 def settings_of(config: dict) -> KnowledgeSettings | None:
@@ -39,7 +51,8 @@ def settings_of(config: dict) -> KnowledgeSettings | None:
                              min_score=float(knowledge.get("min_score") or 0.0),
                              auto=knowledge.get("auto", True) is not False,
                              strategy=int(knowledge.get("search_strategy") or 0),
-                             no_recall_reply=(knowledge.get("no_recall_reply_customize_prompt") or "") if custom else "")
+                             no_recall_reply=(knowledge.get("no_recall_reply_customize_prompt") or "") if custom else "",
+                             use_rerank=bool((knowledge.get("recall_strategy") or {}).get("use_rerank")))
 
 
 def recall(space_id: int, settings: KnowledgeSettings, question: str) -> list[retrieval.Hit]:
@@ -48,8 +61,19 @@ def recall(space_id: int, settings: KnowledgeSettings, question: str) -> list[re
     datasets = list(Dataset.select().where(Dataset.id.in_(settings.dataset_ids), Dataset.space == space_id))
     if not datasets or not question.strip():
         return []
-    return retrieval.retrieve(datasets, question, strategy=settings.strategy, top_k=settings.top_k,
-                              min_score=settings.min_score).hits
+    options = dict(top_k=settings.top_k, min_score=settings.min_score)
+    try:
+        return retrieval.retrieve(datasets, question, strategy=settings.strategy, use_rerank=settings.use_rerank,
+                                  **options).hits
+    except errors.ApiError as exc:  # the embedding or rerank model failed: answer from full-text
+        log.warning("knowledge recall fell back to full-text: %s", exc.msg)
+        return retrieval.retrieve(datasets, question, strategy=retrieval.FULL_TEXT, **options).hits
+
+
+async def recall_async(space_id: int, settings: KnowledgeSettings, question: str) -> list[retrieval.Hit]:
+    if settings.calls_models:
+        return await to_thread.run_sync(recall, space_id, settings, question)
+    return await run_db(recall, space_id, settings, question)
 
 
 def as_prompt(hits: list[retrieval.Hit], settings: KnowledgeSettings) -> str:
@@ -88,9 +112,8 @@ def _tool_provider(config: dict) -> list[tools.Tool]:
         return []
 
     async def run(arguments: dict, context: tools.ToolContext) -> str:
-        from models.db import run_db
         bot = await run_db(Bot.by_id, context.bot_id)
-        hits = await run_db(recall, bot.space_id, settings, str(arguments.get("query") or ""))
+        hits = await recall_async(bot.space_id, settings, str(arguments.get("query") or ""))
         if not hits:
             return settings.no_recall_reply or "No knowledge matches this query."
         return "\n".join(f"[{n}] {' '.join(h.slice.content.split())}" for n, h in enumerate(hits, start=1))

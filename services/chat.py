@@ -289,7 +289,7 @@ class Runner:
         if settings is None or not settings.auto:
             return
         question = llm.text_of(turn.messages[-1]["content"])
-        hits = await run_db(agent_knowledge.recall, turn.bot.space_id, settings, question)
+        hits = await agent_knowledge.recall_async(turn.bot.space_id, settings, question)
         await self._record(self._new_message("verbose", agent_knowledge.recall_verbose(hits, question)))
         agent_knowledge.add_to_prompt(turn.messages, hits, settings)
 

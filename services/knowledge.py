@@ -9,7 +9,7 @@ import json
 import logging
 import time
 
-from peewee import IntegrityError, fn
+from peewee import JOIN, IntegrityError, fn
 
 from core import authz, errors
 from core.ids import new_id, parse_id
@@ -20,8 +20,8 @@ from models.identity import User
 from models.knowledge import (DOC_DISABLED, DOC_ENABLED, DOC_FAILED, DOC_PROCESSING, DOC_RESEGMENTING,
                               FORMAT_IMAGE, FORMAT_TABLE, FORMAT_TEXT, SLICE_DISABLED, SLICE_INDEXED,
                               SOURCE_CUSTOM, SOURCE_LOCAL_FILE, SOURCE_WEB, Dataset, Document,
-                              FullTextIndex, Slice)
-from services import chunking, files, parsing, textsearch, webfetch
+                              FullTextIndex, Slice, SliceVector, VectorIndex)
+from services import chunking, embeddings, files, parsing, textsearch, webfetch
 from services.tasks import queue
 
 log = logging.getLogger("cozeplus.knowledge")
@@ -302,7 +302,8 @@ def set_caption(user: User, dataset_id, document_id, caption: str) -> Document:
     document.caption = caption
     document.touch(caption=caption)
     pieces, _, chars = _pieces(document, document.file_type, b"")
-    _replace_slices(document, pieces, [], chars, document.size)
+    vectors = _embed_for_request(document, [text for text, _ in pieces])
+    _replace_slices(document, pieces, [], chars, document.size, vectors)
     return document
 
 
@@ -313,15 +314,22 @@ def update_document(user: User, body: dict) -> Document:
         changes["name"] = body["document_name"].strip()
     if body.get("update_rule") is not None:
         changes["update_rule"] = body["update_rule"]
+    rows, vectors = [], None
     if body.get("table_meta") is not None:
         if document.dataset.format_type != FORMAT_TABLE:
             raise errors.KNOWLEDGE_INVALID_PARAM("table_meta: only table documents have columns")
-        changes["table_meta"] = _merged_columns(document.table_meta, body["table_meta"])
+        _busy_check(document)
+        changes["table_meta"] = document.table_meta = _merged_columns(document.table_meta, body["table_meta"])
+        rows = list(Slice.select().where(Slice.document == document.id))
+        for piece in rows:
+            piece.content = row_text(document.table_meta, piece.meta.get("row", {}))
+            piece.char_count = len(piece.content)
+        vectors = _embed_for_request(document, [_searched_text(document, r.content, r.meta) for r in rows])
     with write_transaction():
         if changes:
             document.touch(**changes)
         if "table_meta" in changes:
-            _reindex_rows(document)
+            _reindex_rows(document, rows, vectors)
     return document
 
 
@@ -349,6 +357,7 @@ def delete_documents(user: User, document_ids: list) -> None:
         ids = [d.id for d in documents]
         FullTextIndex.remove([s for (s,) in Slice.select(Slice.id).where(Slice.document.in_(ids)).tuples()])
         Document.delete().where(Document.id.in_(ids)).execute()
+        VectorIndex.touch({d.dataset_id for d in documents})
 
 
 def resegment(user: User, body: dict) -> list[Document]:
@@ -458,24 +467,52 @@ def _pieces(document: Document, file_type: str, content: bytes) -> tuple[list[tu
     return [(c.text, c.meta()) for c in chunks], [], parsed.char_count
 
 
-def _search_text(document: Document, content: str, meta: dict) -> str:
-    if "row" in meta:
-        return textsearch.index_text(row_text(document.table_meta, meta["row"], semantic_only=True))
-    return textsearch.index_text(content)
+def _searched_text(document: Document, content: str, meta: dict) -> str:
+    """What queries match a slice by: its text, or a row's searched (semantic) columns."""
+    return row_text(document.table_meta, meta["row"], semantic_only=True) if "row" in meta else content
 
 
 def _index(slices: list[Slice], document: Document) -> None:
-    FullTextIndex.add([(s.id, s.dataset_id, _search_text(document, s.content, s.meta)) for s in slices])
+    FullTextIndex.add([(s.id, s.dataset_id, textsearch.index_text(_searched_text(document, s.content, s.meta)))
+                       for s in slices])
 
 
-def _reindex_rows(document: Document) -> None:
-    slices = list(Slice.select().where(Slice.document == document.id, Slice.status != SLICE_DISABLED))
-    for piece in slices:
-        piece.content = row_text(document.table_meta, piece.meta.get("row", {}))
-        piece.char_count = len(piece.content)
+Vectors = tuple[int, list]  # (embedding model id, one vector per slice), or None without a model
+
+
+def _embed(document: Document, texts: list[str], on_batch=None) -> Vectors | None:
+    """Vectors for slice texts by the configured embedding model; None when there is none.
+    Called outside write transactions: the model may take seconds."""
+    model = embeddings.embedding_model()
+    if model is None or not texts:
+        return None
+    vectors = []
+    for start in range(0, len(texts), embeddings.BATCH):
+        vectors.extend(embeddings.embed(model, texts[start:start + embeddings.BATCH]))
+        if on_batch:
+            on_batch(min(start + embeddings.BATCH, len(texts)), len(texts))
+    return model.id, vectors
+
+
+def _embed_for_request(document: Document, texts: list[str]) -> Vectors | None:
+    try:
+        return _embed(document, texts)
+    except embeddings.EmbeddingError as exc:
+        raise errors.KNOWLEDGE_EMBEDDING_FAILED(f"the slice could not be embedded: {exc}")
+
+
+def _store_vectors(slices: list[Slice], vectors: Vectors | None) -> None:
+    if vectors is not None:
+        model_id, rows = vectors
+        VectorIndex.add([(s.id, s.dataset_id, model_id, v) for s, v in zip(slices, rows)])
+
+
+def _reindex_rows(document: Document, rows: list[Slice], vectors: Vectors | None) -> None:
+    for piece in rows:
         piece.save(only=[Slice.content, Slice.char_count])
+    _store_vectors(rows, vectors)
     if document.status == DOC_ENABLED:
-        _index(slices, document)
+        _index([r for r in rows if r.status != SLICE_DISABLED], document)
 
 
 def process_document(document_id: int) -> None:
@@ -490,19 +527,24 @@ def process_document(document_id: int) -> None:
             document.file_type = file_type
         _set_progress(document.id, 30)
         pieces, columns, char_count = _pieces(document, file_type, content)
-        _set_progress(document.id, 60)
+        _set_progress(document.id, 50)
         if document.dataset.format_type != FORMAT_IMAGE and not pieces:
             raise parsing.ParseError("the document produced no slices")
-        _replace_slices(document, pieces, columns, char_count, len(content))
+        document.table_meta = columns or document.table_meta
+        vectors = _embed(document, [_searched_text(document, text, meta) for text, meta in pieces],
+                         lambda done, total: _set_progress(document.id, 50 + 45 * done // total))
+        _replace_slices(document, pieces, columns, char_count, len(content), vectors)
     except parsing.ParseError as exc:
         _fail(document.id, str(exc))
+    except embeddings.EmbeddingError as exc:
+        _fail(document.id, f"embedding failed: {exc}")
     except Exception as exc:  # a bug or a library's surprise: the document fails, the worker lives
         log.exception("processing document %s failed", document_id)
         _fail(document.id, f"internal error while processing ({type(exc).__name__})")
 
 
 def _replace_slices(document: Document, pieces: list[tuple[str, dict]], columns: list[dict],
-                    char_count: int, size: int) -> None:
+                    char_count: int, size: int, vectors: Vectors | None = None) -> None:
     now = int(time.time())
     with write_transaction():
         current = Document.get_or_none(Document.id == document.id)
@@ -518,6 +560,8 @@ def _replace_slices(document: Document, pieces: list[tuple[str, dict]], columns:
                 for i, (text, meta) in enumerate(pieces, start=1)]
         for start in range(0, len(rows), 500):
             Slice.bulk_create(rows[start:start + 500])
+        VectorIndex.touch([document.dataset_id])  # the old slices' vectors went with them
+        _store_vectors(rows, vectors)
         if current.status != DOC_DISABLED:
             _index(rows, document)
         Document.update(status=DOC_DISABLED if current.status == DOC_DISABLED else DOC_ENABLED,
@@ -525,6 +569,34 @@ def _replace_slices(document: Document, pieces: list[tuple[str, dict]], columns:
                         table_meta=document.table_meta, file_type=document.file_type,
                         size=size if document.source_type == SOURCE_WEB else current.size,
                         updated_at=now).where(Document.id == document.id).execute()
+
+
+@queue.task(retries=0)
+def embed_missing_task() -> None:
+    embed_missing()
+
+
+def embed_missing(batch: int = 256) -> int:
+    """Embed every slice that has no vector by the configured model (after the administrator
+    chooses or changes it); returns how many were embedded."""
+    model = embeddings.embedding_model()
+    done = 0
+    while model is not None:
+        missing = list(Slice.select(Slice, Document).join(Document).switch(Slice)
+                       .join(SliceVector, JOIN.LEFT_OUTER,
+                             on=((SliceVector.slice == Slice.id) & (SliceVector.model_id == model.id)))
+                       .where(SliceVector.slice.is_null()).limit(batch))
+        if not missing:
+            break
+        try:
+            vectors = embeddings.embed(model, [_searched_text(s.document, s.content, s.meta) for s in missing])
+        except embeddings.EmbeddingError as exc:
+            log.warning("embedding existing slices stopped: %s", exc)
+            break
+        with write_transaction():
+            VectorIndex.add([(s.id, s.dataset_id, model.id, v) for s, v in zip(missing, vectors)])
+        done += len(missing)
+    return done
 
 
 def _fail(document_id: int, reason: str) -> None:
@@ -585,6 +657,7 @@ def create_slice(user: User, body: dict) -> Slice:
     document = load_document(user, body["document_id"], authz.WRITE)
     _busy_check(document)
     content, meta = _slice_body(document, body["raw_text"])
+    vectors = _embed_for_request(document, [_searched_text(document, content, meta)])
     with write_transaction():
         last = Slice.select(fn.MAX(Slice.sequence)).where(Slice.document == document.id).scalar() or 0
         position = min(max(body.get("sequence") or last + 1, 1), last + 1)
@@ -592,6 +665,7 @@ def create_slice(user: User, body: dict) -> Slice:
                                                         Slice.sequence >= position).execute()
         created = Slice.create(document=document.id, dataset=document.dataset_id, sequence=position,
                                content=content, char_count=len(content), meta=meta)
+        _store_vectors([created], vectors)
         if document.status == DOC_ENABLED:
             _index([created], document)
         _recount(document)
@@ -602,15 +676,17 @@ def update_slice(user: User, body: dict) -> Slice:
     piece = load_slice(user, body["slice_id"], authz.WRITE)
     document = piece.document
     _busy_check(document)
+    changes, vectors = {}, None
+    if body.get("raw_text") is not None:
+        content, meta = _slice_body(document, body["raw_text"])
+        changes.update(content=content, char_count=len(content), meta={**piece.meta, **meta})
+        vectors = _embed_for_request(document, [_searched_text(document, content, changes["meta"])])
     with write_transaction():
-        changes = {}
-        if body.get("raw_text") is not None:
-            content, meta = _slice_body(document, body["raw_text"])
-            changes.update(content=content, char_count=len(content), meta={**piece.meta, **meta})
         if body.get("enabled") is not None:
             changes["status"] = SLICE_INDEXED if body["enabled"] else SLICE_DISABLED
         if changes:
             piece.touch(**changes)
+            _store_vectors([piece], vectors)
         if body.get("sequence") is not None:
             _move(piece, body["sequence"])
         if piece.status == SLICE_DISABLED or document.status != DOC_ENABLED:
@@ -643,6 +719,7 @@ def delete_slices(user: User, slice_ids: list) -> None:
     with write_transaction():
         FullTextIndex.remove([p.id for p in pieces])
         Slice.delete().where(Slice.id.in_([p.id for p in pieces])).execute()
+        VectorIndex.touch({p.dataset_id for p in pieces})
         for document in documents.values():
             _resequence(document)
             _recount(document)

@@ -6,15 +6,24 @@ from peewee import IntegrityError
 from core import crypto, errors
 from core.ids import parse_id
 from models.db import db
-from models.llm import BUILTIN_MODEL_ID, PROTOCOL_BUILTIN, PROTOCOL_OPENAI, LlmModel
+from models.llm import BUILTIN_MODEL_ID, KIND_CHAT, KIND_EMBEDDING, PROTOCOL_BUILTIN, PROTOCOL_OPENAI, LlmModel
 
 CAPABILITIES = ("tool_call", "vision", "reasoning", "json_mode")
 PARAMS = ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty")
 _EDITABLE = ("name", "model_name", "base_url", "description", "context_length", "is_enabled")
 
 
+def _check_kind(kind: str, dimensions, is_default: bool = False) -> None:
+    if is_default and kind != KIND_CHAT:
+        raise errors.MODEL_KIND_MISMATCH("is_default: only a chat model can be the agents' default")
+    if kind == KIND_EMBEDDING and not dimensions:
+        raise errors.MODEL_KIND_MISMATCH("dimensions: an embedding model needs the length of its vectors")
+
+
 def create(body: dict) -> LlmModel:
     api_key = body.get("api_key") or ""
+    kind = body.get("kind") or KIND_CHAT
+    _check_kind(kind, body.get("dimensions"), bool(body.get("is_default")))
     with db.atomic():
         model = LlmModel.create(
             name=body["name"].strip(), model_name=body["model_name"].strip(), protocol=PROTOCOL_OPENAI,
@@ -24,7 +33,8 @@ def create(body: dict) -> LlmModel:
             default_params=body.get("default_params") or {},
             api_key_encrypted=crypto.encrypt(api_key) if api_key else "",
             api_key_hint=crypto.hint(api_key) if api_key else "",
-            is_enabled=body.get("is_enabled", True))
+            is_enabled=body.get("is_enabled", True), kind=kind,
+            dimensions=body.get("dimensions") if kind == KIND_EMBEDDING else None)
         if body.get("is_default"):
             model.make_default()
     return model
@@ -45,6 +55,10 @@ def update(body: dict) -> LlmModel:
         raise errors.MODEL_BUILTIN_READONLY(
             "the built-in offline model only accepts name, description, is_enabled and is_default")
     changes = {k: body[k] for k in _EDITABLE if k in body}
+    kind = body.get("kind") or model.kind
+    _check_kind(kind, body.get("dimensions", model.dimensions), bool(body.get("is_default")))
+    if "kind" in body or "dimensions" in body:
+        changes.update(kind=kind, dimensions=body.get("dimensions", model.dimensions) if kind == KIND_EMBEDDING else None)
     if "base_url" in changes:
         changes["base_url"] = changes["base_url"].rstrip("/")
     if "capabilities" in body:
@@ -73,11 +87,14 @@ def delete(model_id) -> None:
         raise errors.MODEL_IN_USE(f"model {model_id} is used by agents; disable it instead")
 
 
-def usable(model_id) -> LlmModel:
-    """The model an agent may name: it must exist and be enabled."""
+def usable(model_id, kind: str = KIND_CHAT) -> LlmModel:
+    """The model an agent (or knowledge, for other kinds) may name: it must exist, be enabled
+    and be of that kind."""
     model = get(model_id)
     if not model.is_enabled:
         raise errors.MODEL_DISABLED(f"model {model_id} ({model.name}) is disabled")
+    if model.kind != kind:
+        raise errors.MODEL_KIND_MISMATCH(f"model {model_id} ({model.name}) is a {model.kind} model, not a {kind} model")
     return model
 
 

@@ -15,8 +15,8 @@ from peewee import SqliteDatabase
 from core import errors
 from models.db import db, write_transaction
 from models.knowledge import (DOC_ENABLED, FORMAT_TABLE, SLICE_DISABLED, Dataset, Document,
-                              FullTextIndex, Slice)
-from services import textsearch
+                              FullTextIndex, Slice, VectorIndex)
+from services import embeddings, textsearch
 from services.tasks import queue
 
 SEMANTIC, HYBRID, FULL_TEXT = 0, 1, 20
@@ -47,7 +47,7 @@ class Result:
 
 def available_strategies() -> list[int]:
     """Full-text always; semantic and hybrid once an embedding model is configured."""
-    return [FULL_TEXT]
+    return [FULL_TEXT, SEMANTIC, HYBRID] if embeddings.embedding_model() is not None else [FULL_TEXT]
 
 
 def _full_text_score(raw: float) -> float:
@@ -88,9 +88,10 @@ def _row_filter(datasets: list[Dataset], filters: list[dict]):
 
 def retrieve(datasets: list[Dataset], query: str, *, strategy: int = FULL_TEXT, top_k: int = 5,
              min_score: float = 0.0, filters: list[dict] | None = None, strict: bool = False,
-             count_hits: bool = True) -> Result:
+             count_hits: bool = True, use_rerank: bool = False) -> Result:
     """The best slices for `query`. A strategy that needs an embedding model falls back to
-    full-text unless `strict` (the retrieval test asks for exactly what it names)."""
+    full-text unless `strict` (the retrieval test asks for exactly what it names); so does a
+    rerank without a rerank model."""
     started = time.perf_counter()
     available = available_strategies()
     if strategy not in available:
@@ -99,29 +100,89 @@ def retrieve(datasets: list[Dataset], query: str, *, strategy: int = FULL_TEXT, 
                 f"search_strategy {strategy} ({STRATEGY_NAMES.get(strategy, '?')}) needs an embedding model, "
                 f"and none is configured; available: {', '.join(map(str, available))}")
         strategy = FULL_TEXT
+    reranker = embeddings.rerank_model() if use_rerank else None
+    if use_rerank and reranker is None and strict:
+        raise errors.RETRIEVAL_UNAVAILABLE("use_rerank: no rerank model is configured")
     keep = _row_filter(datasets, filters or [])
-    words = textsearch.query_words(query)
-    timings = {"segment": (time.perf_counter() - started) * 1000}
     by_id = {d.id: d for d in datasets}
+    timings: dict[str, float] = {}
     candidates = max(top_k * 4, 20) if keep is None else 1000
-    stage = time.perf_counter()
-    full_text = FullTextIndex.search(list(by_id), words, candidates)
-    timings["full_text"] = (time.perf_counter() - stage) * 1000
-    scored = [(slice_id, {"full_text": _full_text_score(raw)}, {"full_text": rank})
-              for rank, (slice_id, raw) in enumerate(full_text, start=1)]
-    if not words and keep is not None:  # a pure filter query: rows in order
+    lists: dict[str, list[tuple[int, float]]] = {}
+    words = textsearch.query_words(query)
+    if strategy in (FULL_TEXT, HYBRID):
+        stage = time.perf_counter()
+        lists["full_text"] = [(i, _full_text_score(raw)) for i, raw in FullTextIndex.search(list(by_id), words, candidates)]
+        timings["full_text"] = (time.perf_counter() - stage) * 1000
+    if strategy in (SEMANTIC, HYBRID) and query.strip():
+        stage = time.perf_counter()
+        model = embeddings.embedding_model()
+        vector = _embed_query(model, query)
+        timings["embed"] = (time.perf_counter() - stage) * 1000
+        stage = time.perf_counter()
+        lists["vector"] = [(i, max(0.0, score)) for i, score in VectorIndex.search(list(by_id), model.id, vector, candidates)]
+        timings["vector"] = (time.perf_counter() - stage) * 1000
+    scored = _fuse(lists, strategy)
+    if keep is not None and not words and not lists.get("vector"):  # a pure filter query: rows in order
         scored = [(s, {}, {}) for (s,) in Slice.select(Slice.id).where(
             Slice.dataset.in_(list(by_id)), Slice.status != SLICE_DISABLED)
             .order_by(Slice.document, Slice.sequence).limit(10_000).tuples()]
     stage = time.perf_counter()
     hits = _load(scored, by_id, keep, strategy)
-    hits = [h for h in hits if h.score >= min_score][:top_k]
     timings["load"] = (time.perf_counter() - stage) * 1000
+    if reranker is not None and hits and query.strip():
+        stage = time.perf_counter()
+        hits = _rerank(reranker, query, hits[:max(top_k * 3, 20)])
+        timings["rerank"] = (time.perf_counter() - stage) * 1000
+    hits = [h for h in hits if h.score >= min_score][:top_k]
     if count_hits and hits:
         _count(hits)
     timings["total"] = (time.perf_counter() - started) * 1000
     return Result(hits=hits, strategy=strategy, available=available, words=words,
                   timings_ms={k: round(v, 3) for k, v in timings.items()})
+
+
+def _embed_query(model, query: str):
+    try:
+        return embeddings.embed(model, [query])[0]
+    except embeddings.EmbeddingError as exc:
+        raise errors.KNOWLEDGE_EMBEDDING_FAILED(f"embedding the query failed: {exc}")
+
+
+def _fuse(lists: dict[str, list[tuple[int, float]]], strategy: int) -> list[tuple[int, dict, dict]]:
+    """Candidates with their score and rank per stage, best first by the strategy's score:
+    reciprocal rank fusion for hybrid, normalised so that first in every list scores 1."""
+    scores: dict[int, dict] = {}
+    ranks: dict[int, dict] = {}
+    for stage, items in lists.items():
+        for rank, (slice_id, score) in enumerate(items, start=1):
+            scores.setdefault(slice_id, {})[stage] = score
+            ranks.setdefault(slice_id, {})[stage] = rank
+    if strategy == HYBRID:
+        best = sum(1 / (RRF_K + 1) for _ in lists) or 1
+        for slice_id, stage_ranks in ranks.items():
+            scores[slice_id]["fused"] = sum(1 / (RRF_K + r) for r in stage_ranks.values()) / best
+        key = "fused"
+    else:
+        key = "full_text" if strategy == FULL_TEXT else "vector"
+    order = sorted(scores, key=lambda i: -scores[i].get(key, 0.0))
+    if strategy == HYBRID:
+        for rank, slice_id in enumerate(order, start=1):
+            ranks[slice_id]["fused"] = rank
+    return [(i, scores[i], ranks[i]) for i in order]
+
+
+def _rerank(model, query: str, hits: list[Hit]) -> list[Hit]:
+    try:
+        relevance = embeddings.rerank(model, query, [h.slice.content for h in hits])
+    except embeddings.EmbeddingError as exc:
+        raise errors.KNOWLEDGE_EMBEDDING_FAILED(f"reranking failed: {exc}")
+    for hit, score in zip(hits, relevance):
+        hit.scores["rerank"] = max(0.0, min(1.0, score))
+        hit.score = hit.scores["rerank"]
+    hits.sort(key=lambda h: -h.score)
+    for rank, hit in enumerate(hits, start=1):
+        hit.ranks["rerank"] = rank
+    return hits
 
 
 def _load(scored, by_id: dict, keep, strategy: int) -> list[Hit]:
@@ -131,15 +192,15 @@ def _load(scored, by_id: dict, keep, strategy: int) -> list[Hit]:
     slices = {s.id: s for s in Slice.select().where(Slice.id.in_(ids), Slice.status != SLICE_DISABLED)}
     documents = {d.id: d for d in Document.select().where(
         Document.id.in_({s.document_id for s in slices.values()}), Document.status == DOC_ENABLED)}
+    key = {FULL_TEXT: "full_text", SEMANTIC: "vector", HYBRID: "fused"}[strategy]
     hits = []
     for slice_id, scores, ranks in scored:
         piece = slices.get(slice_id)
         document = documents.get(piece.document_id) if piece else None
         if document is None or (keep is not None and not keep(piece, document)):
             continue
-        score = scores.get("full_text", 1.0) if strategy == FULL_TEXT else scores.get("fused", 0.0)
-        hits.append(Hit(slice=piece, document=document, dataset=by_id[piece.dataset_id], score=score,
-                        scores=scores, ranks=ranks))
+        hits.append(Hit(slice=piece, document=document, dataset=by_id[piece.dataset_id],
+                        score=scores.get(key, 1.0), scores=scores, ranks=ranks))
     return hits
 
 

@@ -122,6 +122,14 @@ def register(client, email: str | None = None, password: str = PASSWORD) -> Acco
 
 
 @pytest.fixture
+def admin(client) -> Account:
+    response = client.post("/api/passport/web/email/login/",
+                           json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    client.cookies.clear()
+    return Account(client, ADMIN_EMAIL, ADMIN_PASSWORD, response.json()["data"])
+
+
+@pytest.fixture
 def alice(client) -> Account:
     return register(client, new_email("alice"))
 

@@ -9,12 +9,18 @@ reasoning and tool calls, and can be told to fail. What it does depends on the l
   anything else           stream "fake: <message>" word by word
 
 After a tool result (role "tool") it answers "fake tool result: <content>". It counts requests
-and streams whose client went away (`GET /stats`). (The benchmarks use bench/fake_model.py, which
+and streams whose client went away (`GET /stats`).
+
+It also embeds (`/v1/embeddings`: words hashed into 64 dimensions, after mapping a few synonyms
+to one concept, so "refund" and "money back" land together where full-text cannot see it; any
+input containing "embedfail" answers 500) and reranks (`/v1/rerank`: the share of the query's
+words a document contains). (The benchmarks use bench/fake_model.py, which
 costs the machine less.)
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import socket
 import threading
@@ -34,6 +40,7 @@ class FakeModel:
         self.aborted = 0
         self.completed = 0
         self.attempts: dict[str, int] = {}
+        self.embedded = 0
 
     def _chunk(self, delta: dict, finish=None, usage=None) -> bytes:
         body = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
@@ -101,9 +108,46 @@ class FakeModel:
     async def stats(self, request: Request):
         return JSONResponse({"requests": len(self.requests), "aborted": self.aborted, "completed": self.completed})
 
+    async def embeddings(self, request: Request):
+        payload = await request.json()
+        texts = payload["input"] if isinstance(payload["input"], list) else [payload["input"]]
+        self.embedded += len(texts)
+        if any("embedfail" in t for t in texts):
+            return JSONResponse({"error": {"message": "embedding backend down"}}, status_code=500)
+        return JSONResponse({"object": "list", "model": payload.get("model"),
+                             "data": [{"object": "embedding", "index": i, "embedding": fake_embedding(t)}
+                                      for i, t in enumerate(texts)]})
+
+    async def rerank(self, request: Request):
+        payload = await request.json()
+        wanted = set(_words(payload["query"]))
+        scores = [len(wanted & set(_words(d))) / max(len(wanted), 1) for d in payload["documents"]]
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])
+        return JSONResponse({"results": [{"index": i, "relevance_score": scores[i]} for i in order]})
+
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/v1/chat/completions", self.completions, methods=["POST"]),
+                                 Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+                                 Route("/v1/rerank", self.rerank, methods=["POST"]),
                                  Route("/stats", self.stats)])
+
+
+EMBEDDING_DIMENSIONS = 64
+_CONCEPTS = {"refund": "money", "refunds": "money", "reimburse": "money", "repay": "money", "money": "money",
+             "kettle": "boiler", "boiler": "boiler", "teapot": "boiler"}
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in "".join(c.lower() if c.isalnum() else " " for c in text).split() if len(w) > 2]
+
+
+def fake_embedding(text: str) -> list[float]:
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in _words(text):
+        concept = _CONCEPTS.get(word, word)
+        digest = hashlib.sha256(concept.encode()).digest()
+        vector[digest[0] % EMBEDDING_DIMENSIONS] += 1.0 if digest[1] % 2 else -1.0
+    return vector
 
 
 def _pieces(text: str) -> list[str]:

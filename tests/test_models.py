@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Account, assert_error
+from conftest import assert_error
 from core import crypto
 from models.llm import BUILTIN_MODEL_ID, LlmModel
 
@@ -11,14 +11,6 @@ BASE = "/api/admin/config/model/"
 NEW_MODEL = {"name": "Local vLLM", "model_name": "qwen2.5-7b", "base_url": "http://127.0.0.1:9/v1/",
              "api_key": "sk-test-0123456789abcdef", "context_length": 32768,
              "capabilities": {"tool_call": True}, "default_params": {"temperature": 0.3}}
-
-
-@pytest.fixture
-def admin(client) -> Account:
-    response = client.post("/api/passport/web/email/login/",
-                           json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
-    client.cookies.clear()
-    return Account(client, ADMIN_EMAIL, ADMIN_PASSWORD, response.json()["data"])
 
 
 def create(admin, **changes) -> dict:

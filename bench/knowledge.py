@@ -1,0 +1,188 @@
+"""Knowledge on SQLite: ingestion throughput (chunks per second, full-text only and with
+embeddings) and retrieval latency (p50, p99) over N chunks, against a plain SQLite FTS5 query
+over the same texts in the same run.
+
+    python -m bench.knowledge [--chunks 100000] [--queries 300]
+
+The corpus is generated (seeded): paragraphs of words drawn from a 20,000-word vocabulary with
+Zipf frequencies, 100 paragraphs a document, one paragraph a chunk. Embeddings come from a
+local server answering the OpenAI embeddings API with 384-dimension hashed vectors, so the
+figures are this server's cost, not a model's. Queries are four words of a random chunk."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import sqlite3
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bench.harness import free_port
+
+DIMENSIONS = 384
+CHUNKS_PER_DOCUMENT = 100
+
+
+def vocabulary(size: int, rng: random.Random) -> list[str]:
+    syllables = [c + v for c in "bcdfghjklmnprstvz" for v in "aeiou"] + ["tra", "qui", "stro", "wen", "lox"]
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))))
+    return sorted(words)
+
+
+def corpus(chunks: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    words = vocabulary(20_000, rng)
+    weights = [1 / (rank + 1) for rank in range(len(words))]
+    texts = []
+    for _ in range(chunks):
+        sentence = rng.choices(words, weights, k=rng.randint(50, 90))
+        texts.append(" ".join(sentence).capitalize() + ".")
+    return texts
+
+
+def hashed_vectors(texts: list[str]) -> np.ndarray:
+    out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+    for row, text in enumerate(texts):
+        for word in text.lower().split():
+            digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+            out[row, int.from_bytes(digest[:2], "little") % DIMENSIONS] += 1.0 if digest[2] & 1 else -1.0
+    return out
+
+
+class EmbeddingServer:
+    """The OpenAI embeddings API on a loopback port, on a thread."""
+
+    def __init__(self):
+        async def embeddings(request: Request):
+            payload = await request.json()
+            vectors = hashed_vectors(payload["input"])
+            rows = ",".join(f'{{"object":"embedding","index":{i},"embedding":[{",".join(map(str, v.tolist()))}]}}'
+                            for i, v in enumerate(vectors))
+            return Response(f'{{"object":"list","data":[{rows}]}}', media_type="application/json")
+
+        self.port = free_port()
+        config = uvicorn.Config(Starlette(routes=[Route("/v1/embeddings", embeddings, methods=["POST"])]),
+                                host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        threading.Thread(target=self.server.run, daemon=True).start()
+        while not self.server.started:
+            time.sleep(0.02)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def plain_fts5(path: Path, texts: list[str]) -> sqlite3.Connection:
+    """The baseline: the same texts in a bare FTS5 table (default tokenizer), nothing else."""
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE VIRTUAL TABLE plain USING fts5(body)")
+    connection.executemany("INSERT INTO plain(rowid, body) VALUES (?, ?)", enumerate(texts, start=1))
+    connection.commit()
+    return connection
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+
+    from core.settings import Settings, use_settings
+    from models.db import init_db, migrate
+    data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-knowledge-"))
+    settings = use_settings(Settings.from_env(
+        {}, data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'bench.db'}", admin_email="bench@example.com",
+        admin_password="bench-password-1", argon2_time_cost=1, argon2_memory_cost=1024, task_workers=0,
+        log_level="WARNING").with_secret())
+    init_db(settings.database_url)
+    migrate()
+    from services import accounts, embeddings, knowledge, model_registry, retrieval, tasks
+    from models.identity import User
+    from models.knowledge import Document, Slice
+    accounts.ensure_admin(settings)
+    tasks.configure(settings)
+    user = User.by_email("bench@example.com")
+    space = user.personal_space()
+
+    texts = corpus(args.chunks)
+    print(f"corpus: {len(texts)} chunks, {sum(map(len, texts)) / 1e6:.1f} MB of text")
+    dataset = knowledge.create_dataset(user, {"name": "bench", "space_id": space.id})
+    strategy = {"chunk_type": 1, "separator": "\n\n", "max_tokens": 5000, "overlap": 0}
+    documents = []
+    for start in range(0, len(texts), CHUNKS_PER_DOCUMENT * 50):  # 50 documents a request
+        bases = [{"name": f"doc{i}", "source_info": {"custom_content": "\n\n".join(texts[i:i + CHUNKS_PER_DOCUMENT])}}
+                 for i in range(start, min(start + CHUNKS_PER_DOCUMENT * 50, len(texts)), CHUNKS_PER_DOCUMENT)]
+        documents += knowledge.create_documents(user, {"dataset_id": dataset.id, "document_bases": bases,
+                                                       "chunk_strategy": strategy})
+    started = time.perf_counter()
+    for document in documents:
+        knowledge.process_document(document.id)
+    full_text_seconds = time.perf_counter() - started
+    stored = Slice.select().where(Slice.dataset == dataset.id).count()
+    failed = Document.select().where(Document.dataset == dataset.id, Document.status != 1).count()
+    assert stored == len(texts) and failed == 0, (stored, failed)
+    print(f"ingestion, full-text only: {stored / full_text_seconds:,.0f} chunks/s ({full_text_seconds:.1f} s)")
+
+    server = EmbeddingServer()
+    model = model_registry.create({"name": "bench embeddings", "model_name": "hashed-384", "base_url": server.base_url,
+                                   "kind": "embedding", "dimensions": DIMENSIONS})
+    embeddings.save_config({"embedding_model_id": str(model.id)})
+    started = time.perf_counter()
+    embedded = knowledge.embed_missing(batch=512)
+    embed_seconds = time.perf_counter() - started
+    print(f"ingestion, embeddings added: {embedded / embed_seconds:,.0f} chunks/s ({embed_seconds:.1f} s); "
+          f"together {stored / (full_text_seconds + embed_seconds):,.0f} chunks/s")
+
+    baseline = plain_fts5(data_dir / "plain.db", texts)
+    rng = random.Random(11)
+    picks = [rng.randrange(len(texts)) for _ in range(args.queries)]
+    queries = [" ".join(rng.sample(texts[i].rstrip(".").lower().split(), 4)) for i in picks]
+    retrieval.retrieve([dataset], queries[0], strategy=retrieval.HYBRID, count_hits=False)  # loads the matrix
+
+    def plain(query: str):
+        terms = " OR ".join(f'"{w}"' for w in query.split())
+        return baseline.execute("SELECT rowid, bm25(plain) FROM plain WHERE plain MATCH ? ORDER BY rank LIMIT 5",
+                                (terms,)).fetchall()
+
+    results = {}
+    runs = {"plain FTS5 (baseline)": plain}
+    for name, strategy_id in (("full-text", retrieval.FULL_TEXT), ("semantic", retrieval.SEMANTIC),
+                              ("hybrid", retrieval.HYBRID)):
+        runs[name] = lambda q, s=strategy_id: retrieval.retrieve([dataset], q, strategy=s, top_k=5, count_hits=False)
+    for name, run in runs.items():
+        samples = []
+        for query in queries:
+            started = time.perf_counter()
+            run(query)
+            samples.append((time.perf_counter() - started) * 1000)
+        results[name] = percentiles(samples)
+    base = results["plain FTS5 (baseline)"][0]
+    print(f"retrieval over {stored:,} chunks, {len(queries)} queries, top 5:")
+    for name, (p50, p99) in results.items():
+        print(f"  {name:24s} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   p50 ratio to baseline {p50 / base:5.1f}")
+    hits = sum(any(h.slice.content == texts[i] for h in retrieval.retrieve(
+        [dataset], q, strategy=retrieval.HYBRID, top_k=5, count_hits=False).hits) for q, i in zip(queries, picks))
+    print(f"sanity: hybrid finds the chunk a query was drawn from in its top 5 for {hits}/{len(queries)} queries")
+    server.server.should_exit = True
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Server-wide settings that administrators change at run time (JSON per key)."""
+from __future__ import annotations
+
+import json
+
+from peewee import BigIntegerField, CharField, Model, TextField
+
+from models.base import now_s
+from models.db import db
+
+
+class ServerConfig(Model):
+    key = CharField(max_length=100, primary_key=True)
+    value = TextField(default="{}")
+    updated_at = BigIntegerField(default=0)
+
+    class Meta:
+        database = db
+        table_name = "server_config"
+
+    @classmethod
+    def read(cls, key: str) -> dict:
+        row = cls.get_or_none(cls.key == key)
+        return json.loads(row.value) if row else {}
+
+    @classmethod
+    def write(cls, key: str, value: dict) -> None:
+        encoded = json.dumps(value, separators=(",", ":"))
+        (cls.insert(key=key, value=encoded, updated_at=now_s())
+         .on_conflict(conflict_target=[cls.key], update={cls.value: encoded, cls.updated_at: now_s()}).execute())
