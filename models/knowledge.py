@@ -137,6 +137,22 @@ class FullTextIndex:
             db.execute_sql(f"DELETE FROM kb_slice_tsv WHERE dataset_id IN ({marks})", dataset_ids)
 
     @classmethod
+    def document_frequencies(cls, words: list[str]) -> dict[str, int]:
+        """How many indexed slices hold each word (SQLite; one index seek a word: FTS5's
+        vocabulary table scans for IN but seeks for =). Empty on PostgreSQL."""
+        if not cls._sqlite():
+            return {}
+        found = {}
+        for word in words:
+            row = db.execute_sql("SELECT doc FROM kb_slice_fts_vocab WHERE term = ?", (word,)).fetchone()
+            found[word] = row[0] if row else 0
+        return found
+
+    @staticmethod
+    def size() -> int:
+        return Slice.select().count()
+
+    @classmethod
     def search(cls, dataset_ids: list[int], words: list[str], limit: int) -> list[tuple[int, float]]:
         """(slice id, score) of the best matches for any of `words`, best first; the score is
         BM25 (SQLite) or ts_rank, length-normalised and mapped to rank/(rank+1) (PostgreSQL); higher is better."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from peewee import SqliteDatabase
 
@@ -23,6 +24,7 @@ SEMANTIC, HYBRID, FULL_TEXT = 0, 1, 20
 STRATEGY_NAMES = {SEMANTIC: "semantic", HYBRID: "hybrid", FULL_TEXT: "full_text"}
 RRF_K = 60
 BM25_HALF = 5.0
+COMMON_SHARE, COMMON_FLOOR = 0.05, 500   # a word in more slices than this is left out of queries
 FILTER_OPS = ("eq", "ne", "gt", "ge", "lt", "le", "contains")
 
 
@@ -108,19 +110,17 @@ def retrieve(datasets: list[Dataset], query: str, *, strategy: int = FULL_TEXT, 
     timings: dict[str, float] = {}
     candidates = max(top_k * 4, 20) if keep is None else 1000
     lists: dict[str, list[tuple[int, float]]] = {}
-    words = textsearch.query_words(query)
+    words = _discriminating(textsearch.query_words(query))
+    semantic = None
+    if strategy in (SEMANTIC, HYBRID) and query.strip():
+        # on its own thread: numpy and SQLite both release the GIL, so the two stages overlap
+        semantic = _pool().submit(_semantic, list(by_id), query, candidates, timings)
     if strategy in (FULL_TEXT, HYBRID):
         stage = time.perf_counter()
         lists["full_text"] = [(i, _full_text_score(raw)) for i, raw in FullTextIndex.search(list(by_id), words, candidates)]
         timings["full_text"] = (time.perf_counter() - stage) * 1000
-    if strategy in (SEMANTIC, HYBRID) and query.strip():
-        stage = time.perf_counter()
-        model = embeddings.embedding_model()
-        vector = _embed_query(model, query)
-        timings["embed"] = (time.perf_counter() - stage) * 1000
-        stage = time.perf_counter()
-        lists["vector"] = [(i, max(0.0, score)) for i, score in VectorIndex.search(list(by_id), model.id, vector, candidates)]
-        timings["vector"] = (time.perf_counter() - stage) * 1000
+    if semantic is not None:
+        lists["vector"] = semantic.result()
     scored = _fuse(lists, strategy)
     if keep is not None and not words and not lists.get("vector"):  # a pure filter query: rows in order
         scored = [(s, {}, {}) for (s,) in Slice.select(Slice.id).where(
@@ -139,6 +139,48 @@ def retrieve(datasets: list[Dataset], query: str, *, strategy: int = FULL_TEXT, 
     timings["total"] = (time.perf_counter() - started) * 1000
     return Result(hits=hits, strategy=strategy, available=available, words=words,
                   timings_ms={k: round(v, 3) for k, v in timings.items()})
+
+
+_size_cache: dict[str, tuple[float, int]] = {}
+
+
+def _discriminating(words: list[str]) -> list[str]:
+    """The query's words without those that most slices contain: BM25 gives them almost no
+    weight, yet each drags its whole posting list into the ranking (at 100,000 slices, one common
+    word makes an OR query ten times slower). If every word is common, the two rarest stay."""
+    if len(words) <= 1:
+        return words
+    frequencies = FullTextIndex.document_frequencies(words)
+    if not frequencies:
+        return words
+    checked, size = _size_cache.get("slices", (0.0, 0))
+    if time.monotonic() - checked > 30:
+        size = FullTextIndex.size()
+        _size_cache["slices"] = (time.monotonic(), size)
+    limit = max(COMMON_FLOOR, COMMON_SHARE * size)
+    kept = [w for w in words if frequencies.get(w, 0) <= limit]
+    return kept or sorted(words, key=lambda w: frequencies.get(w, 0))[:2]
+
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vector-search")
+    return _executor
+
+
+def _semantic(dataset_ids: list[int], query: str, candidates: int, timings: dict) -> list[tuple[int, float]]:
+    stage = time.perf_counter()
+    model = embeddings.embedding_model()
+    vector = _embed_query(model, query)
+    timings["embed"] = (time.perf_counter() - stage) * 1000
+    stage = time.perf_counter()
+    found = [(i, max(0.0, score)) for i, score in VectorIndex.search(dataset_ids, model.id, vector, candidates)]
+    timings["vector"] = (time.perf_counter() - stage) * 1000
+    return found
 
 
 def _embed_query(model, query: str):

@@ -9,8 +9,10 @@ import threading
 import time
 
 import pytest
+from peewee import SqliteDatabase
 
 from conftest import assert_error
+from models.db import db
 from models.files import StoredFile
 from models.identity import User
 from models.knowledge import Document, FullTextIndex, Slice
@@ -297,6 +299,19 @@ class TestRetrieval:
         assert len(retrieve(alice, [dataset_id], "red fox", min_score=first["score"] - 1e-6)["slices"]) == 1
         assert_error(alice.post("/api/knowledge/retrieve", {"dataset_ids": [dataset_id], "query": "x", "search_strategy": 0}),
                      400, 105000024, "embedding")
+
+    def test_words_most_slices_hold_stay_out_of_the_query(self, alice):
+        dataset_id = make_dataset(alice)
+        text = "\n\n".join([f"banana filler number {i}" for i in range(600)] + ["banana zephyr"])
+        add_and_wait(alice, dataset_id, [text_source("many", text)],
+                     chunk_strategy={"chunk_type": 1, "separator": "\n\n", "max_tokens": 100})
+        result = retrieve(alice, [dataset_id], "banana zephyr", top_k=3)
+        sqlite = isinstance(db.obj, SqliteDatabase)  # PostgreSQL keeps every word (no vocabulary table)
+        assert result["words"] == (["zephyr"] if sqlite else ["banana", "zephyr"])
+        assert result["slices"][0]["content"] == "banana zephyr"
+        if sqlite:
+            assert [s["content"] for s in result["slices"]] == ["banana zephyr"]
+        assert set(retrieve(alice, [dataset_id], "banana filler")["words"]) == {"banana", "filler"}
 
     def test_searches_only_the_named_knowledge_bases(self, alice):
         one, two = make_dataset(alice, "One"), make_dataset(alice, "Two")
