@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) -m bench.chat_streams
 	$(PY) -m bench.model_client
 	$(PY) -m bench.knowledge
+	$(PY) -m bench.knowledge_eval
 
 clean:
 	rm -rf $(VENV) node_modules

@@ -99,12 +99,8 @@ def plain_fts5(path: Path, texts: list[str]) -> sqlite3.Connection:
     return connection
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--chunks", type=int, default=100_000)
-    parser.add_argument("--queries", type=int, default=300)
-    args = parser.parse_args()
-
+def prepare():
+    """A fresh SQLite data directory, migrated, with the bench user: (directory, user, space)."""
     from core.settings import Settings, use_settings
     from models.db import init_db, migrate
     data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-knowledge-"))
@@ -114,13 +110,32 @@ def main() -> None:
         log_level="WARNING").with_secret())
     init_db(settings.database_url)
     migrate()
-    from services import accounts, embeddings, knowledge, model_registry, retrieval, tasks
     from models.identity import User
-    from models.knowledge import Document, Slice
+    from services import accounts, tasks
     accounts.ensure_admin(settings)
     tasks.configure(settings)
     user = User.by_email("bench@example.com")
-    space = user.personal_space()
+    return data_dir, user, user.personal_space()
+
+
+def use_embeddings(base_url: str, model_name: str, dimensions: int, api_key: str = ""):
+    """Register an embedding model and make it the one knowledge uses."""
+    from services import embeddings, model_registry
+    model = model_registry.create({"name": f"bench {model_name}", "model_name": model_name, "base_url": base_url,
+                                   "api_key": api_key, "kind": "embedding", "dimensions": dimensions})
+    embeddings.save_config({"embedding_model_id": str(model.id)})
+    return model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+
+    data_dir, user, space = prepare()
+    from services import knowledge, retrieval
+    from models.knowledge import Document, Slice
 
     texts = corpus(args.chunks)
     print(f"corpus: {len(texts)} chunks, {sum(map(len, texts)) / 1e6:.1f} MB of text")
@@ -142,9 +157,7 @@ def main() -> None:
     print(f"ingestion, full-text only: {stored / full_text_seconds:,.0f} chunks/s ({full_text_seconds:.1f} s)")
 
     server = EmbeddingServer()
-    model = model_registry.create({"name": "bench embeddings", "model_name": "hashed-384", "base_url": server.base_url,
-                                   "kind": "embedding", "dimensions": DIMENSIONS})
-    embeddings.save_config({"embedding_model_id": str(model.id)})
+    use_embeddings(server.base_url, "hashed-384", DIMENSIONS)
     started = time.perf_counter()
     embedded = knowledge.embed_missing(batch=512)
     embed_seconds = time.perf_counter() - started

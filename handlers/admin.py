@@ -54,7 +54,7 @@ def delete_model(token_info, body):
 
 def _knowledge_config_view(config: dict) -> dict:
     return {"embedding_model_id": config.get("embedding_model_id"), "rerank_model_id": config.get("rerank_model_id"),
-            "available_strategies": retrieval.available_strategies()}
+            "caption_model_id": config.get("caption_model_id"), "available_strategies": retrieval.available_strategies()}
 
 
 def get_knowledge_config(token_info):

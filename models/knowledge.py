@@ -3,6 +3,7 @@ the slices: SQLite FTS5 or a PostgreSQL tsvector table, behind one interface."""
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from peewee import (BigIntegerField, BlobField, CharField, ForeignKeyField, IntegerField, Model, SqliteDatabase,
@@ -136,16 +137,27 @@ class FullTextIndex:
             marks = ", ".join(["%s"] * len(dataset_ids))
             db.execute_sql(f"DELETE FROM kb_slice_tsv WHERE dataset_id IN ({marks})", dataset_ids)
 
+    _frequencies: dict[str, tuple[float, int]] = {}
+    FREQUENCY_TTL, FREQUENCY_CACHE = 60.0, 50_000
+
     @classmethod
     def document_frequencies(cls, words: list[str]) -> dict[str, int]:
-        """How many indexed slices hold each word (SQLite; one index seek a word: FTS5's
-        vocabulary table scans for IN but seeks for =). Empty on PostgreSQL."""
+        """How many indexed slices hold each word (SQLite; empty on PostgreSQL). FTS5's
+        vocabulary table seeks a term for = (it scans for IN), but counting reads the term's
+        whole posting list, so the common words, the costly ones, are remembered for a minute."""
         if not cls._sqlite():
             return {}
-        found = {}
+        found, now = {}, time.monotonic()
         for word in words:
+            cached = cls._frequencies.get(word)
+            if cached is not None and now - cached[0] < cls.FREQUENCY_TTL:
+                found[word] = cached[1]
+                continue
             row = db.execute_sql("SELECT doc FROM kb_slice_fts_vocab WHERE term = ?", (word,)).fetchone()
             found[word] = row[0] if row else 0
+            if len(cls._frequencies) >= cls.FREQUENCY_CACHE:
+                cls._frequencies.clear()
+            cls._frequencies[word] = (now, found[word])
         return found
 
     @staticmethod

@@ -33,6 +33,7 @@ class KnowledgeSettings:
     strategy: int
     no_recall_reply: str
     use_rerank: bool = False
+    use_rewrite: bool = False
 
     @property
     def calls_models(self) -> bool:
@@ -52,7 +53,8 @@ def settings_of(config: dict) -> KnowledgeSettings | None:
                              auto=knowledge.get("auto", True) is not False,
                              strategy=int(knowledge.get("search_strategy") or 0),
                              no_recall_reply=(knowledge.get("no_recall_reply_customize_prompt") or "") if custom else "",
-                             use_rerank=bool((knowledge.get("recall_strategy") or {}).get("use_rerank")))
+                             use_rerank=bool((knowledge.get("recall_strategy") or {}).get("use_rerank")),
+                             use_rewrite=bool((knowledge.get("recall_strategy") or {}).get("use_rewrite")))
 
 
 def recall(space_id: int, settings: KnowledgeSettings, question: str) -> list[retrieval.Hit]:
@@ -92,8 +94,9 @@ def add_to_prompt(messages: list[dict], hits: list[retrieval.Hit], settings: Kno
         messages.insert(0, {"role": "system", "content": block})
 
 
-def recall_verbose(hits: list[retrieval.Hit], question: str) -> str:
-    """The content of the `knowledge_recall` verbose message (Coze's shape: data is a JSON string)."""
+def recall_verbose(hits: list[retrieval.Hit], question: str, searched: str | None = None) -> str:
+    """The content of the `knowledge_recall` verbose message (Coze's shape: data is a JSON string;
+    `rewritten_query`, ours, is what was searched when the question was rewritten)."""
     chunks = [{"slice": hit.slice.content, "score": round(hit.score, 6),
                "meta": {"dataset": {"id": str(hit.dataset.id), "name": hit.dataset.name},
                         "document": {"id": str(hit.document.id), "name": hit.document.name,
@@ -102,7 +105,10 @@ def recall_verbose(hits: list[retrieval.Hit], question: str) -> str:
                         "link": {"title": hit.document.name, "url": hit.document.web_url},
                         "card": {"index": str(n)}}}
               for n, hit in enumerate(hits, start=1)]
-    data = json.dumps({"chunks": chunks, "ori_req": question, "status_code": 0}, **_COMPACT)
+    body = {"chunks": chunks, "ori_req": question, "status_code": 0}
+    if searched and searched != question:
+        body["rewritten_query"] = searched
+    data = json.dumps(body, **_COMPACT)
     return json.dumps({"msg_type": "knowledge_recall", "data": data}, **_COMPACT)
 
 

@@ -289,8 +289,11 @@ class Runner:
         if settings is None or not settings.auto:
             return
         question = llm.text_of(turn.messages[-1]["content"])
-        hits = await agent_knowledge.recall_async(turn.bot.space_id, settings, question)
-        await self._record(self._new_message("verbose", agent_knowledge.recall_verbose(hits, question)))
+        searched = question
+        if settings.use_rewrite:
+            searched = await llm.rewrite_query(turn.model, turn.messages[:-1], question)
+        hits = await agent_knowledge.recall_async(turn.bot.space_id, settings, searched)
+        await self._record(self._new_message("verbose", agent_knowledge.recall_verbose(hits, question, searched)))
         agent_knowledge.add_to_prompt(turn.messages, hits, settings)
 
     async def _rounds(self) -> None:

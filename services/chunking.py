@@ -6,6 +6,8 @@
   `max_tokens` is split further at paragraph, line, sentence and word boundaries, with `overlap`.
 - chunk_type 2 (hierarchical): sections at headings up to `max_level`, each packed like the
   automatic mode; every chunk keeps its heading path, and `save_title` puts it in the text.
+- caption_type (images, any mode): 0 captions an image without one by the vision model the
+  administrator chose, 1 keeps captions manual.
 
 Lengths are counted in characters (a CJK character is about one token; English about four
 characters per token)."""
@@ -51,9 +53,10 @@ def normalize(raw: dict | None) -> dict:
     """The strategy with defaults filled in, checked; the automatic mode ignores other fields."""
     raw = {k: v for k, v in (raw or {}).items() if v is not None}
     chunk_type = raw.get("chunk_type", CHUNK_AUTO)
+    images = {"caption_type": raw["caption_type"]} if raw.get("caption_type") in (0, 1) else {}
     if chunk_type == CHUNK_AUTO:
         return {"chunk_type": CHUNK_AUTO, "max_tokens": DEFAULT_MAX, "overlap": DEFAULT_OVERLAP,
-                "remove_extra_spaces": True, "remove_urls_emails": False}
+                "remove_extra_spaces": True, "remove_urls_emails": False, **images}
     if chunk_type not in (CHUNK_CUSTOM, CHUNK_HEADING):
         raise StrategyError(f"chunk_strategy.chunk_type must be 0, 1 or 2, not {chunk_type}")
     maximum = raw.get("max_tokens", DEFAULT_MAX)
@@ -75,7 +78,7 @@ def normalize(raw: dict | None) -> dict:
         if not 1 <= level <= 6:
             raise StrategyError("chunk_strategy.max_level must be between 1 and 6")
         strategy.update(max_level=level, save_title=bool(raw.get("save_title", True)))
-    return strategy
+    return {**strategy, **images}
 
 
 def _unescape(separator: str) -> str:

@@ -1,14 +1,19 @@
-"""Embedding and rerank models for knowledge: which ones the administrator chose, and calling
-them through the OpenAI-compatible embeddings API and the common rerank API (Jina, Cohere,
-vLLM, Xinference: `POST {base}/rerank` with query and documents, answering scores by index)."""
+"""The models knowledge uses besides agents' own: which ones the administrator chose, and
+calling them: embeddings through the OpenAI-compatible embeddings API, reranking through the
+common rerank API (Jina, Cohere, vLLM, Xinference: `POST {base}/rerank` with query and
+documents, answering scores by index), image captions through a vision chat model."""
 from __future__ import annotations
+
+import asyncio
+import base64
+import time
 
 import httpx
 import numpy as np
 
 from core import errors
 from core.settings import get_settings
-from models.llm import KIND_EMBEDDING, KIND_RERANK, LlmModel
+from models.llm import KIND_CHAT, KIND_EMBEDDING, KIND_RERANK, LlmModel
 from models.server_config import ServerConfig
 from services import model_registry
 
@@ -21,6 +26,10 @@ class EmbeddingError(Exception):
     pass
 
 
+_cached: tuple[float, dict, dict] | None = None  # (when, config, models by field) of this process
+CACHE_SECONDS = 5.0  # another worker's change is seen this late at most
+
+
 def config() -> dict:
     return ServerConfig.read(CONFIG_KEY)
 
@@ -29,20 +38,32 @@ def save_config(body: dict) -> dict:
     """Choose the embedding and rerank models (ids, or null for none); they must be enabled
     models of those kinds."""
     current = config()
-    for field, kind in (("embedding_model_id", KIND_EMBEDDING), ("rerank_model_id", KIND_RERANK)):
+    for field, kind in (("embedding_model_id", KIND_EMBEDDING), ("rerank_model_id", KIND_RERANK),
+                        ("caption_model_id", KIND_CHAT)):
         if field in body:
             value = body[field]
             current[field] = str(model_registry.usable(value, kind).id) if value not in (None, "", "0") else None
+    caption = current.get("caption_model_id")
+    if caption and not (LlmModel.get_by_id(int(caption)).capabilities or {}).get("vision"):
+        raise errors.MODEL_KIND_MISMATCH(f"caption_model_id: model {caption} cannot see images (capabilities.vision)")
     ServerConfig.write(CONFIG_KEY, current)
+    global _cached
+    _cached = None
     return current
 
 
 def _configured(field: str, kind: str) -> LlmModel | None:
-    model_id = config().get(field)
-    if not model_id:
-        return None
-    model = LlmModel.get_or_none(LlmModel.id == int(model_id))
-    return model if model is not None and model.is_enabled and model.kind == kind else None
+    """The chosen model of a field, if it is still enabled and of its kind; read at most every
+    few seconds, since every search asks."""
+    global _cached
+    if _cached is None or time.monotonic() - _cached[0] > CACHE_SECONDS:
+        _cached = (time.monotonic(), config(), {})
+    _, current, models = _cached
+    if field not in models:
+        model_id = current.get(field)
+        model = LlmModel.get_or_none(LlmModel.id == int(model_id)) if model_id else None
+        models[field] = model if model is not None and model.is_enabled and model.kind == kind else None
+    return models[field]
 
 
 def embedding_model() -> LlmModel | None:
@@ -51,6 +72,35 @@ def embedding_model() -> LlmModel | None:
 
 def rerank_model() -> LlmModel | None:
     return _configured("rerank_model_id", KIND_RERANK)
+
+
+def caption_model() -> LlmModel | None:
+    return _configured("caption_model_id", KIND_CHAT)
+
+
+CAPTION_PROMPT = ("Describe this image in one or two sentences for a search index: what it shows, "
+                  "and any text in it. Answer with the description only.")
+
+
+def caption_image(model: LlmModel, content: bytes, media_type: str) -> str:
+    """A caption by a vision chat model (called from task threads: runs its own event loop)."""
+    from services import llm, llm_openai
+    url = f"data:{media_type};base64,{base64.b64encode(content).decode()}"
+    request = llm.ChatRequest(messages=[{"role": "user", "content": [
+        {"type": "text", "text": CAPTION_PROMPT}, {"type": "image_url", "image_url": {"url": url}}]}],
+        params={"temperature": 0, "max_tokens": 200})
+
+    async def ask() -> str:
+        try:
+            text, _ = await llm.complete(model, request)
+            return text.strip()
+        finally:
+            llm_openai.close_connections()
+
+    try:
+        return asyncio.run(ask())
+    except llm.ProviderError as exc:
+        raise EmbeddingError(f"{model.name} could not caption the image: {exc.msg}")
 
 
 def _post(model: LlmModel, path: str, payload: dict) -> dict:

@@ -9,6 +9,7 @@ import json
 import logging
 import time
 
+from huey import crontab
 from peewee import JOIN, IntegrityError, fn
 
 from core import authz, errors
@@ -450,6 +451,9 @@ def _pieces(document: Document, file_type: str, content: bytes) -> tuple[list[tu
     dataset_format = document.dataset.format_type
     if dataset_format == FORMAT_IMAGE:
         caption = document.caption.strip()
+        model = embeddings.caption_model()
+        if not caption and content and model is not None and (document.chunk_strategy or {}).get("caption_type", 0) != 1:
+            caption = document.caption = embeddings.caption_image(model, content, files.KNOWN_TYPES[file_type][0])
         return ([(caption, {"image": True})] if caption else []), [], len(caption)
     if dataset_format == FORMAT_TABLE:
         strategy = document.parsing_strategy
@@ -537,7 +541,7 @@ def process_document(document_id: int) -> None:
     except parsing.ParseError as exc:
         _fail(document.id, str(exc))
     except embeddings.EmbeddingError as exc:
-        _fail(document.id, f"embedding failed: {exc}")
+        _fail(document.id, f"a knowledge model failed: {exc}")
     except Exception as exc:  # a bug or a library's surprise: the document fails, the worker lives
         log.exception("processing document %s failed", document_id)
         _fail(document.id, f"internal error while processing ({type(exc).__name__})")
@@ -566,9 +570,32 @@ def _replace_slices(document: Document, pieces: list[tuple[str, dict]], columns:
             _index(rows, document)
         Document.update(status=DOC_DISABLED if current.status == DOC_DISABLED else DOC_ENABLED,
                         progress=100, status_reason="", slice_count=len(rows), char_count=char_count,
-                        table_meta=document.table_meta, file_type=document.file_type,
+                        table_meta=document.table_meta, file_type=document.file_type, caption=document.caption,
                         size=size if document.source_type == SOURCE_WEB else current.size,
                         updated_at=now).where(Document.id == document.id).execute()
+
+
+@queue.periodic_task(crontab(minute="*/10"))
+def refresh_web_pages_task() -> None:
+    refresh_web_pages()
+
+
+def refresh_web_pages(now: int | None = None) -> list[int]:
+    """Queue again the web-page documents whose update rule says they are due (update_type 1,
+    every update_interval hours since they were last processed; disabled ones wait until they
+    are enabled); returns their ids."""
+    now = now or int(time.time())
+    due = []
+    for document in Document.select().where(Document.source_type == SOURCE_WEB,
+                                            Document.status.in_([DOC_ENABLED, DOC_FAILED])):
+        rule = document.update_rule or {}
+        hours = int(rule.get("update_interval") or 0)
+        if rule.get("update_type") == 1 and hours > 0 and document.updated_at + hours * 3600 <= now:
+            due.append(document.id)
+    for document_id in due:
+        Document.update(status=DOC_RESEGMENTING, progress=0).where(Document.id == document_id).execute()
+        process_document_task(document_id)
+    return due
 
 
 @queue.task(retries=0)

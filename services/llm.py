@@ -112,6 +112,30 @@ async def follow_ups(model: LlmModel, messages: list[dict], answer: str) -> list
     return [line for line in lines if line][:3]
 
 
+REWRITE_PROMPT = ("Rewrite the user's last message as one standalone search query for a knowledge base, "
+                  "resolving words like \"it\" or \"that\" from the conversation. Answer with the query only.")
+
+
+async def rewrite_query(model: LlmModel, history: list[dict], question: str) -> str:
+    """The question made standalone for retrieval, from the conversation before it; the
+    offline model adds the previous user message, which is what a pronoun usually points to."""
+    earlier = [text_of(m.get("content")) for m in history if m.get("role") == "user"]
+    if not earlier:
+        return question
+    if model.protocol == PROTOCOL_BUILTIN:
+        return f"{question} {earlier[-1]}"
+    request = ChatRequest(messages=[*[m for m in history if m.get("role") in ("user", "assistant")],
+                                    {"role": "user", "content": question},
+                                    {"role": "user", "content": REWRITE_PROMPT}],
+                          params={"temperature": 0, "max_tokens": 100})
+    try:
+        text, _ = await complete(model, request)
+    except ProviderError:  # retrieval goes on with the question as asked
+        return question
+    line = next((line.strip().strip('"') for line in text.splitlines() if line.strip()), "")
+    return line or question
+
+
 def text_of(content) -> str:
     """The text of a message's content (a string, or Chat Completions content parts)."""
     if isinstance(content, str):

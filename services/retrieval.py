@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from peewee import SqliteDatabase
+from threadpoolctl import threadpool_limits
 
 from core import errors
 from models.db import db, write_transaction
@@ -19,6 +20,10 @@ from models.knowledge import (DOC_ENABLED, FORMAT_TABLE, SLICE_DISABLED, Dataset
                               FullTextIndex, Slice, VectorIndex)
 from services import embeddings, textsearch
 from services.tasks import queue
+
+# One BLAS thread: a vector scan then takes one core, so hybrid's full-text stage runs beside it
+# and concurrent searches do not fight over cores (measured in docs/benchmarks.md).
+threadpool_limits(limits=1, user_api="blas")
 
 SEMANTIC, HYBRID, FULL_TEXT = 0, 1, 20
 STRATEGY_NAMES = {SEMANTIC: "semantic", HYBRID: "hybrid", FULL_TEXT: "full_text"}
@@ -127,7 +132,8 @@ def retrieve(datasets: list[Dataset], query: str, *, strategy: int = FULL_TEXT, 
             Slice.dataset.in_(list(by_id)), Slice.status != SLICE_DISABLED)
             .order_by(Slice.document, Slice.sequence).limit(10_000).tuples()]
     stage = time.perf_counter()
-    hits = _load(scored, by_id, keep, strategy)
+    wanted = max(top_k * 3, 20) if reranker is not None else top_k
+    hits = _load(scored, by_id, keep, strategy, wanted)
     timings["load"] = (time.perf_counter() - stage) * 1000
     if reranker is not None and hits and query.strip():
         stage = time.perf_counter()
@@ -227,22 +233,27 @@ def _rerank(model, query: str, hits: list[Hit]) -> list[Hit]:
     return hits
 
 
-def _load(scored, by_id: dict, keep, strategy: int) -> list[Hit]:
-    if not scored:
-        return []
-    ids = [s for s, _, _ in scored]
-    slices = {s.id: s for s in Slice.select().where(Slice.id.in_(ids), Slice.status != SLICE_DISABLED)}
-    documents = {d.id: d for d in Document.select().where(
-        Document.id.in_({s.document_id for s in slices.values()}), Document.status == DOC_ENABLED)}
+def _load(scored, by_id: dict, keep, strategy: int, wanted: int) -> list[Hit]:
+    """The candidates' rows, best first, until `wanted` usable hits are found: disabled slices and
+    documents, and rows the column filters refuse, are passed over. Candidates are read in
+    batches of twice what is still wanted, since most are usable."""
     key = {FULL_TEXT: "full_text", SEMANTIC: "vector", HYBRID: "fused"}[strategy]
-    hits = []
-    for slice_id, scores, ranks in scored:
-        piece = slices.get(slice_id)
-        document = documents.get(piece.document_id) if piece else None
-        if document is None or (keep is not None and not keep(piece, document)):
-            continue
-        hits.append(Hit(slice=piece, document=document, dataset=by_id[piece.dataset_id],
-                        score=scores.get(key, 1.0), scores=scores, ranks=ranks))
+    hits: list[Hit] = []
+    position = 0
+    while position < len(scored) and len(hits) < wanted:
+        batch = scored[position:position + max(2 * (wanted - len(hits)), 10)] if keep is None else scored[position:]
+        position += len(batch)
+        ids = [s for s, _, _ in batch]
+        slices = {s.id: s for s in Slice.select().where(Slice.id.in_(ids), Slice.status != SLICE_DISABLED)}
+        documents = {d.id: d for d in Document.select().where(
+            Document.id.in_({s.document_id for s in slices.values()}), Document.status == DOC_ENABLED)}
+        for slice_id, scores, ranks in batch:
+            piece = slices.get(slice_id)
+            document = documents.get(piece.document_id) if piece else None
+            if document is None or (keep is not None and not keep(piece, document)):
+                continue
+            hits.append(Hit(slice=piece, document=document, dataset=by_id[piece.dataset_id],
+                            score=scores.get(key, 1.0), scores=scores, ranks=ranks))
     return hits
 
 

@@ -209,6 +209,28 @@ def coze(live_server, pat):
     return Coze(auth=TokenAuth(pat), base_url=live_server)
 
 
+def _js_sdk_missing() -> bool:
+    import shutil
+    from core.settings import REPO_ROOT
+    return shutil.which("node") is None or not (REPO_ROOT / "node_modules/@coze/api").exists()
+
+
+needs_js_sdk = pytest.mark.skipif(_js_sdk_missing(), reason="needs Node and `npm ci` (make test installs both)")
+
+
+def run_js_sdk(script: str, *args: str) -> dict:
+    """Run tests/sdk/<script> with Node; the JSON line it prints last, checked for crashes."""
+    import json
+    import subprocess
+    from core.settings import REPO_ROOT
+    result = subprocess.run(["node", f"tests/sdk/{script}", *args], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "unexpected_error" not in seen, seen["unexpected_error"]
+    return seen
+
+
 def live_login(base: str, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:
     import httpx
     response = httpx.post(f"{base}/api/passport/web/email/login/", json={"email": email, "password": password})

@@ -11,6 +11,7 @@ reasoning and tool calls, and can be told to fail. What it does depends on the l
 After a tool result (role "tool") it answers "fake tool result: <content>". It counts requests
 and streams whose client went away (`GET /stats`).
 
+A user message with an image gets "fake caption: a <media type> picture of <n> characters".
 It also embeds (`/v1/embeddings`: words hashed into 64 dimensions, after mapping a few synonyms
 to one concept, so "refund" and "money back" land together where full-text cannot see it; any
 input containing "embedfail" answers 500) and reranks (`/v1/rerank`: the share of the query's
@@ -54,6 +55,11 @@ class FakeModel:
         last = messages[-1] if messages else {}
         if last.get("role") == "tool":
             return [{"content": f"fake tool result: {last.get('content')}"}], "stop"
+        images = [part["image_url"]["url"] for part in last.get("content") or []
+                  if isinstance(last.get("content"), list) and part.get("type") == "image_url"]
+        if images:  # a vision request: describe the image by its media type and size
+            media, _, data = images[0].removeprefix("data:").partition(";base64,")
+            return [{"content": piece} for piece in _pieces(f"fake caption: a {media} picture of {len(data)} characters")], "stop"
         text = last.get("content") if isinstance(last.get("content"), str) else json.dumps(last.get("content"))
         if text.startswith("tool:"):
             _, name, arguments = text.split(":", 2)

@@ -391,7 +391,10 @@ class TestBadInput:
 
 
 class _Page(http.server.BaseHTTPRequestHandler):
+    served = 0
+
     def do_GET(self):
+        type(self).served += 1
         if self.path == "/moved":
             self.send_response(302)
             self.send_header("Location", "/page")
@@ -429,6 +432,15 @@ class TestWebPages:
             assert info["source_type"] == 1 and info["type"] == "html" and info["size"] > 0
             hit = retrieve(alice, [dataset_id], "when is high tide")["slices"][0]
             assert hit["document_id"] == document["document_id"] and "noon" in hit["content"]
+            # an update rule refetches the page when it is due, not before
+            alice.post("/open_api/knowledge/document/update", {"document_id": document["document_id"],
+                                                               "update_rule": {"update_type": 1, "update_interval": 24}})
+            from services import knowledge
+            served = _Page.served
+            assert knowledge.refresh_web_pages(now=int(time.time()) + 3600) == []
+            assert knowledge.refresh_web_pages(now=int(time.time()) + 25 * 3600) == [int(document["document_id"])]
+            assert wait_done(alice, [document["document_id"]])[0]["status"] == 1
+            assert _Page.served == served + 2  # the redirect and the page
         finally:
             server.shutdown()
 
@@ -486,3 +498,22 @@ class TestAgents:
         assert not any(m["type"] == "verbose" and "knowledge_recall" in m["content"] for m in completed)
         response = next(m for m in completed if m["type"] == "tool_response")
         assert response["content"] == "[1] Descale the kettle every month."
+
+    def test_rewrite_makes_a_follow_up_standalone(self, alice):
+        from test_chat import events_conversation, messages_of, open_chat
+        dataset_id = make_dataset(alice)
+        add_and_wait(alice, dataset_id, [text_source("zelzel", "Warranty: the Zelzel K2 carries a three-year warranty."),
+                                         text_source("qulin", "Warranty: the Qulin R2 carries a one-year warranty.")])
+
+        def recall_of(bot_id):
+            first = open_chat(alice, bot_id, "Tell me about the Qulin R2 toaster")
+            events = open_chat(alice, bot_id, "How long is its warranty?", conversation_id=events_conversation(first))
+            completed = messages_of(events, "conversation.message.completed")
+            return json.loads(json.loads(next(m for m in completed if m["type"] == "verbose")["content"])["data"])
+
+        plain = recall_of(self.agent_with(alice, [dataset_id], top_k=1))
+        rewritten = recall_of(self.agent_with(alice, [dataset_id], top_k=1, recall_strategy={"use_rewrite": True}))
+        assert "rewritten_query" not in plain and plain["ori_req"] == "How long is its warranty?"
+        assert rewritten["ori_req"] == "How long is its warranty?"
+        assert rewritten["rewritten_query"] == "How long is its warranty? Tell me about the Qulin R2 toaster"
+        assert rewritten["chunks"][0]["slice"] == "Warranty: the Qulin R2 carries a one-year warranty."

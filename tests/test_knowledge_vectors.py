@@ -2,6 +2,7 @@
 rerank, vectors kept in step with slices, failures of the model, and agents recalling by meaning."""
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -36,7 +37,7 @@ def models(admin, fake):
     response = admin.post(CONFIG + "save", {"embedding_model_id": embedding, "rerank_model_id": rerank})
     assert response.status_code == 200, response.text
     assert response.json()["data"] == {"embedding_model_id": embedding, "rerank_model_id": rerank,
-                                       "available_strategies": [20, 0, 1]}
+                                       "caption_model_id": None, "available_strategies": [20, 0, 1]}
     yield int(embedding)
     admin.post(CONFIG + "save", {"embedding_model_id": None, "rerank_model_id": None})
 
@@ -111,7 +112,7 @@ def test_slice_edits_are_reembedded_and_failures_stay_alone(alice, models):
         "Parcels ship within a week.", "We repay the money."]
     bad, good = add_documents(alice, dataset_id, [text_source("bad", "embedfail here"), text_source("good", "fine text")])
     states = wait_done(alice, [bad["document_id"], good["document_id"]])
-    assert states[0]["status"] == 9 and "embedding failed" in states[0]["status_descript"]
+    assert states[0]["status"] == 9 and "embedding backend down" in states[0]["status_descript"]
     assert states[1]["status"] == 1
 
 
@@ -140,3 +141,25 @@ def test_agent_recalls_by_meaning(alice, models):
     completed = messages_of(open_chat(alice, bot_id, "Can I get a refund?"), "conversation.message.completed")
     recall = json.loads(json.loads(next(m for m in completed if m["type"] == "verbose")["content"])["data"])
     assert recall["chunks"][0]["slice"] == "You get your money back within 30 days."
+
+
+def test_images_without_a_caption_are_captioned_by_the_vision_model(admin, alice, fake):
+    vision = register(admin, fake, kind="chat", capabilities={"vision": True})
+    blind = register(admin, fake, kind="chat")
+    assert_error(admin.post(CONFIG + "save", {"caption_model_id": blind}), 400, 100000024, "vision")
+    assert admin.post(CONFIG + "save", {"caption_model_id": vision}).status_code == 200
+    try:
+        dataset_id = make_dataset(alice, "Pictures", format_type=2)
+        png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 30).decode()
+        auto, _ = add_and_wait(alice, dataset_id, [
+            {"name": "auto.png", "source_info": {"file_base64": png, "file_type": "png"}},
+            {"name": "typed.png", "caption": "A red kettle", "source_info": {"file_base64": png, "file_type": "png"}}])
+        add_and_wait(alice, dataset_id, [{"name": "manual.png", "source_info": {"file_base64": png, "file_type": "png"}}],
+                     chunk_strategy={"chunk_type": 0, "caption_type": 1})
+        listed = alice.post("/api/knowledge/document/list", {"dataset_id": dataset_id}).json()["data"]["document_infos"]
+        captions = {d["name"]: d["caption"] for d in listed}
+        assert captions == {"auto.png": "fake caption: a image/png picture of 52 characters",
+                            "typed.png": "A red kettle", "manual.png": ""}
+        assert retrieve(alice, [dataset_id], "picture")["slices"][0]["document_id"] == auto["document_id"]
+    finally:
+        admin.post(CONFIG + "save", {"caption_model_id": None})

@@ -2,16 +2,13 @@
 workspaces and bots (create, update, publish, retrieve draft and published, list both ways)."""
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 
 import httpx
 import pytest
 from cozepy import (BotModelInfo, BotOnboardingInfo, BotPromptInfo, Coze, CozeAPIError, TokenAuth,
                     WorkspaceRoleType)
 
-from core.settings import REPO_ROOT
+from conftest import needs_js_sdk, run_js_sdk
 
 
 def test_cozepy_users_and_workspaces(coze):
@@ -68,14 +65,9 @@ def test_cozepy_errors(live_server, coze):
     assert unknown.value.code == 100000002
 
 
-@pytest.mark.skipif(shutil.which("node") is None or not (REPO_ROOT / "node_modules/@coze/api").exists(),
-                    reason="needs Node and `npm ci` (make test installs both)")
+@needs_js_sdk
 def test_coze_js_bots(live_server, pat):
-    result = subprocess.run(["node", "tests/sdk/bots.mjs", live_server, pat], cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "unexpected_error" not in seen, seen["unexpected_error"]
+    seen = run_js_sdk("bots.mjs", live_server, pat)
     assert seen["workspace_type"] == "personal" and seen["me"].isdigit()
     assert seen["online_description"] == "updated by @coze/api" and seen["online_prologue"] == "Hello from JS"
     assert seen["draft_prompt"] == "Answer in one sentence." and seen["published_version"]

@@ -4,8 +4,6 @@ server shows: a client that goes away stops its run and the upstream model call.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 
 import httpx
@@ -13,8 +11,7 @@ import pytest
 from cozepy import (ChatEventType, ChatStatus, Coze, CozeAPIError, Message, MessageContentType,
                     MessageRole, TokenAuth, ToolOutput)
 
-from conftest import live_login
-from core.settings import REPO_ROOT
+from conftest import live_login, needs_js_sdk, run_js_sdk
 from tests.fake_openai import FakeModel, ServerThread
 
 
@@ -129,14 +126,9 @@ def test_cozepy_bad_token(live_server, agent):
     assert bad.value.code == 700012006
 
 
-@pytest.mark.skipif(shutil.which("node") is None or not (REPO_ROOT / "node_modules/@coze/api").exists(),
-                    reason="needs Node and `npm ci` (make test installs both)")
+@needs_js_sdk
 def test_coze_js_chat(live_server, pat, agent):
-    result = subprocess.run(["node", "tests/sdk/chat.mjs", live_server, pat, agent], cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "unexpected_error" not in seen, seen["unexpected_error"]
+    seen = run_js_sdk("chat.mjs", live_server, pat, agent)
     assert seen["joined"] == seen["completed"] and "Hello from JS" in seen["completed"]
     assert seen["events"][0] == "conversation.chat.created" and seen["events"][-1] == "done"
     assert seen["polled_status"] == "completed" and seen["polled_answer"] == "polled by js"

@@ -8,6 +8,7 @@ import httpx
 from cozepy import (DocumentBase, DocumentChunkStrategy, DocumentFormatType, DocumentSourceInfo,
                     DocumentStatus, DocumentUpdateRule)
 
+from conftest import needs_js_sdk, run_js_sdk
 from tests import kb_files
 
 
@@ -80,3 +81,12 @@ def test_cozepy_images(coze):
     [photo] = coze.datasets.images.list(dataset_id=dataset.dataset_id, keyword="kettle").items
     assert photo.caption == "A steel kettle on a wooden table" and photo.status == 1
     assert list(coze.datasets.images.list(dataset_id=dataset.dataset_id, has_caption=False).items) == []
+
+
+@needs_js_sdk
+def test_coze_js_datasets(live_server, pat):
+    seen = run_js_sdk("knowledge.mjs", live_server, pat)
+    assert seen["created_name"] == "care.txt" and seen["progress_status"] == 1
+    assert seen["listed"] == [["care.txt", 1]] and seen["renamed"] == "kettle-care.txt"
+    assert seen["dataset_listed"] is True and seen["after_delete"] == 0
+    assert seen["images_total"] == 0 and seen["deleted"] is True
