@@ -67,7 +67,8 @@ def main() -> None:
     knowledge.embed_missing()
     print(f"{len(data['documents'])} documents, {len(data['questions'])} questions; vectors by {label}")
     splits = {"all": lambda q: True, "same words": lambda q: q["lexical"], "paraphrased": lambda q: not q["lexical"],
-              "English": lambda q: q["language"] == "en", "Chinese": lambda q: q["language"] == "zh"}
+              "English": lambda q: q["language"] == "en", "Chinese": lambda q: q["language"] == "zh",
+              "unnamed doc": lambda q: not q["names_document"]}
     print(f"{'strategy':10s} {'questions':12s} {'n':>4s} {'hit@1':>7s} {'hit@5':>7s} {'MRR':>7s}")
     for name, strategy in (("full-text", retrieval.FULL_TEXT), ("vector", retrieval.SEMANTIC), ("hybrid", retrieval.HYBRID)):
         ranks = [rank_of(retrieval.retrieve([dataset], q["question"], strategy=strategy, top_k=TOP,

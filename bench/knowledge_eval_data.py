@@ -2,12 +2,16 @@
 
     python -m bench.knowledge_eval_data
 
-120 documents (100 English product manuals, 20 Chinese service policies) of invented products
-with seeded facts, one fact a paragraph (one chunk when split at blank lines), and two questions
-per document, each labelled with the document and the paragraph that answers it. Questions are
-worded the way users ask: some repeat the manual's words, others paraphrase them ("guarantee"
-for "warranty", "how much water" for "capacity"), so full-text and vector retrieval differ. The
-products share templates, so the product's name decides between near-identical paragraphs."""
+130 documents, one fact a paragraph (one chunk when split at blank lines), and 270 questions,
+each labelled with the document and the paragraph that answers it:
+- 100 English manuals of invented products with seeded facts, two questions each. The products
+  share templates, so the product's name, which the question gives, decides between
+  near-identical paragraphs.
+- 20 Chinese service policies, two questions each.
+- 10 company policies on different topics, three questions each that name no document.
+Questions are worded the way users ask: some repeat the text's words, others paraphrase them
+("guarantee" for "warranty", "give back" for "send back"), so full-text and vector retrieval
+differ."""
 from __future__ import annotations
 
 import json
@@ -39,6 +43,62 @@ SECTIONS = [
      [("My {name} displays {code}. What do I do?", False), ("What does error {code} on the {name} mean for me?", True)]),
 ]
 CLEANERS = ["citric acid", "white vinegar", "a descaling tablet", "lemon juice"]
+
+# Company policies: each a different topic, asked about without naming the document.
+# (title, paragraphs, [(question, paragraph index, uses the policy's words?)])
+POLICIES = [
+    ("Shipping policy", ["Orders placed before 2 pm leave our warehouse the same working day.",
+                         "Standard delivery inside the EU takes three to five working days.",
+                         "Parcels to Norway and Switzerland are charged customs duty on arrival."],
+     [("When do orders placed in the morning get sent out?", 0, False), ("How long does standard delivery take inside the EU?", 1, True),
+      ("Will I pay import fees when ordering from Switzerland?", 2, False)]),
+    ("Returns policy", ["Unused items can be sent back within 30 days for a full refund.",
+                        "Return labels are free for customers in Germany, Austria and the Netherlands.",
+                        "Refunds reach the original payment method within ten days of the return arriving."],
+     [("Can I give back something I never used?", 0, False), ("Do I pay for the return label in Austria?", 1, True),
+      ("How soon after my parcel arrives back do I get the money?", 2, False)]),
+    ("Payment methods", ["We accept Visa, Mastercard, PayPal and bank transfer.",
+                         "Bank transfers must arrive within seven days or the order is cancelled.",
+                         "Invoices for companies show the VAT number given at checkout."],
+     [("Can I pay with PayPal?", 0, True), ("What happens if my wire transfer is late?", 1, False),
+      ("Where does my company's tax number appear?", 2, False)]),
+    ("Account security", ["Passwords must have at least twelve characters.",
+                          "Two-factor authentication can be switched on under Settings, Security.",
+                          "After five wrong passwords the account is locked for fifteen minutes."],
+     [("How long must my password be?", 0, True), ("How do I turn on 2FA?", 1, False),
+      ("I typed my password wrong many times; when can I try again?", 2, False)]),
+    ("Privacy notice", ["We keep order records for ten years because tax law requires it.",
+                        "Marketing e-mails are sent only to customers who opted in.",
+                        "You can ask for a copy of your personal data by writing to privacy@example.com."],
+     [("Why do you keep my old orders for so long?", 0, False), ("Will I get newsletters if I never agreed?", 1, False),
+      ("How can I get a copy of my personal data?", 2, True)]),
+    ("Gift cards", ["Gift cards are valid for three years from the date of purchase.",
+                    "A gift card cannot be exchanged for cash.",
+                    "Several gift cards can be combined in one order."],
+     [("Do gift vouchers expire?", 0, False), ("Can I turn a gift card into cash?", 1, True),
+      ("May I use two gift cards on the same order?", 2, False)]),
+    ("Repairs and spare parts", ["Spare parts stay available for seven years after a model is discontinued.",
+                                 "Repairs outside the warranty are quoted before any work starts.",
+                                 "A repaired appliance is covered for six months on the part replaced."],
+     [("For how many years can I still buy parts for an old model?", 0, False),
+      ("Will you tell me the price before repairing out of warranty?", 1, False),
+      ("Is the replaced part guaranteed after a repair?", 2, False)]),
+    ("Store opening hours", ["The Ghent showroom opens Tuesday to Saturday from 10 am to 6 pm.",
+                             "On public holidays all showrooms are closed.",
+                             "Appointments for product demonstrations can be booked online."],
+     [("When is the Ghent showroom open?", 0, True), ("Are you open on bank holidays?", 1, False),
+      ("Can I reserve a time to see a product demonstrated?", 2, False)]),
+    ("Sustainability", ["Our packaging is made of recycled cardboard and contains no plastic foam.",
+                        "Old appliances are taken back for recycling when a new one is delivered.",
+                        "Our warehouse runs on electricity from its own solar panels."],
+     [("Is there any polystyrene in your packaging?", 0, False), ("Will the courier take my old device away?", 1, False),
+      ("Where does the warehouse get its power?", 2, False)]),
+    ("Business customers", ["Companies ordering more than 50 units get a volume discount of 8 percent.",
+                            "Business accounts can pay on invoice with 30 days to pay.",
+                            "A dedicated account manager answers business customers within one working day."],
+     [("Is there a discount for buying in bulk?", 0, False), ("Can a company pay later by invoice?", 1, True),
+      ("How fast does the business account manager reply?", 2, False)]),
+]
 
 ZH_SERVICES = ["宽带", "话费套餐", "会员卡", "快递服务", "家电维修"]
 ZH_SECTIONS = [
@@ -88,6 +148,13 @@ def generate(seed: int = 20261126) -> dict:
             template, lexical = rng.choice(ZH_SECTIONS[section][1])
             questions.append({"question": template.format(**facts), "document": name, "paragraph": section,
                               "lexical": lexical, "language": "zh"})
+    for title, paragraphs, asked in POLICIES:
+        documents.append({"name": title, "paragraphs": paragraphs})
+        for question, paragraph, lexical in asked:
+            questions.append({"question": question, "document": title, "paragraph": paragraph,
+                              "lexical": lexical, "language": "en", "names_document": False})
+    for question in questions:
+        question.setdefault("names_document", True)
     return {"about": __doc__.strip().splitlines()[0], "seed": seed, "documents": documents, "questions": questions}
 
 
