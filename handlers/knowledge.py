@@ -12,7 +12,7 @@ def dataset_view(dataset, stats: dict) -> dict:
     return {"dataset_id": str(dataset.id), "name": dataset.name, "description": dataset.description,
             "icon_uri": dataset.icon_uri, "icon_url": files.url_of(dataset.icon_uri) if dataset.icon_uri else "",
             "space_id": str(dataset.space_id), "creator_id": str(dataset.creator_id), "status": dataset.status,
-            "format_type": dataset.format_type, "bot_used_count": 0,
+            "format_type": dataset.format_type,
             "chunk_strategy": dataset.chunk_strategy or None, "can_edit": True,
             "create_time": dataset.created_at, "update_time": dataset.updated_at, **stats}
 
@@ -51,7 +51,7 @@ def slice_view(piece) -> dict:
 
 
 def _datasets_view(datasets) -> list[dict]:
-    stats = knowledge.dataset_stats([d.id for d in datasets])
+    stats = knowledge.dataset_stats(datasets)
     return [dataset_view(d, stats[d.id]) for d in datasets]
 
 
@@ -201,7 +201,7 @@ def open_delete_dataset(token_info, dataset_id):
 
 
 def open_dataset_process(token_info, dataset_id, body):
-    documents = knowledge.documents_in(token_info["user"], dataset_id, body["document_ids"])
+    _, documents = knowledge.documents_in(token_info["user"], dataset_id, body["document_ids"])
     return ok({"data": [progress_view(d) for d in documents]})
 
 

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 from peewee import (BigIntegerField, BlobField, CharField, ForeignKeyField, IntegerField, Model, SqliteDatabase,
-                    TextField, fn)
+                    TextField)
 
 from models.base import BaseModel, JsonField
 from models.db import db
@@ -66,10 +66,6 @@ class Document(BaseModel):
         table_name = "kb_document"
         indexes = ((("dataset", "status"), False),)
 
-    @classmethod
-    def of_datasets(cls, dataset_ids: list[int]):
-        return cls.select().where(cls.dataset.in_(dataset_ids))
-
 
 class Slice(BaseModel):
     document = ForeignKeyField(Document, backref="slices", on_delete="CASCADE")
@@ -84,12 +80,6 @@ class Slice(BaseModel):
     class Meta:
         table_name = "kb_slice"
         indexes = ((("document", "sequence"), False),)
-
-    @classmethod
-    def counts_by_document(cls, document_ids: list[int]) -> dict[int, int]:
-        query = (cls.select(cls.document, fn.COUNT(cls.id)).where(cls.document.in_(document_ids))
-                 .group_by(cls.document).tuples())
-        return dict(query)
 
 
 class FullTextIndex:
@@ -130,12 +120,10 @@ class FullTextIndex:
 
     @classmethod
     def remove_datasets(cls, dataset_ids: list[int]) -> None:
+        """SQLite only: FTS5 rows have no foreign key, while PostgreSQL's cascade with the slices."""
         if cls._sqlite():
             for dataset in dataset_ids:
                 db.execute_sql("DELETE FROM kb_slice_fts WHERE scope MATCH ?", (f"d{dataset}",))
-        else:
-            marks = ", ".join(["%s"] * len(dataset_ids))
-            db.execute_sql(f"DELETE FROM kb_slice_tsv WHERE dataset_id IN ({marks})", dataset_ids)
 
     _frequencies: dict[str, tuple[float, int]] = {}
     FREQUENCY_TTL, FREQUENCY_CACHE = 60.0, 50_000

@@ -154,10 +154,3 @@ def rerank(model: LlmModel, query: str, documents: list[str]) -> list[float]:
     except (KeyError, TypeError, ValueError, IndexError):
         raise EmbeddingError(f"{model.name} answered rerank results in an unknown shape")
     return scores
-
-
-def require_embedding_model() -> LlmModel:
-    model = embedding_model()
-    if model is None:
-        raise errors.RETRIEVAL_UNAVAILABLE("no embedding model is configured")
-    return model

@@ -15,6 +15,7 @@ from peewee import JOIN, IntegrityError, fn
 from core import authz, errors
 from core.ids import new_id, parse_id
 from core.settings import get_settings
+from models.agent import Bot
 from models.db import write_transaction
 from models.files import StoredFile
 from models.identity import User
@@ -111,12 +112,20 @@ def list_datasets(user: User, space_id, *, name: str | None = None, dataset_ids=
     return list(query.paginate(max(page, 1), size)), query.count()
 
 
-def dataset_stats(dataset_ids: list[int]) -> dict[int, dict]:
-    """Counters per dataset for list and detail views, from one grouped query."""
-    stats = {i: {"doc_count": 0, "slice_count": 0, "hit_count": 0, "all_file_size": 0,
+def dataset_stats(datasets: list[Dataset]) -> dict[int, dict]:
+    """Counters per dataset for list and detail views: documents from one grouped query, the
+    agents of the same spaces that bind each from one more."""
+    dataset_ids = [d.id for d in datasets]
+    stats = {i: {"doc_count": 0, "slice_count": 0, "hit_count": 0, "all_file_size": 0, "bot_used_count": 0,
                  "processing_file_id_list": [], "failed_file_list": []} for i in dataset_ids}
     if not dataset_ids:
         return stats
+    for bot in Bot.select(Bot.config).where(Bot.space.in_({d.space_id for d in datasets}),
+                                            Bot.config.contains('"knowledge_info":[{')):
+        bound = {parse_id(k.get("id")) for k in (bot.config.get("knowledge") or {}).get("knowledge_info") or []
+                 if isinstance(k, dict)}
+        for dataset_id in bound & stats.keys():
+            stats[dataset_id]["bot_used_count"] += 1
     rows = (Document.select(Document.dataset, fn.COUNT(Document.id), fn.SUM(Document.slice_count),
                             fn.SUM(Document.hit_count), fn.SUM(Document.size))
             .where(Document.dataset.in_(dataset_ids)).group_by(Document.dataset).tuples())
@@ -268,17 +277,20 @@ def list_documents(user: User, dataset_id, *, document_ids=None, keyword: str | 
     return list(query.paginate(max(page, 1), size)), query.count()
 
 
-def documents_by_ids(user: User, document_ids: list) -> list[Document]:
-    return [load_document(user, i) for i in document_ids]
+def documents_by_ids(user: User, document_ids: list, action: str = authz.READ) -> list[Document]:
+    return [load_document(user, i, action) for i in document_ids]
 
 
-def documents_in(user: User, dataset_id, document_ids: list) -> list[Document]:
-    dataset = load_dataset(user, dataset_id)
-    documents = documents_by_ids(user, document_ids)
-    for document in documents:
-        if document.dataset_id != dataset.id:
-            raise errors.DOCUMENT_NOT_FOUND(f"document {document.id} is not in knowledge base {dataset.id}")
-    return documents
+def documents_in(user: User, dataset_id, document_ids: list, action: str = authz.READ) -> tuple[Dataset, list[Document]]:
+    """A knowledge base and documents the request says are in it (checked once, for all)."""
+    dataset = load_dataset(user, dataset_id, action)
+    documents = []
+    for document_id in document_ids:
+        document = Document.requested(document_id, Document.dataset == dataset.id)
+        if document is None:
+            raise errors.DOCUMENT_NOT_FOUND(f"document {document_id} is not in knowledge base {dataset.id}")
+        documents.append(document)
+    return dataset, documents
 
 
 def list_images(user: User, dataset_id, *, keyword: str | None = None, has_caption: bool | None = None,
@@ -295,12 +307,10 @@ def list_images(user: User, dataset_id, *, keyword: str | None = None, has_capti
 
 def set_caption(user: User, dataset_id, document_id, caption: str) -> Document:
     """An image's caption is its one slice: replaced and re-indexed at once."""
-    [document] = documents_in(user, dataset_id, [document_id])
-    if document.dataset.format_type != FORMAT_IMAGE:
+    dataset, [document] = documents_in(user, dataset_id, [document_id], authz.WRITE)
+    if dataset.format_type != FORMAT_IMAGE:
         raise errors.KNOWLEDGE_INVALID_PARAM(f"document {document.id} is not an image; only images have captions")
-    load_dataset(user, dataset_id, authz.WRITE)
     _busy_check(document)
-    document.caption = caption
     document.touch(caption=caption)
     pieces, _, chars = _pieces(document, document.file_type, b"")
     vectors = _embed_for_request(document, [text for text, _ in pieces])
@@ -351,9 +361,7 @@ def _merged_columns(current: list[dict], updates: list[dict]) -> list[dict]:
 
 
 def delete_documents(user: User, document_ids: list) -> None:
-    documents = documents_by_ids(user, document_ids)
-    for document in documents:
-        load_dataset(user, document.dataset_id, authz.WRITE)
+    documents = documents_by_ids(user, document_ids, authz.WRITE)
     with write_transaction():
         ids = [d.id for d in documents]
         FullTextIndex.remove([s for (s,) in Slice.select(Slice.id).where(Slice.document.in_(ids)).tuples()])
@@ -363,11 +371,8 @@ def delete_documents(user: User, document_ids: list) -> None:
 
 def resegment(user: User, body: dict) -> list[Document]:
     """Process documents again: with a new chunk strategy, or after a failure."""
-    dataset = load_dataset(user, body["dataset_id"], authz.WRITE)
-    documents = documents_by_ids(user, body["document_ids"])
+    dataset, documents = documents_in(user, body["dataset_id"], body["document_ids"], authz.WRITE)
     for document in documents:
-        if document.dataset_id != dataset.id:
-            raise errors.DOCUMENT_NOT_FOUND(f"document {document.id} is not in knowledge base {dataset.id}")
         if document.status in BUSY:
             raise errors.DOCUMENT_BUSY(f"document {document.id} is still being processed")
     strategy = strategy_for(dataset, body.get("chunk_strategy")) if body.get("chunk_strategy") else None

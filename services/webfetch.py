@@ -12,12 +12,12 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from services import files, parsing
+
 MAX_REDIRECTS = 5
-_TYPES = {"text/html": "html", "application/xhtml+xml": "html", "text/plain": "txt",
-          "text/markdown": "md", "text/x-markdown": "md", "application/json": "json",
-          "text/csv": "csv", "application/pdf": "pdf",
-          "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx"}
+# the text types knowledge parses, by the media type a server names them with
+_TYPES = {**{media: ext for ext, (media, _) in reversed(files.KNOWN_TYPES.items()) if ext in parsing.TEXT_TYPES},
+          "application/xhtml+xml": "html", "text/x-markdown": "md"}
 
 
 class FetchError(Exception):
@@ -70,7 +70,7 @@ def file_type_of(url: str, content_type: str) -> str:
     if media in _TYPES:
         return _TYPES[media]
     suffix = urlsplit(url).path.rpartition(".")[2].lower()
-    return suffix if suffix in ("txt", "md", "html", "htm", "pdf", "docx", "json", "csv", "xlsx") else "html"
+    return suffix if suffix in parsing.TEXT_TYPES else "html"
 
 
 def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float = 20.0) -> tuple[bytes, str, str]:

@@ -15,7 +15,7 @@ from conftest import assert_error
 from models.db import db
 from models.files import StoredFile
 from models.identity import User
-from models.knowledge import Document, FullTextIndex, Slice
+from models.knowledge import Dataset, Document, FullTextIndex, Slice
 from tests import kb_files
 
 pytestmark = pytest.mark.usefixtures("client")
@@ -103,6 +103,28 @@ class TestDatasets:
         page = alice.post("/api/knowledge/list", {"space_id": space, "size": 1, "page": 2}).json()["data"]
         assert page["total"] == 2 and [d["dataset_id"] for d in page["dataset_list"]] == [text]
 
+    def test_keywords_scope_and_update_order(self, alice):
+        first, second = make_dataset(alice, "First"), make_dataset(alice, "Second")
+        Dataset.update(updated_at=Dataset.updated_at + 100).where(Dataset.id == int(first)).execute()
+        space = _space(alice)
+
+        def listed(**order):
+            body = alice.post("/api/knowledge/list", {"space_id": space, **order}).json()["data"]
+            return [d["dataset_id"] for d in body["dataset_list"]]
+        assert listed() == [second, first] and listed(order_field=2) == [first, second]
+        mine = alice.post("/api/knowledge/list", {"space_id": space, "filter": {"scope_type": 2}}).json()["data"]
+        assert mine["total"] == 2
+        documents = add_and_wait(alice, first, [text_source("alpha notes", "one\n\ntwo"), text_source("beta", "three")],
+                                 chunk_strategy={"chunk_type": 1, "separator": "\n\n", "max_tokens": 100})
+        found = alice.post("/api/knowledge/document/list", {"dataset_id": first, "keyword": "alpha"}).json()["data"]
+        assert [d["document_id"] for d in found["document_infos"]] == [documents[0]["document_id"]] and found["total"] == 1
+        whole = alice.post("/api/knowledge/slice/list", {"dataset_id": first, "page_size": 2}).json()["data"]
+        assert whole["total"] == 3 and len(whole["slices"]) == 2 and whole["hasmore"] is True
+        rest = alice.post("/api/knowledge/slice/list", {"dataset_id": first, "sequence": 2}).json()["data"]
+        assert len(rest["slices"]) == 1 and rest["hasmore"] is False
+        two = alice.post("/api/knowledge/slice/list", {"dataset_id": first, "keyword": "two"}).json()["data"]
+        assert [s["content"] for s in two["slices"]] == ["two"]
+
     def test_duplicate_name_and_strangers(self, alice, bob):
         dataset_id = make_dataset(alice, "Unique")
         assert_error(alice.post("/api/knowledge/create", {"name": "Unique", "space_id": _space(alice)}),
@@ -171,6 +193,22 @@ class TestFormats:
         assert sorted(s["meta"]["row"][columns["sku"]["id"]] for s in cheap["slices"]) == ["K1", "T2"]
         glass = retrieve(alice, [dataset_id], "", filters=[{"column": "product", "op": "contains", "value": "glass"}])
         assert [s["meta"]["row"][columns["sku"]["id"]] for s in glass["slices"]] == ["B3"]
+
+    def test_table_sheet_header_and_start_line(self, alice):
+        import openpyxl
+        import io
+        book = openpyxl.Workbook()
+        book.active.append(["ignored"])
+        second = book.create_sheet("Prices")
+        for row in (["Price list 2026"], ["sku", "price"], ["(sample row)", "0"], ["K1", "25"], ["T2", "30"]):
+            second.append(row)
+        content = io.BytesIO()
+        book.save(content)
+        dataset_id = make_dataset(alice, "Sheets", format_type=1)
+        [document] = add_and_wait(alice, dataset_id, [{
+            "name": "prices.xlsx", "source_info": {"source_file_id": upload(alice, "prices.xlsx", content.getvalue())},
+            "table_sheet": {"sheet_id": "1", "header_line_idx": "1", "start_line_idx": "3"}}])
+        assert [s["content"] for s in slices_of(alice, document["document_id"])] == ["sku: K1; price: 25", "sku: T2; price: 30"]
 
     def test_table_rows_from_pasted_json_and_searched_columns(self, alice):
         dataset_id = make_dataset(alice, "People", format_type=1)
@@ -487,6 +525,15 @@ class TestAgents:
         recall = json.loads(json.loads(next(m for m in completed if m["type"] == "verbose")["content"])["data"])
         assert recall["chunks"] == []
         assert "4711" not in next(m for m in completed if m["type"] == "answer")["content"]
+        mine = make_dataset(alice, "Mine")
+        self.agent_with(alice, [mine, bobs])
+        self.agent_with(alice, [mine])
+
+
+        def used(account, dataset_id):
+            details = account.post("/api/knowledge/detail", {"dataset_ids": [dataset_id]}).json()["data"]["dataset_details"]
+            return details[dataset_id]["bot_used_count"]
+        assert used(alice, mine) == 2 and used(bob, bobs) == 0  # a binding from another space counts for nothing
 
     def test_on_demand_knowledge_is_a_tool(self, alice):
         from test_chat import messages_of, open_chat

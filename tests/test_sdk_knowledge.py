@@ -24,11 +24,13 @@ def _wait(coze, dataset_id, document_ids):
 
 def test_cozepy_datasets_and_documents(coze, live_server, pat):
     space_id = coze.workspaces.list().items[0].id
-    created = coze.datasets.create(name=f"SDK manuals {time.time_ns()}", space_id=space_id,
+    icon = coze.files.upload(file=("icon.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 16))
+    created = coze.datasets.create(name=f"SDK manuals {time.time_ns()}", space_id=space_id, icon_file_id=icon.id,
                                    format_type=DocumentFormatType.DOCUMENT, description="made by cozepy")
     listed = list(coze.datasets.list(space_id=space_id, name="SDK manuals", page_size=50).items)
     mine = next(d for d in listed if d.dataset_id == created.dataset_id)
     assert mine.description == "made by cozepy" and mine.status == 1 and mine.format_type == 0
+    assert httpx.get(live_server + mine.icon_url).content.startswith(b"\x89PNG")
 
     pdf_file = coze.files.upload(file=("manual.pdf", kb_files.pdf(["The kettle boils a litre in ninety seconds."])))
     documents = coze.datasets.documents.create(
