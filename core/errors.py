@@ -84,6 +84,7 @@ MODEL_DISABLED = _code(100000021, 409, "model_disabled", "the model is disabled"
 MODEL_BUILTIN_READONLY = _code(100000022, 409, "model_builtin_readonly", "the built-in model cannot be changed this way")
 MODEL_IN_USE = _code(100000023, 409, "model_in_use", "the model is in use")
 MODEL_KIND_MISMATCH = _code(100000024, 400, "model_kind_mismatch", "the model is not of the kind needed here")
+MODEL_NOT_INSTALLED = _code(100000025, 409, "model_not_installed", "the local model is not installed on this server")
 # App 101, Connector 102
 APP_INVALID_PARAM = _code(101000000, 400, "app_invalid_param", "invalid parameter")
 CONNECTOR_INVALID_PARAM = _code(102000000, 400, "connector_invalid_param", "invalid parameter")

@@ -9,7 +9,7 @@ from core.envelope import ok
 from handlers.views import model_admin_view
 from models.db import db
 from models.llm import LlmModel
-from services import embeddings, knowledge, model_registry, retrieval
+from services import embeddings, knowledge, local_models, model_registry, retrieval
 
 try:
     VERSION = version("cozeplus")
@@ -42,6 +42,14 @@ def list_models(token_info, body=None):
     require_super_admin(token_info["user"])
     models = LlmModel.listed(include_disabled=(body or {}).get("include_disabled", True))
     return ok({"models": [model_admin_view(m) for m in models]})
+
+
+def list_local_models(token_info):
+    require_super_admin(token_info["user"])
+    return ok({"models": [{"model_name": m.name, "kind": "embedding", "dimensions": m.dimensions,
+                           "max_tokens": m.max_tokens, "languages": m.languages,
+                           "installed": local_models.installed(m.name), "install_hint": local_models.INSTALL_HINT}
+                          for m in local_models.MODELS.values()]})
 
 
 def delete_model(token_info, body):

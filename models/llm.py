@@ -9,6 +9,7 @@ from models.db import db
 KIND_CHAT, KIND_EMBEDDING, KIND_RERANK = "chat", "embedding", "rerank"
 PROTOCOL_OPENAI = "openai"
 PROTOCOL_BUILTIN = "builtin"
+PROTOCOL_LOCAL = "local"   # runs inside the server (services/local_models)
 BUILTIN_MODEL_ID = 1  # the offline model seeded by migration 0002
 
 

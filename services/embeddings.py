@@ -13,9 +13,9 @@ import numpy as np
 
 from core import errors
 from core.settings import get_settings
-from models.llm import KIND_CHAT, KIND_EMBEDDING, KIND_RERANK, LlmModel
+from models.llm import KIND_CHAT, KIND_EMBEDDING, KIND_RERANK, PROTOCOL_LOCAL, LlmModel
 from models.server_config import ServerConfig
-from services import model_registry
+from services import local_models, model_registry
 
 CONFIG_KEY = "knowledge"
 BATCH = 64
@@ -126,6 +126,11 @@ def _post(model: LlmModel, path: str, payload: dict) -> dict:
 
 def embed(model: LlmModel, texts: list[str]) -> np.ndarray:
     """Unit-length float32 vectors, one row per text, in batches."""
+    if model.protocol == PROTOCOL_LOCAL:
+        try:
+            return local_models.embed(model.model_name, texts)
+        except local_models.LocalModelUnavailable as exc:
+            raise EmbeddingError(str(exc))
     rows: list[np.ndarray] = []
     for start in range(0, len(texts), BATCH):
         batch = texts[start:start + BATCH]

@@ -6,11 +6,17 @@ from peewee import IntegrityError
 from core import crypto, errors
 from core.ids import parse_id
 from models.db import db
-from models.llm import BUILTIN_MODEL_ID, KIND_CHAT, KIND_EMBEDDING, PROTOCOL_BUILTIN, PROTOCOL_OPENAI, LlmModel
+from models.llm import (BUILTIN_MODEL_ID, KIND_CHAT, KIND_EMBEDDING, PROTOCOL_BUILTIN, PROTOCOL_LOCAL, PROTOCOL_OPENAI,
+                        LlmModel)
+from services import local_models
 
 CAPABILITIES = ("tool_call", "vision", "reasoning", "json_mode")
 PARAMS = ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty")
 _EDITABLE = ("name", "model_name", "base_url", "description", "context_length", "is_enabled")
+_FIXED_FIELDS = {  # what stays as it is on models that are not endpoints
+    PROTOCOL_BUILTIN: ("the built-in offline model", {"id", "is_enabled", "is_default", "name", "description"}),
+    PROTOCOL_LOCAL: ("a local model", {"id", "is_enabled", "name", "description", "protocol"}),
+}
 
 
 def _check_kind(kind: str, dimensions, is_default: bool = False) -> None:
@@ -20,13 +26,37 @@ def _check_kind(kind: str, dimensions, is_default: bool = False) -> None:
         raise errors.MODEL_KIND_MISMATCH("dimensions: an embedding model needs the length of its vectors")
 
 
+def _local_fields(body: dict, kind: str) -> dict:
+    """What a local model's registration implies; it must be one this server knows and has."""
+    for field in ("base_url", "api_key"):
+        if body.get(field):
+            raise errors.BAD_REQUEST(f"{field}: a local model runs inside the server and takes none")
+    if kind != KIND_EMBEDDING:
+        raise errors.MODEL_KIND_MISMATCH(f"kind: only embedding models run locally, not {kind} models")
+    local = local_models.MODELS.get(body["model_name"].strip())
+    if local is None:
+        raise errors.BAD_REQUEST(f"model_name: no local model is named {body['model_name']!r}; "
+                                 f"there are {', '.join(local_models.MODELS)}")
+    if body.get("dimensions") not in (None, local.dimensions):
+        raise errors.MODEL_KIND_MISMATCH(f"dimensions: {local.name} makes {local.dimensions}-long vectors")
+    if not local_models.installed(local.name):
+        raise errors.MODEL_NOT_INSTALLED(f"model_name: {local.name} is not installed on this server "
+                                         f"({local_models.INSTALL_HINT})")
+    return {"base_url": "", "dimensions": local.dimensions, "context_length": local.max_tokens}
+
+
 def create(body: dict) -> LlmModel:
     api_key = body.get("api_key") or ""
     kind = body.get("kind") or KIND_CHAT
+    protocol = body.get("protocol") or PROTOCOL_OPENAI
+    if protocol == PROTOCOL_LOCAL:
+        body = {**body, **_local_fields(body, kind)}
+    elif not body.get("base_url"):
+        raise errors.BAD_REQUEST("base_url: required for a model behind an OpenAI-compatible endpoint")
     _check_kind(kind, body.get("dimensions"), bool(body.get("is_default")))
     with db.atomic():
         model = LlmModel.create(
-            name=body["name"].strip(), model_name=body["model_name"].strip(), protocol=PROTOCOL_OPENAI,
+            name=body["name"].strip(), model_name=body["model_name"].strip(), protocol=protocol,
             base_url=body["base_url"].rstrip("/"), description=body.get("description", ""),
             context_length=body.get("context_length", 8192),
             capabilities=_capabilities(body.get("capabilities")),
@@ -50,10 +80,14 @@ def get(model_id) -> LlmModel:
 
 def update(body: dict) -> LlmModel:
     model = get(body["id"])
-    if model.protocol == PROTOCOL_BUILTIN and set(body) - {"id", "is_enabled", "is_default", "name",
-                                                           "description"}:
-        raise errors.MODEL_BUILTIN_READONLY(
-            "the built-in offline model only accepts name, description, is_enabled and is_default")
+    if body.get("protocol", model.protocol) != model.protocol:
+        raise errors.BAD_REQUEST(f"protocol: model {model.id} is {model.protocol}; add a new model instead")
+    if model.protocol in _FIXED_FIELDS:
+        label, accepted = _FIXED_FIELDS[model.protocol]
+        if set(body) - accepted:
+            raise errors.MODEL_BUILTIN_READONLY(
+                f"{label} only accepts {', '.join(sorted(accepted - {'id', 'protocol'}))}; "
+                f"not {', '.join(sorted(set(body) - accepted))}")
     changes = {k: body[k] for k in _EDITABLE if k in body}
     kind = body.get("kind") or model.kind
     _check_kind(kind, body.get("dimensions", model.dimensions), bool(body.get("is_default")))
