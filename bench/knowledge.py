@@ -2,12 +2,17 @@
 embeddings) and retrieval latency (p50, p99) over N chunks, against a plain SQLite FTS5 query
 over the same texts in the same run.
 
-    python -m bench.knowledge [--chunks 100000] [--queries 300]
+    python -m bench.knowledge [--chunks 100000] [--queries 300] [--local-sample 500]
 
 The corpus is generated (seeded): paragraphs of words drawn from a 20,000-word vocabulary with
 Zipf frequencies, 100 paragraphs a document, one paragraph a chunk. Embeddings come from a
 local server answering the OpenAI embeddings API with 384-dimension hashed vectors, so the
-figures are this server's cost, not a model's. Queries are four words of a random chunk."""
+figures are this server's cost, not a model's. Queries are four words of a random chunk.
+
+Vector search is measured twice: scanning every row, then through IVF lists (built and timed
+first), with the share of the exact scan's candidates the lists find. With the extra
+`local-embeddings`, a sample of the corpus is also ingested with the local model, and the time
+it takes to embed a query is measured."""
 from __future__ import annotations
 
 import argparse
@@ -139,11 +144,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--local-sample", type=int, default=500, help="chunks ingested with the local model")
     args = parser.parse_args()
 
     data_dir, user, space = prepare()
-    from services import knowledge, retrieval
-    from models.knowledge import Document, Slice
+    from services import embeddings, knowledge, local_models, retrieval
+    from models.knowledge import Dataset, Document, Slice
 
     texts = corpus(args.chunks)
     print(f"corpus: {len(texts)} chunks, {sum(map(len, texts)) / 1e6:.1f} MB of text")
@@ -176,6 +182,9 @@ def main() -> None:
     rng = random.Random(11)
     picks = [rng.randrange(len(texts)) for _ in range(args.queries)]
     queries = [" ".join(rng.sample(texts[i].rstrip(".").lower().split(), 4)) for i in picks]
+    from models import vector_lists
+    from models.knowledge import VectorIndex
+    min_rows, vector_lists.MIN_ROWS = vector_lists.MIN_ROWS, len(texts) + 1  # exact scans first
     retrieval.retrieve([dataset], queries[0], strategy=retrieval.HYBRID, count_hits=False)  # loads the matrix
 
     def plain(query: str):
@@ -183,11 +192,43 @@ def main() -> None:
         return baseline.execute("SELECT rowid, bm25(plain) FROM plain WHERE plain MATCH ? ORDER BY rank LIMIT 5",
                                 (terms,)).fetchall()
 
+    def ours(strategy_id):
+        return lambda q: retrieval.retrieve([dataset], q, strategy=strategy_id, top_k=5, count_hits=False)
+
     results = {}
-    runs = {"plain FTS5 (baseline)": plain}
-    for name, strategy_id in (("full-text", retrieval.FULL_TEXT), ("semantic", retrieval.SEMANTIC),
-                              ("hybrid", retrieval.HYBRID)):
-        runs[name] = lambda q, s=strategy_id: retrieval.retrieve([dataset], q, strategy=s, top_k=5, count_hits=False)
+    runs = {"plain FTS5 (baseline)": plain, "full-text": ours(retrieval.FULL_TEXT),
+            "semantic, exact scan": ours(retrieval.SEMANTIC), "hybrid, exact scan": ours(retrieval.HYBRID)}
+    measure(runs, queries, results)
+    exact_hits = sanity(dataset, queries, picks, texts)
+
+    vector_lists.MIN_ROWS = min_rows
+    model = embeddings.embedding_model()
+    key, version = (dataset.id, model.id), Dataset.get_by_id(dataset.id).vector_version
+    ids, matrix = VectorIndex._matrix(key, version)
+    started = time.perf_counter()
+    VectorIndex._build_lists(key, version, ids, matrix)
+    print(f"IVF lists: {VectorIndex._listed[key][1].index.nlist} lists built in {time.perf_counter() - started:.1f} s "
+          "(k-means and assignment; in the server, a background thread builds them)")
+    measure({"semantic, IVF lists": ours(retrieval.SEMANTIC), "hybrid, IVF lists": ours(retrieval.HYBRID)},
+            queries, results)
+    found = []
+    for query in queries:
+        vector = embeddings.embed(model, [query])[0]
+        exact = {i for i, _ in VectorIndex.search([dataset.id], model.id, vector, 20, exact=True)}
+        found.append(len(exact & {i for i, _ in VectorIndex.search([dataset.id], model.id, vector, 20)}) / len(exact))
+    base = results["plain FTS5 (baseline)"][0]
+    print(f"retrieval over {stored:,} chunks, {len(queries)} queries, top 5:")
+    for name, (p50, p99) in results.items():
+        print(f"  {name:24s} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   p50 ratio to baseline {p50 / base:5.2f}")
+    print(f"IVF recall: the lists find {statistics.mean(found):.3f} of the exact scan's 20 nearest (mean)")
+    print(f"sanity: hybrid finds the chunk a query was drawn from in its top 5 for {exact_hits}/{len(queries)} "
+          f"queries scanning every vector, {sanity(dataset, queries, picks, texts)} through the lists")
+    server.server.should_exit = True
+    if args.local_sample and local_models.installed("all-MiniLM-L6-v2"):
+        local_model(user, space, texts[:args.local_sample], queries)
+
+
+def measure(runs: dict, queries: list[str], results: dict) -> None:
     for name, run in runs.items():
         samples = []
         for query in queries:
@@ -195,14 +236,37 @@ def main() -> None:
             run(query)
             samples.append((time.perf_counter() - started) * 1000)
         results[name] = percentiles(samples)
-    base = results["plain FTS5 (baseline)"][0]
-    print(f"retrieval over {stored:,} chunks, {len(queries)} queries, top 5:")
-    for name, (p50, p99) in results.items():
-        print(f"  {name:24s} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   p50 ratio to baseline {p50 / base:5.1f}")
-    hits = sum(any(h.slice.content == texts[i] for h in retrieval.retrieve(
+
+
+def sanity(dataset, queries: list[str], picks: list[int], texts: list[str]) -> int:
+    from services import retrieval
+    return sum(any(h.slice.content == texts[i] for h in retrieval.retrieve(
         [dataset], q, strategy=retrieval.HYBRID, top_k=5, count_hits=False).hits) for q, i in zip(queries, picks))
-    print(f"sanity: hybrid finds the chunk a query was drawn from in its top 5 for {hits}/{len(queries)} queries")
-    server.server.should_exit = True
+
+
+def local_model(user, space, texts: list[str], queries: list[str]) -> None:
+    """Ingestion with all-MiniLM-L6-v2 run in this process, and its cost per query."""
+    from services import embeddings, knowledge
+    model = use_local_embeddings()
+    dataset = knowledge.create_dataset(user, {"name": "bench local model", "space_id": space.id})
+    bases = [{"name": f"local{i}", "source_info": {"custom_content": "\n\n".join(texts[i:i + CHUNKS_PER_DOCUMENT])}}
+             for i in range(0, len(texts), CHUNKS_PER_DOCUMENT)]
+    documents = knowledge.create_documents(user, {"dataset_id": dataset.id, "document_bases": bases, "chunk_strategy": {
+        "chunk_type": 1, "separator": "\n\n", "max_tokens": 5000, "overlap": 0}})
+    embeddings.embed(model, ["warm up"])
+    started = time.perf_counter()
+    for document in documents:
+        knowledge.process_document(document.id)
+    seconds = time.perf_counter() - started
+    print(f"ingestion with all-MiniLM-L6-v2 run locally: {len(texts) / seconds:,.0f} chunks/s "
+          f"({len(texts):,} chunks of {statistics.mean(map(len, texts)):.0f} characters, {seconds:.1f} s)")
+    samples = []
+    for query in queries:
+        started = time.perf_counter()
+        embeddings.embed(model, [query])
+        samples.append((time.perf_counter() - started) * 1000)
+    p50, p99 = percentiles(samples)
+    print(f"embedding a query with it: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
 
 
 if __name__ == "__main__":

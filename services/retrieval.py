@@ -147,9 +147,6 @@ def retrieve(datasets: list[Dataset], query: str, *, strategy: int = FULL_TEXT, 
                   timings_ms={k: round(v, 3) for k, v in timings.items()})
 
 
-_size_cache: dict[str, tuple[float, int]] = {}
-
-
 def _discriminating(words: list[str]) -> list[str]:
     """The query's words without those that most slices contain: BM25 gives them almost no
     weight, yet each drags its whole posting list into the ranking (at 100,000 slices, one common
@@ -159,11 +156,7 @@ def _discriminating(words: list[str]) -> list[str]:
     frequencies = FullTextIndex.document_frequencies(words)
     if not frequencies:
         return words
-    checked, size = _size_cache.get("slices", (0.0, 0))
-    if time.monotonic() - checked > 30:
-        size = FullTextIndex.size()
-        _size_cache["slices"] = (time.monotonic(), size)
-    limit = max(COMMON_FLOOR, COMMON_SHARE * size)
+    limit = max(COMMON_FLOOR, COMMON_SHARE * sum(FullTextIndex.sizes().values()))
     kept = [w for w in words if frequencies.get(w, 0) <= limit]
     return kept or sorted(words, key=lambda w: frequencies.get(w, 0))[:2]
 

@@ -351,8 +351,12 @@ class TestRetrieval:
             assert [s["content"] for s in result["slices"]] == ["banana zephyr"]
         assert set(retrieve(alice, [dataset_id], "banana filler")["words"]) == {"banana", "filler"}
 
-    def test_searches_only_the_named_knowledge_bases(self, alice):
-        one, two = make_dataset(alice, "One"), make_dataset(alice, "Two")
+    # the share decides how SQLite scopes a search: 0 ranks every match and filters by knowledge
+    # base, 2 intersects with the knowledge bases' scope tokens; both must find the same rows
+    @pytest.mark.parametrize("unscoped_share", [0.0, 2.0])
+    def test_searches_only_the_named_knowledge_bases(self, alice, monkeypatch, unscoped_share):
+        monkeypatch.setattr(FullTextIndex, "UNSCOPED_SHARE", unscoped_share)
+        one, two = make_dataset(alice, f"One {unscoped_share}"), make_dataset(alice, f"Two {unscoped_share}")
         add_and_wait(alice, one, [text_source("a", "nebula one")])
         add_and_wait(alice, two, [text_source("b", "nebula two")])
         assert [s["content"] for s in retrieve(alice, [two], "nebula")["slices"]] == ["nebula two"]

@@ -1,0 +1,98 @@
+"""IVF lists over knowledge vectors: the nearest rows are found while reading a fraction of
+them, searches stay exact until the lists of the current vectors are ready, and edits are seen
+at once."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from models import vector_lists
+from models.knowledge import Dataset, VectorIndex
+from test_knowledge import add_and_wait, make_dataset, retrieve, slices_of, text_source
+from test_local_embeddings import local_model  # noqa: F401  (fixture)
+
+
+def clustered(groups: int, per_group: int, dimensions: int, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(groups, dimensions))
+    rows = np.repeat(centres, per_group, axis=0) + 0.35 * rng.normal(size=(groups * per_group, dimensions))
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_lists_find_the_nearest_rows_reading_a_fraction_of_them():
+    matrix = clustered(groups=60, per_group=150, dimensions=48)
+    ids = np.arange(len(matrix), dtype=np.int64) + 1000
+    trained = vector_lists.train(matrix, vector_lists.list_count(len(matrix)))
+    listed = vector_lists.build(ids, matrix, trained)
+    assert (listed.index.nlist, listed.index.ntotal, listed.index.nprobe) == (94, len(matrix), 15)
+    assert trained.ntotal == 0  # kept empty, to build the next version's lists with
+    queries = clustered(groups=60, per_group=2, dimensions=48, seed=1)[::2]
+    recalls, read = [], []
+    for query in queries:
+        exact = ids[np.argsort(-(matrix @ query))[:10]]
+        found_ids, scores = listed.search(query, limit=10)
+        assert list(scores) == sorted(scores, reverse=True)
+        np.testing.assert_allclose(scores, np.sort(matrix[found_ids - 1000] @ query)[::-1], rtol=1e-5)
+        recalls.append(len(set(exact.tolist()) & set(found_ids.tolist())) / 10)
+        read.append(listed.probed_rows(query) / len(matrix))
+    assert np.mean(recalls) >= 0.95, np.mean(recalls)
+    assert max(read) < 0.3, max(read)
+
+
+def test_centroids_are_kept_while_a_knowledge_base_keeps_its_size():
+    trained = vector_lists.train(clustered(groups=10, per_group=100, dimensions=8), 100)
+    assert vector_lists.still_fits(trained, 10_000)
+    assert vector_lists.still_fits(trained, 30_000)
+    assert not vector_lists.still_fits(trained, 50_000)
+    assert not vector_lists.still_fits(trained, 2_000)
+    assert not vector_lists.still_fits(None, 10_000)
+
+
+TOPICS = ["Employees get twenty-five days of paid annual leave.", "Replace the printer cartridge when the light blinks.",
+          "Visitors park their cars behind building C.", "The canteen serves lunch from noon until two.",
+          "Expense reports are due by the fifth of each month.", "The wifi password changes every Monday.",
+          "Fire drills take place twice a year.", "Laptops must be locked with a cable in the office.",
+          "New hires meet their mentor in the first week.", "The gym on the ground floor opens at six."]
+
+
+def wait_for_lists(dataset_id: str, model_id: int) -> None:
+    key = (int(dataset_id), model_id)
+    deadline = time.monotonic() + 20
+    while True:
+        version = Dataset.get_by_id(int(dataset_id)).vector_version
+        listed = VectorIndex._listed.get(key)
+        if listed is not None and listed[0] == version:
+            return
+        assert time.monotonic() < deadline, "the lists were never built"
+        time.sleep(0.05)
+
+
+def test_searches_use_the_lists_once_built_and_see_edits_at_once(alice, local_model, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(vector_lists, "MIN_ROWS", 10)
+    monkeypatch.setattr(vector_lists, "PROBE_SHARE", 0.3)
+    dataset_id = make_dataset(alice)
+    (document,) = add_and_wait(alice, dataset_id, [text_source("handbook", "\n\n".join(TOPICS))],
+                               chunk_strategy={"chunk_type": 1, "separator": "\n\n", "max_tokens": 2000})
+    pieces = slices_of(alice, document["document_id"])
+    assert len(pieces) == 10
+    model_id = int(local_model["id"])
+
+    question = "How much vacation time do staff get?"
+    before = retrieve(alice, [dataset_id], question, search_strategy=0, top_k=1)  # exact; starts the build
+    wait_for_lists(dataset_id, model_id)
+    listed = VectorIndex._listed[(int(dataset_id), model_id)][1]
+    assert (listed.index.nlist, listed.index.nprobe, listed.index.ntotal) == (3, 1, 10)
+    first_row = VectorIndex._cache[(int(dataset_id), model_id)][2][0]
+    assert listed.probed_rows(first_row) < 10  # a search through the lists reads only some of the rows
+    after = retrieve(alice, [dataset_id], question, search_strategy=0, top_k=1)
+    assert before["slices"][0]["slice_id"] == after["slices"][0]["slice_id"] == pieces[0]["slice_id"]
+
+    edited = alice.post("/api/knowledge/slice/update", {"slice_id": pieces[5]["slice_id"],
+                                                        "raw_text": "Submarines dive to the ocean floor."})
+    assert edited.status_code == 200, edited.text
+    found = retrieve(alice, [dataset_id], "underwater vessels in the deep sea", search_strategy=0, top_k=1)
+    assert found["slices"][0]["slice_id"] == pieces[5]["slice_id"]
+    wait_for_lists(dataset_id, model_id)
+    again = retrieve(alice, [dataset_id], "underwater vessels in the deep sea", search_strategy=0, top_k=1)
+    assert again["slices"][0]["slice_id"] == pieces[5]["slice_id"]
