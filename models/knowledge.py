@@ -2,6 +2,7 @@
 the slices: SQLite FTS5 or a PostgreSQL tsvector table, behind one interface."""
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
@@ -131,18 +132,22 @@ class FullTextIndex:
 
     @classmethod
     def document_frequencies(cls, words: list[str]) -> dict[str, int]:
-        """How many indexed slices hold each word (SQLite; empty on PostgreSQL). FTS5's
+        """How many indexed slices hold each word's term, its porter stem (SQLite; empty on
+        PostgreSQL). FTS5's
         vocabulary table seeks a term for = (it scans for IN), but counting reads the term's
         whole posting list, so the common words, the costly ones, are remembered for a minute."""
         if not cls._sqlite():
             return {}
         found, now = {}, time.monotonic()
+        stems = None
         for word in words:
             cached = cls._frequencies.get(word)
             if cached is not None and now - cached[0] < cls.FREQUENCY_TTL:
                 found[word] = cached[1]
                 continue
-            row = db.execute_sql("SELECT doc FROM kb_slice_fts_vocab WHERE term = ?", (word,)).fetchone()
+            stems = stems or _fts_terms(words)
+            row = db.execute_sql("SELECT doc FROM kb_slice_fts_vocab WHERE term = ?",
+                                 (stems[word],)).fetchone() if stems[word] else None
             found[word] = row[0] if row else 0
             if len(cls._frequencies) >= cls.FREQUENCY_CACHE:
                 cls._frequencies.clear()
@@ -196,6 +201,29 @@ class FullTextIndex:
                 f"WHERE dataset_id IN ({marks}) AND body @@ q ORDER BY score DESC LIMIT %s",
                 [query, *dataset_ids, limit]).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
+
+
+# The tokenizer of kb_slice_fts (migration 0007), on a private in-memory table: it tells which term
+# FTS5 stores for a word ("policies" is "polici"), for lookups in the vocabulary table.
+_TOKENIZER = "porter unicode61 remove_diacritics 2"
+_terms_db: sqlite3.Connection | None = None
+_terms_lock = threading.Lock()
+
+
+def _fts_terms(words: list[str]) -> dict[str, str | None]:
+    """Each word's term as kb_slice_fts indexes it; None for a word that makes no term or several
+    (a phrase such as "e-mail" is rarer than its terms, so no single count stands for it)."""
+    global _terms_db
+    with _terms_lock:
+        if _terms_db is None:
+            _terms_db = sqlite3.connect(":memory:", check_same_thread=False)
+            _terms_db.execute(f"CREATE VIRTUAL TABLE words USING fts5(body, tokenize = '{_TOKENIZER}')")
+            _terms_db.execute("CREATE VIRTUAL TABLE terms USING fts5vocab(words, 'instance')")
+        _terms_db.execute("DELETE FROM words")
+        _terms_db.executemany("INSERT INTO words(rowid, body) VALUES (?, ?)", enumerate(words))
+        rows = _terms_db.execute("SELECT doc, min(term), count(*) FROM terms GROUP BY doc").fetchall()
+    single = {doc: term for doc, term, count in rows if count == 1}
+    return {word: single.get(index) for index, word in enumerate(words)}
 
 
 class SliceVector(Model):

@@ -350,6 +350,8 @@ class TestRetrieval:
         if sqlite:
             assert [s["content"] for s in result["slices"]] == ["banana zephyr"]
         assert set(retrieve(alice, [dataset_id], "banana filler")["words"]) == {"banana", "filler"}
+        # counted by the stem FTS5 stores, so another form of a common word is left out too
+        assert retrieve(alice, [dataset_id], "bananas zephyr")["words"] == (["zephyr"] if sqlite else ["bananas", "zephyr"])
 
     # the share decides how SQLite scopes a search: 0 ranks every match and filters by knowledge
     # base, 2 intersects with the knowledge bases' scope tokens; both must find the same rows
