@@ -32,11 +32,6 @@ class ListedMatrix:
         found = ids[0] >= 0
         return ids[0][found], scores[0][found]
 
-    def probed_rows(self, query: np.ndarray) -> int:
-        """How many rows a search for `query` reads."""
-        _, lists = self.index.quantizer.search(np.ascontiguousarray(query, dtype=np.float32)[None], self.index.nprobe)
-        return sum(self.index.invlists.list_size(int(i)) for i in lists[0] if i >= 0)
-
 
 def list_count(rows: int) -> int:
     return max(1, int(math.sqrt(rows)))

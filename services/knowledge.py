@@ -284,13 +284,13 @@ def documents_by_ids(user: User, document_ids: list, action: str = authz.READ) -
 def documents_in(user: User, dataset_id, document_ids: list, action: str = authz.READ) -> tuple[Dataset, list[Document]]:
     """A knowledge base and documents the request says are in it (checked once, for all)."""
     dataset = load_dataset(user, dataset_id, action)
-    documents = []
-    for document_id in document_ids:
-        document = Document.requested(document_id, Document.dataset == dataset.id)
-        if document is None:
-            raise errors.DOCUMENT_NOT_FOUND(f"document {document_id} is not in knowledge base {dataset.id}")
-        documents.append(document)
-    return dataset, documents
+    numbers = [parse_id(i) for i in document_ids]
+    found = {d.id: d for d in Document.select().where(
+        Document.id.in_([n for n in numbers if n is not None]), Document.dataset == dataset.id)}
+    for raw, number in zip(document_ids, numbers):
+        if number not in found:
+            raise errors.DOCUMENT_NOT_FOUND(f"document {raw} is not in knowledge base {dataset.id}")
+    return dataset, [found[n] for n in numbers]
 
 
 def list_images(user: User, dataset_id, *, keyword: str | None = None, has_caption: bool | None = None,

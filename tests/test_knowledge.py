@@ -426,6 +426,17 @@ class TestBadInput:
         assert_error(alice.post("/api/knowledge/document/progress/get", {"document_ids": ["1"]}), 404, 105000002)
         assert_error(alice.post("/api/knowledge/slice/update", {"slice_id": "1", "raw_text": "x"}), 404, 105000003)
         assert_error(alice.post("/api/knowledge/slice/list", {}), 400, 105000000)
+        # a document named with another knowledge base than its own, or an id that names nothing
+        other = make_dataset(alice, "Other")
+        (document,) = add_and_wait(alice, dataset_id, [text_source("own", "kept as it is")])
+        for ids in ([document["document_id"]], [document["document_id"], "1"]):
+            assert_error(alice.post("/api/knowledge/document/resegment", {"dataset_id": other, "document_ids": ids}),
+                         404, 105000002, f"knowledge base {other}")
+            assert_error(alice.post(f"/v1/datasets/{other}/process", {"document_ids": ids}), 404, 105000002)
+        assert_error(alice.post("/api/knowledge/document/resegment", {"dataset_id": dataset_id,
+                                                                      "document_ids": [document["document_id"], "1"]}),
+                     404, 105000002, "document 1 ")
+        assert Document.get_by_id(int(document["document_id"])).status == 1
         table = make_dataset(alice, "Table", format_type=1)
         assert_error(alice.post("/api/knowledge/retrieve", {"dataset_ids": [dataset_id], "query": "",
                                                             "filters": [{"column": "a", "value": "1"}]}),
