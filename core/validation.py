@@ -1,12 +1,18 @@
-"""Request validation tweaks: parameter errors that name their parameter."""
+"""Request validation tweaks: parameter errors that name their parameter, and JSON bodies read
+through core.jsonsafe (bounded nesting, no lone surrogates)."""
 from __future__ import annotations
 
 import copy
 
-from jsonschema import Draft4Validator
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem
 from connexion.utils import is_null, is_nullable
-from connexion.validators import ParameterValidator
+from connexion.validators import VALIDATOR_MAP as CONNEXION_VALIDATORS
+from connexion.validators import JSONRequestBodyValidator, ParameterValidator
+from jsonschema import Draft4Validator
 from jsonschema.exceptions import ValidationError
+
+from core import jsonsafe
 
 
 class NamedParameterValidator(ParameterValidator):
@@ -28,4 +34,20 @@ class NamedParameterValidator(ParameterValidator):
         return None
 
 
-VALIDATOR_MAP = {"parameter": NamedParameterValidator}
+class SafeJSONRequestBodyValidator(JSONRequestBodyValidator):
+    """Connexion's json.loads crashes (500) on deeply nested bodies and lets lone surrogates
+    through to the database driver; both are refused here, before any handler runs."""
+
+    async def _parse(self, stream, scope):
+        text = b"".join([message async for message in stream]).decode(self._encoding)
+        if not text:
+            return None
+        try:
+            return jsonsafe.loads(text, "body")
+        except jsonsafe.JsonProblem as exc:
+            raise BadRequestProblem(detail=str(exc))
+
+
+_BODY_VALIDATORS = MediaTypeDict({**CONNEXION_VALIDATORS["body"], "*/*json": SafeJSONRequestBodyValidator})
+
+VALIDATOR_MAP = {"parameter": NamedParameterValidator, "body": _BODY_VALIDATORS}

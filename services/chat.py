@@ -19,7 +19,7 @@ import re
 import time
 from typing import Callable
 
-from core import errors
+from core import errors, jsonsafe
 from core.ids import new_id, parse_id
 from core.settings import get_settings
 from models.agent import Bot
@@ -89,9 +89,9 @@ def parse_content(content: str, content_type: str, *, field: str, user: User | N
     if content_type in ("text", "", None):
         return content, []
     try:
-        value = json.loads(content)
-    except ValueError:
-        raise errors.CONVERSATION_INVALID_PARAM(f"{field}: a {content_type} message must be a JSON string")
+        value = jsonsafe.loads(content, field)
+    except jsonsafe.JsonProblem as exc:
+        raise errors.CONVERSATION_INVALID_PARAM(f"a {content_type} message must be a JSON string; {exc}")
     items = value.get("item_list") if isinstance(value, dict) else value
     if not isinstance(items, list):
         raise errors.CONVERSATION_INVALID_PARAM(f"{field}: expected a JSON list of content items")
@@ -350,7 +350,7 @@ class Runner:
     async def _run_tool(self, tool: tools.Tool, call: llm.ToolCall) -> str:
         turn = self.turn
         try:
-            arguments = json.loads(call.arguments or "{}")
+            arguments = jsonsafe.loads(call.arguments or "{}")
         except ValueError:
             return f"error: the arguments are not JSON: {call.arguments[:200]}"
         context = tools.ToolContext(user_id=turn.user.id, bot_id=turn.bot.id,

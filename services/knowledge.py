@@ -12,7 +12,7 @@ import time
 from huey import crontab
 from peewee import JOIN, IntegrityError, fn
 
-from core import authz, errors
+from core import authz, errors, jsonsafe
 from core.ids import new_id, parse_id
 from core.settings import get_settings
 from models.agent import Bot
@@ -174,7 +174,7 @@ def _custom_content(dataset: Dataset, content, field: str) -> tuple[str, bytes]:
     """Pasted content as a file: text for text knowledge, a JSON list of row objects for tables."""
     if dataset.format_type == FORMAT_TABLE:
         try:
-            rows = json.loads(content) if isinstance(content, str) else content
+            rows = jsonsafe.loads(content) if isinstance(content, str) else content
         except ValueError:
             rows = None
         if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
@@ -664,9 +664,9 @@ def _slice_body(document: Document, raw_text: str) -> tuple[str, dict]:
             raise errors.SLICE_INVALID("raw_text is empty")
         return raw_text, {}
     try:
-        cells = json.loads(raw_text)
-    except ValueError:
-        raise errors.SLICE_INVALID("raw_text of a table slice must be JSON: {\"<column id>\": \"value\"}")
+        cells = jsonsafe.loads(raw_text, "raw_text")
+    except jsonsafe.JsonProblem as exc:
+        raise errors.SLICE_INVALID(f"{exc}; a table slice is JSON: {{\"<column id>\": \"value\"}}")
     by_name = {c["column_name"]: str(c["id"]) for c in document.table_meta}
     ids = {str(c["id"]) for c in document.table_meta}
     if not isinstance(cells, dict) or not cells:

@@ -18,6 +18,7 @@ import json
 import re
 from typing import AsyncIterator
 
+from core import jsonsafe
 from core.settings import get_settings
 from services.llm import Chunk, ChatRequest, ProviderError, ToolCall, Usage, count_tokens, text_of
 
@@ -53,7 +54,7 @@ def _tool_call(index: int, line: str) -> ToolCall:
     name, _, raw = line.partition(" ")
     raw = raw.strip() or "{}"
     try:
-        arguments = json.loads(raw)
+        arguments = jsonsafe.loads(raw)
     except ValueError:
         raise ProviderError(f"offline model: the arguments of /call {name} are not JSON: {raw[:80]}")
     if not isinstance(arguments, dict) or not name:

@@ -13,6 +13,8 @@ import logging
 import re
 import zipfile
 
+from core import jsonsafe
+
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # its repair notes are not the user's concern
 
 TEXT_TYPES = ("txt", "md", "markdown", "html", "htm", "pdf", "docx", "json", "csv", "xlsx")
@@ -279,8 +281,8 @@ def _xlsx_rows(content: bytes, sheet: int, limits: Limits) -> list[list[str]]:
 
 def _json_value(text: str):
     try:
-        return json.loads(text)
-    except ValueError as exc:
+        return jsonsafe.loads(text)
+    except jsonsafe.JsonProblem as exc:
         raise ParseError(f"the json is malformed: {exc}")
 
 

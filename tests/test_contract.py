@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from conftest import session_app
+from core import jsonsafe
 from core.security import issue_session
 from models.identity import User
 
@@ -40,6 +42,38 @@ def filter_query(ctx, query):
     return not query or all(value != "" for value in query.values())
 
 
+LONE_SURROGATE = "\ud800"
+DEEP = 80  # levels; the API refuses JSON nested deeper than core.jsonsafe.MAX_DEPTH (64)
+
+
+def _with_surrogate(body):
+    """The body with a lone surrogate in its first string (or under its first key)."""
+    if not isinstance(body, dict) or not body:
+        return {"text": LONE_SURROGATE}
+    key = next((k for k in sorted(body) if isinstance(body[k], str)), sorted(body)[0])
+    return {**body, key: LONE_SURROGATE + (body[key] if isinstance(body[key], str) else "")}
+
+
+def _deeply_nested(body):
+    value = "leaf"
+    for _ in range(DEEP):
+        value = [value]
+    key = sorted(body)[0] if isinstance(body, dict) and body else "value"
+    return {**(body if isinstance(body, dict) else {}), key: value}
+
+
+def _hostile(body) -> bool:
+    return isinstance(body, (dict, list)) and jsonsafe.problem(body) is not None
+
+
+def before_generate_body(ctx, strategy):
+    """Among generated JSON bodies: lone surrogates and deep nesting, which must be refused with 400."""
+    media_types = [body.media_type for body in ctx.operation.body] if ctx.operation else []
+    if not media_types or not all("json" in media for media in media_types):
+        return strategy
+    return st.one_of(strategy, strategy.map(_with_surrogate), strategy.map(_deeply_nested))
+
+
 schema = schemathesis.openapi.from_asgi("/openapi.json", session_app())
 schema.config.generation.update(allow_x00=False)  # the API refuses NUL in text (see info)
 # A body over COZEPLUS_MAX_JSON_BODY_BYTES is refused with 413 before it is read as JSON; that is
@@ -68,13 +102,17 @@ SEMANTIC_400 = {"create_pat", "upload_avatar", "publish_bot", "open_publish_bot"
 
 def _excluded_checks(case) -> list:
     operation_id = case.operation.definition.raw.get("operationId")
-    return [positive_data_acceptance] if operation_id in SEMANTIC_400 else []
+    hostile = case.media_type and "json" in case.media_type and _hostile(case.body)
+    return [positive_data_acceptance] if operation_id in SEMANTIC_400 or hostile else []
 
 
+@schema.hooks.apply(before_generate_body)
 @schema.parametrize()
 @HYPOTHESIS
 def test_operation_conforms(case):
-    case.call_and_validate(excluded_checks=_excluded_checks(case))
+    response = case.call_and_validate(excluded_checks=_excluded_checks(case))
+    if case.media_type and "json" in case.media_type and _hostile(case.body) and response.status_code != 401:
+        assert response.status_code == 400, response.text
 
 
 class APIWorkflow(schema.as_state_machine()):

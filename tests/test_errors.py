@@ -1,9 +1,11 @@
 """The envelope for framework errors: unknown routes, wrong methods, bodies, ids, request ids."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from conftest import assert_error
+from conftest import assert_error, register
 from models.identity import User
 
 
@@ -107,3 +109,42 @@ def test_nul_characters_are_refused_on_every_database(client, content):
 
 def test_nul_in_query_is_refused(alice):
     assert_error(alice.get("/v1/workspaces", params={"user_id": "a\x00b"}), 400, 4000, "NUL")
+
+
+def _json_operations():
+    from test_spec import OPERATIONS, SPEC
+    found = []
+    for path, method, op in OPERATIONS:
+        body = op.get("requestBody")
+        if body and "$ref" in body:
+            body = SPEC["components"]["requestBodies"][body["$ref"].rsplit("/", 1)[-1]]
+        if body and any("json" in media for media in body["content"]):
+            params = [SPEC["components"]["parameters"][p["$ref"].rsplit("/", 1)[-1]] if "$ref" in p else p
+                      for p in op.get("parameters", [])]
+            query = "&".join(f"{p['name']}={p['schema'].get('enum', ['7412345678901234567'])[0]}" for p in params
+                             if p["in"] == "query" and p.get("required"))
+            found.append((method, re.sub(r"\{[^}]+\}", "7412345678901234567", path) + (f"?{query}" if query else "")))
+    return found
+
+
+JSON_OPERATIONS = _json_operations()
+
+
+@pytest.mark.parametrize("method,path", JSON_OPERATIONS, ids=[f"{m} {p}" for m, p in JSON_OPERATIONS])
+def test_lone_surrogates_and_deep_nesting_are_refused_on_every_json_operation(client, method, path):
+    """Both crashed the server (500) before: RecursionError in parsing, UnicodeEncodeError in the
+    database driver. Login needs no token, so anyone could trigger them."""
+    account = register(client)
+    deep = "[" * 1200 + "]" * 1200
+    cases = [('{"name": "\\ud800", "text": "ok"}', "body.name", "surrogate"),
+             ('{"name": "ok", "x": {"\\udfff": 1}}', "body.x", "surrogate"),
+             ('{"value": %s}' % deep, "body", "nested deeper than 64"),
+             ('{"value": %s}' % ("[" * 70 + "]" * 70), "body.value", "nested deeper than 64")]
+    for content, where, what in cases:
+        response = client.request(method.upper(), path, content=content,
+                                  headers={**account.headers, "Content-Type": "application/json"})
+        assert response.status_code == 400, (path, response.text)
+        body = response.json()
+        assert body["code"] != 0 and body["data"] is None
+        assert where in body["msg"] and what in body["msg"], body["msg"]
+
