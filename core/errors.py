@@ -122,6 +122,7 @@ RETRIEVAL_UNAVAILABLE = _code(105000024, 400, "retrieval_unavailable", "the retr
 KNOWLEDGE_EMBEDDING_FAILED = _code(105000025, 424, "knowledge_embedding_failed", "the embedding or rerank model failed")
 SLICE_INVALID = _code(105000037, 400, "slice_invalid", "the slice content does not fit the document")
 MEMORY_INVALID_PARAM = _code(106000000, 400, "memory_invalid_param", "invalid parameter")
+DATABASE_NOT_FOUND = _code(106000017, 404, "database_not_found", "database not found")
 CHANNEL_INVALID_PARAM = _code(107000000, 400, "channel_invalid_param", "invalid parameter")
 # Permission 108xxxxxx (also spaces and personal access tokens)
 PERMISSION_INVALID_PARAM = _code(108000000, 400, "permission_invalid_param", "invalid parameter")
@@ -130,6 +131,7 @@ PAT_NOT_FOUND = _code(108000008, 404, "pat_not_found", "personal access token no
 SPACE_NOT_FOUND = _code(108000009, 404, "space_not_found", "space not found")
 # Plugin 109, Prompt 110, Search 111, ShortcutCmd 112, Corporation 120, Workflow 720
 PLUGIN_INVALID_PARAM = _code(109000000, 400, "plugin_invalid_param", "invalid parameter")
+PLUGIN_NOT_FOUND = _code(109000005, 404, "plugin_not_found", "plugin not found")
 PROMPT_INVALID_PARAM = _code(110000000, 400, "prompt_invalid_param", "invalid parameter")
 PROMPT_NOT_FOUND = _code(110000005, 404, "prompt_not_found", "prompt not found")
 SEARCH_INVALID_PARAM = _code(111000000, 400, "search_invalid_param", "invalid parameter")
@@ -138,6 +140,7 @@ SHORTCUT_NOT_FOUND = _code(112000001, 404, "shortcut_not_found", "shortcut comma
 SHORTCUT_DUPLICATE = _code(112000002, 409, "shortcut_duplicate", "the agent already has a shortcut with this name or command")
 CORPORATION_INVALID_PARAM = _code(120000000, 400, "corporation_invalid_param", "invalid parameter")
 WORKFLOW_INVALID_PARAM = _code(720702001, 400, "workflow_invalid_param", "invalid parameters")
+WORKFLOW_NOT_FOUND = _code(720702004, 404, "workflow_not_found", "workflow not found")
 
 # Which code a request-validation failure gets, by the operation's tag.
 INVALID_PARAM_BY_TAG: dict[str, ErrorCode] = {

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from core.envelope import ok
-from core.ids import parse_id
 from handlers.views import pat_view
 from services import tokens
 
@@ -20,14 +19,14 @@ def list_pats(token_info, page=1, size=10):
 
 
 def get_pat(token_info, id):
-    return ok({"personal_access_token": pat_view(tokens.owned(token_info["user"], parse_id(id)))})
+    return ok({"personal_access_token": pat_view(tokens.owned(token_info["user"], id))})
 
 
 def update_pat(token_info, body):
-    pat = tokens.rename(token_info["user"], parse_id(body["id"]), body["name"])
+    pat = tokens.rename(token_info["user"], body["id"], body["name"])
     return ok({"personal_access_token": pat_view(pat)})
 
 
 def delete_pat(token_info, body):
-    tokens.delete(token_info["user"], parse_id(body["id"]))
+    tokens.delete(token_info["user"], body["id"])
     return ok()

@@ -18,7 +18,3 @@ class StoredFile(BaseModel):
 
     class Meta:
         table_name = "stored_file"
-
-    @classmethod
-    def owned(cls, file_id: int, user_id: int):
-        return cls.get_or_none((cls.id == file_id) & (cls.owner == user_id))

@@ -127,10 +127,6 @@ class PersonalAccessToken(BaseModel):
         return cls.select().where(cls.user == user_id)
 
     @classmethod
-    def for_owner(cls, token_id: int, user_id: int):
-        return cls.owned(user_id).where(cls.id == token_id).first()
-
-    @classmethod
     def lookup(cls, token_hash: str):
         """(token, user) for a stored hash, in one query, or None."""
         return _TOKEN_WITH_USER.first(token_hash=token_hash)

@@ -11,7 +11,7 @@ from models.db import db
 from models.identity import User
 from models.library import ShortcutCommand
 from models.llm import LlmModel
-from services import files, model_registry
+from services import files, model_registry, refs
 
 # The parts of Coze's BotInfo kept in Bot.config; name, description, icon and mode are columns.
 CONFIG_KEYS = (
@@ -50,8 +50,8 @@ def default_config(model: LlmModel) -> dict:
 
 def create(user: User, body: dict) -> tuple[Bot, str]:
     """The new agent and a warning ("" when none) about the model it asked for."""
-    space_id = parse_id(body["space_id"]) if body.get("space_id") is not None else user.personal_space().id
-    authz.require_space(user, space_id, authz.WRITE)
+    space_id = refs.one(user, refs.SPACE, body["space_id"], authz.WRITE, field="space_id").id \
+        if body.get("space_id") is not None else user.personal_space().id
     model, warning = _model_or_default((body.get("model_conf") or {}).get("model_id"))
     bot = Bot.create(space=space_id, creator=user.id, name=body["name"].strip(),
                      description=body.get("description") or "", icon_uri=body.get("icon_uri") or "",
@@ -76,7 +76,7 @@ def _model_or_default(model_id) -> tuple[LlmModel, str]:
 
 
 def load(user: User, bot_id, action: str = authz.READ) -> Bot:
-    return authz.load_space_resource(Bot, bot_id, user, action, errors.AGENT_NOT_FOUND, "agent")
+    return refs.one(user, refs.AGENT, bot_id, action)
 
 
 def bot_info(bot: Bot) -> dict:
@@ -288,10 +288,7 @@ def open_create(user: User, body: dict) -> Bot:
 
 def page_of_space(user: User, space_id, page: int, size: int, publish_status: str | None):
     """Agents of a space for /v1/bots: ([(bot, last publish time or None)], total)."""
-    number = parse_id(space_id)
-    if number is None:
-        raise errors.SPACE_NOT_FOUND(f"space {space_id} not found")
-    authz.require_space(user, number, authz.READ)
+    number = refs.one(user, refs.SPACE, space_id).id
     published_at = BotPublication.last_published_at(Bot.select(Bot.id).where(Bot.space == number))
     query = Bot.in_space(number)
     status = publish_status or "all"

@@ -30,7 +30,7 @@ from models.db import db, run_db
 from models.files import StoredFile
 from models.identity import User
 from models.llm import LlmModel
-from services import agent_knowledge, conversations, files, llm, model_registry, tools
+from services import agent_knowledge, conversations, files, llm, model_registry, refs, tools
 
 log = logging.getLogger("cozeplus.chat")
 
@@ -503,10 +503,8 @@ async def break_turn(user: User, conversation_id, question_id, answer_id, broken
 
 def load_run(user: User, conversation_id, chat_id) -> ChatRun:
     conversation = conversations.load(user, conversation_id)
-    run = ChatRun.requested(chat_id, ChatRun.conversation == conversation.id)
-    if run is None:
-        raise errors.CHAT_NOT_FOUND(f"chat {chat_id} not found in conversation {conversation_id}")
-    return run
+    return refs.under(refs.CHAT, chat_id, ChatRun.conversation == conversation.id,
+                      where=f"in conversation {conversation_id}")
 
 
 def resume(user: User, run: ChatRun, outputs: list[dict]) -> Turn:

@@ -8,7 +8,7 @@ from models.base import now_s
 from models.conversation import (CONNECTOR_WEB, SCENE_OPENAPI, ChatRun, Conversation, Message)
 from models.db import db
 from models.identity import User
-from services import agents
+from services import agents, refs
 
 OPEN_MESSAGE_TYPES = ("question", "answer")  # what /v1/conversation/message/list shows
 ROLE_TYPES = {"user": "question", "assistant": "answer"}
@@ -44,10 +44,7 @@ def create(user: User, bot: Bot, *, messages: list[dict] | None = None, **fields
 
 def load(user: User, conversation_id) -> Conversation:
     """The caller's own conversation; anyone else's is simply not found."""
-    conversation = Conversation.requested(conversation_id)
-    if conversation is None or conversation.creator_id != user.id:
-        raise errors.CONVERSATION_NOT_FOUND(f"conversation {conversation_id} not found")
-    return conversation
+    return refs.one(user, refs.CONVERSATION, conversation_id)
 
 
 def web_conversation(user: User, bot: Bot, scene: int, conversation_id=None) -> Conversation:
@@ -123,10 +120,8 @@ def add_message(conversation: Conversation, user: User, body: dict, run: ChatRun
 
 def load_message(user: User, conversation_id, message_id) -> Message:
     conversation = load(user, conversation_id)
-    message = Message.requested(message_id, Message.conversation == conversation.id)
-    if message is None:
-        raise errors.MESSAGE_NOT_FOUND(f"message {message_id} not found in conversation {conversation_id}")
-    return message
+    return refs.under(refs.MESSAGE, message_id, Message.conversation == conversation.id,
+                      where=f"in conversation {conversation_id}")
 
 
 def modify_message(message: Message, body: dict) -> Message:

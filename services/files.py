@@ -16,6 +16,7 @@ from core.ids import new_id, parse_id
 from core.settings import get_settings
 from models.files import StoredFile
 from models.identity import User
+from services import refs
 
 LINK_TTL_SECONDS = 3600
 _TEXT = "text"
@@ -92,12 +93,8 @@ def store(user: User, file_name: str | None, stream, biz_type: int = 0,
                              storage_key=key, biz_type=biz_type)
 
 
-def owned(user: User, file_id) -> StoredFile:
-    number = parse_id(file_id)
-    found = StoredFile.owned(number, user.id) if number is not None else None
-    if found is None:
-        raise errors.FILE_NOT_FOUND(f"file {file_id} not found")
-    return found
+def owned(user: User, file_id, field: str = "") -> StoredFile:
+    return refs.one(user, refs.FILE, file_id, field=field)
 
 
 def read(stored: StoredFile) -> bytes:

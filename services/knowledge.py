@@ -23,7 +23,7 @@ from models.knowledge import (DOC_DISABLED, DOC_ENABLED, DOC_FAILED, DOC_PROCESS
                               FORMAT_IMAGE, FORMAT_TABLE, FORMAT_TEXT, SLICE_DISABLED, SLICE_INDEXED,
                               SOURCE_CUSTOM, SOURCE_LOCAL_FILE, SOURCE_WEB, Dataset, Document,
                               FullTextIndex, Slice, SliceVector, VectorIndex)
-from services import chunking, embeddings, files, parsing, textsearch, webfetch
+from services import chunking, embeddings, files, parsing, refs, textsearch, webfetch
 from services.tasks import queue
 
 log = logging.getLogger("cozeplus.knowledge")
@@ -44,8 +44,7 @@ def _limits() -> parsing.Limits:
 # --- datasets ----------------------------------------------------------------------------------
 
 def load_dataset(user: User, dataset_id, action: str = authz.READ) -> Dataset:
-    return authz.load_space_resource(Dataset, dataset_id, user, action, errors.KNOWLEDGE_NOT_FOUND,
-                                     "knowledge base")
+    return refs.one(user, refs.DATASET, dataset_id, action)
 
 
 def _duplicate(name: str) -> errors.ApiError:
@@ -53,10 +52,7 @@ def _duplicate(name: str) -> errors.ApiError:
 
 
 def create_dataset(user: User, body: dict) -> Dataset:
-    space_id = parse_id(body["space_id"])
-    if space_id is None:
-        raise errors.SPACE_NOT_FOUND(f"space {body['space_id']} not found")
-    authz.require_space(user, space_id, authz.WRITE)
+    space_id = refs.one(user, refs.SPACE, body["space_id"], authz.WRITE, field="space_id").id
     name = body["name"].strip()
     try:
         with write_transaction():
@@ -93,10 +89,7 @@ def delete_dataset(user: User, dataset_id) -> None:
 def list_datasets(user: User, space_id, *, name: str | None = None, dataset_ids=None,
                   mine_only: bool = False, format_type: int | None = None, order_by_update: bool = False,
                   ascending: bool = False, page: int = 1, size: int = 20) -> tuple[list[Dataset], int]:
-    number = parse_id(space_id)
-    if number is None:
-        raise errors.SPACE_NOT_FOUND(f"space {space_id} not found")
-    authz.require_space(user, number, authz.READ)
+    number = refs.one(user, refs.SPACE, space_id, field="space_id").id
     query = Dataset.select().where(Dataset.space == number)
     if name:
         query = query.where(Dataset.name.contains(name) | Dataset.description.contains(name))
@@ -142,13 +135,8 @@ def dataset_stats(datasets: list[Dataset]) -> dict[int, dict]:
 
 # --- documents ---------------------------------------------------------------------------------
 
-def _space_of_dataset(row) -> int:
-    return Dataset.by_id(row.dataset_id).space_id
-
-
 def load_document(user: User, document_id, action: str = authz.READ) -> Document:
-    return authz.load_space_resource(Document, document_id, user, action, errors.DOCUMENT_NOT_FOUND,
-                                     "document", space_of=_space_of_dataset)
+    return refs.one(user, refs.DOCUMENT, document_id, action)
 
 
 def _ext(name: str) -> str:
@@ -639,8 +627,7 @@ def _fail(document_id: int, reason: str) -> None:
 # --- slices ------------------------------------------------------------------------------------
 
 def load_slice(user: User, slice_id, action: str = authz.READ) -> Slice:
-    return authz.load_space_resource(Slice, slice_id, user, action, errors.SLICE_NOT_FOUND, "slice",
-                                     space_of=_space_of_dataset)
+    return refs.one(user, refs.SLICE, slice_id, action)
 
 
 def list_slices(user: User, *, document_id=None, dataset_id=None, offset: int = 0, keyword: str | None = None,

@@ -8,7 +8,7 @@ from core.ids import parse_id
 from models.db import db
 from models.identity import User
 from models.library import PromptResource, ShortcutCommand
-from services import agents
+from services import agents, refs
 
 OFFICIAL_PROMPTS = [
     {"id": "official-assistant", "name": "General assistant",
@@ -32,16 +32,14 @@ def upsert_prompt(user: User, prompt: dict) -> PromptResource:
         if changes:
             found.touch(**changes)
         return found
-    space_id = parse_id(prompt["space_id"])
-    authz.require_space(user, space_id, authz.WRITE)
+    space_id = refs.one(user, refs.SPACE, prompt["space_id"], authz.WRITE, field="prompt.space_id").id
     return PromptResource.create(space=space_id, creator=user.id, name=prompt["name"].strip(),
                                  description=prompt.get("description") or "",
                                  prompt_text=prompt.get("prompt_text") or "")
 
 
 def get_prompt(user: User, prompt_id, action: str = authz.READ) -> PromptResource:
-    return authz.load_space_resource(PromptResource, prompt_id, user, action, errors.PROMPT_NOT_FOUND,
-                                     "prompt")
+    return refs.one(user, refs.PROMPT, prompt_id, action)
 
 
 def official_prompts(keyword: str | None) -> list[dict]:
@@ -80,10 +78,7 @@ def save_shortcut(user: User, bot_id, shortcut: dict) -> ShortcutCommand:
 
 
 def get_shortcut(bot, command_id) -> ShortcutCommand:
-    found = ShortcutCommand.requested(command_id, ShortcutCommand.bot == bot.id)
-    if found is None:
-        raise errors.SHORTCUT_NOT_FOUND(f"shortcut command {command_id} of agent {bot.id} not found")
-    return found
+    return refs.under(refs.SHORTCUT, command_id, ShortcutCommand.bot == bot.id, where=f"of agent {bot.id}")
 
 
 def delete_shortcut(user: User, bot_id, command_id) -> None:

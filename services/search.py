@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from peewee import fn
 
-from core import authz, errors
+from core import errors
 from core.ids import parse_id
 from models.agent import Bot, BotPublication
 from models.identity import SpaceMember, User
 from models.library import PromptResource
+from services import refs
 
 TYPE_BOT = 1
 RES_PROMPT = 6
@@ -26,11 +27,7 @@ def _offset(cursor) -> int:
 
 
 def _space(user: User, space_id) -> int:
-    number = parse_id(space_id)
-    if number is None:
-        raise errors.SPACE_NOT_FOUND(f"space {space_id} not found")
-    authz.require_space(user, number, authz.READ)
-    return number
+    return refs.one(user, refs.SPACE, space_id, field="space_id").id
 
 
 def intelligences(user: User, body: dict) -> tuple[list[tuple[Bot, int | None]], int, int | None]:

@@ -6,6 +6,7 @@ import time
 from core import errors
 from core.security import new_personal_access_token
 from models.identity import NEVER, PersonalAccessToken, User
+from services import refs
 
 DEFAULT_DURATION_DAYS = 30
 MAX_DURATION_DAYS = 3650
@@ -45,18 +46,15 @@ def page(user: User, page_no: int, size: int) -> tuple[list[PersonalAccessToken]
     return rows, total
 
 
-def owned(user: User, token_id: int | None) -> PersonalAccessToken:
-    pat = PersonalAccessToken.for_owner(token_id, user.id) if token_id is not None else None
-    if pat is None:
-        raise errors.PAT_NOT_FOUND(f"personal access token {token_id} not found")
-    return pat
+def owned(user: User, token_id) -> PersonalAccessToken:
+    return refs.one(user, refs.PAT, token_id, field="id")
 
 
-def rename(user: User, token_id: int | None, name: str) -> PersonalAccessToken:
+def rename(user: User, token_id, name: str) -> PersonalAccessToken:
     pat = owned(user, token_id)
     pat.touch(name=name.strip())
     return pat
 
 
-def delete(user: User, token_id: int | None) -> None:
+def delete(user: User, token_id) -> None:
     owned(user, token_id).delete_instance()

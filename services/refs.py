@@ -1,0 +1,134 @@
+"""The one ownership-checked lookup: every id a request names, at any depth of its body (the
+resource it acts on, icons, files in message content, knowledge bases bound to an agent, and the
+tables, plugins and workflows the next modules add), is resolved here before it is used or stored.
+
+Space-owned rows are found through the caller's membership (core.authz); user-owned rows (files,
+conversations) through their owner. Anything else is simply not found, with the kind's own code
+and the field named, so ids of other people's objects reveal nothing. openapi.yaml marks each such
+field with `x-reference: <kind>`, and tests/test_references.py walks the spec to prove that
+another user's object is refused in every one of them."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Callable
+
+from core import authz, errors
+from core.ids import parse_id
+from models.agent import Bot
+from models.conversation import ChatRun, Conversation, Message
+from models.files import StoredFile
+from models.identity import PersonalAccessToken, Space, User
+from models.knowledge import Dataset, Document, Slice
+from models.library import PromptResource, ShortcutCommand
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    label: str
+    not_found: errors.ErrorCode
+    model: type | None = None             # None: its module is not built yet, so nothing is found
+    space_of: Callable | None = None      # space-owned rows: row -> space id
+    owner_of: Callable | None = None      # user-owned rows: row -> user id
+
+    def refused(self, raw_id, field: str) -> errors.ApiError:
+        return self.not_found(f"{field}: {self.label} {raw_id} not found" if field
+                              else f"{self.label} {raw_id} not found")
+
+
+def _dataset_space(row) -> int:
+    return Dataset.by_id(row.dataset_id).space_id
+
+
+SPACE = Kind("space", errors.SPACE_NOT_FOUND, Space, space_of=lambda row: row.id)
+AGENT = Kind("agent", errors.AGENT_NOT_FOUND, Bot, space_of=lambda row: row.space_id)
+DATASET = Kind("knowledge base", errors.KNOWLEDGE_NOT_FOUND, Dataset, space_of=lambda row: row.space_id)
+DOCUMENT = Kind("document", errors.DOCUMENT_NOT_FOUND, Document, space_of=_dataset_space)
+SLICE = Kind("slice", errors.SLICE_NOT_FOUND, Slice, space_of=_dataset_space)
+PROMPT = Kind("prompt", errors.PROMPT_NOT_FOUND, PromptResource, space_of=lambda row: row.space_id)
+FILE = Kind("file", errors.FILE_NOT_FOUND, StoredFile, owner_of=lambda row: row.owner_id)
+CONVERSATION = Kind("conversation", errors.CONVERSATION_NOT_FOUND, Conversation,
+                    owner_of=lambda row: row.creator_id)
+PAT = Kind("personal access token", errors.PAT_NOT_FOUND, PersonalAccessToken, owner_of=lambda row: row.user_id)
+# Rows that belong to a parent the caller already holds: resolved with `under`.
+MESSAGE = Kind("message", errors.MESSAGE_NOT_FOUND, Message)
+CHAT = Kind("chat", errors.CHAT_NOT_FOUND, ChatRun)
+SHORTCUT = Kind("shortcut command", errors.SHORTCUT_NOT_FOUND, ShortcutCommand)
+# Bound to agents and shortcuts before their modules exist: until then every id names nothing.
+PLUGIN = Kind("plugin", errors.PLUGIN_NOT_FOUND)
+WORKFLOW = Kind("workflow", errors.WORKFLOW_NOT_FOUND)
+DATABASE = Kind("database", errors.DATABASE_NOT_FOUND)
+
+
+def _check(user: User, kind: Kind, row, raw_id, action: str, field: str) -> None:
+    assert kind.owner_of or kind.space_of, f"{kind.label}s are resolved under their parent"
+    if kind.owner_of is not None:
+        if kind.owner_of(row) != user.id:
+            raise kind.refused(raw_id, field)
+        return
+    try:
+        authz.require_space(user, kind.space_of(row), action)
+    except errors.ApiError as exc:
+        if exc.error is errors.SPACE_NOT_FOUND:
+            raise kind.refused(raw_id, field)
+        raise
+
+
+def one(user: User, kind: Kind, raw_id, action: str = authz.READ, *, field: str = ""):
+    """The row `raw_id` names, if the caller may act on it; else the kind's not-found error."""
+    number = parse_id(raw_id)
+    row = kind.model.by_id(number) if number is not None and kind.model is not None else None
+    if row is None:
+        raise kind.refused(raw_id, field)
+    _check(user, kind, row, raw_id, action, field)
+    return row
+
+
+def many(user: User, kind: Kind, raw_ids, action: str = authz.READ, *, field: str = "") -> list:
+    """The rows named, in order and without repeats, in one query; the first refused id fails all."""
+    numbers = [parse_id(raw) for raw in raw_ids]
+    found = {}
+    if kind.model is not None:
+        wanted = list({n for n in numbers if n is not None})
+        found = {row.id: row for row in kind.model.select().where(kind.model.id.in_(wanted))} if wanted else {}
+    rows, seen, allowed = [], set(), set()
+    for index, (raw, number) in enumerate(zip(raw_ids, numbers)):
+        where = f"{field}[{index}]" if field else ""
+        row = found.get(number)
+        if row is None:
+            raise kind.refused(raw, where)
+        scope = kind.owner_of(row) if kind.owner_of else kind.space_of(row)
+        if scope not in allowed:
+            _check(user, kind, row, raw, action, where)
+            allowed.add(scope)
+        if number not in seen:
+            seen.add(number)
+            rows.append(row)
+    return rows
+
+
+def under(kind: Kind, raw_id, *conditions, field: str = "", where: str = ""):
+    """A row named under a parent the caller already holds (a message of a conversation, a
+    shortcut of an agent): `conditions` tie it to that parent."""
+    row = kind.model.requested(raw_id, *conditions)
+    if row is None:
+        raise kind.not_found(" ".join(filter(None, (f"{field}:" if field else "", kind.label,
+                                                      str(raw_id), "not found", where))))
+    return row
+
+
+_FILE_URI = re.compile(r"^file:([0-9]{1,19})$")
+
+
+def file_uri(user: User, uri: str | None, *, field: str, current: str = "",
+             invalid: errors.ErrorCode = errors.BAD_REQUEST) -> str:
+    """An icon or image reference to store: "" (none), an http(s) URL, or `file:<id>` of one of the
+    caller's own uploads. The value the resource already holds is kept as it is (a teammate's
+    icon survives an edit that resends it)."""
+    uri = (uri or "").strip()
+    if not uri or uri == current or uri.startswith(("https://", "http://")):
+        return uri
+    match = _FILE_URI.match(uri)
+    if match is None:
+        raise invalid(f"{field}: expected file:<id> of an upload or an http(s) URL, got {uri[:80]!r}")
+    return f"file:{one(user, FILE, match.group(1), field=field).id}"
