@@ -87,6 +87,7 @@ MODEL_KIND_MISMATCH = _code(100000024, 400, "model_kind_mismatch", "the model is
 MODEL_NOT_INSTALLED = _code(100000025, 409, "model_not_installed", "the local model is not installed on this server")
 # App 101, Connector 102
 APP_INVALID_PARAM = _code(101000000, 400, "app_invalid_param", "invalid parameter")
+APP_NOT_FOUND = _code(101000002, 404, "app_not_found", "app not found")
 CONNECTOR_INVALID_PARAM = _code(102000000, 400, "connector_invalid_param", "invalid parameter")
 # Conversation 103xxxxxx
 CONVERSATION_INVALID_PARAM = _code(103000000, 400, "conversation_invalid_param", "invalid parameter")

@@ -28,19 +28,19 @@ def create_bot(token_info, body):
 
 
 def get_display_info(token_info, body):
-    bot = agents.load(token_info["user"], body["bot_id"])
+    bot = agents.load(token_info["user"], body["bot_id"], space_id=body.get("space_id"))
     return ok({"tab_display_info": bot.display_info})
 
 
 def update_display_info(token_info, body):
-    bot = agents.update_display(token_info["user"], body["bot_id"],
+    bot = agents.update_display(token_info["user"], body["bot_id"], body.get("space_id"),
                                 (body.get("display_info") or {}).get("tab_display_info") or {})
     return ok({"tab_display_info": bot.display_info})
 
 
 def get_draft_bot_info(token_info, body):
     user = token_info["user"]
-    bot = agents.load(user, body["bot_id"])
+    bot = agents.load(user, body["bot_id"], space_id=body.get("space_id"))
     version = body.get("version") or body.get("commit_version")
     return ok(draft_bot_view(bot, user, agents.version_of(bot, version) if version else None))
 
@@ -53,19 +53,19 @@ def update_draft_bot_info(token_info, body):
 
 
 def delete_bot(token_info, body):
-    agents.delete(token_info["user"], body["bot_id"])
+    agents.delete(token_info["user"], body["bot_id"], body.get("space_id"))
     return ok()
 
 
 def duplicate_bot(token_info, body):
     user = token_info["user"]
-    bot = agents.duplicate(user, body["bot_id"])
+    bot = agents.duplicate(user, body["bot_id"], body.get("space_id"))
     return ok({"bot_id": str(bot.id), "name": bot.name,
                "user_info": {"user_id": str(user.id), "name": user.name, "avatar_url": avatar_url(user)}})
 
 
 def commit_check(token_info, body):
-    bot = agents.load(token_info["user"], body["bot_id"])
+    bot = agents.load(token_info["user"], body["bot_id"], space_id=body.get("space_id"))
     base = body.get("commit_version")
     return ok({"has_change": base not in (None, "") and str(base) != str(bot.draft_version),
                "commit_version": str(bot.draft_version),
@@ -74,18 +74,18 @@ def commit_check(token_info, body):
 
 def publish_bot(token_info, body):
     version = agents.publish(token_info["user"], body["bot_id"], list((body.get("connectors") or {}).keys()),
-                             info=(body.get("history_info") or ""))
+                             info=(body.get("history_info") or ""), space_id=body.get("space_id"))
     return ok({"publish_result": {str(c): {"publish_result_status": 1} for c in version.connector_ids},
                "check_not_pass": False, "version": version.version, "publish_id": version.version})
 
 
 def list_publish_connectors(token_info, body):
-    bot = agents.load(token_info["user"], body["bot_id"])
+    bot = agents.load(token_info["user"], body["bot_id"], space_id=body.get("space_id"))
     return ok({"publish_connector_list": connector_views(bot)})
 
 
 def list_draft_history(token_info, body):
-    bot = agents.load(token_info["user"], body["bot_id"])
+    bot = agents.load(token_info["user"], body["bot_id"], space_id=body.get("space_id"))
     rows, total = agents.history(bot, body["page_index"], body["page_size"], body.get("connector_id"))
     return ok({"history_infos": [history_view(v) for v in rows], "total": total})
 
@@ -104,7 +104,7 @@ def open_update_bot(token_info, body):
 
 def open_publish_bot(token_info, body):
     version = agents.publish(token_info["user"], body["bot_id"], [str(c) for c in body["connector_ids"]])
-    bot = agents.load(token_info["user"], body["bot_id"])
+    bot = agents.load(token_info["user"], body["bot_id"], space_id=body.get("space_id"))
     return ok(agents.open_bot(bot, version.snapshot, version.version))
 
 

@@ -93,14 +93,7 @@ def clear_conversation(token_info, conversation_id):
 
 
 def create_message(token_info, conversation_id, body):
-    user = token_info["user"]
-    conversation = conversations.load(user, conversation_id)
-    if body.get("type") and conversations.ROLE_TYPES[body["role"]] != body["type"]:
-        raise errors.CONVERSATION_INVALID_PARAM(f"type: a {body['role']} message is a "
-                                                f"{conversations.ROLE_TYPES[body['role']]}")
-    message = conversations.add_message(conversation, user, body)
-    conversations.touch_conversation(conversation.id)
-    return ok(open_message_view(message))
+    return ok(open_message_view(conversations.post_message(token_info["user"], conversation_id, body)))
 
 
 def list_messages(token_info, conversation_id, body=None):
@@ -118,8 +111,9 @@ def retrieve_message(token_info, conversation_id, message_id):
 
 
 def modify_message(token_info, conversation_id, message_id, body):
-    message = conversations.load_message(token_info["user"], conversation_id, message_id)
-    return {"code": 0, "msg": SUCCESS_MSG, "message": open_message_view(conversations.modify_message(message, body))}
+    user = token_info["user"]
+    message = conversations.load_message(user, conversation_id, message_id)
+    return {"code": 0, "msg": SUCCESS_MSG, "message": open_message_view(conversations.modify_message(user, message, body))}
 
 
 def delete_open_message(token_info, conversation_id, message_id):

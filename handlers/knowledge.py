@@ -75,6 +75,7 @@ def list_datasets(token_info, body):
     user, found = token_info["user"], body.get("filter") or {}
     datasets, total = knowledge.list_datasets(
         user, body["space_id"], name=found.get("name"), dataset_ids=found.get("dataset_ids"),
+        project_id=body.get("project_id"),
         mine_only=found.get("scope_type") == 2, format_type=found.get("format_type"),
         order_by_update=body.get("order_field") == 2, ascending=body.get("order_type") == 2,
         page=body.get("page", 1), size=body.get("size", 20))
@@ -82,8 +83,8 @@ def list_datasets(token_info, body):
 
 
 def dataset_detail(token_info, body):
-    user = token_info["user"]
-    datasets = [knowledge.load_dataset(user, i) for i in body["dataset_ids"]]
+    datasets = knowledge.datasets_by_ids(token_info["user"], body["dataset_ids"], body.get("space_id"),
+                                         body.get("project_id"))
     return ok({"dataset_details": {v["dataset_id"]: v for v in _datasets_view(datasets)}})
 
 

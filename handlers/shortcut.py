@@ -6,15 +6,15 @@ from services import agents, library
 
 
 def create_update_shortcut_command(token_info, body):
-    command = library.save_shortcut(token_info["user"], body["object_id"], body["shortcuts"])
+    command = library.save_shortcut(token_info["user"], body["object_id"], body.get("space_id"), body["shortcuts"])
     return ok({"shortcuts": agents.shortcut_view(command)})
 
 
 def list_shortcut_commands(token_info, body):
-    bot = agents.load(token_info["user"], body["object_id"])
+    bot = agents.load(token_info["user"], body["object_id"], space_id=body.get("space_id"))
     return ok({"shortcuts": agents.shortcuts_of(bot)})
 
 
 def delete_shortcut_command(token_info, body):
-    library.delete_shortcut(token_info["user"], body["object_id"], body["command_id"])
+    library.delete_shortcut(token_info["user"], body["object_id"], body.get("space_id"), body["command_id"])
     return ok()

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from core.authz import require_space
 from core.envelope import ok
-from core.ids import parse_id
 from handlers.views import space_view
 from models.identity import SPACE_PERSONAL, Space
+from services import refs
 
 
 def list_spaces(token_info, body=None):
@@ -21,9 +21,9 @@ def list_spaces(token_info, body=None):
 
 
 def get_space(token_info, body):
-    space_id = parse_id(body["space_id"])
-    role = require_space(token_info["user"], space_id)
-    return ok({"space": space_view(Space.get_by_id(space_id), role)})
+    user = token_info["user"]
+    space = refs.one(user, refs.SPACE, body["space_id"], field="space_id")
+    return ok({"space": space_view(space, require_space(user, space.id))})
 
 
 _ROLE_NAMES = {1: "owner", 2: "admin", 3: "member"}

@@ -53,8 +53,9 @@ def create(user: User, body: dict) -> tuple[Bot, str]:
     space_id = refs.one(user, refs.SPACE, body["space_id"], authz.WRITE, field="space_id").id \
         if body.get("space_id") is not None else user.personal_space().id
     model, warning = _model_or_default((body.get("model_conf") or {}).get("model_id"))
+    icon_uri = refs.file_uri(user, body.get("icon_uri"), field="icon_uri", invalid=errors.AGENT_INVALID_PARAM)
     bot = Bot.create(space=space_id, creator=user.id, name=body["name"].strip(),
-                     description=body.get("description") or "", icon_uri=body.get("icon_uri") or "",
+                     description=body.get("description") or "", icon_uri=icon_uri,
                      bot_mode=body.get("bot_mode", 0), visibility=body.get("visibility", 0),
                      config=default_config(model))
     return bot, warning
@@ -75,8 +76,9 @@ def _model_or_default(model_id) -> tuple[LlmModel, str]:
                          f"(id {default.id}) until you choose one from /api/bot/get_type_list")
 
 
-def load(user: User, bot_id, action: str = authz.READ) -> Bot:
-    return refs.one(user, refs.AGENT, bot_id, action)
+def load(user: User, bot_id, action: str = authz.READ, space_id=None) -> Bot:
+    """The agent, if the caller may act on it (and it is in `space_id`, when the request names one)."""
+    return refs.one_in_space(user, refs.AGENT, bot_id, space_id, action)
 
 
 def bot_info(bot: Bot) -> dict:
@@ -91,14 +93,50 @@ def bot_info(bot: Bot) -> dict:
     }
 
 
+def _image_uris(images: list) -> list[str]:
+    """The uris in background_image_info_list ({web,mobile}_background_image: {..._uri: ...})."""
+    return [value for item in images or [] if isinstance(item, dict) for side in item.values()
+            if isinstance(side, dict) for key, value in side.items() if key.endswith("uri") and isinstance(value, str)]
+
+
+def _check_references(user: User, bot: Bot, info: dict) -> None:
+    """Every id the new configuration names must be the caller's to use, and the agent's space's
+    (knowledge bases, shortcuts), before anything is stored."""
+    knowledge = info.get("knowledge") or {}
+    ids = [item.get("id") for item in knowledge.get("knowledge_info") or []]
+    for dataset in refs.many(user, refs.DATASET, ids, field="knowledge.knowledge_info[{}].id"):
+        if dataset.space_id != bot.space_id:
+            raise errors.KNOWLEDGE_NOT_FOUND(f"knowledge.knowledge_info: knowledge base {dataset.id} "
+                                             f"is not in the space of agent {bot.id}")
+    for key, kind, id_key in (("plugin_info_list", refs.PLUGIN, "plugin_id"),
+                              ("workflow_info_list", refs.WORKFLOW, "workflow_id"),
+                              ("database_list", refs.DATABASE, "table_id")):
+        for index, item in enumerate(info.get(key) or []):
+            refs.one(user, kind, item.get(id_key), field=f"{key}[{index}].{id_key}")
+    if info.get("shortcut_sort") is not None:
+        own = {str(c.id) for c in ShortcutCommand.of_bot(bot.id)}
+        for index, command_id in enumerate(info["shortcut_sort"]):
+            if str(command_id) not in own:
+                raise errors.SHORTCUT_NOT_FOUND(f"shortcut_sort[{index}]: shortcut command {command_id} "
+                                                f"of agent {bot.id} not found")
+    current = _image_uris(bot.config.get("background_image_info_list"))
+    for uri in _image_uris(info.get("background_image_info_list")):
+        refs.file_uri(user, uri, field="background_image_info_list", current=current,
+                      invalid=errors.AGENT_INVALID_PARAM)
+
+
 def update_draft(user: User, info: dict) -> tuple[Bot, bool]:
     """Patch the draft: every non-null top-level field given replaces the stored one."""
     bot = load(user, info["bot_id"], authz.WRITE)
+    _check_references(user, bot, info)
     config = copy.deepcopy(bot.config)
     columns = {}
-    for key in ("name", "description", "icon_uri", "bot_mode"):
+    for key in ("name", "description", "bot_mode"):
         if info.get(key) is not None:
             columns[key] = info[key].strip() if key == "name" else info[key]
+    if info.get("icon_uri") is not None:
+        columns["icon_uri"] = refs.file_uri(user, info["icon_uri"], field="icon_uri", current=bot.icon_uri,
+                                            invalid=errors.AGENT_INVALID_PARAM)
     for key in CONFIG_KEYS:
         if info.get(key) is not None:
             config[key] = info[key]
@@ -115,21 +153,21 @@ def update_draft(user: User, info: dict) -> tuple[Bot, bool]:
     return bot, changed
 
 
-def update_display(user: User, bot_id, display_info: dict) -> Bot:
-    bot = load(user, bot_id, authz.WRITE)
+def update_display(user: User, bot_id, space_id, display_info: dict) -> Bot:
+    bot = load(user, bot_id, authz.WRITE, space_id)
     bot.touch(display_info={**bot.display_info, **display_info})
     return bot
 
 
-def delete(user: User, bot_id) -> None:
-    bot = load(user, bot_id, authz.WRITE)
+def delete(user: User, bot_id, space_id=None) -> None:
+    bot = load(user, bot_id, authz.WRITE, space_id)
     if bot.creator_id != user.id:
         authz.require_space(user, bot.space_id, authz.MANAGE)
     bot.delete_instance()
 
 
-def duplicate(user: User, bot_id) -> Bot:
-    source = load(user, bot_id, authz.READ)
+def duplicate(user: User, bot_id, space_id=None) -> Bot:
+    source = load(user, bot_id, authz.READ, space_id)
     authz.require_space(user, source.space_id, authz.WRITE)
     config = copy.deepcopy(source.config)
     with db.atomic():
@@ -147,8 +185,8 @@ def duplicate(user: User, bot_id) -> Bot:
     return copy_bot
 
 
-def publish(user: User, bot_id, connector_ids: list[str], info: str = "") -> BotVersion:
-    bot = load(user, bot_id, authz.WRITE)
+def publish(user: User, bot_id, connector_ids: list[str], info: str = "", space_id=None) -> BotVersion:
+    bot = load(user, bot_id, authz.WRITE, space_id)
     unknown = [c for c in connector_ids if parse_id(c) not in CONNECTORS]
     if unknown or not connector_ids:
         raise errors.AGENT_BAD_CONNECTOR(
@@ -235,6 +273,13 @@ def open_changes(body: dict) -> dict:
         mode = {v: k for k, v in _REPLY_MODES.items()}.get(reply.get("reply_mode"), 0)
         changes["suggest_reply_info"] = {"suggest_reply_mode": mode,
                                          "customized_suggest_prompt": reply.get("customized_prompt", "")}
+    plugins = (body.get("plugin_id_list") or {}).get("id_list")
+    if plugins:
+        changes["plugin_info_list"] = [{"plugin_id": str(p.get("plugin_id")), "api_id": str(p.get("api_id") or "")}
+                                       for p in plugins]
+    workflows = (body.get("workflow_id_list") or {}).get("ids")
+    if workflows:
+        changes["workflow_info_list"] = [{"workflow_id": str(w.get("id"))} for w in workflows]
     knowledge = body.get("knowledge")
     if knowledge:
         changes["knowledge"] = {"knowledge_info": [{"id": str(i), "name": ""} for i in knowledge.get("dataset_ids", [])],
@@ -278,11 +323,12 @@ def open_bot(bot: Bot, info: dict, version: str) -> dict:
 
 
 def open_create(user: User, body: dict) -> Bot:
-    bot, _ = create(user, {"space_id": body["space_id"], "name": body["name"],
-                           "description": body.get("description")})
-    changes = open_changes(body)
-    if changes:
-        update_draft(user, {"bot_id": bot.id, **changes})
+    with db.atomic():  # a refused reference in the settings leaves no half-made agent behind
+        bot, _ = create(user, {"space_id": body["space_id"], "name": body["name"],
+                               "description": body.get("description")})
+        changes = open_changes(body)
+        if changes:
+            update_draft(user, {"bot_id": bot.id, **changes})
     return Bot.get_by_id(bot.id)
 
 

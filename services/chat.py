@@ -27,9 +27,9 @@ from models.base import now_s
 from models.conversation import (AVAILABLE, BROKEN, CANCELED, COMPLETED, CREATED, FAILED, IN_PROGRESS,
                                  LIVE_STATUSES, REQUIRES_ACTION, ChatRun, Conversation, Message)
 from models.db import db, run_db
-from models.files import StoredFile
 from models.identity import User
 from models.llm import LlmModel
+from services import content as message_content
 from services import agent_knowledge, conversations, files, llm, model_registry, refs, tools
 
 log = logging.getLogger("cozeplus.chat")
@@ -82,50 +82,6 @@ def render_persona(config: dict, variables: dict) -> str:
     return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), prompt)
 
 
-def parse_content(content: str, content_type: str, *, field: str, user: User | None = None) -> tuple[str, list[dict]]:
-    """(plain text, content parts) of a user message. Multimodal content is a JSON string: the
-    Open API's list of {type: text|image|file, text | file_id | file_url}, or the console's
-    {item_list: [...]} with image keys and file keys."""
-    if content_type in ("text", "", None):
-        return content, []
-    try:
-        value = jsonsafe.loads(content, field)
-    except jsonsafe.JsonProblem as exc:
-        raise errors.CONVERSATION_INVALID_PARAM(f"a {content_type} message must be a JSON string; {exc}")
-    items = value.get("item_list") if isinstance(value, dict) else value
-    if not isinstance(items, list):
-        raise errors.CONVERSATION_INVALID_PARAM(f"{field}: expected a JSON list of content items")
-    texts, parts = [], []
-    for item in items:
-        if not isinstance(item, dict) or item.get("type") not in ("text", "image", "file", "audio", "video"):
-            raise errors.CONVERSATION_INVALID_PARAM(
-                f"{field}: each item needs a type among text, image, file, audio and video")
-        if item["type"] == "text":
-            texts.append(str(item.get("text") or ""))
-            continue
-        parts.append(_file_part(item, field, user))
-    return "\n".join(t for t in texts if t), parts
-
-
-def _file_part(item: dict, field: str, user: User | None) -> dict:
-    nested = item.get(item["type"]) if isinstance(item.get(item["type"]), dict) else {}
-    file_id = item.get("file_id") or nested.get("file_id")
-    key = nested.get("key") or nested.get("file_key") or nested.get("uri")
-    stored, url = None, ""
-    if file_id or (key and str(key).startswith("file:")):
-        file_id = file_id or str(key)[len("file:"):]
-        try:  # only the asker's own uploads (history is replayed without a user: checked then)
-            stored = files.owned(user, file_id) if user is not None else StoredFile.by_id(parse_id(file_id) or 0)
-        except errors.ApiError:
-            raise errors.CONVERSATION_INVALID_PARAM(f"{field}: file {file_id} not found")
-    elif item.get("file_url") or nested.get("url"):
-        url = item.get("file_url") or nested.get("url")
-    else:
-        raise errors.CONVERSATION_INVALID_PARAM(f"{field}: a {item['type']} item needs file_id or file_url")
-    name = nested.get("file_name") or item.get("name") or (stored.file_name if stored else "")
-    return {"type": item["type"], "url": url, "name": name, "stored": stored}
-
-
 MAX_INLINE_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_INLINE_TEXT_CHARS = 20_000
 
@@ -154,8 +110,9 @@ def user_content(text: str, parts: list[dict], model: LlmModel):
     return content
 
 
-def history(conversation: Conversation, section_id: int, rounds: int, model: LlmModel) -> list[dict]:
-    """The last `rounds` turns of the current section, as context."""
+def history(user: User, conversation: Conversation, section_id: int, rounds: int, model: LlmModel) -> list[dict]:
+    """The last `rounds` turns of the current section, as context; files in it are resolved as
+    `user`'s (a stored message naming anyone else's upload is read as its text only)."""
     if rounds <= 0:
         return []
     turn_ids = [r.turn_id for r in Message.select(Message.turn_id).distinct()
@@ -169,7 +126,7 @@ def history(conversation: Conversation, section_id: int, rounds: int, model: Llm
     for row in rows:
         if row.role == "user":
             try:
-                text, parts = parse_content(row.content, row.content_type, field="history")
+                text, parts = message_content.parse(row.content, row.content_type, field="history", user=user)
             except errors.ApiError:
                 text, parts = row.content, []
             context.append({"role": "user", "content": user_content(text, parts, model)})
@@ -187,7 +144,7 @@ def prepare(user: User, bot: Bot, config: dict, conversation: Conversation, *, q
     conversation (unsaved) is saved with them. The run starts in progress: "created" lasts only
     until the task starts, so it is announced but never stored."""
     model = model_of(config, model_override)
-    text, parts = parse_content(query, content_type, field="query", user=user)
+    text, parts = message_content.parse(query, content_type, field="query", user=user)
     if not text.strip() and not parts:
         raise errors.CONVERSATION_INVALID_PARAM("query: the question is empty")
     context = context or []
@@ -196,10 +153,10 @@ def prepare(user: User, bot: Bot, config: dict, conversation: Conversation, *, q
     persona = render_persona(config, variables)
     prompt = [{"role": "system", "content": persona}] if persona else []
     if not new_conversation:
-        prompt += history(conversation, conversation.last_section_id, rounds, model)
+        prompt += history(user, conversation, conversation.last_section_id, rounds, model)
     for index, item in enumerate(context):
         field = f"additional_messages[{index}]"
-        item_text, item_parts = parse_content(item.get("content") or "", item.get("content_type") or "text",
+        item_text, item_parts = message_content.parse(item.get("content") or "", item.get("content_type") or "text",
                                               field=field, user=user)
         prompt.append({"role": item["role"], "content": user_content(item_text, item_parts, model)
                        if item["role"] == "user" else item_text})

@@ -9,6 +9,7 @@ from models.conversation import (CONNECTOR_WEB, SCENE_OPENAPI, ChatRun, Conversa
 from models.db import db
 from models.identity import User
 from services import agents, refs
+from services import content as message_content
 
 OPEN_MESSAGE_TYPES = ("question", "answer")  # what /v1/conversation/message/list shows
 ROLE_TYPES = {"user": "question", "assistant": "answer"}
@@ -34,6 +35,8 @@ def new(user: User, bot: Bot, *, scene: int = SCENE_OPENAPI, connector_id: int =
 
 
 def create(user: User, bot: Bot, *, messages: list[dict] | None = None, **fields) -> Conversation:
+    for index, message in enumerate(messages or []):
+        check_content(user, message, f"messages[{index}].content")
     conversation = new(user, bot, **fields)
     with db.atomic():
         conversation.insert_new()
@@ -105,6 +108,23 @@ def replace(conversation: Conversation) -> Conversation:
 
 # --- messages ----------------------------------------------------------------------------------
 
+def check_content(user: User, body: dict, field: str) -> None:
+    """Content a user writes into history: well-formed, naming only their own files."""
+    message_content.parse(body.get("content") or "", body.get("content_type") or "text", field=field, user=user)
+
+
+def post_message(user: User, conversation_id, body: dict) -> Message:
+    """A message added to a conversation by the Open API (no chat runs)."""
+    conversation = load(user, conversation_id)
+    if body.get("type") and ROLE_TYPES[body["role"]] != body["type"]:
+        raise errors.CONVERSATION_INVALID_PARAM(f"type: a {body['role']} message is a {ROLE_TYPES[body['role']]}")
+    check_content(user, body, "content")
+    with db.atomic():
+        message = add_message(conversation, user, body)
+        touch_conversation(conversation.id)
+    return message
+
+
 def add_message(conversation: Conversation, user: User, body: dict, run: ChatRun | None = None,
                 extra_info: dict | None = None) -> Message:
     message_id = new_id()
@@ -124,8 +144,11 @@ def load_message(user: User, conversation_id, message_id) -> Message:
                       where=f"in conversation {conversation_id}")
 
 
-def modify_message(message: Message, body: dict) -> Message:
+def modify_message(user: User, message: Message, body: dict) -> Message:
     changes = {k: body[k] for k in ("content", "content_type", "meta_data") if body.get(k) is not None}
+    if "content" in changes or "content_type" in changes:
+        check_content(user, {"content": changes.get("content", message.content),
+                             "content_type": changes.get("content_type", message.content_type)}, "content")
     if changes:
         message.touch(**changes)
     return message

@@ -47,6 +47,17 @@ def load_dataset(user: User, dataset_id, action: str = authz.READ) -> Dataset:
     return refs.one(user, refs.DATASET, dataset_id, action)
 
 
+def datasets_by_ids(user: User, dataset_ids: list, space_id=None, project_id=None) -> list[Dataset]:
+    """The knowledge bases named (in `space_id` and app `project_id`, when the request names them)."""
+    datasets = refs.many(user, refs.DATASET, dataset_ids, field="dataset_ids")
+    space = refs.one(user, refs.SPACE, space_id, field="space_id").id if space_id not in (None, "") else None
+    project = refs.project(user, project_id)
+    for dataset in datasets:
+        if (space is not None and dataset.space_id != space) or (project is not None and dataset.project_id != project):
+            raise errors.KNOWLEDGE_NOT_FOUND(f"knowledge base {dataset.id} is not in the space or app named")
+    return datasets
+
+
 def _duplicate(name: str) -> errors.ApiError:
     return errors.KNOWLEDGE_NAME_DUPLICATE(f"the space already has a knowledge base named '{name}'")
 
@@ -54,13 +65,13 @@ def _duplicate(name: str) -> errors.ApiError:
 def create_dataset(user: User, body: dict) -> Dataset:
     space_id = refs.one(user, refs.SPACE, body["space_id"], authz.WRITE, field="space_id").id
     name = body["name"].strip()
+    icon_uri = refs.file_uri(user, body.get("icon_uri"), field="icon_uri", invalid=errors.KNOWLEDGE_INVALID_PARAM)
+    project_id = refs.project(user, body.get("project_id"))
     try:
         with write_transaction():
             return Dataset.create(space=space_id, creator=user.id, name=name,
-                                  description=body.get("description") or "",
-                                  icon_uri=body.get("icon_uri") or "",
-                                  format_type=body.get("format_type") or FORMAT_TEXT,
-                                  project_id=parse_id(body.get("project_id")))
+                                  description=body.get("description") or "", icon_uri=icon_uri,
+                                  format_type=body.get("format_type") or FORMAT_TEXT, project_id=project_id)
     except IntegrityError:
         raise _duplicate(name)
 
@@ -70,6 +81,9 @@ def update_dataset(user: User, dataset_id, changes: dict) -> Dataset:
     fields = {k: changes[k] for k in ("name", "description", "icon_uri") if changes.get(k) is not None}
     if "name" in fields:
         fields["name"] = fields["name"].strip()
+    if "icon_uri" in fields:
+        fields["icon_uri"] = refs.file_uri(user, fields["icon_uri"], field="icon_uri", current=dataset.icon_uri,
+                                           invalid=errors.KNOWLEDGE_INVALID_PARAM)
     if fields:
         try:
             with write_transaction():
@@ -86,15 +100,19 @@ def delete_dataset(user: User, dataset_id) -> None:
         dataset.delete_instance()
 
 
-def list_datasets(user: User, space_id, *, name: str | None = None, dataset_ids=None,
+def list_datasets(user: User, space_id, *, name: str | None = None, dataset_ids=None, project_id=None,
                   mine_only: bool = False, format_type: int | None = None, order_by_update: bool = False,
                   ascending: bool = False, page: int = 1, size: int = 20) -> tuple[list[Dataset], int]:
     number = refs.one(user, refs.SPACE, space_id, field="space_id").id
     query = Dataset.select().where(Dataset.space == number)
+    project = refs.project(user, project_id)
+    if project is not None:
+        query = query.where(Dataset.project_id == project)
     if name:
         query = query.where(Dataset.name.contains(name) | Dataset.description.contains(name))
     if dataset_ids:
-        query = query.where(Dataset.id.in_([i for i in map(parse_id, dataset_ids) if i is not None]))
+        named = refs.many(user, refs.DATASET, dataset_ids, field="filter.dataset_ids")
+        query = query.where(Dataset.id.in_([d.id for d in named]))
     if mine_only:
         query = query.where(Dataset.creator == user.id)
     if format_type is not None:
@@ -258,7 +276,8 @@ def list_documents(user: User, dataset_id, *, document_ids=None, keyword: str | 
     dataset = load_dataset(user, dataset_id)
     query = Document.select().where(Document.dataset == dataset.id)
     if document_ids:
-        query = query.where(Document.id.in_([i for i in map(parse_id, document_ids) if i is not None]))
+        named = refs.many(user, refs.DOCUMENT, document_ids, field="document_ids")
+        query = query.where(Document.id.in_([d.id for d in named]))
     if keyword:
         query = query.where(Document.name.contains(keyword))
     query = query.order_by(Document.created_at.desc(), Document.id.desc())
@@ -266,7 +285,7 @@ def list_documents(user: User, dataset_id, *, document_ids=None, keyword: str | 
 
 
 def documents_by_ids(user: User, document_ids: list, action: str = authz.READ) -> list[Document]:
-    return [load_document(user, i, action) for i in document_ids]
+    return refs.many(user, refs.DOCUMENT, document_ids, action, field="document_ids")
 
 
 def documents_in(user: User, dataset_id, document_ids: list, action: str = authz.READ) -> tuple[Dataset, list[Document]]:
@@ -634,6 +653,8 @@ def list_slices(user: User, *, document_id=None, dataset_id=None, offset: int = 
                 size: int = 20) -> tuple[list[Slice], int]:
     if document_id is not None:
         document = load_document(user, document_id)
+        if dataset_id is not None and load_dataset(user, dataset_id).id != document.dataset_id:
+            raise errors.DOCUMENT_NOT_FOUND(f"document {document_id} is not in knowledge base {dataset_id}")
         query = Slice.select().where(Slice.document == document.id)
     else:
         dataset = load_dataset(user, dataset_id)
@@ -731,7 +752,7 @@ def _move(piece: Slice, target: int) -> None:
 
 
 def delete_slices(user: User, slice_ids: list) -> None:
-    pieces = [load_slice(user, i, authz.WRITE) for i in slice_ids]
+    pieces = refs.many(user, refs.SLICE, slice_ids, authz.WRITE, field="slice_ids")
     documents = {p.document_id: p.document for p in pieces}
     for document in documents.values():
         _busy_check(document)

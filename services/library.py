@@ -55,16 +55,32 @@ SHORTCUT_CONFIG_KEYS = ("description", "send_type", "tool_type", "work_flow_id",
                         "card_schema", "tool_info", "shortcut_icon", "agent_id")
 
 
-def save_shortcut(user: User, bot_id, shortcut: dict) -> ShortcutCommand:
+def _shortcut_config(user: User, shortcut: dict, current: dict) -> dict:
+    """The stored settings, with the tool and icon they name checked as the caller's."""
+    config = {k: shortcut[k] for k in SHORTCUT_CONFIG_KEYS if shortcut.get(k) is not None}
+    for key, kind in (("plugin_id", refs.PLUGIN), ("work_flow_id", refs.WORKFLOW)):
+        if config.get(key) not in (None, "", "0"):
+            refs.one(user, kind, config[key], field=f"shortcuts.{key}")
+    icon = config.get("shortcut_icon")
+    if isinstance(icon, dict) and icon.get("uri"):
+        kept = (current.get("shortcut_icon") or {}).get("uri", "")
+        config["shortcut_icon"] = {**icon, "uri": refs.file_uri(user, icon["uri"], field="shortcuts.shortcut_icon.uri",
+                                                                current=kept, invalid=errors.SHORTCUT_INVALID_PARAM)}
+    return config
+
+
+def save_shortcut(user: User, bot_id, space_id, shortcut: dict) -> ShortcutCommand:
     """Create (no command_id) or update a shortcut; new ones join the agent's shortcut_sort."""
-    bot = agents.load(user, bot_id, authz.WRITE)
+    bot = agents.load(user, bot_id, authz.WRITE, space_id)
+    existing = get_shortcut(bot, shortcut["command_id"]) \
+        if shortcut.get("command_id") not in (None, "", "0", 0) else None
     fields = {"command_name": shortcut["command_name"].strip(),
               "shortcut_command": shortcut["shortcut_command"].strip(),
-              "config": {k: shortcut[k] for k in SHORTCUT_CONFIG_KEYS if shortcut.get(k) is not None}}
+              "config": _shortcut_config(user, shortcut, existing.config if existing else {})}
     try:
         with db.atomic():
-            if shortcut.get("command_id") not in (None, "", "0", 0):
-                command = get_shortcut(bot, shortcut["command_id"])
+            if existing is not None:
+                command = existing
                 command.touch(**fields)
             else:
                 command = ShortcutCommand.create(bot=bot.id, **fields)
@@ -81,8 +97,8 @@ def get_shortcut(bot, command_id) -> ShortcutCommand:
     return refs.under(refs.SHORTCUT, command_id, ShortcutCommand.bot == bot.id, where=f"of agent {bot.id}")
 
 
-def delete_shortcut(user: User, bot_id, command_id) -> None:
-    bot = agents.load(user, bot_id, authz.WRITE)
+def delete_shortcut(user: User, bot_id, space_id, command_id) -> None:
+    bot = agents.load(user, bot_id, authz.WRITE, space_id)
     with db.atomic():
         get_shortcut(bot, command_id).delete_instance()
         sort = [c for c in bot.config.get("shortcut_sort", []) if c != str(command_id)]

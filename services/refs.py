@@ -56,6 +56,7 @@ CHAT = Kind("chat", errors.CHAT_NOT_FOUND, ChatRun)
 SHORTCUT = Kind("shortcut command", errors.SHORTCUT_NOT_FOUND, ShortcutCommand)
 # Bound to agents and shortcuts before their modules exist: until then every id names nothing.
 PLUGIN = Kind("plugin", errors.PLUGIN_NOT_FOUND)
+PROJECT = Kind("project", errors.APP_NOT_FOUND)
 WORKFLOW = Kind("workflow", errors.WORKFLOW_NOT_FOUND)
 DATABASE = Kind("database", errors.DATABASE_NOT_FOUND)
 
@@ -85,7 +86,9 @@ def one(user: User, kind: Kind, raw_id, action: str = authz.READ, *, field: str 
 
 
 def many(user: User, kind: Kind, raw_ids, action: str = authz.READ, *, field: str = "") -> list:
-    """The rows named, in order and without repeats, in one query; the first refused id fails all."""
+    """The rows named, in order and without repeats, in one query; the first refused id fails all.
+    `field` names the list ("dataset_ids" gives "dataset_ids[2]") or each item's place in it
+    ("knowledge_info[{}].id")."""
     numbers = [parse_id(raw) for raw in raw_ids]
     found = {}
     if kind.model is not None:
@@ -93,7 +96,7 @@ def many(user: User, kind: Kind, raw_ids, action: str = authz.READ, *, field: st
         found = {row.id: row for row in kind.model.select().where(kind.model.id.in_(wanted))} if wanted else {}
     rows, seen, allowed = [], set(), set()
     for index, (raw, number) in enumerate(zip(raw_ids, numbers)):
-        where = f"{field}[{index}]" if field else ""
+        where = (field.format(index) if "{}" in field else f"{field}[{index}]") if field else ""
         row = found.get(number)
         if row is None:
             raise kind.refused(raw, where)
@@ -105,6 +108,25 @@ def many(user: User, kind: Kind, raw_ids, action: str = authz.READ, *, field: st
             seen.add(number)
             rows.append(row)
     return rows
+
+
+def one_in_space(user: User, kind: Kind, raw_id, space_id, action: str = authz.READ, *,
+                 field: str = "", space_field: str = "space_id"):
+    """`one`, for requests that also name the row's space (Coze's bodies send both): that space
+    must be one the caller may see, and hold the row."""
+    row = one(user, kind, raw_id, action, field=field)
+    if space_id not in (None, ""):
+        space = one(user, SPACE, space_id, field=space_field)
+        if kind.space_of(row) != space.id:
+            raise kind.refused(raw_id, field) from None
+    return row
+
+
+def project(user: User, raw_id) -> int | None:
+    """An app (project) a resource is created in; 0 or nothing means none."""
+    if raw_id in (None, "", "0", 0):
+        return None
+    return one(user, PROJECT, raw_id, field="project_id").id
 
 
 def under(kind: Kind, raw_id, *conditions, field: str = "", where: str = ""):
@@ -120,13 +142,14 @@ def under(kind: Kind, raw_id, *conditions, field: str = "", where: str = ""):
 _FILE_URI = re.compile(r"^file:([0-9]{1,19})$")
 
 
-def file_uri(user: User, uri: str | None, *, field: str, current: str = "",
+def file_uri(user: User, uri: str | None, *, field: str, current=(),
              invalid: errors.ErrorCode = errors.BAD_REQUEST) -> str:
     """An icon or image reference to store: "" (none), an http(s) URL, or `file:<id>` of one of the
-    caller's own uploads. The value the resource already holds is kept as it is (a teammate's
-    icon survives an edit that resends it)."""
+    caller's own uploads. Values the resource already holds (`current`: one or several) are kept
+    as they are, so a teammate's icon survives an edit that resends it."""
     uri = (uri or "").strip()
-    if not uri or uri == current or uri.startswith(("https://", "http://")):
+    kept = (current,) if isinstance(current, str) else tuple(current)
+    if not uri or uri in kept or uri.startswith(("https://", "http://")):
         return uri
     match = _FILE_URI.match(uri)
     if match is None:

@@ -148,3 +148,17 @@ def test_lone_surrogates_and_deep_nesting_are_refused_on_every_json_operation(cl
         assert body["code"] != 0 and body["data"] is None
         assert where in body["msg"] and what in body["msg"], body["msg"]
 
+
+
+def test_json_inside_string_fields_is_read_safely(alice):
+    """Multimodal content is JSON in a string: the same rules, with the field named."""
+    from test_chat import new_agent
+    bot_id = new_agent(alice)
+    conversation = alice.post("/v1/conversation/create", json={"bot_id": bot_id}).json()["data"]["id"]
+    for content, what in [('[{"type": "text", "text": "\\ud800"}]', "surrogate"),
+                          ("[" * 2000 + "]" * 2000, "nested deeper")]:
+        response = alice.post(f"/v1/conversation/message/create?conversation_id={conversation}",
+                              json={"role": "user", "content": content, "content_type": "object_string"})
+        assert_error(response, 400, 103000000, what)
+    listed = alice.post(f"/v1/conversation/message/list?conversation_id={conversation}", json={}).json()
+    assert listed["data"] == []

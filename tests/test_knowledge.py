@@ -533,19 +533,29 @@ class TestAgents:
         assert Slice.get_by_id(refunds.id).hit_count == 1
         assert Document.get_by_id(refunds.document_id).hit_count == 1
 
-    def test_knowledge_of_another_space_is_not_recalled(self, alice, bob):
-        from test_chat import messages_of, open_chat
+    def test_knowledge_of_another_space_is_refused_and_never_recalled(self, alice, bob):
+        from models.agent import Bot
+        from test_chat import messages_of, new_agent, open_chat
         bobs = make_dataset(bob, "Secrets")
         add_and_wait(bob, bobs, [text_source("s", "The vault code is 4711.")])
-        bot_id = self.agent_with(alice, [bobs])
+        bot_id = new_agent(alice)
+        before = Bot.get_by_id(int(bot_id)).config
+        response = alice.post("/api/playground_api/draftbot/update_draft_bot_info", {"bot_info": {
+            "bot_id": bot_id, "knowledge": {"knowledge_info": [{"id": bobs, "name": ""}], "auto": True}}})
+        assert_error(response, 404, 105000001, f"knowledge.knowledge_info[0].id: knowledge base {bobs} not found")
+        assert Bot.get_by_id(int(bot_id)).config == before
+        # a binding stored before bindings were checked is still ignored when recalling
+        bot = Bot.get_by_id(int(bot_id))
+        bot.touch(config={**bot.config, "knowledge": {**bot.config["knowledge"], "min_score": 0, "search_strategy": 20,
+                                                      "knowledge_info": [{"id": bobs, "name": ""}], "auto": True}})
         completed = messages_of(open_chat(alice, bot_id, "What is the vault code?"), "conversation.message.completed")
-        recall = json.loads(json.loads(next(m for m in completed if m["type"] == "verbose")["content"])["data"])
-        assert recall["chunks"] == []
+        recalls = [json.loads(json.loads(m["content"])["data"]) for m in completed
+                   if m["type"] == "verbose" and "knowledge_recall" in m["content"]]
+        assert all(recall["chunks"] == [] for recall in recalls)
         assert "4711" not in next(m for m in completed if m["type"] == "answer")["content"]
         mine = make_dataset(alice, "Mine")
-        self.agent_with(alice, [mine, bobs])
         self.agent_with(alice, [mine])
-
+        self.agent_with(alice, [mine])
 
         def used(account, dataset_id):
             details = account.post("/api/knowledge/detail", {"dataset_ids": [dataset_id]}).json()["data"]["dataset_details"]
