@@ -140,6 +140,7 @@ SHORTCUT_INVALID_PARAM = _code(112000000, 400, "shortcut_invalid_param", "invali
 SHORTCUT_NOT_FOUND = _code(112000001, 404, "shortcut_not_found", "shortcut command not found")
 SHORTCUT_DUPLICATE = _code(112000002, 409, "shortcut_duplicate", "the agent already has a shortcut with this name or command")
 CORPORATION_INVALID_PARAM = _code(120000000, 400, "corporation_invalid_param", "invalid parameter")
+CORPORATION_NOT_FOUND = _code(120000001, 404, "corporation_not_found", "organization not found")
 WORKFLOW_INVALID_PARAM = _code(720702001, 400, "workflow_invalid_param", "invalid parameters")
 WORKFLOW_NOT_FOUND = _code(720702004, 404, "workflow_not_found", "workflow not found")
 

@@ -7,11 +7,13 @@ from core.ids import parse_id
 from handlers.views import (avatar_url, connector_views, draft_bot_view, history_view,
                             model_choice_view)
 from models.llm import KIND_CHAT, LlmModel
-from services import agents, files
+from services import agents, files, refs
 
 
 def get_type_list(token_info, body=None):
     body = body or {}
+    if body.get("space_id") not in (None, ""):
+        refs.one(token_info["user"], refs.SPACE, body["space_id"], field="space_id")
     models = list(LlmModel.listed(include_disabled=False, kind=KIND_CHAT))
     current = body.get("cur_model_id")
     if current and all(str(m.id) != str(current) for m in models):

@@ -40,7 +40,7 @@ def create_section(token_info, body):
 
 
 def clear_message(token_info, body):
-    conversation = conversations.load(token_info["user"], body["conversation_id"])
+    conversation = conversations.load(token_info["user"], body["conversation_id"], body.get("bot_id"))
     fresh = conversations.replace(conversation)
     return ok({"new_section_id": str(fresh.last_section_id), "conversation_id": str(fresh.id)})
 
@@ -53,7 +53,7 @@ async def break_message(token_info, body):
 
 def delete_message(token_info, body):
     conversations.delete_turn(conversations.load_message(token_info["user"], body["conversation_id"],
-                                                         body["message_id"]))
+                                                         body["message_id"], body.get("bot_id")))
     return ok()
 
 

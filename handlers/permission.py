@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from core.envelope import ok
 from handlers.views import pat_view
-from services import tokens
+from services import refs, tokens
 
 
 def create_pat(token_info, body):
+    refs.optional(token_info["user"], refs.ORGANIZATION, body.get("organization_id"), field="organization_id")
     pat, plaintext = tokens.create(token_info["user"], body["name"], body.get("duration_day"),
                                    body.get("expire_at"))
     return ok({"personal_access_token": pat_view(pat), "token": plaintext})

@@ -45,9 +45,13 @@ def create(user: User, bot: Bot, *, messages: list[dict] | None = None, **fields
     return conversation
 
 
-def load(user: User, conversation_id) -> Conversation:
-    """The caller's own conversation; anyone else's is simply not found."""
-    return refs.one(user, refs.CONVERSATION, conversation_id)
+def load(user: User, conversation_id, bot_id=None) -> Conversation:
+    """The caller's own conversation (with agent `bot_id`, when the request names one); anyone
+    else's is simply not found."""
+    conversation = refs.one(user, refs.CONVERSATION, conversation_id)
+    if bot_id not in (None, "") and agents.load(user, bot_id).id != conversation.bot_id:
+        raise errors.CONVERSATION_NOT_FOUND(f"conversation {conversation_id} is not with agent {bot_id}")
+    return conversation
 
 
 def web_conversation(user: User, bot: Bot, scene: int, conversation_id=None) -> Conversation:
@@ -138,8 +142,8 @@ def add_message(conversation: Conversation, user: User, body: dict, run: ChatRun
         extra_info=extra_info or {}).insert_new()
 
 
-def load_message(user: User, conversation_id, message_id) -> Message:
-    conversation = load(user, conversation_id)
+def load_message(user: User, conversation_id, message_id, bot_id=None) -> Message:
+    conversation = load(user, conversation_id, bot_id)
     return refs.under(refs.MESSAGE, message_id, Message.conversation == conversation.id,
                       where=f"in conversation {conversation_id}")
 
@@ -161,8 +165,10 @@ def list_open_messages(user: User, conversation_id, *, order: str, limit: int, c
     conversation = load(user, conversation_id)
     query = Message.select().where((Message.conversation == conversation.id)
                                    & (Message.type.in_(OPEN_MESSAGE_TYPES)))
-    if parse_id(chat_id):
-        query = query.where(Message.run == parse_id(chat_id))
+    if chat_id not in (None, ""):
+        run = refs.under(refs.CHAT, chat_id, ChatRun.conversation == conversation.id, field="chat_id",
+                         where=f"in conversation {conversation_id}")
+        query = query.where(Message.run == run.id)
     newest_first = order != "asc"
     if parse_id(before_id):
         # the ones listed before the cursor, nearest first, then put back into list order

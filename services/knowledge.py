@@ -51,7 +51,7 @@ def datasets_by_ids(user: User, dataset_ids: list, space_id=None, project_id=Non
     """The knowledge bases named (in `space_id` and app `project_id`, when the request names them)."""
     datasets = refs.many(user, refs.DATASET, dataset_ids, field="dataset_ids")
     space = refs.one(user, refs.SPACE, space_id, field="space_id").id if space_id not in (None, "") else None
-    project = refs.project(user, project_id)
+    project = refs.optional(user, refs.PROJECT, project_id, field="project_id")
     for dataset in datasets:
         if (space is not None and dataset.space_id != space) or (project is not None and dataset.project_id != project):
             raise errors.KNOWLEDGE_NOT_FOUND(f"knowledge base {dataset.id} is not in the space or app named")
@@ -66,7 +66,7 @@ def create_dataset(user: User, body: dict) -> Dataset:
     space_id = refs.one(user, refs.SPACE, body["space_id"], authz.WRITE, field="space_id").id
     name = body["name"].strip()
     icon_uri = refs.file_uri(user, body.get("icon_uri"), field="icon_uri", invalid=errors.KNOWLEDGE_INVALID_PARAM)
-    project_id = refs.project(user, body.get("project_id"))
+    project_id = refs.optional(user, refs.PROJECT, body.get("project_id"), field="project_id")
     try:
         with write_transaction():
             return Dataset.create(space=space_id, creator=user.id, name=name,
@@ -105,7 +105,7 @@ def list_datasets(user: User, space_id, *, name: str | None = None, dataset_ids=
                   ascending: bool = False, page: int = 1, size: int = 20) -> tuple[list[Dataset], int]:
     number = refs.one(user, refs.SPACE, space_id, field="space_id").id
     query = Dataset.select().where(Dataset.space == number)
-    project = refs.project(user, project_id)
+    project = refs.optional(user, refs.PROJECT, project_id, field="project_id")
     if project is not None:
         query = query.where(Dataset.project_id == project)
     if name:
@@ -197,6 +197,13 @@ def _source(user: User, dataset: Dataset, base: dict, index: int) -> dict:
     field = f"document_bases[{index}].source_info"
     info = {k: v for k, v in (base.get("source_info") or {}).items() if v not in (None, "")}
     name = (base.get("name") or "").strip()
+    # every upload named is checked, whichever source is used, and only one source may be given
+    uploads = [files.owned(user, str(info[key]).removeprefix("file:").partition(".")[0], field=f"{field}.{key}")
+               for key in ("tos_uri", "source_file_id", "imagex_uri") if key in info]
+    given = [key for key in ("web_url", "custom_content", "file_base64") if key in info] + (["an upload"] if uploads else [])
+    if len(given) > 1 or len({u.id for u in uploads}) > 1:
+        raise errors.KNOWLEDGE_INVALID_PARAM(f"{field}: give one source, not {' and '.join(given)}"
+                                             if len(given) > 1 else f"{field}: the uploads named differ")
     if "web_url" in info:
         url = info["web_url"]
         try:
@@ -223,11 +230,10 @@ def _source(user: User, dataset: Dataset, base: dict, index: int) -> dict:
         file_name = files.safe_name(f"{(name or 'document').rsplit('.', 1)[0]}.{file_type}")
         return {"name": name or file_name, "source_type": SOURCE_LOCAL_FILE, "file_type": file_type,
                 "size": len(content), "upload": (file_name, content)}
-    uri = info.get("tos_uri") or info.get("source_file_id") or info.get("imagex_uri")
-    if uri is None:
+    if not uploads:
         raise errors.KNOWLEDGE_INVALID_PARAM(
             f"{field} needs one of tos_uri, source_file_id, file_base64, custom_content or web_url")
-    stored = files.owned(user, str(uri).removeprefix("file:").partition(".")[0])
+    stored = uploads[0]
     file_type = _ext(stored.file_name)
     _check_type(dataset, file_type, f"{field}.tos_uri")
     _inspect(file_type, files.read(stored), f"{field}.tos_uri")

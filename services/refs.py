@@ -57,6 +57,7 @@ SHORTCUT = Kind("shortcut command", errors.SHORTCUT_NOT_FOUND, ShortcutCommand)
 # Bound to agents and shortcuts before their modules exist: until then every id names nothing.
 PLUGIN = Kind("plugin", errors.PLUGIN_NOT_FOUND)
 PROJECT = Kind("project", errors.APP_NOT_FOUND)
+ORGANIZATION = Kind("organization", errors.CORPORATION_NOT_FOUND)
 WORKFLOW = Kind("workflow", errors.WORKFLOW_NOT_FOUND)
 DATABASE = Kind("database", errors.DATABASE_NOT_FOUND)
 
@@ -122,11 +123,11 @@ def one_in_space(user: User, kind: Kind, raw_id, space_id, action: str = authz.R
     return row
 
 
-def project(user: User, raw_id) -> int | None:
-    """An app (project) a resource is created in; 0 or nothing means none."""
+def optional(user: User, kind: Kind, raw_id, *, field: str) -> int | None:
+    """The id of an optional reference that Coze sends as 0 or "" when there is none."""
     if raw_id in (None, "", "0", 0):
         return None
-    return one(user, PROJECT, raw_id, field="project_id").id
+    return one(user, kind, raw_id, field=field).id
 
 
 def under(kind: Kind, raw_id, *conditions, field: str = "", where: str = ""):
