@@ -70,6 +70,7 @@ ACCOUNT_DISABLED = _code(700000009, 403, "account_disabled", "the account is dis
 LOGIN_THROTTLED = _code(700000010, 429, "login_throttled", "too many failed logins; retry later")
 WRONG_OLD_PASSWORD = _code(700000011, 403, "wrong_old_password", "old_password is not correct")
 NOT_A_SESSION = _code(700000012, 400, "not_a_session", "this credential is not a login session")
+SESSION_REQUIRED = _code(700000013, 403, "session_required", "this operation needs a login session, not a personal access token")
 AUTH_FAILED = _code(700012006, 401, "auth_failed", "authentication failed")
 
 # Agent 100xxxxxx

@@ -124,6 +124,13 @@ def _pat_user(token: str) -> tuple[dict, PersonalAccessToken]:
     return _token_info(user, "pat", pat_id=pat.id), pat
 
 
+def require_session(token_info: dict, what: str) -> None:
+    """Operations that would let a leaked personal access token outlive its deletion (minting
+    tokens, changing the password) need a login session."""
+    if token_info["scheme"] != "session":
+        raise errors.SESSION_REQUIRED(f"{what} needs a login session; a personal access token cannot do it")
+
+
 def _token_info(user: User, scheme: str, **extra) -> dict:
     if user.is_disabled:
         raise errors.ACCOUNT_DISABLED()

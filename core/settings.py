@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from core.fs import private_dir
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -122,8 +124,7 @@ class Settings:
         """Fill in the signing secret: the environment's, or one generated once and kept."""
         if self.secret_key:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        path = self.data_dir / "secret_key"
+        path = private_dir(self.data_dir) / "secret_key"
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another worker made it first

@@ -6,6 +6,7 @@ from connexion.lifecycle import ConnexionResponse
 from core import errors
 from core.envelope import ok
 from core.http import cleared_session_cookie, client_address, session_cookie
+from core.security import require_session
 from core.settings import get_settings
 from handlers.views import avatar_url, user_view
 from services import accounts, avatars
@@ -47,6 +48,7 @@ def update_profile(token_info, body):
 
 
 def update_password(token_info, body):
+    require_session(token_info, "changing the password")
     revoked = accounts.change_password(token_info["user"], body["old_password"],
                                        body["new_password"], keep_jti=token_info.get("jti"))
     return ok({"revoked_sessions": revoked})

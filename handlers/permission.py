@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from core.envelope import ok
+from core.security import require_session
 from handlers.views import pat_view
 from services import refs, tokens
 
 
 def create_pat(token_info, body):
+    require_session(token_info, "creating a personal access token")
     refs.optional(token_info["user"], refs.ORGANIZATION, body.get("organization_id"), field="organization_id")
     pat, plaintext = tokens.create(token_info["user"], body["name"], body.get("duration_day"),
                                    body.get("expire_at"))

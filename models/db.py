@@ -8,6 +8,8 @@ from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.db_url import connect
 from playhouse.migrations import Runner
 
+from core.fs import private_file
+
 db = DatabaseProxy()
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -26,7 +28,7 @@ def init_db(database_url: str):
     if database_url.startswith("sqlite:///"):
         path = database_url[len("sqlite:///"):]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(path))
         database = connect(database_url, pragmas=SQLITE_PRAGMAS)
     else:
         database = connect(database_url)

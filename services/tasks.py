@@ -14,6 +14,7 @@ from huey import MemoryHuey
 from huey.consumer import Consumer
 from huey.storage import SqliteStorage
 
+from core.fs import private_file
 from core.settings import Settings
 
 log = logging.getLogger("cozeplus.tasks")
@@ -33,8 +34,8 @@ class EmbeddedConsumer(Consumer):
 
 
 def configure(settings: Settings) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    queue.storage = SqliteStorage("cozeplus", filename=str(settings.data_dir / "tasks.db"))
+    path = private_file(settings.data_dir / "tasks.db")
+    queue.storage = SqliteStorage("cozeplus", filename=str(path))
 
 
 def start_consumer(workers: int) -> None:

@@ -148,3 +148,23 @@ class TestManage:
     def test_bad_ids(self, alice, pat_id):
         response = alice.get(BASE + "get_personal_access_token_and_permission", params={"id": pat_id})
         assert_error(response, 400, 108000000, "id")
+
+
+def test_a_personal_access_token_cannot_mint_tokens_or_change_the_password(client, alice):
+    """Otherwise a leaked token would outlive its deletion (a fresh token, or the account)."""
+    from models.identity import User
+    token = create(alice, name="leaked")["token"]
+    leaked = {"Authorization": f"Bearer {token}"}
+    before = PersonalAccessToken.select().where(PersonalAccessToken.user == int(alice.user_id)).count()
+    response = client.post("/api/permission_api/pat/create_personal_access_token_and_permission",
+                           json={"name": "spawn", "duration_day": "permanent"}, headers=leaked)
+    assert_error(response, 403, 700000013, "login session")
+    assert PersonalAccessToken.select().where(PersonalAccessToken.user == int(alice.user_id)).count() == before
+    password_hash = User.get_by_id(int(alice.user_id)).password_hash
+    response = client.post("/api/user/update_password", headers=leaked,
+                           json={"old_password": alice.password, "new_password": "taken-over-123"})
+    assert_error(response, 403, 700000013, "login session")
+    assert User.get_by_id(int(alice.user_id)).password_hash == password_hash
+    pat_id = PersonalAccessToken.get(PersonalAccessToken.name == "leaked", PersonalAccessToken.user == int(alice.user_id)).id
+    assert alice.post("/api/permission_api/pat/delete_personal_access_token_and_permission", {"id": str(pat_id)}).status_code == 200
+    assert client.post("/api/passport/account/info/v2/", headers=leaked).status_code == 401
