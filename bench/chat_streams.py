@@ -242,7 +242,7 @@ def main() -> None:
     short_url, long_url = (f"http://127.0.0.1:{port}/v1" for port in (short_port, long_port))
     env = {**os.environ, "COZEPLUS_DATA_DIR": str(data_dir), "COZEPLUS_ADMIN_PASSWORD": PASSWORD,
            "COZEPLUS_LOG_LEVEL": "WARNING", "COZEPLUS_LOG_REQUESTS": "0", "PYTHONPATH": str(ROOT),
-           "BENCH_MODEL_URL": short_url}
+           "BENCH_MODEL_URL": short_url, "COZEPLUS_OUTBOUND_ALLOW": "127.0.0.1"}  # the fake model
     subprocess.run([sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
     # The servers measured get CPU 0 to themselves; this load generator and the fake models share
     # the others (with a single CPU, everything shares it and the figures say less).

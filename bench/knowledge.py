@@ -112,7 +112,7 @@ def prepare():
     settings = use_settings(Settings.from_env(
         {}, data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'bench.db'}", admin_email="bench@example.com",
         admin_password="bench-password-1", argon2_time_cost=1, argon2_memory_cost=1024, task_workers=0,
-        log_level="WARNING").with_secret())
+        log_level="WARNING", outbound_allow=("127.0.0.1",)).with_secret())  # the local embedding server
     init_db(settings.database_url)
     migrate()
     from models.identity import User

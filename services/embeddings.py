@@ -15,7 +15,7 @@ from core import errors
 from core.settings import get_settings
 from models.llm import KIND_CHAT, KIND_EMBEDDING, KIND_RERANK, PROTOCOL_LOCAL, LlmModel
 from models.server_config import ServerConfig
-from services import local_models, model_registry
+from services import local_models, model_registry, webfetch
 
 CONFIG_KEY = "knowledge"
 BATCH = 64
@@ -111,9 +111,15 @@ def _post(model: LlmModel, path: str, payload: dict) -> dict:
     global _client
     if _client is None:
         _client = httpx.Client(trust_env=False)
+    url = f"{model.base_url}{path}"
+    try:  # through the SSRF guard, to the address it vetted
+        scheme, host, port, address = webfetch.check(url, allow_private=False)
+    except webfetch.FetchError as exc:
+        raise EmbeddingError(f"{model.name} may not be reached: {exc}")
+    headers["Host"] = host if port == (443 if scheme == "https" else 80) else f"{host}:{port}"
     try:
-        response = _client.post(f"{model.base_url}{path}", json=payload, headers=headers,
-                                timeout=get_settings().model_timeout_seconds)
+        response = _client.post(webfetch.pinned(url, address), json=payload, headers=headers,
+                                extensions={"sni_hostname": host}, timeout=get_settings().model_timeout_seconds)
     except httpx.HTTPError as exc:
         raise EmbeddingError(f"{model.name} could not be reached ({type(exc).__name__})")
     if response.status_code != 200:

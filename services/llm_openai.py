@@ -188,6 +188,8 @@ async def stream(model: LlmModel, request: ChatRequest, on_delta: OnDelta | None
             if attempt >= settings.model_max_retries:
                 raise ProviderError(f"the model provider at {model.base_url} is unreachable: {exc}")
             delay = _retry_delay(attempt, None)
+        except model_http.Forbidden as exc:
+            raise ProviderError(f"the model provider at {model.base_url} may not be reached: {exc}")
         except model_http.ReadTimeout:
             raise ProviderError(f"the model provider at {model.base_url} sent nothing for "
                                 f"{settings.model_timeout_seconds:g} s")

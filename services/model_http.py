@@ -8,12 +8,15 @@ the listener from the read itself with no task switch, costs 23 us (docs/benchma
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import weakref
 from typing import Protocol
 from urllib.parse import urlsplit
 
 import httptools
+
+from services import webfetch
 
 IDLE_SECONDS = 30.0  # a pooled connection unused this long is closed
 
@@ -29,6 +32,10 @@ class ConnectError(ConnectionError):
 
 class ReadTimeout(asyncio.TimeoutError):
     pass
+
+
+class Forbidden(Exception):
+    """The SSRF guard refuses the host's address: no point in retrying."""
 
 
 _tls: ssl.SSLContext | None = None
@@ -313,15 +320,22 @@ async def _send(connection: _Connection, request: bytes, read_timeout: float) ->
 
 
 async def _connect(pool: _Pool, key: tuple, secure: bool, timeout: float) -> _Connection:
+    """A new connection to the address the SSRF guard vetted (resolved here, on every new
+    connection, so a changed DNS answer cannot turn a public host inward)."""
     scheme, host, port = key
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(timeout):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            try:
+                address = webfetch.vet(host, port, [info[4][0] for info in infos], allow_private=False)
+            except webfetch.FetchError as exc:
+                raise Forbidden(str(exc)) from None
             _, connection = await loop.create_connection(
-                lambda: _Connection(pool, key), host, port,
+                lambda: _Connection(pool, key), address, port,
                 ssl=_tls_context() if secure else None, server_hostname=host if secure else None)
     except TimeoutError:
         raise ConnectError(f"connecting to {host}:{port} took more than {timeout:g} s") from None
-    except (OSError, ssl.SSLError) as exc:
+    except (OSError, ssl.SSLError) as exc:  # socket.gaierror too: the host does not resolve
         raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
     return connection

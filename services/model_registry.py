@@ -8,7 +8,7 @@ from core.ids import parse_id
 from models.db import db
 from models.llm import (BUILTIN_MODEL_ID, KIND_CHAT, KIND_EMBEDDING, PROTOCOL_BUILTIN, PROTOCOL_LOCAL, PROTOCOL_OPENAI,
                         LlmModel)
-from services import local_models
+from services import local_models, webfetch
 
 CAPABILITIES = ("tool_call", "vision", "reasoning", "json_mode")
 PARAMS = ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty")
@@ -45,6 +45,17 @@ def _local_fields(body: dict, kind: str) -> dict:
     return {"base_url": "", "dimensions": local.dimensions, "context_length": local.max_tokens}
 
 
+def _check_endpoint(base_url: str) -> None:
+    """Model endpoints go through the SSRF guard (again on every connection): private and
+    metadata addresses only when the outbound allow-list admits them. A host that does not
+    resolve yet is accepted; calls to it fail until it does."""
+    try:
+        webfetch.check(base_url, allow_private=False)
+    except webfetch.FetchError as exc:
+        if exc.forbidden:
+            raise errors.BAD_REQUEST(f"base_url: {exc}")
+
+
 def create(body: dict) -> LlmModel:
     api_key = body.get("api_key") or ""
     kind = body.get("kind") or KIND_CHAT
@@ -53,6 +64,8 @@ def create(body: dict) -> LlmModel:
         body = {**body, **_local_fields(body, kind)}
     elif not body.get("base_url"):
         raise errors.BAD_REQUEST("base_url: required for a model behind an OpenAI-compatible endpoint")
+    else:
+        _check_endpoint(body["base_url"])
     _check_kind(kind, body.get("dimensions"), bool(body.get("is_default")))
     with db.atomic():
         model = LlmModel.create(
@@ -95,6 +108,7 @@ def update(body: dict) -> LlmModel:
         changes.update(kind=kind, dimensions=body.get("dimensions", model.dimensions) if kind == KIND_EMBEDDING else None)
     if "base_url" in changes:
         changes["base_url"] = changes["base_url"].rstrip("/")
+        _check_endpoint(changes["base_url"])
     if "capabilities" in body:
         changes["capabilities"] = _capabilities(body["capabilities"])
     if "default_params" in body:

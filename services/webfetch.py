@@ -1,9 +1,11 @@
-"""Fetching a web page for a knowledge document, guarded against server-side request forgery.
+"""The guard against server-side request forgery for every outbound call (knowledge web pages,
+model endpoints), and fetching a web page for a knowledge document.
 
 Every hop (the URL and each redirect) must be http(s) and resolve only to public addresses,
-unless the administrator allows private ones. The connection goes to the address that was
-checked (the Host header and TLS name stay the original host), so a DNS answer that changes
-between the check and the connection (rebinding) cannot redirect us inward."""
+unless the outbound allow-list (COZEPLUS_OUTBOUND_ALLOW) admits the host or its addresses, or the
+caller allows private ones. The connection goes to the address that was checked (the Host header
+and TLS name stay the original host), so a DNS answer that changes between the check and the
+connection (rebinding) cannot redirect us inward."""
 from __future__ import annotations
 
 import ipaddress
@@ -12,6 +14,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from core.settings import get_settings
 from services import files, parsing
 
 MAX_REDIRECTS = 5
@@ -33,8 +36,22 @@ def _public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def check(url: str, allow_private: bool) -> tuple[str, str, int, str]:
-    """(scheme, host, port, address to connect to) for a URL we may fetch, or FetchError."""
+def _admitted(host: str, port: int, address: str, allow: tuple[str, ...]) -> bool:
+    """Whether the allow-list names the host (with or without this port) or holds the address."""
+    host = host.lower()
+    for entry in allow:
+        if entry in (host, f"{host}:{port}"):
+            return True
+        try:
+            if ipaddress.ip_address(address) in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def split(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL an outbound call may use, or FetchError."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -44,21 +61,35 @@ def check(url: str, allow_private: bool) -> tuple[str, str, int, str]:
         raise FetchError("only http and https URLs with a host can be fetched", forbidden=True)
     if parts.username or parts.password:
         raise FetchError("URLs with credentials are not fetched", forbidden=True)
-    port = port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise FetchError(f"the host {parts.hostname} does not resolve")
-    addresses = [info[4][0] for info in infos]
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def vet(host: str, port: int, addresses: list[str], allow_private: bool) -> str:
+    """The address to connect to among those `host` resolved to, or FetchError when any of them
+    is private or reserved and neither the caller nor the allow-list admits it."""
+    if not addresses:
+        raise FetchError(f"the host {host} does not resolve")
     if not allow_private:
-        inward = [a for a in addresses if not _public(a)]
+        allow = get_settings().outbound_allow
+        inward = [a for a in addresses if not _public(a) and not _admitted(host, port, a, allow)]
         if inward:
-            raise FetchError(f"{parts.hostname} resolves to a private or reserved address ({inward[0]}); "
-                             "fetching it is not allowed", forbidden=True)
-    return parts.scheme, parts.hostname, port, addresses[0]
+            raise FetchError(f"{host} resolves to a private or reserved address ({inward[0]}); reaching it "
+                             "is not allowed (an administrator can admit it with COZEPLUS_OUTBOUND_ALLOW)",
+                             forbidden=True)
+    return addresses[0]
 
 
-def _pinned(url: str, address: str) -> str:
+def check(url: str, allow_private: bool) -> tuple[str, str, int, str]:
+    """(scheme, host, port, address to connect to) for a URL we may fetch, or FetchError."""
+    scheme, host, port = split(url)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise FetchError(f"the host {host} does not resolve")
+    return scheme, host, port, vet(host, port, [info[4][0] for info in infos], allow_private)
+
+
+def pinned(url: str, address: str) -> str:
     parts = urlsplit(url)
     host = f"[{address}]" if ":" in address else address
     netloc = f"{host}:{parts.port}" if parts.port else host
@@ -82,7 +113,7 @@ def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float = 20.
             headers = {"Host": host if default_port else f"{host}:{port}",
                        "User-Agent": "cozeplus-knowledge/1.0", "Accept": "*/*"}
             try:
-                with client.stream("GET", _pinned(url, address), headers=headers,
+                with client.stream("GET", pinned(url, address), headers=headers,
                                    extensions={"sni_hostname": host}) as response:
                     if response.is_redirect:
                         url = urljoin(url, response.headers.get("location", ""))

@@ -50,7 +50,7 @@ def session_app():
             {}, data_dir=data_dir, database_url=url, admin_email=ADMIN_EMAIL,
             admin_password=ADMIN_PASSWORD, argon2_time_cost=1, argon2_memory_cost=1024,
             validate_responses=True, log_requests=False, login_max_failures_per_address=10_000,
-            offline_model_delay_ms=0,
+            offline_model_delay_ms=0, outbound_allow=("127.0.0.3",),  # tests.fake_openai.MODEL_HOST
         ).with_secret()
         use_settings(settings)
         security.reset_password_hasher()
@@ -167,7 +167,7 @@ def live_server(tmp_path_factory):
     session_app()
     data_dir = tmp_path_factory.mktemp("live")
     env = {**os.environ, "COZEPLUS_DATA_DIR": str(data_dir), "COZEPLUS_ADMIN_PASSWORD": ADMIN_PASSWORD,
-           "COZEPLUS_LOG_LEVEL": "WARNING", "COZEPLUS_OFFLINE_MODEL_DELAY_MS": "0", "COZEPLUS_SECRET_KEY": _session["settings"].secret_key}
+           "COZEPLUS_LOG_LEVEL": "WARNING", "COZEPLUS_OFFLINE_MODEL_DELAY_MS": "0", "COZEPLUS_OUTBOUND_ALLOW": "127.0.0.3", "COZEPLUS_SECRET_KEY": _session["settings"].secret_key}
     if not env.get("DATABASE_URL"):
         subprocess.run([sys.executable, "-m", "core.cli", "migrate"], cwd=REPO_ROOT, env=env,
                        check=True, capture_output=True, timeout=60)

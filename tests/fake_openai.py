@@ -161,9 +161,14 @@ def _pieces(text: str) -> list[str]:
     return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
 
 
+# Model endpoints live on their own loopback address, which the tests' outbound allow-list admits
+# (COZEPLUS_OUTBOUND_ALLOW); 127.0.0.1 stays private, as the SSRF tests need.
+MODEL_HOST = "127.0.0.3"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((MODEL_HOST, 0))
         return sock.getsockname()[1]
 
 
@@ -173,14 +178,14 @@ class ServerThread:
     def __init__(self, model: FakeModel):
         self.model = model
         self.port = free_port()
-        config = uvicorn.Config(model.app(), host="127.0.0.1", port=self.port, log_level="warning",
+        config = uvicorn.Config(model.app(), host=MODEL_HOST, port=self.port, log_level="warning",
                                 lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"http://{MODEL_HOST}:{self.port}/v1"
 
     def __enter__(self):
         self.thread.start()

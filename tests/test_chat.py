@@ -13,7 +13,7 @@ import sse
 from conftest import assert_error
 from models.conversation import ChatRun, Conversation, Message
 from services import model_registry, tools
-from tests.fake_openai import FakeModel, ServerThread, free_port
+from tests.fake_openai import MODEL_HOST, FakeModel, ServerThread, free_port
 
 
 def new_agent(account, *, publish: bool = True, **bot_info) -> str:
@@ -414,7 +414,7 @@ class TestRealProvider:
 
     def test_unreachable_provider_fails_the_chat_clearly(self, alice):
         model = model_registry.create({"name": "Nowhere", "model_name": "x",
-                                       "base_url": f"http://127.0.0.1:{free_port()}/v1"})
+                                       "base_url": f"http://{MODEL_HOST}:{free_port()}/v1"})
         bot_id = new_agent(alice, model_info={"model_id": str(model.id)})
         chat = final_chat(open_chat(alice, bot_id, "hello"))
         assert chat["status"] == "failed" and "unreachable" in chat["last_error"]["msg"]

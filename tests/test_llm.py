@@ -9,7 +9,7 @@ import pytest
 
 from models.llm import PROTOCOL_BUILTIN, PROTOCOL_OPENAI, LlmModel
 from services import llm, llm_openai
-from tests.fake_openai import FakeModel, ServerThread, free_port
+from tests.fake_openai import MODEL_HOST, FakeModel, ServerThread, free_port
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +87,8 @@ def test_openai_gives_up_after_retries(fake):
 
 def test_unreachable_provider_is_named():
     with pytest.raises(llm.ProviderError) as exc:
-        collect(openai_model(f"http://127.0.0.1:{free_port()}/v1"), user("hi"))
-    assert "unreachable" in exc.value.msg and "127.0.0.1" in exc.value.msg
+        collect(openai_model(f"http://{MODEL_HOST}:{free_port()}/v1"), user("hi"))
+    assert "unreachable" in exc.value.msg and MODEL_HOST in exc.value.msg
 
 
 def test_offline_answers_deterministically_in_pieces(app):

@@ -10,6 +10,7 @@ import pytest
 
 from models.llm import PROTOCOL_OPENAI, LlmModel
 from services import llm, llm_openai, model_http
+from tests.fake_openai import MODEL_HOST
 
 SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 
@@ -37,8 +38,8 @@ class Scripted:
         self.reply, self.requests, self.connections, self.closed_early = reply, 0, 0, 0
 
     async def __aenter__(self):
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
+        self.server = await asyncio.start_server(self._serve, MODEL_HOST, 0)
+        self.url = f"http://{MODEL_HOST}:{self.server.sockets[0].getsockname()[1]}/v1"
         return self
 
     async def __aexit__(self, *exc):

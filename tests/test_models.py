@@ -8,7 +8,7 @@ from core import crypto
 from models.llm import BUILTIN_MODEL_ID, LlmModel
 
 BASE = "/api/admin/config/model/"
-NEW_MODEL = {"name": "Local vLLM", "model_name": "qwen2.5-7b", "base_url": "http://127.0.0.1:9/v1/",
+NEW_MODEL = {"name": "Local vLLM", "model_name": "qwen2.5-7b", "base_url": "http://127.0.0.3:9/v1/",
              "api_key": "sk-test-0123456789abcdef", "context_length": 32768,
              "capabilities": {"tool_call": True}, "default_params": {"temperature": 0.3}}
 
@@ -32,7 +32,7 @@ def test_create_stores_the_key_encrypted_and_never_returns_it(admin):
     row = LlmModel.get_by_id(int(model["id"]))
     assert "sk-test" not in row.api_key_encrypted
     assert crypto.decrypt(row.api_key_encrypted) == NEW_MODEL["api_key"]
-    assert row.base_url == "http://127.0.0.1:9/v1" and row.capabilities["tool_call"] is True
+    assert row.base_url == "http://127.0.0.3:9/v1" and row.capabilities["tool_call"] is True
     assert row.capabilities["vision"] is False and row.default_params == {"temperature": 0.3}
     listed = admin.post(BASE + "list").text
     assert "0123456789" not in listed
@@ -92,3 +92,38 @@ def test_bad_model_input(admin, changes, field):
 
 def test_unknown_model(admin):
     assert_error(admin.post(BASE + "update", json={"id": "999", "name": "x"}), 404, 100000020, "999")
+
+
+@pytest.mark.parametrize("base_url", ["http://169.254.169.254/latest", "http://127.0.0.1:8888/v1",
+                                      "http://10.1.2.3/v1", "http://[::1]:9/v1", "http://localhost:11434/v1"])
+def test_model_endpoints_go_through_the_ssrf_guard(admin, base_url):
+    before = LlmModel.select().count()
+    assert_error(admin.post(BASE + "create", json={**NEW_MODEL, "base_url": base_url}), 400, 4000,
+                 "base_url", "private or reserved", "COZEPLUS_OUTBOUND_ALLOW")
+    assert LlmModel.select().count() == before
+    model = create(admin, name=f"guarded {base_url}")
+    assert_error(admin.post(BASE + "update", json={"id": model["id"], "base_url": base_url}), 400, 4000, "base_url")
+    assert LlmModel.get_by_id(int(model["id"])).base_url == "http://127.0.0.3:9/v1"
+
+
+def test_the_outbound_allow_list_admits_a_private_endpoint(admin, settings_override):
+    assert_error(admin.post(BASE + "create", json={**NEW_MODEL, "base_url": "http://localhost:11434/v1"}), 400, 4000)
+    settings_override(outbound_allow=("localhost:11434", "10.0.0.0/8"))
+    assert create(admin, name="Ollama", base_url="http://localhost:11434/v1")["base_url"] == "http://localhost:11434/v1"
+    assert create(admin, name="vLLM", base_url="http://10.1.2.3/v1")["base_url"] == "http://10.1.2.3/v1"
+    assert_error(admin.post(BASE + "create", json={**NEW_MODEL, "base_url": "http://localhost:8080/v1"}), 400, 4000)
+
+
+def test_a_model_endpoint_that_turned_private_is_not_called():
+    """The guard runs again on every new connection (a name may resolve elsewhere later)."""
+    import asyncio
+    from services import llm
+    from tests.fake_openai import FakeModel, ServerThread
+    with ServerThread(FakeModel()) as server:
+        model = LlmModel.create(name="moved", model_name="fake", protocol="openai", kind="chat",
+                                base_url=server.base_url.replace("127.0.0.3", "127.0.0.1"))
+        request = llm.ChatRequest(messages=[{"role": "user", "content": "hi"}])
+        with pytest.raises(llm.ProviderError) as refused:
+            asyncio.run(llm.complete(model, request))
+        assert "may not be reached" in refused.value.msg and "127.0.0.1" in refused.value.msg
+        assert server.model.requests == []
