@@ -40,6 +40,11 @@ class FailureCounter:
         reset_at, _ = limiter().get_window_stats(self.item, self.namespace, key)
         return max(1, math.ceil(reset_at - time.time()))
 
+    def count(self, key: str) -> int:
+        """Failures recorded for `key` in the current window."""
+        _, remaining = limiter().get_window_stats(self.item, self.namespace, key)
+        return self.item.amount - remaining
+
     def record(self, key: str) -> None:
         limiter().hit(self.item, self.namespace, key)
 

@@ -46,6 +46,7 @@ class Settings:
     login_max_failures_per_email: int = 5
     login_max_failures_per_address: int = 20
     login_failure_window_seconds: int = 900
+    login_email_pace_per_minute: int = 6     # failed attempts on one e-mail from failing addresses
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
     redis_url: str | None = None
@@ -103,6 +104,7 @@ class Settings:
             login_max_failures_per_email=_int(env, "COZEPLUS_LOGIN_MAX_FAILURES_PER_EMAIL", 5),
             login_max_failures_per_address=_int(env, "COZEPLUS_LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
             login_failure_window_seconds=_int(env, "COZEPLUS_LOGIN_FAILURE_WINDOW_SECONDS", 900),
+            login_email_pace_per_minute=_int(env, "COZEPLUS_LOGIN_EMAIL_PACE_PER_MINUTE", 6),
             argon2_time_cost=_int(env, "COZEPLUS_ARGON2_TIME_COST", 3),
             argon2_memory_cost=_int(env, "COZEPLUS_ARGON2_MEMORY_KIB", 65536),
             redis_url=env.get("REDIS_URL") or None,

@@ -38,31 +38,38 @@ def ensure_admin(settings: Settings) -> User | None:
     return admin
 
 
-def _counters(settings: Settings) -> tuple[FailureCounter, FailureCounter]:
+def _counters(settings: Settings) -> tuple[FailureCounter, FailureCounter, FailureCounter]:
+    """Failures per (e-mail, address) and per address lock that address out for the window; per
+    e-mail they only pace addresses that have failed before, so no one can lock the owner out."""
     window = settings.login_failure_window_seconds
-    return (FailureCounter("login-email", settings.login_max_failures_per_email, window),
-            FailureCounter("login-address", settings.login_max_failures_per_address, window))
+    return (FailureCounter("login-pair", settings.login_max_failures_per_email, window),
+            FailureCounter("login-address", settings.login_max_failures_per_address, window),
+            FailureCounter("login-email-pace", settings.login_email_pace_per_minute, 60))
 
 
 def login(email: str, password: str, client_address: str) -> tuple[User, str, int]:
     settings = get_settings()
     email = email.strip().lower()
-    by_email, by_address = _counters(settings)
-    wait = max(by_email.retry_after(email), by_address.retry_after(client_address))
+    by_pair, by_address, email_pace = _counters(settings)
+    pair = f"{email} {client_address}"
+    wait = max(by_pair.retry_after(pair), by_address.retry_after(client_address))
+    if not wait and by_address.count(client_address):
+        wait = email_pace.retry_after(email)
     if wait:
         raise errors.LOGIN_THROTTLED(
-            f"too many failed logins for this e-mail or address; retry in {wait} s",
+            f"too many failed logins for this e-mail from this address; retry in {wait} s",
             headers={"Retry-After": str(wait)})
     user = User.by_email(email)
     if not verify_password(user.password_hash if user else None, password):
-        by_email.record(email)
+        by_pair.record(pair)
         by_address.record(client_address)
+        email_pace.record(email)
         log.info("login failed", extra={"fields": {"email_known": user is not None,
                                                     "client": client_address}})
         raise errors.LOGIN_FAILED()
     if user.is_disabled:
         raise errors.ACCOUNT_DISABLED()
-    by_email.clear(email)
+    by_pair.clear(pair)
     token, expires_at = issue_session(user, client_address)
     return user, token, expires_at
 

@@ -365,3 +365,50 @@ def test_a_cached_token_still_expires(client, alice, monkeypatch):
     claims = jwt.decode(alice.token, options={"verify_signature": False})
     monkeypatch.setattr(security.time, "time", lambda: claims["exp"] + 1)
     assert_error(alice.post("/api/passport/account/info/v2/"), 401, 700012006, "expired")
+
+
+class TestLockoutCannotBeTurnedAgainstTheOwner:
+    """Through a real server, with two loopback source addresses: 127.0.0.2 attacks, 127.0.0.1
+    is the owner (the addresses the server sees on its sockets)."""
+
+    @staticmethod
+    def client_from(address: str):
+        import httpx
+        return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10)
+
+    def login(self, base, address, email, password):
+        with self.client_from(address) as http:
+            return http.post(f"{base}/api/passport/web/email/login/", json={"email": email, "password": password})
+
+    def test_an_attacker_locks_only_their_own_address(self, live_server):
+        email = new_email("owner")
+        with self.client_from("127.0.0.1") as http:
+            assert http.post(f"{live_server}/api/passport/web/email/register/v2/",
+                             json={"email": email, "password": PASSWORD}).status_code == 200
+        statuses = [self.login(live_server, "127.0.0.2", email, f"guess-{i}").status_code for i in range(30)]
+        assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}
+        # the attacker's address is refused even with the right password ...
+        assert self.login(live_server, "127.0.0.2", email, PASSWORD).status_code == 429
+        # ... and the owner, from an address without failures, logs in at once
+        response = self.login(live_server, "127.0.0.1", email, PASSWORD)
+        assert response.status_code == 200, response.text
+        assert response.json()["data"]["token"]
+
+    def test_an_unregistered_email_cannot_be_locked_in_advance(self, live_server):
+        email = new_email("future")
+        for i in range(8):
+            self.login(live_server, "127.0.0.2", email, f"guess-{i}")
+        with self.client_from("127.0.0.1") as http:
+            assert http.post(f"{live_server}/api/passport/web/email/register/v2/",
+                             json={"email": email, "password": PASSWORD}).status_code == 200
+        assert self.login(live_server, "127.0.0.1", email, PASSWORD).status_code == 200
+
+    def test_failing_addresses_are_slowed_per_email_but_a_clean_one_is_not(self, live_server):
+        email = new_email("paced")
+        with self.client_from("127.0.0.1") as http:
+            http.post(f"{live_server}/api/passport/web/email/register/v2/", json={"email": email, "password": PASSWORD})
+        for address in ("127.0.0.4", "127.0.0.5"):  # three each: under the per-address-and-e-mail limit
+            assert [self.login(live_server, address, email, "wrong-pass").status_code for _ in range(3)] == [401] * 3
+        paced = self.login(live_server, "127.0.0.4", email, PASSWORD)
+        assert paced.status_code == 429 and 0 < int(paced.headers["retry-after"]) <= 60
+        assert self.login(live_server, "127.0.0.1", email, PASSWORD).status_code == 200
