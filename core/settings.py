@@ -58,6 +58,7 @@ class Settings:
     model_max_retries: int = 2           # on 429, 5xx and connection errors, before any output
     chat_max_tool_rounds: int = 5        # model -> tools -> model rounds in one turn
     task_workers: int = 2                # task-queue threads in the server process (0: none)
+    heartbeat_seconds: int = 5           # processes beat this often; silent for 3 beats = gone
     knowledge_max_pages: int = 2000      # longest pdf a knowledge base accepts
     knowledge_max_unzipped_bytes: int = 200 * 1024 * 1024   # docx/xlsx contents, against zip bombs
     knowledge_max_chars: int = 20_000_000                     # text extracted from one document
@@ -116,6 +117,7 @@ class Settings:
             model_max_retries=_int(env, "COZEPLUS_MODEL_MAX_RETRIES", 2),
             chat_max_tool_rounds=_int(env, "COZEPLUS_CHAT_MAX_TOOL_ROUNDS", 5),
             task_workers=_int(env, "COZEPLUS_TASK_WORKERS", 2),
+            heartbeat_seconds=max(1, _int(env, "COZEPLUS_HEARTBEAT_SECONDS", 5)),
             knowledge_max_pages=_int(env, "COZEPLUS_KNOWLEDGE_MAX_PAGES", 2000),
             knowledge_max_unzipped_bytes=_int(env, "COZEPLUS_KNOWLEDGE_MAX_UNZIPPED_BYTES", 200 * 1024 * 1024),
             knowledge_max_chars=_int(env, "COZEPLUS_KNOWLEDGE_MAX_CHARS", 20_000_000),

@@ -59,6 +59,7 @@ class ChatRun(BaseModel):
     required_action = JsonField(null=True)
     state = JsonField(null=True)  # what a requires_action run needs to resume
     save_history = BooleanField(default=True)
+    worker_id = BigIntegerField(null=True)  # the WorkerInstance running it
 
 
 class Message(BaseModel):

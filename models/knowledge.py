@@ -63,6 +63,8 @@ class Document(BaseModel):
     table_meta = JsonField(default=list)
     caption = TextField(default="")
     update_rule = JsonField(default=dict)     # web documents: update_type, update_interval (hours)
+    worker_id = BigIntegerField(null=True)    # the WorkerInstance processing it (None: queued)
+    attempts = IntegerField(default=0)        # processing runs started, crashes included
 
     class Meta:
         table_name = "kb_document"

@@ -30,7 +30,7 @@ from models.db import db, run_db
 from models.identity import User
 from models.llm import LlmModel
 from services import content as message_content
-from services import agent_knowledge, conversations, files, llm, model_registry, refs, tools
+from services import agent_knowledge, conversations, files, llm, model_registry, recovery, refs, tools
 
 log = logging.getLogger("cozeplus.chat")
 
@@ -167,7 +167,8 @@ def prepare(user: User, bot: Bot, config: dict, conversation: Conversation, *, q
         run = ChatRun(conversation=conversation.id, bot=bot.id, creator=user.id,
                       section_id=conversation.last_section_id, bot_version=bot_version,
                       connector_id=connector_id, end_user=end_user, meta_data=meta_data or {},
-                      save_history=save_history, status=IN_PROGRESS).insert_new()
+                      save_history=save_history, status=IN_PROGRESS,
+                      worker_id=recovery.current_id()).insert_new()
         for item in context:
             conversations.add_message(conversation, user, item, run=run)
         question = conversations.add_message(
@@ -492,7 +493,7 @@ def resume(user: User, run: ChatRun, outputs: list[dict]) -> Turn:
                            content=given[call_id], reply_id=question.id,
                            extra_info={"tool_name": name, "call_id": call_id})
             state["messages"].append({"role": "tool", "tool_call_id": call_id, "content": given[call_id]})
-        run.touch(status=IN_PROGRESS, required_action=None, state=None)
+        run.touch(status=IN_PROGRESS, required_action=None, state=None, worker_id=recovery.current_id())
     usage = run.usage or {}
     turn = Turn(user=user, bot=bot, conversation=conversation, run=run, question=question, config=config,
                 model=model_of(config), messages=state["messages"],

@@ -23,7 +23,7 @@ from models.knowledge import (DOC_DISABLED, DOC_ENABLED, DOC_FAILED, DOC_PROCESS
                               FORMAT_IMAGE, FORMAT_TABLE, FORMAT_TEXT, SLICE_DISABLED, SLICE_INDEXED,
                               SOURCE_CUSTOM, SOURCE_LOCAL_FILE, SOURCE_WEB, Dataset, Document,
                               FullTextIndex, Slice, SliceVector, VectorIndex)
-from services import chunking, embeddings, files, parsing, refs, textsearch, webfetch
+from services import chunking, embeddings, files, parsing, recovery, refs, textsearch, webfetch
 from services.tasks import queue
 
 log = logging.getLogger("cozeplus.knowledge")
@@ -391,7 +391,7 @@ def resegment(user: User, body: dict) -> list[Document]:
     strategy = strategy_for(dataset, body.get("chunk_strategy")) if body.get("chunk_strategy") else None
     with write_transaction():
         for document in documents:
-            document.touch(status=DOC_RESEGMENTING, progress=0, status_reason="",
+            document.touch(status=DOC_RESEGMENTING, progress=0, status_reason="", attempts=0, worker_id=None,
                            **({"chunk_strategy": strategy} if strategy else {}))
     for document in documents:
         process_document_task(document.id)
@@ -542,8 +542,10 @@ def process_document(document_id: int) -> None:
     document = Document.get_or_none(Document.id == document_id)
     if document is None:
         return  # deleted while queued
+    # this process owns it now: if it dies, another one resumes it (services/recovery)
+    Document.update(worker_id=recovery.current_id(), attempts=Document.attempts + 1, progress=10,
+                    updated_at=int(time.time())).where(Document.id == document.id).execute()
     try:
-        _set_progress(document.id, 10)
         file_type, content = _content(document)
         if document.source_type == SOURCE_WEB:
             document.file_type = file_type
@@ -590,7 +592,7 @@ def _replace_slices(document: Document, pieces: list[tuple[str, dict]], columns:
                         progress=100, status_reason="", slice_count=len(rows), char_count=char_count,
                         table_meta=document.table_meta, file_type=document.file_type, caption=document.caption,
                         size=size if document.source_type == SOURCE_WEB else current.size,
-                        updated_at=now).where(Document.id == document.id).execute()
+                        worker_id=None, updated_at=now).where(Document.id == document.id).execute()
 
 
 @queue.periodic_task(crontab(minute="*/10"))
@@ -611,7 +613,8 @@ def refresh_web_pages(now: int | None = None) -> list[int]:
         if rule.get("update_type") == 1 and hours > 0 and document.updated_at + hours * 3600 <= now:
             due.append(document.id)
     for document_id in due:
-        Document.update(status=DOC_RESEGMENTING, progress=0).where(Document.id == document_id).execute()
+        Document.update(status=DOC_RESEGMENTING, progress=0, attempts=0, worker_id=None).where(
+            Document.id == document_id).execute()
         process_document_task(document_id)
     return due
 
@@ -645,7 +648,7 @@ def embed_missing(batch: int = 256) -> int:
 
 
 def _fail(document_id: int, reason: str) -> None:
-    Document.update(status=DOC_FAILED, status_reason=reason[:1000], progress=0,
+    Document.update(status=DOC_FAILED, status_reason=reason[:1000], progress=0, worker_id=None,
                     updated_at=int(time.time())).where(Document.id == document_id).execute()
 
 

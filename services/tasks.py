@@ -61,5 +61,10 @@ def stop_consumer() -> None:
 
 
 def run_worker(workers: int) -> None:
-    """The consumer as the whole program (`cozeplus worker`)."""
-    Consumer(queue, workers=max(workers, 1), worker_type="thread", max_delay=1.0).run()
+    """The consumer as the whole program (`cozeplus worker`); it recovers what stopped processes left."""
+    from services import knowledge, recovery  # noqa: F401  (knowledge registers its tasks)
+    recovery.start("worker")
+    try:
+        Consumer(queue, workers=max(workers, 1), worker_type="thread", max_delay=1.0).run()
+    finally:
+        recovery.stop()

@@ -1,0 +1,143 @@
+"""Crash safety: work whose process died is resumed or marked failed, within a bounded time.
+
+Every process that runs work (the server, each `cozeplus worker`) registers a WorkerInstance and
+heartbeats it; documents being processed and chats being answered record the instance that owns
+them. Each process, at start and on every heartbeat, reaps the work of instances that are gone:
+a heartbeat older than three intervals, a process on this host that no longer exists (so a
+restart after kill -9 recovers at once), or a row removed at shutdown. Documents are processed
+again from the start (processing replaces a document's slices, so a second run is harmless), up
+to MAX_ATTEMPTS, then fail with the reason; chats, whose client stream died with the process,
+fail with the reason and can be asked again."""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import socket
+import threading
+import time
+
+from core import errors
+from core.ids import new_id
+from core.settings import get_settings
+from models.conversation import FAILED, LIVE_STATUSES, ChatRun
+from models.db import db
+from models.knowledge import DOC_FAILED, DOC_PROCESSING, DOC_RESEGMENTING, Document
+from models.workers import WorkerInstance
+
+log = logging.getLogger("cozeplus.recovery")
+
+MAX_ATTEMPTS = 3
+QUEUED_STALE_SECONDS = 600  # a document queued this long without starting: its task was lost
+CHAT_INTERRUPTED = "the server stopped while this chat was being answered; send the question again"
+
+_instance: WorkerInstance | None = None
+_lock = threading.Lock()
+_stop = threading.Event()
+_HOST = socket.gethostname()[:255]
+
+
+def current_id(kind: str = "server") -> int:
+    """This process's instance id, registered (with its heartbeat) on first use."""
+    global _instance
+    if _instance is None:
+        with _lock:
+            if _instance is None:
+                now = int(time.time())
+                _instance = WorkerInstance.create(id=new_id(), host=_HOST, pid=os.getpid(), kind=kind,
+                                                  started_at=now, heartbeat_at=now)
+                _stop.clear()
+                threading.Thread(target=_heartbeat, name="heartbeat", daemon=True).start()
+    return _instance.id
+
+
+def start(kind: str) -> None:
+    """Register this process (once; its row goes at exit) and recover what dead ones left.
+    Called at every start-up, before serving (the tests' app starts many times per process)."""
+    if _instance is None:
+        current_id(kind)
+        atexit.register(stop)
+    reap()
+
+
+def stop() -> None:
+    """At a clean shutdown: the row goes, so others take over this process's unfinished work."""
+    global _instance
+    with _lock:
+        if _instance is not None:
+            _stop.set()
+            WorkerInstance.delete().where(WorkerInstance.id == _instance.id).execute()
+            _instance = None
+
+
+def _heartbeat() -> None:
+    interval = get_settings().heartbeat_seconds
+    while not _stop.wait(interval):
+        try:
+            with _lock:
+                if _instance is None:
+                    return
+                WorkerInstance.update(heartbeat_at=int(time.time())).where(
+                    WorkerInstance.id == _instance.id).execute()
+            reap()
+        except Exception:  # a busy or unreachable database: try again on the next beat
+            log.exception("heartbeat failed")
+        finally:
+            db.close()  # this thread's connection
+
+
+def _gone(row: WorkerInstance, now: int) -> bool:
+    if _instance is not None and row.id == _instance.id:
+        return False
+    if row.heartbeat_at < now - 3 * get_settings().heartbeat_seconds:
+        return True
+    if row.host != _HOST:
+        return False
+    if row.pid == os.getpid():
+        return True  # its pid is ours now: that process is long gone
+    try:
+        os.kill(row.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # someone else's process: alive
+    return False
+
+
+def reap(now: int | None = None) -> dict:
+    """Resume or fail the work of instances that are gone; returns what was done (for logs, tests)."""
+    now = now or int(time.time())
+    instances = list(WorkerInstance.select())
+    dead = [row.id for row in instances if _gone(row, now)]
+    alive = [row.id for row in instances if row.id not in dead]
+    orphaned = lambda field: field.is_null(False) & field.not_in(alive or [0])  # noqa: E731
+    failed_chats = (ChatRun.update(status=FAILED, failed_at=now, updated_at=now, worker_id=None,
+                                   last_error={"code": errors.AGENT_RUN_FAILED.code, "msg": CHAT_INTERRUPTED})
+                    .where(ChatRun.status.in_(LIVE_STATUSES), orphaned(ChatRun.worker_id)).execute())
+    resumed, failed = [], []
+    busy = Document.status.in_((DOC_PROCESSING, DOC_RESEGMENTING))
+    stale = Document.worker_id.is_null() & (Document.updated_at < now - QUEUED_STALE_SECONDS)
+    for document in Document.select(Document.id, Document.worker_id, Document.attempts).where(
+            busy & (orphaned(Document.worker_id) | stale)):
+        same_owner = (Document.worker_id == document.worker_id) if document.worker_id \
+            else Document.worker_id.is_null()
+        unchanged = (Document.id == document.id) & busy & same_owner  # only one process wins each
+        if document.attempts >= MAX_ATTEMPTS:
+            reason = (f"processing was interrupted {document.attempts} times (the process running it "
+                      "stopped); resegment it to try again")
+            if Document.update(status=DOC_FAILED, status_reason=reason, worker_id=None, progress=0,
+                               updated_at=now).where(unchanged).execute():
+                failed.append(document.id)
+        elif Document.update(worker_id=None, progress=0, updated_at=now).where(unchanged).execute():
+            resumed.append(document.id)
+    if resumed:
+        from services import knowledge  # the task lives with its service
+        for document_id in resumed:
+            knowledge.process_document_task(document_id)
+    if dead:
+        WorkerInstance.delete().where(WorkerInstance.id.in_(dead)).execute()
+    done = {"dead_instances": len(dead), "failed_chats": failed_chats, "resumed_documents": resumed,
+            "failed_documents": failed}
+    if failed_chats or resumed or failed:
+        log.warning("recovered work of stopped processes", extra={"fields": done})
+    return done
