@@ -1,7 +1,6 @@
 """Conversations and messages: the console's history and the Open API's /v1/conversation*."""
 from __future__ import annotations
 
-from core import errors
 from core.envelope import SUCCESS_MSG, ok
 from handlers.views import conversation_view, open_message_view, web_message_view
 from models.conversation import SCENE_PLAYGROUND

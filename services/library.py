@@ -4,7 +4,6 @@ from __future__ import annotations
 from peewee import IntegrityError
 
 from core import authz, errors
-from core.ids import parse_id
 from models.db import db
 from models.identity import User
 from models.library import PromptResource, ShortcutCommand

@@ -62,14 +62,22 @@ WORKFLOW = Kind("workflow", errors.WORKFLOW_NOT_FOUND)
 DATABASE = Kind("database", errors.DATABASE_NOT_FOUND)
 
 
-def _check(user: User, kind: Kind, row, raw_id, action: str, field: str) -> None:
-    assert kind.owner_of or kind.space_of, f"{kind.label}s are resolved under their parent"
+def _scope(kind: Kind, row) -> int:
+    """The user (owner kinds) or space (space kinds) a row belongs to."""
     if kind.owner_of is not None:
-        if kind.owner_of(row) != user.id:
+        return kind.owner_of(row)
+    if kind.space_of is None:
+        raise TypeError(f"{kind.label}s are resolved under their parent (refs.under)")
+    return kind.space_of(row)
+
+
+def _check(user: User, kind: Kind, scope: int, raw_id, action: str, field: str) -> None:
+    if kind.owner_of is not None:
+        if scope != user.id:
             raise kind.refused(raw_id, field)
         return
     try:
-        authz.require_space(user, kind.space_of(row), action)
+        authz.require_space(user, scope, action)
     except errors.ApiError as exc:
         if exc.error is errors.SPACE_NOT_FOUND:
             raise kind.refused(raw_id, field)
@@ -82,7 +90,7 @@ def one(user: User, kind: Kind, raw_id, action: str = authz.READ, *, field: str 
     row = kind.model.by_id(number) if number is not None and kind.model is not None else None
     if row is None:
         raise kind.refused(raw_id, field)
-    _check(user, kind, row, raw_id, action, field)
+    _check(user, kind, _scope(kind, row), raw_id, action, field)
     return row
 
 
@@ -101,9 +109,9 @@ def many(user: User, kind: Kind, raw_ids, action: str = authz.READ, *, field: st
         row = found.get(number)
         if row is None:
             raise kind.refused(raw, where)
-        scope = kind.owner_of(row) if kind.owner_of else kind.space_of(row)
+        scope = _scope(kind, row)
         if scope not in allowed:
-            _check(user, kind, row, raw, action, where)
+            _check(user, kind, scope, raw, action, where)
             allowed.add(scope)
         if number not in seen:
             seen.add(number)

@@ -346,7 +346,6 @@ def bob_world(app):
 def test_another_users_object_is_refused_in_every_reference(client, op, bob_world):
     alice = register(client)
     bob = bob_world.account
-    bob.client = client
     mine = World(alice)
     kinds = {r[2] for r in op["refs"]} - {"none", *GLOBAL, *NOT_BUILT}
     owners = {kind: mine for kind in kinds}
