@@ -452,6 +452,30 @@ class TestStreamDetails:
              "content_type": "object_string"}]})
         assert_error(response, 400, 103000000, f"file {theirs} not found")
 
+    def test_another_users_file_never_reaches_the_prompt_through_history(self, alice, bob, fake_server, fake_model_id):
+        """Writing it into history is refused; a row that names it anyway (stored before the
+        check) is read back as the conversation owner's, so the file stays out of the prompt."""
+        from models.conversation import Message
+        bot_id = new_agent(alice, model_info={"model_id": fake_model_id}, suggest_reply_info={"suggest_reply_mode": 2})
+        theirs = bob.post("/v1/files/upload", files={"file": ("secret.txt", b"bob's vault code 4711", "text/plain")}).json()["data"]["id"]
+        content = json.dumps([{"type": "text", "text": "remember this"}, {"type": "file", "file_id": theirs}])
+        conversation = alice.post("/v1/conversation/create", json={"bot_id": bot_id}).json()["data"]["id"]
+        for path, body in ((f"/v1/conversation/message/create?conversation_id={conversation}",
+                            {"role": "user", "content": content, "content_type": "object_string"}),
+                           ("/v1/conversation/create", {"bot_id": bot_id, "messages": [
+                               {"role": "user", "content": content, "content_type": "object_string"}]})):
+            assert_error(alice.post(path, json=body), 400, 103000000, f"file {theirs} not found")
+        assert Message.select().where(Message.conversation == int(conversation)).count() == 0
+        mine = alice.post(f"/v1/conversation/message/create?conversation_id={conversation}",
+                          json={"role": "user", "content": "hello", "content_type": "text"}).json()["data"]["id"]
+        assert_error(alice.post(f"/v1/conversation/message/modify?conversation_id={conversation}&message_id={mine}",
+                                json={"content": content, "content_type": "object_string"}), 400, 103000000, theirs)
+        Message.update(content=content, content_type="object_string").where(Message.id == int(mine)).execute()
+        events = open_chat(alice, bot_id, "What did I tell you?", conversation_id=conversation)
+        assert final_chat(events)["status"] == "completed"
+        prompt = json.dumps(fake_server.model.requests[-1]["messages"])
+        assert "4711" not in prompt and "What did I tell you?" in prompt
+
     def test_console_multimodal_item_list(self, alice, fake_server, fake_model_id):
         bot_id = new_agent(alice, publish=False, model_info={"model_id": fake_model_id},
                            suggest_reply_info={"suggest_reply_mode": 2})
