@@ -373,3 +373,32 @@ def test_another_users_object_is_refused_in_every_reference(client, op, bob_worl
     assert response.status_code in (200, 409) or semantic or (response.status_code == 403 and _admin_only(op)), \
         f"{op['id']} with the caller's own objects: {response.text}"
     assert "not found" not in (response.text if response.status_code != 200 else ""), response.text
+
+
+def test_icons_stored_before_the_check_are_cleared_by_migration(client):
+    """Migration 0011: a draft, a published snapshot and a knowledge base whose icon names
+    another user's upload lose it; icons of the space's members stay."""
+    import importlib
+    from models.agent import Bot, BotVersion
+    from models.db import db
+    from models.knowledge import Dataset
+    from test_chat import PNG, new_agent
+    from test_knowledge import make_dataset, upload
+    alice, bob = register(client), register(client)
+    mine, theirs = upload(alice, "a.png", PNG), upload(bob, "b.png", PNG)
+    kept, leaked = new_agent(alice), new_agent(alice)
+    dataset = make_dataset(alice, name="icons")
+    Bot.update(icon_uri=f"file:{mine}").where(Bot.id == int(kept)).execute()
+    Bot.update(icon_uri=f"file:{theirs}").where(Bot.id == int(leaked)).execute()
+    Dataset.update(icon_uri=f"file:{theirs}").where(Dataset.id == int(dataset)).execute()
+    version = BotVersion.select().where(BotVersion.bot == int(leaked)).get()
+    version.snapshot = {**version.snapshot, "icon_uri": f"file:{theirs}"}
+    version.save()
+    importlib.import_module("models.migrations.0011_foreign_icons").up(None, db.obj)
+    assert Bot.get_by_id(int(kept)).icon_uri == f"file:{mine}"
+    assert Bot.get_by_id(int(leaked)).icon_uri == ""
+    assert Dataset.get_by_id(int(dataset)).icon_uri == ""
+    assert BotVersion.get_by_id(version.id).snapshot["icon_uri"] == ""
+    online = alice.get(f"/v1/bot/get_online_info?bot_id={leaked}").json()["data"]
+    assert online["icon_url"] == ""
+
