@@ -82,6 +82,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    from core.settings import Settings, use_settings
+    use_settings(Settings.from_env({}, outbound_allow=("127.0.0.1",)))  # the SSRF guard admits the fake model
     clients = {"model_http (ours)": ours, "httpx": with_httpx}
     if importlib.util.find_spec("aiohttp"):
         clients["aiohttp"] = with_aiohttp
