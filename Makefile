@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test migrate postman bench clean
+.PHONY: run test lint migrate postman bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ migrate: $(STAMP)
 run: migrate
 	$(VENV)/bin/cozeplus serve
 
-test: $(STAMP) node_modules/.installed
+test: lint node_modules/.installed
 	$(PY) -m pytest
+
+# ruff's lint and format check, configured in pyproject.toml (`ruff format .` applies the format).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Regenerate the collection from openapi.yaml, then run it with newman against a fresh server.
 postman: $(STAMP) node_modules/.installed

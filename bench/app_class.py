@@ -7,6 +7,7 @@ classes, one uvicorn worker each, and measures what DESIGN.md §6 asks of the se
 Usage: .venv/bin/python bench/app_class.py [--streams 50,200,1000] [--budget 30]
 Every load is bounded in count and time; all traffic stays on 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,9 @@ def reads_per_second(base: str) -> float:
         return float("nan")
     rates = []
     for _ in range(3):
-        out = subprocess.run(["wrk", "-t1", "-c16", "-d5s", base + "/read"], capture_output=True,
-                             text=True, timeout=60).stdout
+        out = subprocess.run(
+            ["wrk", "-t1", "-c16", "-d5s", base + "/read"], capture_output=True, text=True, timeout=60
+        ).stdout
         rates.append(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)))
     return statistics.median(rates)
 
@@ -97,6 +99,7 @@ async def streams_under_load(base: str, n: int, budget: float) -> dict:
 async def disconnects(base: str) -> dict:
     """10 clients read one event of a 20-s stream and leave; is the server still producing?"""
     async with httpx.AsyncClient(timeout=10) as client:
+
         async def produced():
             try:
                 return (await client.get(base + "/produced")).json()["events"]
@@ -119,8 +122,11 @@ async def disconnects(base: str) -> dict:
         at_3_5s = await produced()
         answer_time = time.perf_counter() - started
     stopped = None if None in (before, at_1_5s, at_3_5s) else at_3_5s == at_1_5s
-    return {"events_after_leaving": None if None in (before, at_3_5s) else at_3_5s - before,
-            "stopped": stopped, "answer_time": answer_time}
+    return {
+        "events_after_leaving": None if None in (before, at_3_5s) else at_3_5s - before,
+        "stopped": stopped,
+        "answer_time": answer_time,
+    }
 
 
 def fmt(x, unit="s"):
@@ -145,14 +151,20 @@ def main() -> None:
         for n in (int(x) for x in args.streams.split(",")):
             with serving(kind, db) as base:
                 r = asyncio.run(streams_under_load(base, n, args.budget))
-            print(f"  {n} streams: first event on {r['first_events']}/{n} within {args.budget:.0f} s, "
-                  f"TTFB p50 {fmt(r['ttfb_p50'])}, max {fmt(r['ttfb_max'])}; plain read during them "
-                  f"p50 {fmt(r['plain_read_p50'])} ({r['plain_reads_done']}/10 done)", flush=True)
+            print(
+                f"  {n} streams: first event on {r['first_events']}/{n} within {args.budget:.0f} s, "
+                f"TTFB p50 {fmt(r['ttfb_p50'])}, max {fmt(r['ttfb_max'])}; plain read during them "
+                f"p50 {fmt(r['plain_read_p50'])} ({r['plain_reads_done']}/10 done)",
+                flush=True,
+            )
         with serving(kind, db) as base:
             d = asyncio.run(disconnects(base))
-        print(f"  10 clients left after 1 event of 200: generators stopped within 1.5 s: "
-              f"{d['stopped']} ({d['events_after_leaving']} events produced in 3.5 s; "
-              f"a plain request then took {fmt(d['answer_time'])})", flush=True)
+        print(
+            f"  10 clients left after 1 event of 200: generators stopped within 1.5 s: "
+            f"{d['stopped']} ({d['events_after_leaving']} events produced in 3.5 s; "
+            f"a plain request then took {fmt(d['answer_time'])})",
+            flush=True,
+        )
     shutil.rmtree(tmp, ignore_errors=True)
 
 

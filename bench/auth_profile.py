@@ -3,6 +3,7 @@
 microseconds per request (best of 3 x 1500), then profiles cozeplus and groups its own time by
 package. Usage: .venv/bin/python bench/auth_profile.py
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,8 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("COZEPLUS_DATA_DIR", tempfile.mkdtemp(prefix="cozeplus-profile-"))
-os.environ.update(COZEPLUS_LOG_LEVEL="WARNING", COZEPLUS_LOG_REQUESTS="0",
-                  COZEPLUS_ADMIN_PASSWORD="profile-password-1")
+os.environ.update(
+    COZEPLUS_LOG_LEVEL="WARNING", COZEPLUS_LOG_REQUESTS="0", COZEPLUS_ADMIN_PASSWORD="profile-password-1"
+)
 
 from core.settings import get_settings  # noqa: E402
 from models.db import init_db, migrate  # noqa: E402
@@ -36,10 +38,20 @@ PATH = "/api/passport/account/info/v2/"
 
 
 def make_scope(token: str) -> dict:
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-            "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "query_string": b"",
-            "root_path": "", "headers": [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())],
-            "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8888)}
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": PATH,
+        "raw_path": PATH.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8888),
+    }
 
 
 async def call(app, token: str) -> None:
@@ -83,8 +95,10 @@ async def main() -> None:
     token, _ = issue_session(User.by_email(get_settings().admin_email))
     ours_us = await per_request_us(ours, token)
     bare_us = await per_request_us(bare, token)
-    print(f"in process, sequential, best of 3 x 1500: cozeplus {ours_us:.0f} us/request, "
-          f"bare Starlette {bare_us:.0f} us/request, ratio of rates {bare_us / ours_us:.2f}")
+    print(
+        f"in process, sequential, best of 3 x 1500: cozeplus {ours_us:.0f} us/request, "
+        f"bare Starlette {bare_us:.0f} us/request, ratio of rates {bare_us / ours_us:.2f}"
+    )
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(1500):

@@ -5,6 +5,7 @@ measured in the same run, alternating, with wrk on loopback. Prints medians and 
 Usage: .venv/bin/python bench/auth_reads.py [--rounds 3] [--seconds 10] [--connections 16]
 Needs wrk (apt-get install wrk). Uses its own SQLite data directory (or DATABASE_URL).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,12 @@ LUA = 'wrk.method = "POST"\nwrk.headers["Authorization"] = "Bearer {token}"\n'
 
 
 def run_wrk(url: str, script: Path, seconds: int, connections: int) -> float:
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
-                         capture_output=True, text=True, timeout=seconds + 60).stdout
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
     if "Non-2xx" in out:
         raise SystemExit("wrk saw errors:\n" + out)
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -45,16 +50,24 @@ def main() -> None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
 
     data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-"))
-    env = {**os.environ, "COZEPLUS_DATA_DIR": str(data_dir), "COZEPLUS_ADMIN_PASSWORD": "bench-password-1",
-           "COZEPLUS_LOG_LEVEL": "WARNING", "COZEPLUS_LOG_REQUESTS": "1" if args.log_requests else "0",
-           "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    env = {
+        **os.environ,
+        "COZEPLUS_DATA_DIR": str(data_dir),
+        "COZEPLUS_ADMIN_PASSWORD": "bench-password-1",
+        "COZEPLUS_LOG_LEVEL": "WARNING",
+        "COZEPLUS_LOG_REQUESTS": "1" if args.log_requests else "0",
+        "PYTHONPATH": str(ROOT),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
     ours, ours_url = start_uvicorn("core.asgi:create", env, cwd=ROOT)
     bare, bare_url = start_uvicorn("bench.bare_app:create", env, cwd=ROOT)
     try:
-        token = httpx.post(ours_url + "/api/passport/web/email/login/",
-                           json={"email": "admin@example.com", "password": "bench-password-1"}).json()["data"]["token"]
+        token = httpx.post(
+            ours_url + "/api/passport/web/email/login/",
+            json={"email": "admin@example.com", "password": "bench-password-1"},
+        ).json()["data"]["token"]
         script = data_dir / "post.lua"
         script.write_text(LUA.format(token=token))
         path = "/api/passport/account/info/v2/"
@@ -72,8 +85,10 @@ def main() -> None:
     ours_median = statistics.median(results["cozeplus"])
     bare_median = statistics.median(results["bare"])
     engine = "postgresql" if env.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
-    print(f"authenticated reads/s, 1 worker, {engine}, wrk -t1 -c{args.connections}, "
-          f"{args.rounds} x {args.seconds}s each")
+    print(
+        f"authenticated reads/s, 1 worker, {engine}, wrk -t1 -c{args.connections}, "
+        f"{args.rounds} x {args.seconds}s each"
+    )
     print(f"  cozeplus (Connexion AsyncApp): median {ours_median:.0f}  rounds {results['cozeplus']}")
     print(f"  bare Starlette baseline:       median {bare_median:.0f}  rounds {results['bare']}")
     print(f"  ratio cozeplus / bare: {ours_median / bare_median:.2f}")

@@ -1,6 +1,7 @@
 """The baseline for bench/auth_reads.py: a bare Starlette endpoint doing the same work as
 POST /api/passport/account/info/v2/ — check the JWT, read the session and user in one query —
 with no OpenAPI routing, validation or envelope middleware. Run: uvicorn --factory bench.bare_app:create"""
+
 from __future__ import annotations
 
 import jwt
@@ -25,8 +26,13 @@ def account_info(request: Request):  # sync: Starlette runs it in the thread poo
     user = LoginSession.active_user(claims["jti"])
     if user is None:
         return JSONResponse({"code": 700012006, "msg": "revoked"}, status_code=401)
-    return JSONResponse({"code": 0, "msg": "success",
-                         "data": {"user_id_str": str(user.id), "name": user.name, "email": user.email}})
+    return JSONResponse(
+        {
+            "code": 0,
+            "msg": "success",
+            "data": {"user_id_str": str(user.id), "name": user.name, "email": user.email},
+        }
+    )
 
 
 def create():

@@ -13,6 +13,7 @@ a published agent, every message recorded). Reported:
 
 Run: .venv/bin/python -m bench.chat_streams [--levels 250,500,1000,1500] [--rate 100]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,15 +47,30 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class Target:
-    def __init__(self, name: str, base: str, path: str, body: dict, headers: dict, marker: bytes,
-                 plain_path: str, plain_headers: dict, pid: int = 0):
+    def __init__(
+        self,
+        name: str,
+        base: str,
+        path: str,
+        body: dict,
+        headers: dict,
+        marker: bytes,
+        plain_path: str,
+        plain_headers: dict,
+        pid: int = 0,
+    ):
         self.name, self.path, self.marker = name, path, marker
         self.host, self.port = base.split("//")[1].split(":")
         self.base = base
         payload = json.dumps(body).encode()
-        head = [f"POST {path} HTTP/1.1", f"Host: {self.host}:{self.port}", "Content-Type: application/json",
-                f"Content-Length: {len(payload)}", "Connection: close",
-                *[f"{k}: {v}" for k, v in headers.items()]]
+        head = [
+            f"POST {path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(payload)}",
+            "Connection: close",
+            *[f"{k}: {v}" for k, v in headers.items()],
+        ]
         self.request = ("\r\n".join(head) + "\r\n\r\n").encode() + payload
         self.plain_path, self.plain_headers, self.pid = plain_path, plain_headers, pid
 
@@ -97,7 +113,7 @@ class StreamClient(asyncio.Protocol):
                 return self._end()  # leaving early: the server must stop the run
         if any(m in window for m in DONE_MARKERS):
             return self._end()
-        self.tail = window[-self.keep:]
+        self.tail = window[-self.keep :]
 
     def connection_lost(self, exc) -> None:
         self._end(exc)
@@ -124,8 +140,9 @@ async def one_stream(target: Target, out: dict, first_token_only: bool = False) 
     loop = asyncio.get_running_loop()
     finished = loop.create_future()
     try:
-        await loop.create_connection(lambda: StreamClient(target, out, first_token_only, finished),
-                                     target.host, int(target.port))
+        await loop.create_connection(
+            lambda: StreamClient(target, out, first_token_only, finished), target.host, int(target.port)
+        )
     except OSError as exc:
         out["errors"].append(str(exc)[:120])
         return
@@ -143,8 +160,16 @@ async def plain_requests(target: Target, stop: asyncio.Event, latencies: list[fl
 
 
 def _collector(tokens: int) -> dict:
-    return {"tokens": tokens, "ttft": [], "gaps": [], "errors": [], "open": 0, "most_open": 0,
-            "received": 0, "live_tokens": 0}
+    return {
+        "tokens": tokens,
+        "ttft": [],
+        "gaps": [],
+        "errors": [],
+        "open": 0,
+        "most_open": 0,
+        "received": 0,
+        "live_tokens": 0,
+    }
 
 
 async def steady_window(target: Target, out: dict, seconds: float = 2.0) -> dict:
@@ -153,8 +178,10 @@ async def steady_window(target: Target, out: dict, seconds: float = 2.0) -> dict
     cpu, clock, tokens = cpu_seconds(target.pid), time.perf_counter(), out["live_tokens"]
     await asyncio.sleep(seconds)
     used = cpu_seconds(target.pid) - cpu
-    return {"steady_cpu": used / (time.perf_counter() - clock),
-            "steady_us_per_token": used / max(1, out["live_tokens"] - tokens) * 1e6}
+    return {
+        "steady_cpu": used / (time.perf_counter() - clock),
+        "steady_us_per_token": used / max(1, out["live_tokens"] - tokens) * 1e6,
+    }
 
 
 async def run_level(target: Target, streams: int, tokens: int, rate: float) -> dict:
@@ -162,7 +189,7 @@ async def run_level(target: Target, streams: int, tokens: int, rate: float) -> d
     stop, plain = asyncio.Event(), []
     plain_task = asyncio.create_task(plain_requests(target, stop, plain)) if target.plain_path else None
     tasks = []
-    for index in range(streams):
+    for _ in range(streams):
         tasks.append(asyncio.create_task(one_stream(target, out)))
         await asyncio.sleep(1 / rate)
     await asyncio.sleep(1)
@@ -171,12 +198,20 @@ async def run_level(target: Target, streams: int, tokens: int, rate: float) -> d
     stop.set()
     if plain_task:
         await plain_task
-    return {"streams": streams, "most_open": out["most_open"], "errors": len(out["errors"]),
-            "first_error": (out["errors"] or [""])[0],
-            "gap_p50": percentile(out["gaps"], 0.5), "gap_p99": percentile(out["gaps"], 0.99),
-            "ttft_p50": percentile(out["ttft"], 0.5), "ttft_p99": percentile(out["ttft"], 0.99),
-            "plain_p50": percentile(plain, 0.5), "plain_p99": percentile(plain, 0.99),
-            "received": out["received"], **steady}
+    return {
+        "streams": streams,
+        "most_open": out["most_open"],
+        "errors": len(out["errors"]),
+        "first_error": (out["errors"] or [""])[0],
+        "gap_p50": percentile(out["gaps"], 0.5),
+        "gap_p99": percentile(out["gaps"], 0.99),
+        "ttft_p50": percentile(out["ttft"], 0.5),
+        "ttft_p99": percentile(out["ttft"], 0.99),
+        "plain_p50": percentile(plain, 0.5),
+        "plain_p99": percentile(plain, 0.99),
+        "received": out["received"],
+        **steady,
+    }
 
 
 async def ttft_sample(target: Target, count: int, concurrency: int, tokens: int) -> list[float]:
@@ -186,6 +221,7 @@ async def ttft_sample(target: Target, count: int, concurrency: int, tokens: int)
     async def one():
         async with semaphore:
             await one_stream(target, out, first_token_only=True)
+
     await asyncio.gather(*(one() for _ in range(count)))
     if out["errors"]:
         raise SystemExit(f"{target.name}: {out['errors'][0]}")
@@ -196,21 +232,39 @@ def setup_cozeplus(base: str, model_urls: list[str]) -> tuple[list[str], str]:
     """A published agent on each fake model, and a PAT: what an SDK user has."""
     bots = []
     with httpx.Client(base_url=base, timeout=30) as client:
-        token = client.post("/api/passport/web/email/login/",
-                            json={"email": "admin@example.com", "password": PASSWORD}).json()["data"]["token"]
+        token = client.post(
+            "/api/passport/web/email/login/", json={"email": "admin@example.com", "password": PASSWORD}
+        ).json()["data"]["token"]
         auth = {"Authorization": f"Bearer {token}"}
         for model_url in model_urls:
-            model = client.post("/api/admin/config/model/create", headers=auth, json={
-                "name": "bench fake", "model_name": "fake", "base_url": model_url}).json()["data"]["model"]
-            bot_id = client.post("/api/draftbot/create", headers=auth, json={"name": "bench"}).json()["data"]["bot_id"]
-            client.post("/api/playground_api/draftbot/update_draft_bot_info", headers=auth, json={"bot_info": {
-                "bot_id": bot_id, "model_info": {"model_id": model["id"]},
-                "suggest_reply_info": {"suggest_reply_mode": 2}}}).raise_for_status()
-            client.post("/v1/bot/publish", headers=auth,
-                        json={"bot_id": bot_id, "connector_ids": ["1024"]}).raise_for_status()
+            model = client.post(
+                "/api/admin/config/model/create",
+                headers=auth,
+                json={"name": "bench fake", "model_name": "fake", "base_url": model_url},
+            ).json()["data"]["model"]
+            bot_id = client.post("/api/draftbot/create", headers=auth, json={"name": "bench"}).json()["data"][
+                "bot_id"
+            ]
+            client.post(
+                "/api/playground_api/draftbot/update_draft_bot_info",
+                headers=auth,
+                json={
+                    "bot_info": {
+                        "bot_id": bot_id,
+                        "model_info": {"model_id": model["id"]},
+                        "suggest_reply_info": {"suggest_reply_mode": 2},
+                    }
+                },
+            ).raise_for_status()
+            client.post(
+                "/v1/bot/publish", headers=auth, json={"bot_id": bot_id, "connector_ids": ["1024"]}
+            ).raise_for_status()
             bots.append(bot_id)
-        pat = client.post("/api/permission_api/pat/create_personal_access_token_and_permission", headers=auth,
-                          json={"name": "bench", "duration_day": "1"}).json()["data"]["token"]
+        pat = client.post(
+            "/api/permission_api/pat/create_personal_access_token_and_permission",
+            headers=auth,
+            json={"name": "bench", "duration_day": "1"},
+        ).json()["data"]["token"]
     return bots, pat
 
 
@@ -228,10 +282,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--levels", default="250,500,1000,1500")
     parser.add_argument("--rate", type=float, default=100, help="streams started per second")
-    parser.add_argument("--hold", type=float, default=5, help="seconds every stream of a level is open together")
+    parser.add_argument(
+        "--hold", type=float, default=5, help="seconds every stream of a level is open together"
+    )
     parser.add_argument("--delay-ms", type=float, default=50)
     parser.add_argument("--ttft-samples", type=int, default=200)
-    parser.add_argument("--only", choices=["bare", "cozeplus"], help="measure concurrent streams of one target")
+    parser.add_argument(
+        "--only", choices=["bare", "cozeplus"], help="measure concurrent streams of one target"
+    )
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
     # long enough that the last stream of the largest level starts while the first still streams
@@ -240,18 +298,32 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-"))
     short_port, long_port = free_port(), free_port()
     short_url, long_url = (f"http://127.0.0.1:{port}/v1" for port in (short_port, long_port))
-    env = {**os.environ, "COZEPLUS_DATA_DIR": str(data_dir), "COZEPLUS_ADMIN_PASSWORD": PASSWORD,
-           "COZEPLUS_LOG_LEVEL": "WARNING", "COZEPLUS_LOG_REQUESTS": "0", "PYTHONPATH": str(ROOT),
-           "BENCH_MODEL_URL": short_url, "COZEPLUS_OUTBOUND_ALLOW": "127.0.0.1"}  # the fake model
-    subprocess.run([sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
+    env = {
+        **os.environ,
+        "COZEPLUS_DATA_DIR": str(data_dir),
+        "COZEPLUS_ADMIN_PASSWORD": PASSWORD,
+        "COZEPLUS_LOG_LEVEL": "WARNING",
+        "COZEPLUS_LOG_REQUESTS": "0",
+        "PYTHONPATH": str(ROOT),
+        "BENCH_MODEL_URL": short_url,
+        "COZEPLUS_OUTBOUND_ALLOW": "127.0.0.1",
+    }  # the fake model
+    subprocess.run(
+        [sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
     # The servers measured get CPU 0 to themselves; this load generator and the fake models share
     # the others (with a single CPU, everything shares it and the figures say less).
     cpus = sorted(os.sched_getaffinity(0))
     server_cpus, load_cpus = ({cpus[0]}, set(cpus[1:])) if len(cpus) > 1 else (set(cpus), set(cpus))
     os.sched_setaffinity(0, load_cpus)
-    models = [subprocess.Popen([sys.executable, "-m", "bench.fake_model", str(port), str(args.delay_ms),
-                                str(tokens)], cwd=ROOT, env=env)
-              for port, tokens in ((short_port, 3), (long_port, long_tokens))]
+    models = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.fake_model", str(port), str(args.delay_ms), str(tokens)],
+            cwd=ROOT,
+            env=env,
+        )
+        for port, tokens in ((short_port, 3), (long_port, long_tokens))
+    ]
     ours, ours_url = start_uvicorn("core.asgi:create", env, probe_path="/healthz", cwd=ROOT)
     bare, bare_url = start_uvicorn("bench.bare_relay:create", env, probe_path="/v1/users/me", cwd=ROOT)
     for server in (ours, bare):
@@ -261,37 +333,82 @@ def main() -> None:
         auth = {"Authorization": f"Bearer {pat}"}
 
         def targets(bot_id: str, model_port: int, model_url: str) -> list[Target]:
-            question = {"bot_id": bot_id, "user_id": "bench", "stream": True, "bench_model_url": model_url,
-                        "additional_messages": [{"role": "user", "content": "Hello", "content_type": "text"}]}
+            question = {
+                "bot_id": bot_id,
+                "user_id": "bench",
+                "stream": True,
+                "bench_model_url": model_url,
+                "additional_messages": [{"role": "user", "content": "Hello", "content_type": "text"}],
+            }
             return [
-                Target("fake model alone", f"http://127.0.0.1:{model_port}", "/v1/chat/completions",
-                       {"model": "fake", "stream": True, "messages": [{"role": "user", "content": "Hello"}]}, {},
-                       MODEL_DELTA, "", {}),
-                Target("bare Starlette relay", bare_url, "/v3/chat", question, {}, DELTA, "/v1/users/me", {}, bare.pid),
-                Target("cozeplus /v3/chat", ours_url, "/v3/chat", question, auth, DELTA, "/v1/users/me", auth, ours.pid),
+                Target(
+                    "fake model alone",
+                    f"http://127.0.0.1:{model_port}",
+                    "/v1/chat/completions",
+                    {"model": "fake", "stream": True, "messages": [{"role": "user", "content": "Hello"}]},
+                    {},
+                    MODEL_DELTA,
+                    "",
+                    {},
+                ),
+                Target(
+                    "bare Starlette relay",
+                    bare_url,
+                    "/v3/chat",
+                    question,
+                    {},
+                    DELTA,
+                    "/v1/users/me",
+                    {},
+                    bare.pid,
+                ),
+                Target(
+                    "cozeplus /v3/chat",
+                    ours_url,
+                    "/v3/chat",
+                    question,
+                    auth,
+                    DELTA,
+                    "/v1/users/me",
+                    auth,
+                    ours.pid,
+                ),
             ]
+
         short, long = targets(short_bot, short_port, short_url), targets(long_bot, long_port, long_url)
         for target in short:  # warm-up, and a check that every target streams
             uvloop.run(ttft_sample(target, 5, 5, 3))
 
         engine = "postgresql" if env.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
-        print(f"streaming chat, one worker, {engine}; fake model: one token every {args.delay_ms:.0f} ms; "
-              f"servers on CPU {sorted(server_cpus)}, load and models on {sorted(load_cpus)}")
+        print(
+            f"streaming chat, one worker, {engine}; fake model: one token every {args.delay_ms:.0f} ms; "
+            f"servers on CPU {sorted(server_cpus)}, load and models on {sorted(load_cpus)}"
+        )
         print(f"\n1. time to first token, {args.ttft_samples} streams one after another (ms)")
         medians = {}
         for target in short:
             sample = uvloop.run(ttft_sample(target, args.ttft_samples, 1, 3))
             medians[target.name] = (statistics.median(sample), percentile(sample, 0.99))
-            print(f"   {target.name:22} median {fmt(medians[target.name][0])}   p99 {fmt(medians[target.name][1])}")
+            print(
+                f"   {target.name:22} median {fmt(medians[target.name][0])}"
+                f"   p99 {fmt(medians[target.name][1])}"
+            )
         model_p50, model_p99 = medians["fake model alone"]
         for name in ("bare Starlette relay", "cozeplus /v3/chat"):
-            print(f"   added by {name:22} median {fmt(medians[name][0] - model_p50)}   "
-                  f"p99 {fmt(medians[name][1] - model_p99)}")
+            print(
+                f"   added by {name:22} median {fmt(medians[name][0] - model_p50)}   "
+                f"p99 {fmt(medians[name][1] - model_p99)}"
+            )
 
-        print(f"\n2. concurrent streams, {args.rate:.0f} started per second, answers of {long_tokens} tokens (ms;"
-              f" a level passes with no errors, all open at once and p99 gap < 250 ms)")
-        print("   target                 streams   open errors  gap p50  gap p99 ttft p50 ttft p99 "
-              "plain p50 plain p99  server% µs/token load%")
+        print(
+            f"\n2. concurrent streams, {args.rate:.0f} started per second, "
+            f"answers of {long_tokens} tokens (ms;"
+            f" a level passes with no errors, all open at once and p99 gap < 250 ms)"
+        )
+        print(
+            "   target                 streams   open errors  gap p50  gap p99 ttft p50 ttft p99 "
+            "plain p50 plain p99  server% µs/token load%"
+        )
         held = {}
         for target in long[1:]:
             if args.only and args.only not in target.name.lower():
@@ -304,15 +421,23 @@ def main() -> None:
                 used = {name: (cpu_seconds(pid) - before[name]) / elapsed for name, pid in pids.items()}
                 load_cpu = sum(used.values())
                 passed = result["errors"] == 0 and result["gap_p99"] < 0.25 and result["most_open"] == streams
-                print(f"   {target.name:22} {streams:7d} {result['most_open']:6d} {result['errors']:6d} "
-                      f"{fmt(result['gap_p50'])}  {fmt(result['gap_p99'])} {fmt(result['ttft_p50'])} "
-                      f"{fmt(result['ttft_p99'])}   {fmt(result['plain_p50'])}   {fmt(result['plain_p99'])}  "
-                      + f"  {result['steady_cpu']:6.0%} {result['steady_us_per_token']:6.1f} {load_cpu:6.0%}  " + ("pass" if passed else "FAIL") + (f"  ({result['first_error']})" if result["errors"] else ""))
+                print(
+                    f"   {target.name:22} {streams:7d} {result['most_open']:6d} {result['errors']:6d} "
+                    f"{fmt(result['gap_p50'])}  {fmt(result['gap_p99'])} {fmt(result['ttft_p50'])} "
+                    f"{fmt(result['ttft_p99'])}   {fmt(result['plain_p50'])}   {fmt(result['plain_p99'])}  "
+                    + f"  {result['steady_cpu']:6.0%} {result['steady_us_per_token']:6.1f} {load_cpu:6.0%}  "
+                    + ("pass" if passed else "FAIL")
+                    + (f"  ({result['first_error']})" if result["errors"] else "")
+                )
                 if not passed:
                     break
                 held[target.name] = streams
-        print("\n   largest level held: " + ", ".join(f"{name} {held.get(name, 0)}" for name in
-                                                      ("bare Starlette relay", "cozeplus /v3/chat")))
+        print(
+            "\n   largest level held: "
+            + ", ".join(
+                f"{name} {held.get(name, 0)}" for name in ("bare Starlette relay", "cozeplus /v3/chat")
+            )
+        )
     finally:
         for proc in (ours, bare, *models):
             proc.terminate()

@@ -4,6 +4,7 @@ server in front of it): uvloop, a bare protocol instead of streams, and one cloc
 (streams are kept in one slot per millisecond of the delay, and each tick writes to the streams
 of the slots it passed) instead of a timer per token.
 Run: python -m bench.fake_model PORT DELAY_MS TOKENS"""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,12 +16,16 @@ import uvloop
 
 def _chunk(payload) -> bytes:
     """One HTTP chunk holding one SSE event (payload: a dict, or the text [DONE])."""
-    data = b"data: " + (payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()) + b"\n\n"
+    data = (
+        b"data: " + (payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()) + b"\n\n"
+    )
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
-HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
-        b"Connection: keep-alive\r\n\r\n")
+HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+    b"Connection: keep-alive\r\n\r\n"
+)
 TOKEN = _chunk({"choices": [{"index": 0, "delta": {"content": "tok "}, "finish_reason": None}]})
 
 
@@ -30,9 +35,12 @@ class Clock:
     def __init__(self, delay_ms: float, tokens: int):
         self.slots: list[dict] = [{} for _ in range(max(1, int(delay_ms)))]
         self.tokens = tokens
-        self.tail = (_chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-                     + _chunk({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": tokens}})
-                     + _chunk("[DONE]") + b"0\r\n\r\n")
+        self.tail = (
+            _chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            + _chunk({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": tokens}})
+            + _chunk("[DONE]")
+            + b"0\r\n\r\n"
+        )
         self.loop = asyncio.get_running_loop()
         self.position = self._now()
         self.arrived: list[tuple[int, object]] = []
@@ -90,7 +98,7 @@ class ModelProtocol(asyncio.Protocol):
                 length = int(line.split(b":", 1)[1])
         if len(self.buffer) < end + 4 + length:
             return
-        self.buffer = self.buffer[end + 4 + length:]
+        self.buffer = self.buffer[end + 4 + length :]
         self.transport.write(HEAD)
         self.clock.start(self.transport)
 
@@ -101,7 +109,8 @@ class ModelProtocol(asyncio.Protocol):
 async def serve(port: int, delay_ms: float, tokens: int) -> None:
     clock = Clock(delay_ms, tokens)
     server = await asyncio.get_running_loop().create_server(
-        lambda: ModelProtocol(clock), "127.0.0.1", port, backlog=4096)
+        lambda: ModelProtocol(clock), "127.0.0.1", port, backlog=4096
+    )
     async with server:
         await clock.run()
 

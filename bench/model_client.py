@@ -3,6 +3,7 @@ through services/llm_openai.py as the chat runtime calls it), httpx, and aiohttp
 installed (it is not a dependency: `pip install aiohttp` to compare). STREAMS streams at once,
 TOKENS tokens each, one every 50 ms; the model runs in its own process on another CPU.
 Run: .venv/bin/python -m bench.model_client [--streams 1000] [--tokens 200] [--rounds 3]"""
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,13 @@ PAYLOAD = {"model": "fake", "stream": True, "messages": [{"role": "user", "conte
 def _count_data_lines(pending: bytes, block: bytes) -> tuple[int, bytes]:
     lines = (pending + block).split(b"\n")
     rest = lines.pop()
-    return sum(1 for line in lines if line.startswith(b"data:") and not line.endswith(b"[DONE]")
-               and any((c.get("delta") or {}).get("content") for c in json.loads(line[5:])["choices"])), rest
+    return sum(
+        1
+        for line in lines
+        if line.startswith(b"data:")
+        and not line.endswith(b"[DONE]")
+        and any((c.get("delta") or {}).get("content") for c in json.loads(line[5:])["choices"])
+    ), rest
 
 
 async def ours(url: str, streams: int) -> int:
@@ -44,6 +50,7 @@ async def ours(url: str, streams: int) -> int:
     async def one():
         async for _ in llm_openai.stream(model, llm.ChatRequest(messages=PAYLOAD["messages"]), on_delta):
             pass
+
     await asyncio.gather(*(one() for _ in range(streams)))
     llm_openai.close_connections()
     return counted[0]
@@ -52,6 +59,7 @@ async def ours(url: str, streams: int) -> int:
 async def with_httpx(url: str, streams: int) -> int:
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
         async def one():
             count, pending = 0, b""
             async with client.stream("POST", f"{url}/chat/completions", json=PAYLOAD) as response:
@@ -59,13 +67,18 @@ async def with_httpx(url: str, streams: int) -> int:
                     found, pending = _count_data_lines(pending, block)
                     count += found
             return count
+
         return sum(await asyncio.gather(*(one() for _ in range(streams))))
 
 
 async def with_aiohttp(url: str, streams: int) -> int:
     import aiohttp
+
     connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(sock_read=60)) as session:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(sock_read=60)
+    ) as session:
+
         async def one():
             count, pending = 0, b""
             async with session.post(f"{url}/chat/completions", json=PAYLOAD) as response:
@@ -73,6 +86,7 @@ async def with_aiohttp(url: str, streams: int) -> int:
                     found, pending = _count_data_lines(pending, block)
                     count += found
             return count
+
         return sum(await asyncio.gather(*(one() for _ in range(streams))))
 
 
@@ -83,6 +97,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     from core.settings import Settings, use_settings
+
     use_settings(Settings.from_env({}, outbound_allow=("127.0.0.1",)))  # the SSRF guard admits the fake model
     clients = {"model_http (ours)": ours, "httpx": with_httpx}
     if importlib.util.find_spec("aiohttp"):
@@ -91,8 +106,11 @@ def main() -> None:
         print("aiohttp is not installed: not compared")
     cpus = sorted(os.sched_getaffinity(0))
     port = free_port()
-    model = subprocess.Popen([sys.executable, "-m", "bench.fake_model", str(port), "50", str(args.tokens)],
-                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    model = subprocess.Popen(
+        [sys.executable, "-m", "bench.fake_model", str(port), "50", str(args.tokens)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     if len(cpus) > 1:
         os.sched_setaffinity(model.pid, set(cpus[1:]))
         os.sched_setaffinity(0, {cpus[0]})
@@ -108,8 +126,10 @@ def main() -> None:
                     raise SystemExit(f"{name}: {tokens} tokens of {args.streams * args.tokens}")
                 results[name].append((time.process_time() - started) / tokens * 1e6)
         baseline = statistics.median(results["model_http (ours)"])
-        print(f"{args.streams} streams of {args.tokens} tokens, one every 50 ms; CPU µs per token, "
-              f"median of {args.rounds} rounds")
+        print(
+            f"{args.streams} streams of {args.tokens} tokens, one every 50 ms; CPU µs per token, "
+            f"median of {args.rounds} rounds"
+        )
         for name, values in results.items():
             median = statistics.median(values)
             print(f"   {name:20} {median:7.1f}   x{median / baseline:.2f}")

@@ -1,4 +1,5 @@
 """Cross-cutting pieces: app factory, settings, errors, security, ids, middleware."""
+
 import warnings
 
 # Connexion imports starlette.testclient at import time, which warns about httpx on every start.

@@ -1,4 +1,5 @@
 """The app factory: Connexion's AsyncApp over openapi.yaml, wrapped in our middleware."""
+
 from __future__ import annotations
 
 import contextlib
@@ -29,6 +30,7 @@ def _cache_connexion_signature_inspection() -> None:
     import connexion.decorators.parameter as parameter_module
     import connexion.security as security_module
     from connexion.utils import inspect_function_arguments
+
     if not hasattr(inspect_function_arguments, "cache_info"):
         cached = functools.lru_cache(maxsize=2048)(inspect_function_arguments)
         parameter_module.inspect_function_arguments = cached
@@ -57,8 +59,10 @@ def _tags_by_operation(spec: dict) -> dict[str, str]:
 
 
 def _methods_by_path(spec: dict) -> dict[str, set[str]]:
-    return {path: {m.upper() for m, op in item.items() if isinstance(op, dict) and "operationId" in op}
-            for path, item in spec.get("paths", {}).items()}
+    return {
+        path: {m.upper() for m, op in item.items() if isinstance(op, dict) and "operationId" in op}
+        for path, item in spec.get("paths", {}).items()
+    }
 
 
 def _slash_paths(spec: dict) -> set[str]:
@@ -68,11 +72,13 @@ def _slash_paths(spec: dict) -> set[str]:
 @contextlib.asynccontextmanager
 async def _lifespan(app):
     from services import knowledge, recovery, tasks, textsearch  # noqa: F401  (knowledge registers its tasks)
+
     recovery.start("server")  # before the queue runs: dead processes' documents are queued again
     tasks.start_consumer(get_settings().task_workers)
     threading.Thread(target=textsearch.warm_up, name="segmenter-warm-up", daemon=True).start()
     yield
     from services import llm_openai
+
     llm_openai.close_connections()  # model connections pooled on this event loop
 
 
@@ -84,23 +90,33 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     if pending:
         raise NotMigrated(
             f"the database at {settings.database_url.split('@')[-1]} is not migrated "
-            f"(pending: {', '.join(pending)}); run `cozeplus migrate` (or `make run`) first")
+            f"(pending: {', '.join(pending)}); run `cozeplus migrate` (or `make run`) first"
+        )
 
     from services import tasks
     from services.accounts import ensure_admin
+
     ensure_admin(settings)
     tasks.configure(settings)
 
     spec = load_spec(settings)
     app = connexion.AsyncApp(__name__, specification_dir=str(settings.spec_path.parent), lifespan=_lifespan)
-    app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
-                       slash_paths=_slash_paths(spec),
-                       max_json_body=settings.max_json_body_bytes,
-                       max_upload_body=settings.max_upload_bytes + 64 * 1024,
-                       log_requests=settings.log_requests)
-    app.add_api(spec, strict_validation=True, validate_responses=settings.validate_responses,
-                validator_map=VALIDATOR_MAP,
-                swagger_ui_options=SwaggerUIOptions(swagger_ui=True, spec_path="/openapi.json",
-                                                    swagger_ui_path="/ui"))
+    app.add_middleware(
+        RequestContextMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        slash_paths=_slash_paths(spec),
+        max_json_body=settings.max_json_body_bytes,
+        max_upload_body=settings.max_upload_bytes + 64 * 1024,
+        log_requests=settings.log_requests,
+    )
+    app.add_api(
+        spec,
+        strict_validation=True,
+        validate_responses=settings.validate_responses,
+        validator_map=VALIDATOR_MAP,
+        swagger_ui_options=SwaggerUIOptions(
+            swagger_ui=True, spec_path="/openapi.json", swagger_ui_path="/ui"
+        ),
+    )
     ErrorRenderer(_tags_by_operation(spec), _methods_by_path(spec)).install(app)
     return app

@@ -1,4 +1,5 @@
 """The ASGI entry point for uvicorn: `uvicorn --factory core.asgi:create`."""
+
 import gc
 
 from core.app import create_app

@@ -4,6 +4,7 @@ Rows a request names are loaded through services/refs, which asks `require_space
 ones. Non-members get "space not found" rather than "forbidden", so ids of other people's spaces
 reveal nothing. Later issues extend ACTION_ROLES with custom roles.
 """
+
 from __future__ import annotations
 
 from core import errors
@@ -35,4 +36,3 @@ def require_space(user: User, space_id: int, action: str = READ) -> int:
 def require_super_admin(user: User) -> None:
     if not user.is_super_admin:
         raise errors.PERMISSION_DENIED("this operation is for administrators")
-

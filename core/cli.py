@@ -1,4 +1,5 @@
 """The `cozeplus` command: migrate, serve, worker."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,6 +10,7 @@ from core.settings import get_settings
 
 def _migrate(args) -> int:
     from models.db import init_db, migrate
+
     settings = get_settings()
     init_db(settings.database_url)
     applied = migrate()
@@ -20,6 +22,7 @@ def _serve(args) -> int:
     import uvicorn
 
     from core.app import NotMigrated, create_app
+
     settings = get_settings()
     host, port = args.host or settings.host, args.port or settings.port
     try:
@@ -28,24 +31,37 @@ def _serve(args) -> int:
         print(f"cozeplus: {exc}", file=sys.stderr)
         return 2
     base = f"http://{host}:{port}"
-    print(f"cozeplus: serving on {base}\n"
-          f"cozeplus: Swagger UI {base}/ui/   spec {base}/openapi.json\n"
-          f"cozeplus: admin e-mail {settings.admin_email}", flush=True)
-    uvicorn.run("core.asgi:create", factory=True, host=host, port=port, workers=args.workers,
-                log_level="warning", access_log=False)
+    print(
+        f"cozeplus: serving on {base}\n"
+        f"cozeplus: Swagger UI {base}/ui/   spec {base}/openapi.json\n"
+        f"cozeplus: admin e-mail {settings.admin_email}",
+        flush=True,
+    )
+    uvicorn.run(
+        "core.asgi:create",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+    )
     return 0
 
 
 def _worker(args) -> int:
     from models.db import init_db, pending_migrations
     from services import knowledge, tasks  # noqa: F401  (registers the tasks)
+
     settings = get_settings()
     init_db(settings.database_url)
     if pending_migrations():
         print("cozeplus: the database is not migrated; run `cozeplus migrate` first", file=sys.stderr)
         return 2
     tasks.configure(settings)
-    print(f"cozeplus: task worker with {args.threads} threads on {settings.data_dir / 'tasks.db'}", flush=True)
+    print(
+        f"cozeplus: task worker with {args.threads} threads on {settings.data_dir / 'tasks.db'}", flush=True
+    )
     tasks.run_worker(args.threads)
     return 0
 

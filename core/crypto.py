@@ -1,4 +1,5 @@
 """Secrets at rest (provider API keys): Fernet with a key derived from the server's secret."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """The response envelope {code, msg, data} for successes and errors, and Connexion's error hooks."""
+
 from __future__ import annotations
 
 import contextvars
@@ -31,12 +32,16 @@ def error_body(code: int, msg: str) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def error_response(error: errors.ErrorCode, msg: str | None = None,
-                   headers: dict | None = None) -> ConnexionResponse:
-    return ConnexionResponse(status_code=error.status, mimetype="application/json",
-                             content_type="application/json",
-                             body=error_body(error.code, msg or error.message),
-                             headers=headers or {})
+def error_response(
+    error: errors.ErrorCode, msg: str | None = None, headers: dict | None = None
+) -> ConnexionResponse:
+    return ConnexionResponse(
+        status_code=error.status,
+        mimetype="application/json",
+        content_type="application/json",
+        body=error_body(error.code, msg or error.message),
+        headers=headers or {},
+    )
 
 
 class ErrorRenderer:
@@ -46,9 +51,12 @@ class ErrorRenderer:
         self.tag_by_operation = tag_by_operation
         # Starlette's Allow names only one route's methods when a path has several operations.
         self.allow_by_pattern = [
-            (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "/?$"),
-             ", ".join(sorted(methods | ({"HEAD"} if "GET" in methods else set()))))
-            for path, methods in methods_by_path.items()]
+            (
+                re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "/?$"),
+                ", ".join(sorted(methods | ({"HEAD"} if "GET" in methods else set()))),
+            )
+            for path, methods in methods_by_path.items()
+        ]
 
     def _allow(self, path: str, fallback: str | None) -> str | None:
         for pattern, allow in self.allow_by_pattern:
@@ -86,14 +94,17 @@ class ErrorRenderer:
     async def http_exception(self, request: ConnexionRequest, exc: HTTPException):
         headers = dict(exc.headers or {})  # keeps Allow on 405
         if exc.status_code == 404:
-            return error_response(errors.ROUTE_NOT_FOUND,
-                                  f"no route {request.method} {request.url.path}", headers)
+            return error_response(
+                errors.ROUTE_NOT_FOUND, f"no route {request.method} {request.url.path}", headers
+            )
         if exc.status_code == 405:
             headers["Allow"] = self._allow(request.url.path, headers.get("Allow"))
             headers.pop("allow", None)
-            return error_response(errors.METHOD_NOT_ALLOWED,
-                                  f"method {request.method} is not allowed on {request.url.path}",
-                                  headers)
+            return error_response(
+                errors.METHOD_NOT_ALLOWED,
+                f"method {request.method} is not allowed on {request.url.path}",
+                headers,
+            )
         if 400 <= exc.status_code < 500:
             return error_response(errors.BAD_REQUEST, str(exc.detail), headers)
         return error_response(errors.INTERNAL)
@@ -102,8 +113,9 @@ class ErrorRenderer:
         return error_response(self._invalid_param_code(request), "the request body is not valid UTF-8")
 
     async def bad_multipart(self, request: ConnexionRequest, exc: MultiPartException):
-        return error_response(self._invalid_param_code(request),
-                              f"the multipart body is malformed: {exc.message}")
+        return error_response(
+            self._invalid_param_code(request), f"the multipart body is malformed: {exc.message}"
+        )
 
     async def client_gone(self, request: ConnexionRequest, exc: ClientDisconnect):
         # Nobody is left to read this; answer quietly instead of logging a crash.

@@ -5,6 +5,7 @@ Coze's 700xxxxxx. Errors that belong to no operation (unknown route, wrong metho
 before routing) use the Coze open platform's generic codes (4000, 4100, 4101, 4200, 4013 ...),
 which the official SDKs already map to their error classes.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,7 +18,7 @@ class ErrorCode:
     name: str
     message: str
 
-    def __call__(self, msg: str | None = None, *, headers: dict | None = None) -> "ApiError":
+    def __call__(self, msg: str | None = None, *, headers: dict | None = None) -> ApiError:
         return ApiError(self, msg, headers=headers)
 
 
@@ -70,22 +71,33 @@ ACCOUNT_DISABLED = _code(700000009, 403, "account_disabled", "the account is dis
 LOGIN_THROTTLED = _code(700000010, 429, "login_throttled", "too many failed logins; retry later")
 WRONG_OLD_PASSWORD = _code(700000011, 403, "wrong_old_password", "old_password is not correct")
 NOT_A_SESSION = _code(700000012, 400, "not_a_session", "this credential is not a login session")
-SESSION_REQUIRED = _code(700000013, 403, "session_required", "this operation needs a login session, not a personal access token")
+SESSION_REQUIRED = _code(
+    700000013, 403, "session_required", "this operation needs a login session, not a personal access token"
+)
 AUTH_FAILED = _code(700012006, 401, "auth_failed", "authentication failed")
 
 # Agent 100xxxxxx
 AGENT_INVALID_PARAM = _code(100000000, 400, "agent_invalid_param", "invalid parameter")
 AGENT_NOT_FOUND = _code(100000002, 404, "agent_not_found", "agent not found")
-AGENT_BAD_CONNECTOR = _code(100000004, 400, "agent_bad_connector", "an agent can be published to connectors 1024 (API) and 999 (Chat SDK)")
+AGENT_BAD_CONNECTOR = _code(
+    100000004,
+    400,
+    "agent_bad_connector",
+    "an agent can be published to connectors 1024 (API) and 999 (Chat SDK)",
+)
 AGENT_NOT_PUBLISHED = _code(100000006, 404, "agent_not_published", "the agent has not been published")
 AGENT_VERSION_NOT_FOUND = _code(100000005, 404, "agent_version_not_found", "agent version not found")
 AGENT_NO_MODEL = _code(100000013, 409, "agent_no_model", "no LLM model is enabled")
 MODEL_NOT_FOUND = _code(100000020, 404, "model_not_found", "model not found")
 MODEL_DISABLED = _code(100000021, 409, "model_disabled", "the model is disabled")
-MODEL_BUILTIN_READONLY = _code(100000022, 409, "model_builtin_readonly", "the built-in model cannot be changed this way")
+MODEL_BUILTIN_READONLY = _code(
+    100000022, 409, "model_builtin_readonly", "the built-in model cannot be changed this way"
+)
 MODEL_IN_USE = _code(100000023, 409, "model_in_use", "the model is in use")
 MODEL_KIND_MISMATCH = _code(100000024, 400, "model_kind_mismatch", "the model is not of the kind needed here")
-MODEL_NOT_INSTALLED = _code(100000025, 409, "model_not_installed", "the local model is not installed on this server")
+MODEL_NOT_INSTALLED = _code(
+    100000025, 409, "model_not_installed", "the local model is not installed on this server"
+)
 # App 101, Connector 102
 APP_INVALID_PARAM = _code(101000000, 400, "app_invalid_param", "invalid parameter")
 APP_NOT_FOUND = _code(101000002, 404, "app_not_found", "app not found")
@@ -94,12 +106,18 @@ CONNECTOR_INVALID_PARAM = _code(102000000, 400, "connector_invalid_param", "inva
 CONVERSATION_INVALID_PARAM = _code(103000000, 400, "conversation_invalid_param", "invalid parameter")
 CONVERSATION_NOT_FOUND = _code(103000002, 404, "conversation_not_found", "conversation not found")
 AGENT_RUN_FAILED = _code(103100001, 502, "agent_run_failed", "the agent run failed")
-AGENT_NOT_AVAILABLE = _code(103100002, 404, "agent_not_available", "the agent is not published to this connector")
+AGENT_NOT_AVAILABLE = _code(
+    103100002, 404, "agent_not_available", "the agent is not published to this connector"
+)
 MESSAGE_NOT_FOUND = _code(103200001, 404, "message_not_found", "message not found")
 CHAT_NOT_FOUND = _code(103200002, 404, "chat_not_found", "chat not found")
-CHAT_NOT_AWAITING_TOOLS = _code(103200006, 409, "chat_not_awaiting_tools", "the chat is not waiting for tool outputs")
+CHAT_NOT_AWAITING_TOOLS = _code(
+    103200006, 409, "chat_not_awaiting_tools", "the chat is not waiting for tool outputs"
+)
 # cozepy's create_and_poll recognises this generic code for "cannot cancel"
-CHAT_NOT_CANCELLABLE = _code(4104, 409, "chat_not_cancellable", "only a created or in-progress chat can be cancelled")
+CHAT_NOT_CANCELLABLE = _code(
+    4104, 409, "chat_not_cancellable", "only a created or in-progress chat can be cancelled"
+)
 # Upload 104xxxxxx
 UPLOAD_INVALID_PARAM = _code(104000000, 400, "upload_invalid_param", "invalid parameter")
 FILE_TOO_LARGE = _code(104000004, 413, "file_too_large", "the file is too large")
@@ -114,14 +132,22 @@ KNOWLEDGE_INVALID_PARAM = _code(105000000, 400, "knowledge_invalid_param", "inva
 KNOWLEDGE_NOT_FOUND = _code(105000001, 404, "knowledge_not_found", "knowledge base not found")
 DOCUMENT_NOT_FOUND = _code(105000002, 404, "document_not_found", "document not found")
 SLICE_NOT_FOUND = _code(105000003, 404, "slice_not_found", "slice not found")
-KNOWLEDGE_NAME_DUPLICATE = _code(105000010, 409, "knowledge_name_duplicate", "the space already has a knowledge base with this name")
+KNOWLEDGE_NAME_DUPLICATE = _code(
+    105000010, 409, "knowledge_name_duplicate", "the space already has a knowledge base with this name"
+)
 DOCUMENT_BUSY = _code(105000015, 409, "document_busy", "the document is being processed")
-DOCUMENT_FILE_TYPE = _code(105000020, 415, "document_file_type", "this knowledge base does not take this file type")
+DOCUMENT_FILE_TYPE = _code(
+    105000020, 415, "document_file_type", "this knowledge base does not take this file type"
+)
 DOCUMENT_UNREADABLE = _code(105000021, 400, "document_unreadable", "the document cannot be read")
 DOCUMENT_TOO_LARGE = _code(105000022, 413, "document_too_large", "the document is over a size limit")
 DOCUMENT_URL_FORBIDDEN = _code(105000023, 400, "document_url_forbidden", "the URL may not be fetched")
-RETRIEVAL_UNAVAILABLE = _code(105000024, 400, "retrieval_unavailable", "the retrieval strategy is not available")
-KNOWLEDGE_EMBEDDING_FAILED = _code(105000025, 424, "knowledge_embedding_failed", "the embedding or rerank model failed")
+RETRIEVAL_UNAVAILABLE = _code(
+    105000024, 400, "retrieval_unavailable", "the retrieval strategy is not available"
+)
+KNOWLEDGE_EMBEDDING_FAILED = _code(
+    105000025, 424, "knowledge_embedding_failed", "the embedding or rerank model failed"
+)
 SLICE_INVALID = _code(105000037, 400, "slice_invalid", "the slice content does not fit the document")
 MEMORY_INVALID_PARAM = _code(106000000, 400, "memory_invalid_param", "invalid parameter")
 DATABASE_NOT_FOUND = _code(106000017, 404, "database_not_found", "database not found")
@@ -139,7 +165,9 @@ PROMPT_NOT_FOUND = _code(110000005, 404, "prompt_not_found", "prompt not found")
 SEARCH_INVALID_PARAM = _code(111000000, 400, "search_invalid_param", "invalid parameter")
 SHORTCUT_INVALID_PARAM = _code(112000000, 400, "shortcut_invalid_param", "invalid parameter")
 SHORTCUT_NOT_FOUND = _code(112000001, 404, "shortcut_not_found", "shortcut command not found")
-SHORTCUT_DUPLICATE = _code(112000002, 409, "shortcut_duplicate", "the agent already has a shortcut with this name or command")
+SHORTCUT_DUPLICATE = _code(
+    112000002, 409, "shortcut_duplicate", "the agent already has a shortcut with this name or command"
+)
 CORPORATION_INVALID_PARAM = _code(120000000, 400, "corporation_invalid_param", "invalid parameter")
 CORPORATION_NOT_FOUND = _code(120000001, 404, "corporation_not_found", "organization not found")
 WORKFLOW_INVALID_PARAM = _code(720702001, 400, "workflow_invalid_param", "invalid parameters")

@@ -2,6 +2,7 @@
 
 The database holds password hashes and encrypted secrets, the data directory the signing key
 and uploads; other accounts on the machine have no business reading either."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Small request/response helpers for handlers: the caller, the client address, cookies."""
+
 from __future__ import annotations
 
 from http.cookies import SimpleCookie

@@ -3,6 +3,7 @@
 Written in JSON as digit strings (JavaScript cannot hold int64). The node part is random per
 process, so several workers rarely share one; the sequence makes ids unique within a process.
 """
+
 from __future__ import annotations
 
 import secrets

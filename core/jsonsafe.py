@@ -4,6 +4,7 @@ Python's parser raises RecursionError on about 1,000 levels, and JSON can escape
 surrogate ("\\ud800") that no database driver or UTF-8 encoder accepts. Request bodies and every
 JSON string a client sends inside a field (message content, slices, table rows) pass through
 here, so both are plain "bad input" with the place named, never a crash further in."""
+
 from __future__ import annotations
 
 import json

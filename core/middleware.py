@@ -1,5 +1,6 @@
 """ASGI middleware around the Connexion stack: request ids, access logs, body limits, and the
 trailing-slash aliases of Coze's passport paths."""
+
 from __future__ import annotations
 
 import itertools
@@ -21,8 +22,15 @@ _id_counter = itertools.count(1)
 
 
 class RequestContextMiddleware:
-    def __init__(self, app, *, slash_paths: set[str], max_json_body: int, max_upload_body: int,
-                 log_requests: bool = True):
+    def __init__(
+        self,
+        app,
+        *,
+        slash_paths: set[str],
+        max_json_body: int,
+        max_upload_body: int,
+        log_requests: bool = True,
+    ):
         self.app = app
         self.slash_paths = slash_paths  # spec paths that end in "/": also answered without it
         self.max_json_body = max_json_body
@@ -54,8 +62,11 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 message = dict(message)
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", id_header),
-                                      (b"x-tt-logid", id_header)]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", id_header),
+                    (b"x-tt-logid", id_header),
+                ]
             await send(message)
 
         content_type = headers.get(b"content-type", b"")
@@ -68,20 +79,24 @@ class RequestContextMiddleware:
             declared = 0
         try:
             if declared > limit:
-                await _send_error(send_with_id, errors.PAYLOAD_TOO_LARGE,
-                                  f"the request body is {declared} bytes; the limit is {limit}")
+                await _send_error(
+                    send_with_id,
+                    errors.PAYLOAD_TOO_LARGE,
+                    f"the request body is {declared} bytes; the limit is {limit}",
+                )
             elif b"content-length" not in headers and b"chunked" in headers.get(b"transfer-encoding", b""):
                 # Connexion treats a body without Content-Length as absent: buffer it (bounded).
                 body = await _read_all(_limited(receive, limit, reject_nul=b"json" in content_type))
-                scope = dict(scope, headers=[*scope["headers"],
-                                             (b"content-length", str(len(body)).encode())])
+                scope = dict(scope, headers=[*scope["headers"], (b"content-length", str(len(body)).encode())])
                 await self.app(scope, _replay(body, receive), send_with_id)
             elif b"%00" in query:
-                await _send_error(send_with_id, errors.BAD_REQUEST,
-                                  "query parameters must not contain NUL characters")
+                await _send_error(
+                    send_with_id, errors.BAD_REQUEST, "query parameters must not contain NUL characters"
+                )
             else:
-                await self.app(scope, _limited(receive, limit, reject_nul=b"json" in content_type),
-                               send_with_id)
+                await self.app(
+                    scope, _limited(receive, limit, reject_nul=b"json" in content_type), send_with_id
+                )
         except errors.ApiError as exc:  # a body over the limit, noticed while streaming it
             if status_holder["status"] == 0:
                 await _send_error(send_with_id, exc.error, exc.msg)
@@ -142,21 +157,33 @@ def _replay(body: bytes, receive):
 
 async def _send_error(send, error: errors.ErrorCode, msg: str) -> None:
     body = error_body(error.code, msg)
-    await send({"type": "http.response.start", "status": error.status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 def _log_access(scope, status: int, started: float) -> None:
     context = scope.get("extensions", {}).get("connexion_context", {})
     client = scope.get("client") or ("", 0)
-    access_log.info("request", extra={"fields": {
-        "method": scope["method"],
-        "path": scope["path"],
-        "status": status,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-        "user_id": context.get("user"),
-        "client": client[0],
-    }})
+    access_log.info(
+        "request",
+        extra={
+            "fields": {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "user_id": context.get("user"),
+                "client": client[0],
+            }
+        },
+    )

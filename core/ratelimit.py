@@ -1,5 +1,6 @@
 """Counting failures in moving windows (the `limits` library): memory by default, Redis when
 REDIS_URL is set so that several workers share the counts."""
+
 from __future__ import annotations
 
 import math

@@ -1,5 +1,6 @@
 """Credentials: password hashing, JWT sessions, personal access tokens, and the functions the
 spec's security schemes name (x-bearerInfoFunc / x-apikeyInfoFunc)."""
+
 from __future__ import annotations
 
 import functools
@@ -16,8 +17,8 @@ from connexion.security import NO_VALUE
 
 from core import errors
 from core.settings import get_settings
-from models.identity import LoginSession, PersonalAccessToken, User
 from models.db import run_db
+from models.identity import LoginSession, PersonalAccessToken, User
 
 JWT_ALGORITHM = "HS256"
 PAT_PREFIX = "pat_"
@@ -31,8 +32,7 @@ def _password_hasher() -> PasswordHasher:
     global _hasher, _dummy_hash
     if _hasher is None:
         settings = get_settings()
-        _hasher = PasswordHasher(time_cost=settings.argon2_time_cost,
-                                 memory_cost=settings.argon2_memory_cost)
+        _hasher = PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost)
         _dummy_hash = _hasher.hash(secrets.token_hex(16))
     return _hasher
 
@@ -58,14 +58,14 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 # --- JWT sessions ---------------------------------------------------------------------------
 
+
 def issue_session(user: User, client_address: str = "") -> tuple[str, int]:
     """A signed JWT and its expiry; the session row lets logout revoke it."""
     settings = get_settings()
     now = int(time.time())
     expires_at = now + settings.jwt_ttl_seconds
     jti = uuid.uuid4().hex
-    LoginSession.create(jti=jti, user=user.id, expires_at=expires_at,
-                        client_address=client_address[:64])
+    LoginSession.create(jti=jti, user=user.id, expires_at=expires_at, client_address=client_address[:64])
     claims = {"sub": str(user.id), "iat": now, "exp": expires_at, "jti": jti}
     return jwt.encode(claims, settings.secret_key, algorithm=JWT_ALGORITHM), expires_at
 
@@ -75,8 +75,9 @@ def _verified_claims(token: str, secret: str) -> dict:
     """Signature and shape, checked once per distinct token: a client sends the same token on
     every request, and PyJWT's decode is the largest single cost of an authenticated read. Expiry
     and revocation are checked on every request by the caller. Invalid tokens raise (not cached)."""
-    claims = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM],
-                        options={"require": ["sub", "exp", "iat", "jti"]})
+    claims = jwt.decode(
+        token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "exp", "iat", "jti"]}
+    )
     if not isinstance(claims.get("jti"), str) or not isinstance(claims.get("exp"), int):
         raise jwt.InvalidTokenError("bad claims")
     return claims
@@ -103,6 +104,7 @@ def _session_user(token: str) -> dict:
 
 
 # --- personal access tokens -----------------------------------------------------------------
+
 
 def new_personal_access_token() -> tuple[str, str]:
     """(plaintext, stored hash). The plaintext is shown once and never stored."""

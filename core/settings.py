@@ -1,4 +1,5 @@
 """Settings: the only module that reads the environment."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,23 +47,23 @@ class Settings:
     login_max_failures_per_email: int = 5
     login_max_failures_per_address: int = 20
     login_failure_window_seconds: int = 900
-    login_email_pace_per_minute: int = 6     # failed attempts on one e-mail from failing addresses
+    login_email_pace_per_minute: int = 6  # failed attempts on one e-mail from failing addresses
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
     redis_url: str | None = None
     validate_responses: bool = False
     log_level: str = "INFO"
     log_requests: bool = True
-    offline_model_delay_ms: int = 15     # pause between the offline model's pieces (0 in tests)
-    model_timeout_seconds: int = 120     # longest silence from a model provider
-    model_max_retries: int = 2           # on 429, 5xx and connection errors, before any output
-    chat_max_tool_rounds: int = 5        # model -> tools -> model rounds in one turn
-    task_workers: int = 2                # task-queue threads in the server process (0: none)
-    heartbeat_seconds: int = 5           # processes beat this often; silent for 3 beats = gone
-    knowledge_max_pages: int = 2000      # longest pdf a knowledge base accepts
-    knowledge_max_unzipped_bytes: int = 200 * 1024 * 1024   # docx/xlsx contents, against zip bombs
-    knowledge_max_chars: int = 20_000_000                     # text extracted from one document
-    knowledge_allow_private_urls: bool = False   # let documents be fetched from private addresses
+    offline_model_delay_ms: int = 15  # pause between the offline model's pieces (0 in tests)
+    model_timeout_seconds: int = 120  # longest silence from a model provider
+    model_max_retries: int = 2  # on 429, 5xx and connection errors, before any output
+    chat_max_tool_rounds: int = 5  # model -> tools -> model rounds in one turn
+    task_workers: int = 2  # task-queue threads in the server process (0: none)
+    heartbeat_seconds: int = 5  # processes beat this often; silent for 3 beats = gone
+    knowledge_max_pages: int = 2000  # longest pdf a knowledge base accepts
+    knowledge_max_unzipped_bytes: int = 200 * 1024 * 1024  # docx/xlsx contents, against zip bombs
+    knowledge_max_chars: int = 20_000_000  # text extracted from one document
+    knowledge_allow_private_urls: bool = False  # let documents be fetched from private addresses
     # private hosts outbound calls may reach anyway: names, name:port, addresses or networks
     outbound_allow: tuple[str, ...] = ()
 
@@ -75,7 +76,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
+    def from_env(cls, env: dict | None = None, **overrides) -> Settings:
         env = dict(os.environ if env is None else env)
         data_dir = Path(env.get("COZEPLUS_DATA_DIR") or REPO_ROOT / "data").resolve()
         database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cozeplus.db'}"
@@ -119,16 +120,19 @@ class Settings:
             task_workers=_int(env, "COZEPLUS_TASK_WORKERS", 2),
             heartbeat_seconds=max(1, _int(env, "COZEPLUS_HEARTBEAT_SECONDS", 5)),
             knowledge_max_pages=_int(env, "COZEPLUS_KNOWLEDGE_MAX_PAGES", 2000),
-            knowledge_max_unzipped_bytes=_int(env, "COZEPLUS_KNOWLEDGE_MAX_UNZIPPED_BYTES", 200 * 1024 * 1024),
+            knowledge_max_unzipped_bytes=_int(
+                env, "COZEPLUS_KNOWLEDGE_MAX_UNZIPPED_BYTES", 200 * 1024 * 1024
+            ),
             knowledge_max_chars=_int(env, "COZEPLUS_KNOWLEDGE_MAX_CHARS", 20_000_000),
             knowledge_allow_private_urls=_bool(env.get("COZEPLUS_KNOWLEDGE_ALLOW_PRIVATE_URLS"), False),
-            outbound_allow=tuple(e.strip().lower() for e in (env.get("COZEPLUS_OUTBOUND_ALLOW") or "").split(",")
-                                 if e.strip()),
+            outbound_allow=tuple(
+                e.strip().lower() for e in (env.get("COZEPLUS_OUTBOUND_ALLOW") or "").split(",") if e.strip()
+            ),
         )
         values.update(overrides)
         return cls(**values)
 
-    def with_secret(self) -> "Settings":
+    def with_secret(self) -> Settings:
         """Fill in the signing secret: the environment's, or one generated once and kept."""
         if self.secret_key:
             return self

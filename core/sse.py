@@ -1,18 +1,21 @@
 """Server-Sent Events as both official SDK parsers read them: `event:` then one `data:` line of
 JSON, a blank line after each event, no `id:` or `retry:` lines."""
+
 from __future__ import annotations
 
 import asyncio
 import functools
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from starlette.responses import Response
 
 KEEP_ALIVE = b": keep-alive\n\n"  # a comment: browsers ignore it, cozepy would not (never sent there)
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # built once: dumps() builds one per call
+_encode = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":")
+).encode  # built once: dumps() builds one per call
 _encode_string = json.encoder.encode_basestring  # a str as a JSON string, non-ASCII kept (C)
 
 
@@ -148,7 +151,9 @@ class EventStream(Response):
         self._send = send
         watcher = loop.create_task(self._watch(receive))
         self._last_write = loop.time()
-        self._timer = loop.call_at(self._last_write + self.keepalive, self._keep_alive) if self.keepalive else None
+        self._timer = (
+            loop.call_at(self._last_write + self.keepalive, self._keep_alive) if self.keepalive else None
+        )
         try:
             while not self._gone:
                 if self._unfinished is not None:

@@ -1,5 +1,6 @@
 """Request validation tweaks: parameter errors that name their parameter, and JSON bodies read
 through core.jsonsafe (bounded nesting, no lone surrogates)."""
+
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,5 @@
 """Health and (later) server administration."""
+
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
@@ -28,6 +29,7 @@ def healthz():
 
 # --- the model registry (super admins) -------------------------------------------------------
 
+
 def create_model(token_info, body):
     require_super_admin(token_info["user"])
     return ok({"model": model_admin_view(model_registry.create(body))})
@@ -46,10 +48,22 @@ def list_models(token_info, body=None):
 
 def list_local_models(token_info):
     require_super_admin(token_info["user"])
-    return ok({"models": [{"model_name": m.name, "kind": "embedding", "dimensions": m.dimensions,
-                           "max_tokens": m.max_tokens, "languages": m.languages,
-                           "installed": local_models.installed(m.name), "install_hint": local_models.INSTALL_HINT}
-                          for m in local_models.MODELS.values()]})
+    return ok(
+        {
+            "models": [
+                {
+                    "model_name": m.name,
+                    "kind": "embedding",
+                    "dimensions": m.dimensions,
+                    "max_tokens": m.max_tokens,
+                    "languages": m.languages,
+                    "installed": local_models.installed(m.name),
+                    "install_hint": local_models.INSTALL_HINT,
+                }
+                for m in local_models.MODELS.values()
+            ]
+        }
+    )
 
 
 def delete_model(token_info, body):
@@ -60,9 +74,14 @@ def delete_model(token_info, body):
 
 # --- knowledge models (super admins) ----------------------------------------------------------
 
+
 def _knowledge_config_view(config: dict) -> dict:
-    return {"embedding_model_id": config.get("embedding_model_id"), "rerank_model_id": config.get("rerank_model_id"),
-            "caption_model_id": config.get("caption_model_id"), "available_strategies": retrieval.available_strategies()}
+    return {
+        "embedding_model_id": config.get("embedding_model_id"),
+        "rerank_model_id": config.get("rerank_model_id"),
+        "caption_model_id": config.get("caption_model_id"),
+        "available_strategies": retrieval.available_strategies(),
+    }
 
 
 def get_knowledge_config(token_info):

@@ -1,11 +1,11 @@
 """Agents (draft bots) and the models they can use."""
+
 from __future__ import annotations
 
 from core import errors
 from core.envelope import ok
 from core.ids import parse_id
-from handlers.views import (avatar_url, connector_views, draft_bot_view, history_view,
-                            model_choice_view)
+from handlers.views import avatar_url, connector_views, draft_bot_view, history_view, model_choice_view
 from models.llm import KIND_CHAT, LlmModel
 from services import agents, files, refs
 
@@ -24,6 +24,7 @@ def get_type_list(token_info, body=None):
 
 # --- agents (draft bots) -----------------------------------------------------------------------
 
+
 def create_bot(token_info, body):
     bot, warning = agents.create(token_info["user"], body)
     return ok({"bot_id": str(bot.id), "check_not_pass": bool(warning), "check_not_pass_msg": warning})
@@ -35,8 +36,12 @@ def get_display_info(token_info, body):
 
 
 def update_display_info(token_info, body):
-    bot = agents.update_display(token_info["user"], body["bot_id"], body.get("space_id"),
-                                (body.get("display_info") or {}).get("tab_display_info") or {})
+    bot = agents.update_display(
+        token_info["user"],
+        body["bot_id"],
+        body.get("space_id"),
+        (body.get("display_info") or {}).get("tab_display_info") or {},
+    )
     return ok({"tab_display_info": bot.display_info})
 
 
@@ -49,9 +54,15 @@ def get_draft_bot_info(token_info, body):
 
 def update_draft_bot_info(token_info, body):
     bot, changed = agents.update_draft(token_info["user"], body["bot_info"])
-    return ok({"has_change": changed, "check_not_pass": False, "branch": 0,
-               "same_with_online": not bot.has_unpublished_change,
-               "commit_version": str(bot.draft_version)})
+    return ok(
+        {
+            "has_change": changed,
+            "check_not_pass": False,
+            "branch": 0,
+            "same_with_online": not bot.has_unpublished_change,
+            "commit_version": str(bot.draft_version),
+        }
+    )
 
 
 def delete_bot(token_info, body):
@@ -62,23 +73,43 @@ def delete_bot(token_info, body):
 def duplicate_bot(token_info, body):
     user = token_info["user"]
     bot = agents.duplicate(user, body["bot_id"], body.get("space_id"))
-    return ok({"bot_id": str(bot.id), "name": bot.name,
-               "user_info": {"user_id": str(user.id), "name": user.name, "avatar_url": avatar_url(user)}})
+    return ok(
+        {
+            "bot_id": str(bot.id),
+            "name": bot.name,
+            "user_info": {"user_id": str(user.id), "name": user.name, "avatar_url": avatar_url(user)},
+        }
+    )
 
 
 def commit_check(token_info, body):
     bot = agents.load(token_info["user"], body["bot_id"], space_id=body.get("space_id"))
     base = body.get("commit_version")
-    return ok({"has_change": base not in (None, "") and str(base) != str(bot.draft_version),
-               "commit_version": str(bot.draft_version),
-               "same_with_online": not bot.has_unpublished_change})
+    return ok(
+        {
+            "has_change": base not in (None, "") and str(base) != str(bot.draft_version),
+            "commit_version": str(bot.draft_version),
+            "same_with_online": not bot.has_unpublished_change,
+        }
+    )
 
 
 def publish_bot(token_info, body):
-    version = agents.publish(token_info["user"], body["bot_id"], list((body.get("connectors") or {}).keys()),
-                             info=(body.get("history_info") or ""), space_id=body.get("space_id"))
-    return ok({"publish_result": {str(c): {"publish_result_status": 1} for c in version.connector_ids},
-               "check_not_pass": False, "version": version.version, "publish_id": version.version})
+    version = agents.publish(
+        token_info["user"],
+        body["bot_id"],
+        list((body.get("connectors") or {}).keys()),
+        info=(body.get("history_info") or ""),
+        space_id=body.get("space_id"),
+    )
+    return ok(
+        {
+            "publish_result": {str(c): {"publish_result_status": 1} for c in version.connector_ids},
+            "check_not_pass": False,
+            "version": version.version,
+            "publish_id": version.version,
+        }
+    )
 
 
 def list_publish_connectors(token_info, body):
@@ -93,6 +124,7 @@ def list_draft_history(token_info, body):
 
 
 # --- Open API (/v1): what cozepy and @coze/api call ------------------------------------------
+
 
 def open_create_bot(token_info, body):
     bot = agents.open_create(token_info["user"], body)
@@ -125,17 +157,48 @@ def open_get_bot(token_info, bot_id, is_published=False):
     return get_online_info(token_info, bot_id)
 
 
-def open_list_bots(token_info, workspace_id, page_index=1, page_size=20, publish_status=None,
-                   connector_id=None):
-    rows, total = agents.page_of_space(token_info["user"], workspace_id, page_index, page_size, publish_status)
-    return ok({"items": [{"id": str(b.id), "name": b.name, "description": b.description,
-                          "icon_url": files.url_of(b.icon_uri), "is_published": at is not None, "updated_at": b.updated_at,
-                          "owner_user_id": str(b.creator_id), "published_at": at or 0} for b, at in rows],
-               "total": total})
+def open_list_bots(
+    token_info, workspace_id, page_index=1, page_size=20, publish_status=None, connector_id=None
+):
+    rows, total = agents.page_of_space(
+        token_info["user"], workspace_id, page_index, page_size, publish_status
+    )
+    return ok(
+        {
+            "items": [
+                {
+                    "id": str(b.id),
+                    "name": b.name,
+                    "description": b.description,
+                    "icon_url": files.url_of(b.icon_uri),
+                    "is_published": at is not None,
+                    "updated_at": b.updated_at,
+                    "owner_user_id": str(b.creator_id),
+                    "published_at": at or 0,
+                }
+                for b, at in rows
+            ],
+            "total": total,
+        }
+    )
 
 
 def published_bots_list(token_info, space_id, page_index=1, page_size=20):
-    rows, total = agents.page_of_space(token_info["user"], space_id, page_index, page_size, "published_online")
-    return ok({"space_bots": [{"bot_id": str(b.id), "bot_name": b.name, "description": b.description,
-                               "icon_url": files.url_of(b.icon_uri), "publish_time": str(at)} for b, at in rows],
-               "total": total})
+    rows, total = agents.page_of_space(
+        token_info["user"], space_id, page_index, page_size, "published_online"
+    )
+    return ok(
+        {
+            "space_bots": [
+                {
+                    "bot_id": str(b.id),
+                    "bot_name": b.name,
+                    "description": b.description,
+                    "icon_url": files.url_of(b.icon_uri),
+                    "publish_time": str(at),
+                }
+                for b, at in rows
+            ],
+            "total": total,
+        }
+    )

@@ -1,4 +1,5 @@
 """Knowledge bases on Coze's /api/knowledge/* routes, and the retrieval test."""
+
 from __future__ import annotations
 
 from core.envelope import ok
@@ -9,45 +10,82 @@ STATUS_TEXT = {0: "processing", 1: "done", 2: "disabled", 4: "resegmenting", 9: 
 
 
 def dataset_view(dataset, stats: dict) -> dict:
-    return {"dataset_id": str(dataset.id), "name": dataset.name, "description": dataset.description,
-            "icon_uri": dataset.icon_uri, "icon_url": files.url_of(dataset.icon_uri) if dataset.icon_uri else "",
-            "space_id": str(dataset.space_id), "creator_id": str(dataset.creator_id), "status": dataset.status,
-            "format_type": dataset.format_type,
-            "chunk_strategy": dataset.chunk_strategy or None, "can_edit": True,
-            "create_time": dataset.created_at, "update_time": dataset.updated_at, **stats}
+    return {
+        "dataset_id": str(dataset.id),
+        "name": dataset.name,
+        "description": dataset.description,
+        "icon_uri": dataset.icon_uri,
+        "icon_url": files.url_of(dataset.icon_uri) if dataset.icon_uri else "",
+        "space_id": str(dataset.space_id),
+        "creator_id": str(dataset.creator_id),
+        "status": dataset.status,
+        "format_type": dataset.format_type,
+        "chunk_strategy": dataset.chunk_strategy or None,
+        "can_edit": True,
+        "create_time": dataset.created_at,
+        "update_time": dataset.updated_at,
+        **stats,
+    }
 
 
 def document_view(document) -> dict:
-    return {"document_id": str(document.id), "dataset_id": str(document.dataset_id), "name": document.name,
-            "tos_uri": f"file:{document.file_id}" if document.file_id else "", "web_url": document.web_url,
-            "type": document.file_type, "size": document.size, "char_count": document.char_count,
-            "slice_count": document.slice_count, "hit_count": document.hit_count, "status": document.status,
-            "status_descript": document.status_reason, "progress": document.progress,
-            "source_type": document.source_type, "format_type": document.dataset.format_type,
-            "table_meta": document.table_meta, "chunk_strategy": document.chunk_strategy or None,
-            "parsing_strategy": document.parsing_strategy, "caption": document.caption,
-            "update_type": (document.update_rule or {}).get("update_type", 0),
-            "update_interval": (document.update_rule or {}).get("update_interval", 0),
-            "create_time": document.created_at, "update_time": document.updated_at}
+    return {
+        "document_id": str(document.id),
+        "dataset_id": str(document.dataset_id),
+        "name": document.name,
+        "tos_uri": f"file:{document.file_id}" if document.file_id else "",
+        "web_url": document.web_url,
+        "type": document.file_type,
+        "size": document.size,
+        "char_count": document.char_count,
+        "slice_count": document.slice_count,
+        "hit_count": document.hit_count,
+        "status": document.status,
+        "status_descript": document.status_reason,
+        "progress": document.progress,
+        "source_type": document.source_type,
+        "format_type": document.dataset.format_type,
+        "table_meta": document.table_meta,
+        "chunk_strategy": document.chunk_strategy or None,
+        "parsing_strategy": document.parsing_strategy,
+        "caption": document.caption,
+        "update_type": (document.update_rule or {}).get("update_type", 0),
+        "update_interval": (document.update_rule or {}).get("update_interval", 0),
+        "create_time": document.created_at,
+        "update_time": document.updated_at,
+    }
 
 
 def progress_view(document) -> dict:
     done = document.status not in knowledge.BUSY
-    return {"document_id": str(document.id), "document_name": document.name,
-            "progress": 100 if done and document.status != DOC_FAILED else document.progress,
-            "status": document.status,
-            "status_descript": document.status_reason or STATUS_TEXT.get(document.status, ""),
-            "remaining_time": 0 if done else max(1, (100 - document.progress) // 10),
-            "size": document.size, "type": document.file_type, "url": document.web_url,
-            "update_type": (document.update_rule or {}).get("update_type", 0),
-            "update_interval": (document.update_rule or {}).get("update_interval", 0)}
+    return {
+        "document_id": str(document.id),
+        "document_name": document.name,
+        "progress": 100 if done and document.status != DOC_FAILED else document.progress,
+        "status": document.status,
+        "status_descript": document.status_reason or STATUS_TEXT.get(document.status, ""),
+        "remaining_time": 0 if done else max(1, (100 - document.progress) // 10),
+        "size": document.size,
+        "type": document.file_type,
+        "url": document.web_url,
+        "update_type": (document.update_rule or {}).get("update_type", 0),
+        "update_interval": (document.update_rule or {}).get("update_interval", 0),
+    }
 
 
 def slice_view(piece) -> dict:
-    return {"slice_id": str(piece.id), "document_id": str(piece.document_id), "dataset_id": str(piece.dataset_id),
-            "content": piece.content, "status": piece.status, "enabled": piece.status != SLICE_DISABLED,
-            "hit_count": piece.hit_count, "char_count": piece.char_count, "sequence": piece.sequence,
-            "meta": piece.meta}
+    return {
+        "slice_id": str(piece.id),
+        "document_id": str(piece.document_id),
+        "dataset_id": str(piece.dataset_id),
+        "content": piece.content,
+        "status": piece.status,
+        "enabled": piece.status != SLICE_DISABLED,
+        "hit_count": piece.hit_count,
+        "char_count": piece.char_count,
+        "sequence": piece.sequence,
+        "meta": piece.meta,
+    }
 
 
 def _datasets_view(datasets) -> list[dict]:
@@ -56,6 +94,7 @@ def _datasets_view(datasets) -> list[dict]:
 
 
 # --- datasets ----------------------------------------------------------------------------------
+
 
 def create_dataset(token_info, body):
     return ok({"dataset_id": str(knowledge.create_dataset(token_info["user"], body).id)})
@@ -74,21 +113,30 @@ def delete_dataset(token_info, body):
 def list_datasets(token_info, body):
     user, found = token_info["user"], body.get("filter") or {}
     datasets, total = knowledge.list_datasets(
-        user, body["space_id"], name=found.get("name"), dataset_ids=found.get("dataset_ids"),
+        user,
+        body["space_id"],
+        name=found.get("name"),
+        dataset_ids=found.get("dataset_ids"),
         project_id=body.get("project_id"),
-        mine_only=found.get("scope_type") == 2, format_type=found.get("format_type"),
-        order_by_update=body.get("order_field") == 2, ascending=body.get("order_type") == 2,
-        page=body.get("page", 1), size=body.get("size", 20))
+        mine_only=found.get("scope_type") == 2,
+        format_type=found.get("format_type"),
+        order_by_update=body.get("order_field") == 2,
+        ascending=body.get("order_type") == 2,
+        page=body.get("page", 1),
+        size=body.get("size", 20),
+    )
     return ok({"dataset_list": _datasets_view(datasets), "total": total})
 
 
 def dataset_detail(token_info, body):
-    datasets = knowledge.datasets_by_ids(token_info["user"], body["dataset_ids"], body.get("space_id"),
-                                         body.get("project_id"))
+    datasets = knowledge.datasets_by_ids(
+        token_info["user"], body["dataset_ids"], body.get("space_id"), body.get("project_id")
+    )
     return ok({"dataset_details": {v["dataset_id"]: v for v in _datasets_view(datasets)}})
 
 
 # --- documents ---------------------------------------------------------------------------------
+
 
 def create_documents(token_info, body):
     documents = knowledge.create_documents(token_info["user"], body)
@@ -97,8 +145,13 @@ def create_documents(token_info, body):
 
 def list_documents(token_info, body):
     documents, total = knowledge.list_documents(
-        token_info["user"], body["dataset_id"], document_ids=body.get("document_ids"),
-        keyword=body.get("keyword"), page=body.get("page", 1), size=body.get("size", 20))
+        token_info["user"],
+        body["dataset_id"],
+        document_ids=body.get("document_ids"),
+        keyword=body.get("keyword"),
+        page=body.get("page", 1),
+        size=body.get("size", 20),
+    )
     return ok({"document_infos": [document_view(d) for d in documents], "total": total})
 
 
@@ -127,12 +180,20 @@ def resegment_documents(token_info, body):
 
 # --- slices ------------------------------------------------------------------------------------
 
+
 def list_slices(token_info, body):
     offset, size = body.get("sequence", 0), body.get("page_size", 20)
-    slices, total = knowledge.list_slices(token_info["user"], document_id=body.get("document_id"),
-                                          dataset_id=body.get("dataset_id"), offset=offset,
-                                          keyword=body.get("keyword"), size=size)
-    return ok({"slices": [slice_view(s) for s in slices], "total": total, "hasmore": offset + len(slices) < total})
+    slices, total = knowledge.list_slices(
+        token_info["user"],
+        document_id=body.get("document_id"),
+        dataset_id=body.get("dataset_id"),
+        offset=offset,
+        keyword=body.get("keyword"),
+        size=size,
+    )
+    return ok(
+        {"slices": [slice_view(s) for s in slices], "total": total, "hasmore": offset + len(slices) < total}
+    )
 
 
 def create_slice(token_info, body):
@@ -151,26 +212,46 @@ def delete_slices(token_info, body):
 
 # --- retrieval test ----------------------------------------------------------------------------
 
+
 def hit_view(hit) -> dict:
-    return {**slice_view(hit.slice), "score": round(hit.score, 6),
-            "scores": {k: round(v, 6) for k, v in hit.scores.items()}, "ranks": hit.ranks,
-            "document_name": hit.document.name, "dataset_name": hit.dataset.name}
+    return {
+        **slice_view(hit.slice),
+        "score": round(hit.score, 6),
+        "scores": {k: round(v, 6) for k, v in hit.scores.items()},
+        "ranks": hit.ranks,
+        "document_name": hit.document.name,
+        "dataset_name": hit.dataset.name,
+    }
 
 
 def retrieve(token_info, body):
     user = token_info["user"]
     datasets = [knowledge.load_dataset(user, i) for i in dict.fromkeys(map(str, body["dataset_ids"]))]
-    result = retrieval.retrieve(datasets, body.get("query", ""), strategy=body.get("search_strategy", 20),
-                                top_k=body.get("top_k", 5), min_score=body.get("min_score", 0),
-                                filters=body.get("filters"), strict=True, count_hits=False,
-                                use_rerank=body.get("use_rerank", False))
-    return ok({"query": body.get("query", ""), "words": result.words, "search_strategy": result.strategy,
-               "available_strategies": result.available, "slices": [hit_view(h) for h in result.hits],
-               "timings_ms": result.timings_ms})
-
+    result = retrieval.retrieve(
+        datasets,
+        body.get("query", ""),
+        strategy=body.get("search_strategy", 20),
+        top_k=body.get("top_k", 5),
+        min_score=body.get("min_score", 0),
+        filters=body.get("filters"),
+        strict=True,
+        count_hits=False,
+        use_rerank=body.get("use_rerank", False),
+    )
+    return ok(
+        {
+            "query": body.get("query", ""),
+            "words": result.words,
+            "search_strategy": result.strategy,
+            "available_strategies": result.available,
+            "slices": [hit_view(h) for h in result.hits],
+            "timings_ms": result.timings_ms,
+        }
+    )
 
 
 # --- Open API (the SDKs' datasets, documents and images) ---------------------------------------
+
 
 def _icon_uri(user, file_id) -> str:
     return f"file:{files.owned(user, file_id).id}" if file_id not in (None, "") else ""
@@ -184,15 +265,27 @@ def open_create_dataset(token_info, body):
 
 def open_list_datasets(token_info, space_id, name=None, format_type=None, page_num=1, page_size=10):
     datasets, total = knowledge.list_datasets(
-        token_info["user"], space_id, name=name or None,
-        format_type=int(format_type) if format_type else None, page=page_num, size=page_size)
+        token_info["user"],
+        space_id,
+        name=name or None,
+        format_type=int(format_type) if format_type else None,
+        page=page_num,
+        size=page_size,
+    )
     return ok({"dataset_list": _datasets_view(datasets), "total_count": total})
 
 
 def open_update_dataset(token_info, dataset_id, body):
     user = token_info["user"]
-    knowledge.update_dataset(user, dataset_id, {"name": body["name"], "description": body.get("description") or "",
-                                                "icon_uri": _icon_uri(user, body.get("file_id"))})
+    knowledge.update_dataset(
+        user,
+        dataset_id,
+        {
+            "name": body["name"],
+            "description": body.get("description") or "",
+            "icon_uri": _icon_uri(user, body.get("file_id")),
+        },
+    )
     return ok()
 
 
@@ -208,18 +301,30 @@ def open_dataset_process(token_info, dataset_id, body):
 
 def photo_view(document) -> dict:
     stored = document.file
-    return {"document_id": str(document.id), "url": files.signed_url(stored) if stored else "",
-            "name": document.name, "size": document.size, "type": document.file_type,
-            "status": 9 if document.status == DOC_FAILED else 0 if document.status in knowledge.BUSY else 1,
-            "caption": document.caption, "creator_id": str(document.creator_id),
-            "source_type": document.source_type, "create_time": document.created_at,
-            "update_time": document.updated_at}
+    return {
+        "document_id": str(document.id),
+        "url": files.signed_url(stored) if stored else "",
+        "name": document.name,
+        "size": document.size,
+        "type": document.file_type,
+        "status": 9 if document.status == DOC_FAILED else 0 if document.status in knowledge.BUSY else 1,
+        "caption": document.caption,
+        "creator_id": str(document.creator_id),
+        "source_type": document.source_type,
+        "create_time": document.created_at,
+        "update_time": document.updated_at,
+    }
 
 
 def open_list_images(token_info, dataset_id, keyword=None, has_caption=None, page_num=1, page_size=10):
-    photos, total = knowledge.list_images(token_info["user"], dataset_id, keyword=keyword or None,
-                                          has_caption={"true": True, "false": False}.get(has_caption or ""),
-                                          page=page_num, size=page_size)
+    photos, total = knowledge.list_images(
+        token_info["user"],
+        dataset_id,
+        keyword=keyword or None,
+        has_caption={"true": True, "false": False}.get(has_caption or ""),
+        page=page_num,
+        size=page_size,
+    )
     return ok({"photo_infos": [photo_view(p) for p in photos], "total_count": total})
 
 

@@ -1,4 +1,5 @@
 """Passport: login, registration, logout, the current account, profile, password, avatar."""
+
 from __future__ import annotations
 
 from connexion.lifecycle import ConnexionResponse
@@ -25,8 +26,7 @@ email_login_seed = email_login
 
 
 def email_register(body):
-    return _logged_in(*accounts.register(body["email"], body["password"], body.get("name"),
-                                         client_address()))
+    return _logged_in(*accounts.register(body["email"], body["password"], body.get("name"), client_address()))
 
 
 def logout(token_info):
@@ -49,8 +49,9 @@ def update_profile(token_info, body):
 
 def update_password(token_info, body):
     require_session(token_info, "changing the password")
-    revoked = accounts.change_password(token_info["user"], body["old_password"],
-                                       body["new_password"], keep_jti=token_info.get("jti"))
+    revoked = accounts.change_password(
+        token_info["user"], body["old_password"], body["new_password"], keep_jti=token_info.get("jti")
+    )
     return ok({"revoked_sessions": revoked})
 
 
@@ -61,12 +62,22 @@ def upload_avatar(token_info, avatar):
 
 def get_avatar(avatar_key):
     content, media_type = avatars.read_avatar(avatar_key)
-    return ConnexionResponse(status_code=200, body=content, mimetype=media_type,
-                             content_type=media_type,
-                             headers={"Cache-Control": "public, max-age=86400"})
+    return ConnexionResponse(
+        status_code=200,
+        body=content,
+        mimetype=media_type,
+        content_type=media_type,
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 def users_me(token_info):
     user = token_info["user"]
-    return ok({"user_id": str(user.id), "user_name": user.unique_name or user.email,
-               "nick_name": user.name, "avatar_url": avatar_url(user)})
+    return ok(
+        {
+            "user_id": str(user.id),
+            "user_name": user.unique_name or user.email,
+            "nick_name": user.name,
+            "avatar_url": avatar_url(user),
+        }
+    )

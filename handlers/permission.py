@@ -1,4 +1,5 @@
 """Personal access tokens (Coze's /api/permission_api/pat/* routes)."""
+
 from __future__ import annotations
 
 from core.envelope import ok
@@ -10,15 +11,21 @@ from services import refs, tokens
 def create_pat(token_info, body):
     require_session(token_info, "creating a personal access token")
     refs.optional(token_info["user"], refs.ORGANIZATION, body.get("organization_id"), field="organization_id")
-    pat, plaintext = tokens.create(token_info["user"], body["name"], body.get("duration_day"),
-                                   body.get("expire_at"))
+    pat, plaintext = tokens.create(
+        token_info["user"], body["name"], body.get("duration_day"), body.get("expire_at")
+    )
     return ok({"personal_access_token": pat_view(pat), "token": plaintext})
 
 
 def list_pats(token_info, page=1, size=10):
     rows, total = tokens.page(token_info["user"], page, size)
-    return ok({"personal_access_tokens": [pat_view(p) for p in rows],
-               "has_more": page * size < total, "total": total})
+    return ok(
+        {
+            "personal_access_tokens": [pat_view(p) for p in rows],
+            "has_more": page * size < total,
+            "total": total,
+        }
+    )
 
 
 def get_pat(token_info, id):

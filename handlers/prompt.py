@@ -1,4 +1,5 @@
 """The prompt library (Coze's /api/playground_api/*prompt_resource* routes)."""
+
 from __future__ import annotations
 
 from core import authz
@@ -7,10 +8,16 @@ from services import library
 
 
 def _view(prompt) -> dict:
-    return {"id": str(prompt.id), "space_id": str(prompt.space_id), "name": prompt.name,
-            "description": prompt.description, "prompt_text": prompt.prompt_text,
-            "creator_id": str(prompt.creator_id), "create_time": prompt.created_at,
-            "update_time": prompt.updated_at}
+    return {
+        "id": str(prompt.id),
+        "space_id": str(prompt.space_id),
+        "name": prompt.name,
+        "description": prompt.description,
+        "prompt_text": prompt.prompt_text,
+        "creator_id": str(prompt.creator_id),
+        "create_time": prompt.created_at,
+        "update_time": prompt.updated_at,
+    }
 
 
 def upsert_prompt_resource(token_info, body):

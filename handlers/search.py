@@ -1,4 +1,5 @@
 """Listing and searching: the space's agents, recently edited agents, the resource library."""
+
 from __future__ import annotations
 
 from core.envelope import ok
@@ -9,10 +10,18 @@ from services import files, search
 def _intelligence(bot, published_at, user) -> dict:
     owner = bot.creator  # joined by the query
     return {
-        "basic_info": {"id": str(bot.id), "name": bot.name, "description": bot.description,
-                       "icon_url": files.url_of(bot.icon_uri), "space_id": str(bot.space_id), "owner_id": str(bot.creator_id),
-                       "create_time": bot.created_at, "update_time": bot.updated_at, "status": 1,
-                       "publish_time": published_at or 0},
+        "basic_info": {
+            "id": str(bot.id),
+            "name": bot.name,
+            "description": bot.description,
+            "icon_url": files.url_of(bot.icon_uri),
+            "space_id": str(bot.space_id),
+            "owner_id": str(bot.creator_id),
+            "create_time": bot.created_at,
+            "update_time": bot.updated_at,
+            "status": 1,
+            "publish_time": published_at or 0,
+        },
         "type": search.TYPE_BOT,
         "publish_info": {"has_published": published_at is not None, "publish_time": published_at or 0},
         "permission_info": {"can_delete": bot.creator_id == user.id, "can_view": True},
@@ -24,8 +33,14 @@ def _intelligence(bot, published_at, user) -> dict:
 def get_draft_intelligence_list(token_info, body):
     user = token_info["user"]
     rows, total, following = search.intelligences(user, body)
-    return ok({"intelligences": [_intelligence(b, at, user) for b, at in rows], "total": total,
-               "has_more": following is not None, "next_cursor_id": str(following or "")})
+    return ok(
+        {
+            "intelligences": [_intelligence(b, at, user) for b, at in rows],
+            "total": total,
+            "has_more": following is not None,
+            "next_cursor_id": str(following or ""),
+        }
+    )
 
 
 def get_recently_edit_intelligence(token_info, body=None):

@@ -1,4 +1,5 @@
 """Shortcut commands of an agent: create or update, list, delete."""
+
 from __future__ import annotations
 
 from core.envelope import ok
@@ -6,7 +7,9 @@ from services import agents, library
 
 
 def create_update_shortcut_command(token_info, body):
-    command = library.save_shortcut(token_info["user"], body["object_id"], body.get("space_id"), body["shortcuts"])
+    command = library.save_shortcut(
+        token_info["user"], body["object_id"], body.get("space_id"), body["shortcuts"]
+    )
     return ok({"shortcuts": agents.shortcut_view(command)})
 
 

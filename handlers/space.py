@@ -1,4 +1,5 @@
 """Spaces the caller belongs to."""
+
 from __future__ import annotations
 
 from core.authz import require_space
@@ -10,14 +11,16 @@ from services import refs
 
 def list_spaces(token_info, body=None):
     spaces = [space_view(s, s.role) for s in Space.for_member(token_info["user"].id)]
-    return ok({
-        "bot_space_list": spaces,
-        "recently_used_space_list": [],
-        "has_personal_space": any(s["space_type"] == SPACE_PERSONAL for s in spaces),
-        "team_space_num": sum(1 for s in spaces if s["space_type"] != SPACE_PERSONAL),
-        "total": len(spaces),
-        "has_more": False,
-    })
+    return ok(
+        {
+            "bot_space_list": spaces,
+            "recently_used_space_list": [],
+            "has_personal_space": any(s["space_type"] == SPACE_PERSONAL for s in spaces),
+            "team_space_num": sum(1 for s in spaces if s["space_type"] != SPACE_PERSONAL),
+            "total": len(spaces),
+            "has_more": False,
+        }
+    )
 
 
 def get_space(token_info, body):
@@ -29,12 +32,24 @@ def get_space(token_info, body):
 _ROLE_NAMES = {1: "owner", 2: "admin", 3: "member"}
 
 
-def list_workspaces(token_info, page_num=1, page_size=20, user_id=None, coze_account_id=None,
-                    enterprise_id=None):
+def list_workspaces(
+    token_info, page_num=1, page_size=20, user_id=None, coze_account_id=None, enterprise_id=None
+):
     spaces = list(Space.for_member(token_info["user"].id))
-    page = spaces[(page_num - 1) * page_size:page_num * page_size]
-    return ok({"workspaces": [{"id": str(s.id), "name": s.name, "icon_url": s.icon_uri,
-                               "role_type": _ROLE_NAMES.get(s.role, "member"),
-                               "workspace_type": "personal" if s.space_type == SPACE_PERSONAL else "team",
-                               "enterprise_id": ""} for s in page],
-               "total_count": len(spaces)})
+    page = spaces[(page_num - 1) * page_size : page_num * page_size]
+    return ok(
+        {
+            "workspaces": [
+                {
+                    "id": str(s.id),
+                    "name": s.name,
+                    "icon_url": s.icon_uri,
+                    "role_type": _ROLE_NAMES.get(s.role, "member"),
+                    "workspace_type": "personal" if s.space_type == SPACE_PERSONAL else "team",
+                    "enterprise_id": "",
+                }
+                for s in page
+            ],
+            "total_count": len(spaces),
+        }
+    )

@@ -1,4 +1,5 @@
 """Files: upload (multipart or Coze's base64 JSON), retrieve, download (owner or signed link)."""
+
 from __future__ import annotations
 
 import base64
@@ -15,9 +16,15 @@ from services import files
 
 
 def file_view(stored) -> dict:
-    return {"id": str(stored.id), "file_name": stored.file_name, "bytes": stored.size,
-            "created_at": stored.created_at, "content_type": stored.content_type,
-            "uri": f"file:{stored.id}", "url": files.signed_url(stored)}
+    return {
+        "id": str(stored.id),
+        "file_name": stored.file_name,
+        "bytes": stored.size,
+        "created_at": stored.created_at,
+        "content_type": stored.content_type,
+        "uri": f"file:{stored.id}",
+        "url": files.signed_url(stored),
+    }
 
 
 def upload_file(token_info, file=None):
@@ -39,43 +46,79 @@ def bot_upload_file(token_info, body):
         content = base64.b64decode(body["data"], validate=True)
     except (binascii.Error, ValueError):
         raise errors.UPLOAD_INVALID_PARAM("data must be the file's bytes in base64")
-    stored = files.store(token_info["user"], f"upload.{head['file_type']}", io.BytesIO(content),
-                         biz_type=head.get("biz_type", 0))
-    return ok({"upload_uri": f"file:{stored.id}", "upload_url": files.signed_url(stored),
-               "file_id": str(stored.id)})
+    stored = files.store(
+        token_info["user"],
+        f"upload.{head['file_type']}",
+        io.BytesIO(content),
+        biz_type=head.get("biz_type", 0),
+    )
+    return ok(
+        {"upload_uri": f"file:{stored.id}", "upload_url": files.signed_url(stored), "file_id": str(stored.id)}
+    )
 
 
 def download_file(file_id, expires=None, signature=None, token_info=None):
     user = (token_info or {}).get("user")
-    stored = files.owned(user, file_id) if user is not None and signature is None \
+    stored = (
+        files.owned(user, file_id)
+        if user is not None and signature is None
         else files.by_link(file_id, expires, signature)
+    )
     disposition = "inline" if stored.content_type in files.INLINE_TYPES else "attachment"
     fallback = stored.file_name.encode("ascii", "ignore").decode().replace('"', "") or "file"
-    return ConnexionResponse(status_code=200, body=files.read(stored), mimetype=stored.content_type,
-                             content_type=stored.content_type,
-                             headers={"Content-Disposition": f"{disposition}; filename=\"{fallback}\"; "
-                                                             f"filename*=UTF-8''{quote(stored.file_name)}",
-                                      "X-Content-Type-Options": "nosniff",
-                                      "Cache-Control": "private, max-age=300"})
+    return ConnexionResponse(
+        status_code=200,
+        body=files.read(stored),
+        mimetype=stored.content_type,
+        content_type=stored.content_type,
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{fallback}"; '
+            f"filename*=UTF-8''{quote(stored.file_name)}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=300",
+        },
+    )
 
 
 # --- the console's ImageX-compatible upload (apply, upload, commit) ----------------------------
 
-def apply_upload_action(token_info, Action, FileExtension=None, FileSize=None, Version=None,
-                        ServiceId=None, body=None):
+
+def apply_upload_action(
+    token_info, Action, FileExtension=None, FileSize=None, Version=None, ServiceId=None, body=None
+):
     user = token_info["user"]
     if Action == "ApplyImageUpload":
         store_uri, session = files.apply_upload(user, FileExtension or "png")
         host = request.headers.get("host", "127.0.0.1:8888")
-        return ok({"Result": {"UploadAddress": {
-            "StoreInfos": [{"StoreUri": store_uri, "Auth": session, "UploadID": ""}],
-            "UploadHosts": [f"{host}/api/common/upload"], "SessionKey": session}}})
+        return ok(
+            {
+                "Result": {
+                    "UploadAddress": {
+                        "StoreInfos": [{"StoreUri": store_uri, "Auth": session, "UploadID": ""}],
+                        "UploadHosts": [f"{host}/api/common/upload"],
+                        "SessionKey": session,
+                    }
+                }
+            }
+        )
     stored = files.commit_upload(user, (body or {}).get("SessionKey", ""))
-    return ok({"Result": {
-        "Results": [{"Uri": f"file:{stored.id}", "UriStatus": 2000}],
-        "PluginResult": [{"FileName": stored.file_name, "ImageUri": f"file:{stored.id}",
-                          "ImageMd5": stored.sha256[:32], "ImageFormat": stored.file_name.rpartition(".")[2],
-                          "ImageSize": stored.size, "ImageUrl": files.signed_url(stored)}]}})
+    return ok(
+        {
+            "Result": {
+                "Results": [{"Uri": f"file:{stored.id}", "UriStatus": 2000}],
+                "PluginResult": [
+                    {
+                        "FileName": stored.file_name,
+                        "ImageUri": f"file:{stored.id}",
+                        "ImageMd5": stored.sha256[:32],
+                        "ImageFormat": stored.file_name.rpartition(".")[2],
+                        "ImageSize": stored.size,
+                        "ImageUrl": files.signed_url(stored),
+                    }
+                ],
+            }
+        }
+    )
 
 
 apply_upload_action_post = apply_upload_action
@@ -86,5 +129,10 @@ def upload_to_store(store_uri, body=None):
     stored = files.upload_to_session(request.headers.get("authorization"), store_uri, body or b"")
     payload = {"hash": stored.sha256[:32], "key": store_uri, "uploadID": "", "uri": f"file:{stored.id}"}
     # the envelope, plus the ImageX fields the console's uploader reads
-    return {**ok(payload), "Version": "v1", "success": 0,
-            "error": {"code": 200, "message": "Success"}, "payload": payload}
+    return {
+        **ok(payload),
+        "Version": "v1",
+        "success": 0,
+        "error": {"code": 200, "message": "Success"},
+        "payload": payload,
+    }

@@ -1,4 +1,5 @@
 """Agents (Coze's draft bots), their published versions and where each is published."""
+
 from __future__ import annotations
 
 from peewee import BigIntegerField, CharField, ForeignKeyField, IntegerField, TextField, fn
@@ -24,7 +25,7 @@ class Bot(BaseModel):
     icon_uri = CharField(max_length=500, default="")
     bot_mode = IntegerField(default=0)
     visibility = IntegerField(default=0)
-    config = JsonField(default=dict)        # the BotInfo parts: prompt, model, tools, knowledge ...
+    config = JsonField(default=dict)  # the BotInfo parts: prompt, model, tools, knowledge ...
     display_info = JsonField(default=dict)  # UI tab states (get/update_display_info)
     draft_version = IntegerField(default=1)  # +1 on every change of the draft
     published_draft_version = IntegerField(default=0)  # draft_version at the last publish
@@ -40,6 +41,7 @@ class Bot(BaseModel):
 
 class BotVersion(BaseModel):
     """A published snapshot: later draft edits never change what a connector runs."""
+
     bot = ForeignKeyField(Bot, backref="versions", on_delete="CASCADE")
     creator = ForeignKeyField(User, on_delete="CASCADE")
     snapshot = JsonField()
@@ -55,6 +57,7 @@ class BotVersion(BaseModel):
 
 class BotPublication(BaseModel):
     """Which version each connector runs."""
+
     bot = ForeignKeyField(Bot, backref="publications", on_delete="CASCADE")
     connector_id = BigIntegerField()
     version = ForeignKeyField(BotVersion, on_delete="CASCADE")
@@ -65,5 +68,6 @@ class BotPublication(BaseModel):
     @classmethod
     def last_published_at(cls, bots) -> dict[int, int]:
         """{bot id: time of its latest publication} for the given bot ids or Bot query."""
-        return dict(cls.select(cls.bot, fn.MAX(cls.updated_at)).where(cls.bot.in_(bots))
-                    .group_by(cls.bot).tuples())
+        return dict(
+            cls.select(cls.bot, fn.MAX(cls.updated_at)).where(cls.bot.in_(bots)).group_by(cls.bot).tuples()
+        )

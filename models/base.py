@@ -1,4 +1,5 @@
 """BaseModel: a 64-bit time-ordered primary key and Unix-second timestamps."""
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,8 @@ class BaseModel(Model):
         query = _BY_ID.get(cls)
         if query is None:
             query = _BY_ID[cls] = CompiledQuery(
-                (cls,), lambda row_id: cls.select().where(cls.id == row_id).limit(1), row_id=-7301231)
+                (cls,), lambda row_id: cls.select().where(cls.id == row_id).limit(1), row_id=-7301231
+            )
         found = query.first(row_id=row_id)
         return found[0] if found else None
 
@@ -68,9 +70,11 @@ class BaseModel(Model):
             fields = self._meta.sorted_fields
             database = db.obj
             left, right = database.quote  # the identifier quotes, e.g. '""'
-            sql = (f"INSERT INTO {left}{self._meta.table_name}{right} "
-                   f"({', '.join(left + f.column_name + right for f in fields)}) "
-                   f"VALUES ({', '.join([database.param] * len(fields))})")
+            sql = (
+                f"INSERT INTO {left}{self._meta.table_name}{right} "
+                f"({', '.join(left + f.column_name + right for f in fields)}) "
+                f"VALUES ({', '.join([database.param] * len(fields))})"
+            )
             compiled = _INSERTS[key] = (sql, fields)
         sql, fields = compiled
         db.execute_sql(sql, [field.db_value(self.__data__.get(field.name)) for field in fields])
@@ -121,7 +125,7 @@ class CompiledQuery:
         instances, start = [], 0
         for model in self.models:
             fields = model._meta.sorted_fields
-            data = {f.name: f.python_value(v) for f, v in zip(fields, row[start:start + len(fields)])}
+            data = {f.name: f.python_value(v) for f, v in zip(fields, row[start : start + len(fields)])}
             instance = model(__no_default__=1)
             instance.__data__ = data
             instance._dirty.clear()

@@ -1,4 +1,5 @@
 """Conversations, their chat runs (one user turn each) and messages."""
+
 from __future__ import annotations
 
 from peewee import BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField, TextField
@@ -36,13 +37,22 @@ class Conversation(BaseModel):
     @classmethod
     def current(cls, user_id: int, bot_id: int, scene: int, connector_id: int):
         """The conversation the console resumes for this user, agent and scene: the newest."""
-        return (cls.select().where((cls.creator == user_id) & (cls.bot == bot_id) & (cls.scene == scene)
-                                   & (cls.connector_id == connector_id))
-                .order_by(cls.id.desc()).first())
+        return (
+            cls.select()
+            .where(
+                (cls.creator == user_id)
+                & (cls.bot == bot_id)
+                & (cls.scene == scene)
+                & (cls.connector_id == connector_id)
+            )
+            .order_by(cls.id.desc())
+            .first()
+        )
 
 
 class ChatRun(BaseModel):
     """One turn: the question and everything the agent did to answer it (Coze's chat)."""
+
     conversation = ForeignKeyField(Conversation, backref="runs", on_delete="CASCADE")
     bot = ForeignKeyField(Bot, on_delete="CASCADE")
     creator = ForeignKeyField(User, on_delete="CASCADE")

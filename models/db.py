@@ -1,4 +1,5 @@
 """The one database proxy, bound at start to SQLite (default) or PostgreSQL (DATABASE_URL)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,7 +27,7 @@ SQLITE_PRAGMAS = {
 def init_db(database_url: str):
     """Bind the proxy. SQLite files get their directory created and the pragmas set."""
     if database_url.startswith("sqlite:///"):
-        path = database_url[len("sqlite:///"):]
+        path = database_url[len("sqlite:///") :]
         if path and path != ":memory:":
             private_file(Path(path))
         database = connect(database_url, pragmas=SQLITE_PRAGMAS)

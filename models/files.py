@@ -1,4 +1,5 @@
 """Uploaded files: metadata here, bytes in the storage backend (a local directory by default)."""
+
 from __future__ import annotations
 
 from peewee import BigIntegerField, CharField, ForeignKeyField, IntegerField

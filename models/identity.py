@@ -1,10 +1,10 @@
 """Users, spaces, login sessions and personal access tokens."""
+
 from __future__ import annotations
 
 import time
 
-from peewee import (BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField,
-                    TextField, fn)
+from peewee import BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField, TextField, fn
 
 from models.base import BaseModel, CompiledQuery, now_s
 from models.db import db
@@ -34,20 +34,27 @@ class User(BaseModel):
 
     @classmethod
     def unique_name_taken(cls, unique_name: str, except_user_id: int) -> bool:
-        return cls.select().where(
-            (fn.LOWER(cls.unique_name) == unique_name.lower()) & (cls.id != except_user_id)
-        ).exists()
+        return (
+            cls.select()
+            .where((fn.LOWER(cls.unique_name) == unique_name.lower()) & (cls.id != except_user_id))
+            .exists()
+        )
 
-    def personal_space(self) -> "Space":
+    def personal_space(self) -> Space:
         return Space.get((Space.owner == self.id) & (Space.space_type == SPACE_PERSONAL))
 
     @classmethod
-    def create_with_space(cls, *, email: str, password_hash: str, name: str = "",
-                          is_super_admin: bool = False) -> "User":
+    def create_with_space(
+        cls, *, email: str, password_hash: str, name: str = "", is_super_admin: bool = False
+    ) -> User:
         """A user and their personal space, written together."""
         with db.atomic():
-            user = cls.create(email=email.strip().lower(), password_hash=password_hash,
-                              name=name or email.split("@")[0], is_super_admin=is_super_admin)
+            user = cls.create(
+                email=email.strip().lower(),
+                password_hash=password_hash,
+                name=name or email.split("@")[0],
+                is_super_admin=is_super_admin,
+            )
             space = Space.create(name="Personal", owner=user.id, space_type=SPACE_PERSONAL)
             SpaceMember.create(space=space.id, user=user.id, role=ROLE_OWNER)
         return user
@@ -63,11 +70,13 @@ class Space(BaseModel):
     @classmethod
     def for_member(cls, user_id: int):
         """Spaces the user belongs to, with their role, personal space first."""
-        return (cls.select(cls, SpaceMember.role)
-                .join(SpaceMember, on=(SpaceMember.space == cls.id))
-                .where(SpaceMember.user == user_id)
-                .order_by(cls.space_type, cls.id)
-                .objects())
+        return (
+            cls.select(cls, SpaceMember.role)
+            .join(SpaceMember, on=(SpaceMember.space == cls.id))
+            .where(SpaceMember.user == user_id)
+            .order_by(cls.space_type, cls.id)
+            .objects()
+        )
 
 
 class SpaceMember(BaseModel):
@@ -86,6 +95,7 @@ class SpaceMember(BaseModel):
 
 class LoginSession(BaseModel):
     """One issued JWT (by its jti); logout and password changes revoke it."""
+
     jti = CharField(max_length=64, unique=True)
     user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
     expires_at = BigIntegerField()
@@ -99,8 +109,9 @@ class LoginSession(BaseModel):
         return found[0] if found else None
 
     @classmethod
-    def revoke(cls, *, jti: str | None = None, user_id: int | None = None,
-               keep_jti: str | None = None) -> int:
+    def revoke(
+        cls, *, jti: str | None = None, user_id: int | None = None, keep_jti: str | None = None
+    ) -> int:
         query = cls.update(revoked_at=now_s()).where(cls.revoked_at.is_null())
         if jti is not None:
             query = query.where(cls.jti == jti)
@@ -147,20 +158,36 @@ class PersonalAccessToken(BaseModel):
 
 _ACTIVE_SESSION_USER = CompiledQuery(
     (User,),
-    lambda jti, now: (User.select(User).join(LoginSession, on=(LoginSession.user == User.id))
-                      .where((LoginSession.jti == jti) & LoginSession.revoked_at.is_null()
-                             & (LoginSession.expires_at > now)).limit(1)),
-    jti="\x00jti", now=-7301230)
+    lambda jti, now: (
+        User.select(User)
+        .join(LoginSession, on=(LoginSession.user == User.id))
+        .where(
+            (LoginSession.jti == jti) & LoginSession.revoked_at.is_null() & (LoginSession.expires_at > now)
+        )
+        .limit(1)
+    ),
+    jti="\x00jti",
+    now=-7301230,
+)
 
 _TOKEN_WITH_USER = CompiledQuery(
     (PersonalAccessToken, User),
-    lambda token_hash: (PersonalAccessToken.select(PersonalAccessToken, User).join(User)
-                        .where(PersonalAccessToken.token_hash == token_hash).limit(1)),
-    token_hash="\x00token_hash")
+    lambda token_hash: (
+        PersonalAccessToken.select(PersonalAccessToken, User)
+        .join(User)
+        .where(PersonalAccessToken.token_hash == token_hash)
+        .limit(1)
+    ),
+    token_hash="\x00token_hash",
+)
 
 _MEMBERSHIP = CompiledQuery(
     (SpaceMember,),
-    lambda space, user: SpaceMember.select().where((SpaceMember.space == space) & (SpaceMember.user == user)).limit(1),
-    space=-7301232, user=-7301233)
+    lambda space, user: (
+        SpaceMember.select().where((SpaceMember.space == space) & (SpaceMember.user == user)).limit(1)
+    ),
+    space=-7301232,
+    user=-7301233,
+)
 
 ALL_MODELS = [User, Space, SpaceMember, LoginSession, PersonalAccessToken]

@@ -1,5 +1,6 @@
 """Knowledge bases (datasets), their documents and slices (chunks), and the full-text index of
 the slices: SQLite FTS5 or a PostgreSQL tsvector table, behind one interface."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -7,13 +8,22 @@ import threading
 import time
 
 import numpy as np
-from peewee import (BigIntegerField, BlobField, CharField, ForeignKeyField, IntegerField, Model, SqliteDatabase,
-                    TextField, fn)
+from peewee import (
+    BigIntegerField,
+    BlobField,
+    CharField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SqliteDatabase,
+    TextField,
+    fn,
+)
 
+from models import vector_lists
 from models.base import BaseModel, JsonField
 from models.db import db
 from models.files import StoredFile
-from models import vector_lists
 from models.identity import Space, User
 
 FORMAT_TEXT, FORMAT_TABLE, FORMAT_IMAGE = 0, 1, 2
@@ -34,7 +44,7 @@ class Dataset(BaseModel):
     icon_uri = CharField(max_length=255, default="")
     format_type = IntegerField(default=FORMAT_TEXT)
     status = IntegerField(default=DATASET_READY)
-    chunk_strategy = JsonField(default=dict)     # the strategy later documents reuse
+    chunk_strategy = JsonField(default=dict)  # the strategy later documents reuse
     project_id = BigIntegerField(null=True)
     vector_version = BigIntegerField(default=0)  # bumped when its vectors change (caches reload)
 
@@ -62,9 +72,9 @@ class Document(BaseModel):
     parsing_strategy = JsonField(default=dict)
     table_meta = JsonField(default=list)
     caption = TextField(default="")
-    update_rule = JsonField(default=dict)     # web documents: update_type, update_interval (hours)
-    worker_id = BigIntegerField(null=True)    # the WorkerInstance processing it (None: queued)
-    attempts = IntegerField(default=0)        # processing runs started, crashes included
+    update_rule = JsonField(default=dict)  # web documents: update_type, update_interval (hours)
+    worker_id = BigIntegerField(null=True)  # the WorkerInstance processing it (None: queued)
+    attempts = IntegerField(default=0)  # processing runs started, crashes included
 
     class Meta:
         table_name = "kb_document"
@@ -74,12 +84,12 @@ class Document(BaseModel):
 class Slice(BaseModel):
     document = ForeignKeyField(Document, backref="slices", on_delete="CASCADE")
     dataset = ForeignKeyField(Dataset, on_delete="CASCADE")
-    sequence = IntegerField()        # 1-based position in the document
+    sequence = IntegerField()  # 1-based position in the document
     content = TextField()
     status = IntegerField(default=SLICE_INDEXED)
     char_count = IntegerField(default=0)
     hit_count = IntegerField(default=0)
-    meta = JsonField(default=dict)   # heading_path, page, row (table cells by column id)
+    meta = JsonField(default=dict)  # heading_path, page, row (table cells by column id)
 
     class Meta:
         table_name = "kb_slice"
@@ -108,16 +118,19 @@ class FullTextIndex:
             if cls._sqlite():
                 db.obj.cursor().executemany(
                     "INSERT INTO kb_slice_fts(rowid, body, scope) VALUES (?, ?, ?)",
-                    [(sid, text, f"d{dataset}") for sid, dataset, text in rows])
+                    [(sid, text, f"d{dataset}") for sid, dataset, text in rows],
+                )
             else:
                 db.obj.cursor().executemany(
                     "INSERT INTO kb_slice_tsv(slice_id, dataset_id, body) "
-                    "VALUES (%s, %s, to_tsvector('english', %s))", rows)
+                    "VALUES (%s, %s, to_tsvector('english', %s))",
+                    rows,
+                )
 
     @classmethod
     def remove(cls, slice_ids: list[int]) -> None:
         for start in range(0, len(slice_ids), 500):
-            part = slice_ids[start:start + 500]
+            part = slice_ids[start : start + 500]
             marks = ", ".join([db.obj.param] * len(part))
             table, key = ("kb_slice_fts", "rowid") if cls._sqlite() else ("kb_slice_tsv", "slice_id")
             db.execute_sql(f"DELETE FROM {table} WHERE {key} IN ({marks})", part)
@@ -148,8 +161,11 @@ class FullTextIndex:
                 found[word] = cached[1]
                 continue
             stems = stems or _fts_terms(words)
-            row = db.execute_sql("SELECT doc FROM kb_slice_fts_vocab WHERE term = ?",
-                                 (stems[word],)).fetchone() if stems[word] else None
+            row = (
+                db.execute_sql("SELECT doc FROM kb_slice_fts_vocab WHERE term = ?", (stems[word],)).fetchone()
+                if stems[word]
+                else None
+            )
             found[word] = row[0] if row else 0
             if len(cls._frequencies) >= cls.FREQUENCY_CACHE:
                 cls._frequencies.clear()
@@ -165,15 +181,20 @@ class FullTextIndex:
         """Slices per knowledge base (from their documents' counts), remembered for half a minute."""
         checked, sizes = cls._sizes
         if time.monotonic() - checked > cls.SIZES_TTL:
-            sizes = {d: int(n or 0) for d, n in Document.select(Document.dataset, fn.SUM(Document.slice_count))
-                     .group_by(Document.dataset).tuples()}
+            sizes = {
+                d: int(n or 0)
+                for d, n in Document.select(Document.dataset, fn.SUM(Document.slice_count))
+                .group_by(Document.dataset)
+                .tuples()
+            }
             cls._sizes = (time.monotonic(), sizes)
         return sizes
 
     @classmethod
     def search(cls, dataset_ids: list[int], words: list[str], limit: int) -> list[tuple[int, float]]:
         """(slice id, score) of the best matches for any of `words`, best first; the score is
-        BM25 (SQLite) or ts_rank, length-normalised and mapped to rank/(rank+1) (PostgreSQL); higher is better."""
+        BM25 (SQLite) or ts_rank, length-normalised and mapped to rank/(rank+1) (PostgreSQL); higher
+        is better."""
         if not words or not dataset_ids:
             return []
         if cls._sqlite():
@@ -186,14 +207,18 @@ class FullTextIndex:
                 marks = ", ".join("?" * len(dataset_ids))
                 rows = db.execute_sql(
                     "SELECT f.rowid, -bm25(kb_slice_fts, 1.0, 0.0) FROM kb_slice_fts f "
-                    f"JOIN kb_slice s ON s.id = f.rowid WHERE kb_slice_fts MATCH ? AND s.dataset_id IN ({marks}) "
-                    "ORDER BY rank LIMIT ?", (f"body:({terms})", *dataset_ids, limit)).fetchall()
+                    "JOIN kb_slice s ON s.id = f.rowid WHERE kb_slice_fts MATCH ? "
+                    f"AND s.dataset_id IN ({marks}) "
+                    "ORDER BY rank LIMIT ?",
+                    (f"body:({terms})", *dataset_ids, limit),
+                ).fetchall()
             else:
                 scopes = " OR ".join(f"d{d}" for d in dataset_ids)
                 rows = db.execute_sql(
                     "SELECT rowid, -bm25(kb_slice_fts, 1.0, 0.0) FROM kb_slice_fts "
                     "WHERE kb_slice_fts MATCH ? ORDER BY rank LIMIT ?",
-                    (f"body:({terms}) AND scope:({scopes})", limit)).fetchall()
+                    (f"body:({terms}) AND scope:({scopes})", limit),
+                ).fetchall()
         else:
             query = " | ".join("'" + w.replace("'", "''").replace("\\", "") + "'" for w in words)
             marks = ", ".join(["%s"] * len(dataset_ids))
@@ -201,7 +226,8 @@ class FullTextIndex:
                 "SELECT slice_id, ts_rank(body, q, 33) AS score "
                 "FROM kb_slice_tsv, to_tsquery('english', %s) q "
                 f"WHERE dataset_id IN ({marks}) AND body @@ q ORDER BY score DESC LIMIT %s",
-                [query, *dataset_ids, limit]).fetchall()
+                [query, *dataset_ids, limit],
+            ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
 
@@ -230,6 +256,7 @@ def _fts_terms(words: list[str]) -> dict[str, str | None]:
 
 class SliceVector(Model):
     """One slice's embedding (float32, unit length) by the model that made it."""
+
     slice = ForeignKeyField(Slice, primary_key=True, on_delete="CASCADE")
     dataset_id = BigIntegerField(index=True)
     model_id = BigIntegerField()
@@ -265,11 +292,19 @@ class VectorIndex:
         with db.atomic():
             ids = [r[0] for r in rows]
             for start in range(0, len(ids), 500):
-                SliceVector.delete().where(SliceVector.slice.in_(ids[start:start + 500])).execute()
+                SliceVector.delete().where(SliceVector.slice.in_(ids[start : start + 500])).execute()
             for start in range(0, len(rows), 500):
                 SliceVector.insert_many(
-                    [(s, d, m, np.asarray(v, dtype=np.float32).tobytes()) for s, d, m, v in rows[start:start + 500]],
-                    fields=[SliceVector.slice, SliceVector.dataset_id, SliceVector.model_id, SliceVector.vector],
+                    [
+                        (s, d, m, np.asarray(v, dtype=np.float32).tobytes())
+                        for s, d, m, v in rows[start : start + 500]
+                    ],
+                    fields=[
+                        SliceVector.slice,
+                        SliceVector.dataset_id,
+                        SliceVector.model_id,
+                        SliceVector.vector,
+                    ],
                 ).execute()
             cls.touch({r[1] for r in rows})
 
@@ -277,25 +312,35 @@ class VectorIndex:
     def touch(dataset_ids) -> None:
         """Mark knowledge bases' vectors as changed (call in the transaction that changed them)."""
         if dataset_ids:
-            Dataset.update(vector_version=Dataset.vector_version + 1).where(Dataset.id.in_(list(dataset_ids))).execute()
+            Dataset.update(vector_version=Dataset.vector_version + 1).where(
+                Dataset.id.in_(list(dataset_ids))
+            ).execute()
 
     @classmethod
     def _matrix(cls, key: tuple[int, int], version: int) -> tuple[np.ndarray, np.ndarray]:
         cached = cls._cache.get(key)
         if cached is not None and cached[0] == version:
             return cached[1], cached[2]
-        rows = db.execute_sql("SELECT slice_id, vector FROM kb_slice_vector WHERE dataset_id = "
-                              f"{db.obj.param} AND model_id = {db.obj.param}", key).fetchall()
+        rows = db.execute_sql(
+            "SELECT slice_id, vector FROM kb_slice_vector WHERE dataset_id = "
+            f"{db.obj.param} AND model_id = {db.obj.param}",
+            key,
+        ).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         blob = b"".join(bytes(r[1]) for r in rows)
-        matrix = np.frombuffer(blob, dtype=np.float32).reshape(len(rows), -1) if rows else np.zeros((0, 1), np.float32)
+        matrix = (
+            np.frombuffer(blob, dtype=np.float32).reshape(len(rows), -1)
+            if rows
+            else np.zeros((0, 1), np.float32)
+        )
         with cls._lock:
             cls._cache[key] = (version, ids, matrix)
         return ids, matrix
 
     @classmethod
-    def _lists(cls, key: tuple[int, int], version: int, ids: np.ndarray,
-               matrix: np.ndarray) -> vector_lists.ListedMatrix | None:
+    def _lists(
+        cls, key: tuple[int, int], version: int, ids: np.ndarray, matrix: np.ndarray
+    ) -> vector_lists.ListedMatrix | None:
         """The IVF lists of this version of the matrix, or None while they are being built."""
         listed = cls._listed.get(key)
         if listed is not None and listed[0] == version:
@@ -304,8 +349,9 @@ class VectorIndex:
             if key in cls._building:
                 return None
             cls._building.add(key)
-        threading.Thread(target=cls._build_lists, args=(key, version, ids, matrix), daemon=True,
-                         name="vector-lists").start()
+        threading.Thread(
+            target=cls._build_lists, args=(key, version, ids, matrix), daemon=True, name="vector-lists"
+        ).start()
         return None
 
     @classmethod
@@ -323,12 +369,14 @@ class VectorIndex:
                 cls._building.discard(key)
 
     @classmethod
-    def search(cls, dataset_ids: list[int], model_id: int, query: np.ndarray, limit: int,
-               exact: bool = False) -> list[tuple[int, float]]:
+    def search(
+        cls, dataset_ids: list[int], model_id: int, query: np.ndarray, limit: int, exact: bool = False
+    ) -> list[tuple[int, float]]:
         """(slice id, cosine similarity) of the nearest slices, best first; `exact` scans every
         row even where lists are ready (to measure their recall)."""
-        versions = dict(Dataset.select(Dataset.id, Dataset.vector_version)
-                        .where(Dataset.id.in_(dataset_ids)).tuples())
+        versions = dict(
+            Dataset.select(Dataset.id, Dataset.vector_version).where(Dataset.id.in_(dataset_ids)).tuples()
+        )
         found_ids, found_scores = [], []
         for dataset_id, version in versions.items():
             key = (dataset_id, model_id)

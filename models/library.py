@@ -1,4 +1,5 @@
 """The prompt library and agents' shortcut commands."""
+
 from __future__ import annotations
 
 from peewee import CharField, ForeignKeyField, TextField

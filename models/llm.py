@@ -1,4 +1,5 @@
 """The model registry: the LLMs an agent's model_conf.model_id may name."""
+
 from __future__ import annotations
 
 from peewee import BooleanField, CharField, IntegerField, TextField
@@ -9,7 +10,7 @@ from models.db import db
 KIND_CHAT, KIND_EMBEDDING, KIND_RERANK = "chat", "embedding", "rerank"
 PROTOCOL_OPENAI = "openai"
 PROTOCOL_BUILTIN = "builtin"
-PROTOCOL_LOCAL = "local"   # runs inside the server (services/local_models)
+PROTOCOL_LOCAL = "local"  # runs inside the server (services/local_models)
 BUILTIN_MODEL_ID = 1  # the offline model seeded by migration 0002
 
 
@@ -22,12 +23,12 @@ class LlmModel(BaseModel):
     api_key_hint = CharField(max_length=20, default="")
     description = TextField(default="")
     context_length = IntegerField(default=8192)
-    capabilities = JsonField(default=dict)    # tool_call, vision, reasoning, json_mode
+    capabilities = JsonField(default=dict)  # tool_call, vision, reasoning, json_mode
     default_params = JsonField(default=dict)  # temperature, max_tokens, top_p, ...
     is_enabled = BooleanField(default=True)
     is_default = BooleanField(default=False)
-    kind = CharField(max_length=20, default=KIND_CHAT)   # chat, embedding (knowledge vectors), rerank
-    dimensions = IntegerField(null=True)                 # embedding models: the vector length
+    kind = CharField(max_length=20, default=KIND_CHAT)  # chat, embedding (knowledge vectors), rerank
+    dimensions = IntegerField(null=True)  # embedding models: the vector length
 
     class Meta:
         table_name = "llm_model"
@@ -41,8 +42,12 @@ class LlmModel(BaseModel):
 
     @classmethod
     def default_model(cls):
-        return (cls.select().where(cls.is_enabled == True, cls.kind == KIND_CHAT)  # noqa: E712
-                .order_by(cls.is_default.desc(), cls.id).first())
+        return (
+            cls.select()
+            .where(cls.is_enabled == True, cls.kind == KIND_CHAT)  # noqa: E712
+            .order_by(cls.is_default.desc(), cls.id)
+            .first()
+        )
 
     def make_default(self) -> None:
         with db.atomic():

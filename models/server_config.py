@@ -1,4 +1,5 @@
 """Server-wide settings that administrators change at run time (JSON per key)."""
+
 from __future__ import annotations
 
 import json
@@ -26,5 +27,8 @@ class ServerConfig(Model):
     @classmethod
     def write(cls, key: str, value: dict) -> None:
         encoded = json.dumps(value, separators=(",", ":"))
-        (cls.insert(key=key, value=encoded, updated_at=now_s())
-         .on_conflict(conflict_target=[cls.key], update={cls.value: encoded, cls.updated_at: now_s()}).execute())
+        (
+            cls.insert(key=key, value=encoded, updated_at=now_s())
+            .on_conflict(conflict_target=[cls.key], update={cls.value: encoded, cls.updated_at: now_s()})
+            .execute()
+        )

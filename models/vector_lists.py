@@ -3,6 +3,7 @@ product on unit vectors): rows grouped by the nearest of about sqrt(n) centroids
 reads the groups nearest the query instead of every row. An exact scan is memory-bound
 (100,000 x 384 float32 is 150 MB a query); the groups nearest the query hold most of its
 nearest rows, at a small share of the reading."""
+
 from __future__ import annotations
 
 import logging
@@ -13,9 +14,9 @@ import numpy as np
 logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # it reports each CPU variant it tries
 import faiss  # noqa: E402
 
-MIN_ROWS = 20_000          # below this an exact scan takes a few milliseconds: no lists
-PROBE_SHARE = 0.15         # the share of the lists a search reads, nearest first (docs/decisions.md)
-TRAIN_ROWS_PER_LIST = 50   # k-means learns from a sample this many times the number of lists
+MIN_ROWS = 20_000  # below this an exact scan takes a few milliseconds: no lists
+PROBE_SHARE = 0.15  # the share of the lists a search reads, nearest first (docs/decisions.md)
+TRAIN_ROWS_PER_LIST = 50  # k-means learns from a sample this many times the number of lists
 
 # One thread: a search runs beside the full-text stage on a two-core budget, and a build in the
 # background should not take the cores from searches (see services/retrieval.py on BLAS).
@@ -41,7 +42,9 @@ def train(matrix: np.ndarray, lists: int, seed: int = 0) -> faiss.IndexIVFFlat:
     """An empty index whose centroids k-means learnt from a sample of the rows."""
     rng = np.random.default_rng(seed)
     sample = matrix[rng.choice(len(matrix), min(len(matrix), lists * TRAIN_ROWS_PER_LIST), replace=False)]
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(matrix.shape[1]), matrix.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexIVFFlat(
+        faiss.IndexFlatIP(matrix.shape[1]), matrix.shape[1], lists, faiss.METRIC_INNER_PRODUCT
+    )
     index.cp.seed = seed
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
     return index
@@ -49,7 +52,9 @@ def train(matrix: np.ndarray, lists: int, seed: int = 0) -> faiss.IndexIVFFlat:
 
 def build(ids: np.ndarray, matrix: np.ndarray, trained: faiss.IndexIVFFlat) -> ListedMatrix:
     index = faiss.clone_index(trained)  # the trained one stays empty, for the next build
-    index.add_with_ids(np.ascontiguousarray(matrix, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64))
+    index.add_with_ids(
+        np.ascontiguousarray(matrix, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64)
+    )
     index.nprobe = max(1, math.ceil(PROBE_SHARE * index.nlist))
     return ListedMatrix(index)
 

@@ -1,4 +1,5 @@
 """Accounts: the first admin, registration, login with failure throttling, password changes."""
+
 from __future__ import annotations
 
 import logging
@@ -15,6 +16,7 @@ from models.identity import LoginSession, User
 
 log = logging.getLogger("cozeplus.accounts")
 
+
 def ensure_admin(settings: Settings) -> User | None:
     """Create the super admin on first start; print a generated password once."""
     if User.select().where(User.is_super_admin == True).exists():  # noqa: E712
@@ -24,17 +26,23 @@ def ensure_admin(settings: Settings) -> User | None:
     if generated:
         password = secrets.token_urlsafe(12)
     try:
-        admin = User.create_with_space(email=settings.admin_email,
-                                       password_hash=hash_password(password),
-                                       name="Administrator", is_super_admin=True)
+        admin = User.create_with_space(
+            email=settings.admin_email,
+            password_hash=hash_password(password),
+            name="Administrator",
+            is_super_admin=True,
+        )
     except IntegrityError:  # another worker won the race, or the e-mail is a normal user's
         existing = User.by_email(settings.admin_email)
         if existing and not existing.is_super_admin:
             existing.touch(is_super_admin=True)
         return existing
     if generated:
-        print(f"cozeplus: created admin {settings.admin_email} with password {password} "
-              "(shown once; set COZEPLUS_ADMIN_PASSWORD to choose it)", flush=True)
+        print(
+            f"cozeplus: created admin {settings.admin_email} with password {password} "
+            "(shown once; set COZEPLUS_ADMIN_PASSWORD to choose it)",
+            flush=True,
+        )
     return admin
 
 
@@ -42,9 +50,11 @@ def _counters(settings: Settings) -> tuple[FailureCounter, FailureCounter, Failu
     """Failures per (e-mail, address) and per address lock that address out for the window; per
     e-mail they only pace addresses that have failed before, so no one can lock the owner out."""
     window = settings.login_failure_window_seconds
-    return (FailureCounter("login-pair", settings.login_max_failures_per_email, window),
-            FailureCounter("login-address", settings.login_max_failures_per_address, window),
-            FailureCounter("login-email-pace", settings.login_email_pace_per_minute, 60))
+    return (
+        FailureCounter("login-pair", settings.login_max_failures_per_email, window),
+        FailureCounter("login-address", settings.login_max_failures_per_address, window),
+        FailureCounter("login-email-pace", settings.login_email_pace_per_minute, 60),
+    )
 
 
 def login(email: str, password: str, client_address: str) -> tuple[User, str, int]:
@@ -58,14 +68,16 @@ def login(email: str, password: str, client_address: str) -> tuple[User, str, in
     if wait:
         raise errors.LOGIN_THROTTLED(
             f"too many failed logins for this e-mail from this address; retry in {wait} s",
-            headers={"Retry-After": str(wait)})
+            headers={"Retry-After": str(wait)},
+        )
     user = User.by_email(email)
     if not verify_password(user.password_hash if user else None, password):
         by_pair.record(pair)
         by_address.record(client_address)
         email_pace.record(email)
-        log.info("login failed", extra={"fields": {"email_known": user is not None,
-                                                    "client": client_address}})
+        log.info(
+            "login failed", extra={"fields": {"email_known": user is not None, "client": client_address}}
+        )
         raise errors.LOGIN_FAILED()
     if user.is_disabled:
         raise errors.ACCOUNT_DISABLED()
@@ -74,8 +86,7 @@ def login(email: str, password: str, client_address: str) -> tuple[User, str, in
     return user, token, expires_at
 
 
-def register(email: str, password: str, name: str | None, client_address: str
-             ) -> tuple[User, str, int]:
+def register(email: str, password: str, name: str | None, client_address: str) -> tuple[User, str, int]:
     settings = get_settings()
     email = email.strip().lower()
     if settings.registration == "closed":
@@ -83,12 +94,12 @@ def register(email: str, password: str, name: str | None, client_address: str
     domain = email.rsplit("@", 1)[-1]
     if settings.registration_email_domains and domain not in settings.registration_email_domains:
         raise errors.REGISTRATION_DISABLED(
-            f"registration is limited to e-mail domains: {', '.join(settings.registration_email_domains)}")
+            f"registration is limited to e-mail domains: {', '.join(settings.registration_email_domains)}"
+        )
     if User.by_email(email):
         raise errors.EMAIL_EXISTS(f"the e-mail {email} is already registered")
     try:
-        user = User.create_with_space(email=email, password_hash=hash_password(password),
-                                      name=name or "")
+        user = User.create_with_space(email=email, password_hash=hash_password(password), name=name or "")
     except IntegrityError:
         raise errors.EMAIL_EXISTS(f"the e-mail {email} is already registered")
     token, expires_at = issue_session(user, client_address)
@@ -108,8 +119,12 @@ def update_profile(user: User, changes: dict) -> User:
     unique_name = changes.get("user_unique_name")
     if unique_name and User.unique_name_taken(unique_name, user.id):
         raise errors.UNIQUE_NAME_EXISTS(f"user_unique_name '{unique_name}' is taken")
-    fields = {"name": changes.get("name"), "unique_name": unique_name,
-              "description": changes.get("description"), "locale": changes.get("locale")}
+    fields = {
+        "name": changes.get("name"),
+        "unique_name": unique_name,
+        "description": changes.get("description"),
+        "locale": changes.get("locale"),
+    }
     fields = {k: v for k, v in fields.items() if v is not None}
     if fields:
         try:
@@ -117,7 +132,6 @@ def update_profile(user: User, changes: dict) -> User:
         except IntegrityError:
             raise errors.UNIQUE_NAME_EXISTS(f"user_unique_name '{unique_name}' is taken")
     return user
-
 
 
 def logout(jti: str) -> None:

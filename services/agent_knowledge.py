@@ -2,6 +2,7 @@
 a tool (on demand), with the agent's retrieval settings; the recall is shown in the chat as
 Coze's `knowledge_recall` verbose message, and the prompt numbers the slices so answers can
 cite them as [n]."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,8 +21,10 @@ from services import retrieval, tools
 log = logging.getLogger("cozeplus.knowledge")
 _COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
 TOOL_NAME = "search_knowledge"
-INSTRUCTIONS = ("Answer from the knowledge below when it is relevant. Cite the slices you use as [n]. "
-                "If the knowledge does not answer the question, say so rather than guess.")
+INSTRUCTIONS = (
+    "Answer from the knowledge below when it is relevant. Cite the slices you use as [n]. "
+    "If the knowledge does not answer the question, say so rather than guess."
+)
 
 
 @dataclasses.dataclass
@@ -43,18 +46,24 @@ class KnowledgeSettings:
 
 def settings_of(config: dict) -> KnowledgeSettings | None:
     knowledge = config.get("knowledge") or {}
-    ids = [i for i in (parse_id(k.get("id")) for k in knowledge.get("knowledge_info") or []
-                       if isinstance(k, dict)) if i is not None]
+    ids = [
+        i
+        for i in (parse_id(k.get("id")) for k in knowledge.get("knowledge_info") or [] if isinstance(k, dict))
+        if i is not None
+    ]
     if not ids:
         return None
     custom = knowledge.get("no_recall_reply_mode") == 1
-    return KnowledgeSettings(dataset_ids=ids, top_k=int(knowledge.get("top_k") or 3),
-                             min_score=float(knowledge.get("min_score") or 0.0),
-                             auto=knowledge.get("auto", True) is not False,
-                             strategy=int(knowledge.get("search_strategy") or 0),
-                             no_recall_reply=(knowledge.get("no_recall_reply_customize_prompt") or "") if custom else "",
-                             use_rerank=bool((knowledge.get("recall_strategy") or {}).get("use_rerank")),
-                             use_rewrite=bool((knowledge.get("recall_strategy") or {}).get("use_rewrite")))
+    return KnowledgeSettings(
+        dataset_ids=ids,
+        top_k=int(knowledge.get("top_k") or 3),
+        min_score=float(knowledge.get("min_score") or 0.0),
+        auto=knowledge.get("auto", True) is not False,
+        strategy=int(knowledge.get("search_strategy") or 0),
+        no_recall_reply=(knowledge.get("no_recall_reply_customize_prompt") or "") if custom else "",
+        use_rerank=bool((knowledge.get("recall_strategy") or {}).get("use_rerank")),
+        use_rewrite=bool((knowledge.get("recall_strategy") or {}).get("use_rewrite")),
+    )
 
 
 def recall(space_id: int, settings: KnowledgeSettings, question: str) -> list[retrieval.Hit]:
@@ -65,8 +74,9 @@ def recall(space_id: int, settings: KnowledgeSettings, question: str) -> list[re
         return []
     options = dict(top_k=settings.top_k, min_score=settings.min_score)
     try:
-        return retrieval.retrieve(datasets, question, strategy=settings.strategy, use_rerank=settings.use_rerank,
-                                  **options).hits
+        return retrieval.retrieve(
+            datasets, question, strategy=settings.strategy, use_rerank=settings.use_rerank, **options
+        ).hits
     except errors.ApiError as exc:  # the embedding or rerank model failed: answer from full-text
         log.warning("knowledge recall fell back to full-text: %s", exc.msg)
         return retrieval.retrieve(datasets, question, strategy=retrieval.FULL_TEXT, **options).hits
@@ -81,8 +91,11 @@ async def recall_async(space_id: int, settings: KnowledgeSettings, question: str
 def as_prompt(hits: list[retrieval.Hit], settings: KnowledgeSettings) -> str:
     """The numbered block the model answers from."""
     lines = [f"[{n}] {' '.join(hit.slice.content.split())}" for n, hit in enumerate(hits, start=1)]
-    fallback = (f"\nIf nothing below answers the question, reply: {settings.no_recall_reply}"
-                if settings.no_recall_reply else "")
+    fallback = (
+        f"\nIf nothing below answers the question, reply: {settings.no_recall_reply}"
+        if settings.no_recall_reply
+        else ""
+    )
     return f"{INSTRUCTIONS}{fallback}\n<knowledge>\n" + "\n".join(lines) + "\n</knowledge>"
 
 
@@ -97,14 +110,25 @@ def add_to_prompt(messages: list[dict], hits: list[retrieval.Hit], settings: Kno
 def recall_verbose(hits: list[retrieval.Hit], question: str, searched: str | None = None) -> str:
     """The content of the `knowledge_recall` verbose message (Coze's shape: data is a JSON string;
     `rewritten_query`, ours, is what was searched when the question was rewritten)."""
-    chunks = [{"slice": hit.slice.content, "score": round(hit.score, 6),
-               "meta": {"dataset": {"id": str(hit.dataset.id), "name": hit.dataset.name},
-                        "document": {"id": str(hit.document.id), "name": hit.document.name,
-                                     "format_type": hit.dataset.format_type, "source_type": hit.document.source_type},
-                        "slice": {"id": str(hit.slice.id), "sequence": hit.slice.sequence},
-                        "link": {"title": hit.document.name, "url": hit.document.web_url},
-                        "card": {"index": str(n)}}}
-              for n, hit in enumerate(hits, start=1)]
+    chunks = [
+        {
+            "slice": hit.slice.content,
+            "score": round(hit.score, 6),
+            "meta": {
+                "dataset": {"id": str(hit.dataset.id), "name": hit.dataset.name},
+                "document": {
+                    "id": str(hit.document.id),
+                    "name": hit.document.name,
+                    "format_type": hit.dataset.format_type,
+                    "source_type": hit.document.source_type,
+                },
+                "slice": {"id": str(hit.slice.id), "sequence": hit.slice.sequence},
+                "link": {"title": hit.document.name, "url": hit.document.web_url},
+                "card": {"index": str(n)},
+            },
+        }
+        for n, hit in enumerate(hits, start=1)
+    ]
     body = {"chunks": chunks, "ori_req": question, "status_code": 0}
     if searched and searched != question:
         body["rewritten_query"] = searched
@@ -124,11 +148,18 @@ def _tool_provider(config: dict) -> list[tools.Tool]:
             return settings.no_recall_reply or "No knowledge matches this query."
         return "\n".join(f"[{n}] {' '.join(h.slice.content.split())}" for n, h in enumerate(hits, start=1))
 
-    return [tools.Tool(
-        name=TOOL_NAME, run=run,
-        description="Search the agent's knowledge bases; returns numbered slices to cite as [n].",
-        parameters={"type": "object", "required": ["query"],
-                    "properties": {"query": {"type": "string", "description": "What to look up."}}})]
+    return [
+        tools.Tool(
+            name=TOOL_NAME,
+            run=run,
+            description="Search the agent's knowledge bases; returns numbered slices to cite as [n].",
+            parameters={
+                "type": "object",
+                "required": ["query"],
+                "properties": {"query": {"type": "string", "description": "What to look up."}},
+            },
+        )
+    ]
 
 
 tools.register_provider(_tool_provider)

@@ -1,4 +1,5 @@
 """Agents: creation with defaults, the draft configuration, duplication, publishing snapshots."""
+
 from __future__ import annotations
 
 import copy
@@ -15,10 +16,26 @@ from services import files, model_registry, refs
 
 # The parts of Coze's BotInfo kept in Bot.config; name, description, icon and mode are columns.
 CONFIG_KEYS = (
-    "prompt_info", "model_info", "plugin_info_list", "workflow_info_list", "knowledge",
-    "variable_list", "database_list", "onboarding_info", "suggest_reply_info", "shortcut_sort",
-    "background_image_info_list", "voices_info", "task_info", "bot_tag_info", "filebox_info",
-    "hook_info", "user_query_collect_conf", "layout_info", "multi_agent_info", "default_user_input_type",
+    "prompt_info",
+    "model_info",
+    "plugin_info_list",
+    "workflow_info_list",
+    "knowledge",
+    "variable_list",
+    "database_list",
+    "onboarding_info",
+    "suggest_reply_info",
+    "shortcut_sort",
+    "background_image_info_list",
+    "voices_info",
+    "task_info",
+    "bot_tag_info",
+    "filebox_info",
+    "hook_info",
+    "user_query_collect_conf",
+    "layout_info",
+    "multi_agent_info",
+    "default_user_input_type",
 )
 
 
@@ -36,9 +53,15 @@ def default_config(model: LlmModel) -> dict:
         },
         "plugin_info_list": [],
         "workflow_info_list": [],
-        "knowledge": {"knowledge_info": [], "top_k": 3, "min_score": 0.01, "auto": True,
-                      "search_strategy": 0, "show_source": False,
-                      "recall_strategy": {"use_rerank": True, "use_rewrite": True, "use_nl2sql": True}},
+        "knowledge": {
+            "knowledge_info": [],
+            "top_k": 3,
+            "min_score": 0.01,
+            "auto": True,
+            "search_strategy": 0,
+            "show_source": False,
+            "recall_strategy": {"use_rerank": True, "use_rewrite": True, "use_nl2sql": True},
+        },
         "variable_list": [],
         "database_list": [],
         "onboarding_info": {"prologue": "", "suggested_questions": [], "suggested_questions_show_mode": 0},
@@ -50,14 +73,23 @@ def default_config(model: LlmModel) -> dict:
 
 def create(user: User, body: dict) -> tuple[Bot, str]:
     """The new agent and a warning ("" when none) about the model it asked for."""
-    space_id = refs.one(user, refs.SPACE, body["space_id"], authz.WRITE, field="space_id").id \
-        if body.get("space_id") is not None else user.personal_space().id
+    space_id = (
+        refs.one(user, refs.SPACE, body["space_id"], authz.WRITE, field="space_id").id
+        if body.get("space_id") is not None
+        else user.personal_space().id
+    )
     model, warning = _model_or_default((body.get("model_conf") or {}).get("model_id"))
     icon_uri = refs.file_uri(user, body.get("icon_uri"), field="icon_uri", invalid=errors.AGENT_INVALID_PARAM)
-    bot = Bot.create(space=space_id, creator=user.id, name=body["name"].strip(),
-                     description=body.get("description") or "", icon_uri=icon_uri,
-                     bot_mode=body.get("bot_mode", 0), visibility=body.get("visibility", 0),
-                     config=default_config(model))
+    bot = Bot.create(
+        space=space_id,
+        creator=user.id,
+        name=body["name"].strip(),
+        description=body.get("description") or "",
+        icon_uri=icon_uri,
+        bot_mode=body.get("bot_mode", 0),
+        visibility=body.get("visibility", 0),
+        config=default_config(model),
+    )
     return bot, warning
 
 
@@ -72,8 +104,10 @@ def _model_or_default(model_id) -> tuple[LlmModel, str]:
     try:
         return model_registry.usable(model_id), ""
     except errors.ApiError as exc:
-        return default, (f"{exc.msg}; the agent uses the default model '{default.name}' "
-                         f"(id {default.id}) until you choose one from /api/bot/get_type_list")
+        return default, (
+            f"{exc.msg}; the agent uses the default model '{default.name}' "
+            f"(id {default.id}) until you choose one from /api/bot/get_type_list"
+        )
 
 
 def load(user: User, bot_id, action: str = authz.READ, space_id=None) -> Bot:
@@ -83,11 +117,18 @@ def load(user: User, bot_id, action: str = authz.READ, space_id=None) -> Bot:
 
 def bot_info(bot: Bot) -> dict:
     return {
-        "bot_id": str(bot.id), "name": bot.name, "description": bot.description,
-        "icon_uri": bot.icon_uri, "icon_url": files.url_of(bot.icon_uri), "bot_mode": bot.bot_mode,
-        "creator_id": str(bot.creator_id), "space_id": str(bot.space_id),
-        "create_time": bot.created_at, "update_time": bot.updated_at,
-        "version": str(bot.draft_version), "status": 1,
+        "bot_id": str(bot.id),
+        "name": bot.name,
+        "description": bot.description,
+        "icon_uri": bot.icon_uri,
+        "icon_url": files.url_of(bot.icon_uri),
+        "bot_mode": bot.bot_mode,
+        "creator_id": str(bot.creator_id),
+        "space_id": str(bot.space_id),
+        "create_time": bot.created_at,
+        "update_time": bot.updated_at,
+        "version": str(bot.draft_version),
+        "status": 1,
         **copy.deepcopy(bot.config),
         "shortcut_commands": shortcuts_of(bot),  # snapshotted with the rest when published
     }
@@ -95,8 +136,15 @@ def bot_info(bot: Bot) -> dict:
 
 def _image_uris(images: list) -> list[str]:
     """The uris in background_image_info_list ({web,mobile}_background_image: {..._uri: ...})."""
-    return [value for item in images or [] if isinstance(item, dict) for side in item.values()
-            if isinstance(side, dict) for key, value in side.items() if key.endswith("uri") and isinstance(value, str)]
+    return [
+        value
+        for item in images or []
+        if isinstance(item, dict)
+        for side in item.values()
+        if isinstance(side, dict)
+        for key, value in side.items()
+        if key.endswith("uri") and isinstance(value, str)
+    ]
 
 
 def _check_references(user: User, bot: Bot, info: dict) -> None:
@@ -106,23 +154,28 @@ def _check_references(user: User, bot: Bot, info: dict) -> None:
     ids = [item.get("id") for item in knowledge.get("knowledge_info") or []]
     for dataset in refs.many(user, refs.DATASET, ids, field="knowledge.knowledge_info[{}].id"):
         if dataset.space_id != bot.space_id:
-            raise errors.KNOWLEDGE_NOT_FOUND(f"knowledge.knowledge_info: knowledge base {dataset.id} "
-                                             f"is not in the space of agent {bot.id}")
-    for key, kind, id_key in (("plugin_info_list", refs.PLUGIN, "plugin_id"),
-                              ("workflow_info_list", refs.WORKFLOW, "workflow_id"),
-                              ("database_list", refs.DATABASE, "table_id")):
+            raise errors.KNOWLEDGE_NOT_FOUND(
+                f"knowledge.knowledge_info: knowledge base {dataset.id} is not in the space of agent {bot.id}"
+            )
+    for key, kind, id_key in (
+        ("plugin_info_list", refs.PLUGIN, "plugin_id"),
+        ("workflow_info_list", refs.WORKFLOW, "workflow_id"),
+        ("database_list", refs.DATABASE, "table_id"),
+    ):
         for index, item in enumerate(info.get(key) or []):
             refs.one(user, kind, item.get(id_key), field=f"{key}[{index}].{id_key}")
     if info.get("shortcut_sort") is not None:
         own = {str(c.id) for c in ShortcutCommand.of_bot(bot.id)}
         for index, command_id in enumerate(info["shortcut_sort"]):
             if str(command_id) not in own:
-                raise errors.SHORTCUT_NOT_FOUND(f"shortcut_sort[{index}]: shortcut command {command_id} "
-                                                f"of agent {bot.id} not found")
+                raise errors.SHORTCUT_NOT_FOUND(
+                    f"shortcut_sort[{index}]: shortcut command {command_id} of agent {bot.id} not found"
+                )
     current = _image_uris(bot.config.get("background_image_info_list"))
     for uri in _image_uris(info.get("background_image_info_list")):
-        refs.file_uri(user, uri, field="background_image_info_list", current=current,
-                      invalid=errors.AGENT_INVALID_PARAM)
+        refs.file_uri(
+            user, uri, field="background_image_info_list", current=current, invalid=errors.AGENT_INVALID_PARAM
+        )
 
 
 def update_draft(user: User, info: dict) -> tuple[Bot, bool]:
@@ -135,8 +188,9 @@ def update_draft(user: User, info: dict) -> tuple[Bot, bool]:
         if info.get(key) is not None:
             columns[key] = info[key].strip() if key == "name" else info[key]
     if info.get("icon_uri") is not None:
-        columns["icon_uri"] = refs.file_uri(user, info["icon_uri"], field="icon_uri", current=bot.icon_uri,
-                                            invalid=errors.AGENT_INVALID_PARAM)
+        columns["icon_uri"] = refs.file_uri(
+            user, info["icon_uri"], field="icon_uri", current=bot.icon_uri, invalid=errors.AGENT_INVALID_PARAM
+        )
     for key in CONFIG_KEYS:
         if info.get(key) is not None:
             config[key] = info[key]
@@ -171,15 +225,27 @@ def duplicate(user: User, bot_id, space_id=None) -> Bot:
     authz.require_space(user, source.space_id, authz.WRITE)
     config = copy.deepcopy(source.config)
     with db.atomic():
-        copy_bot = Bot.create(space=source.space_id, creator=user.id, name=f"{source.name} (copy)"[:100],
-                              description=source.description, icon_uri=source.icon_uri,
-                              bot_mode=source.bot_mode, visibility=source.visibility,
-                              config=config, display_info=copy.deepcopy(source.display_info))
+        copy_bot = Bot.create(
+            space=source.space_id,
+            creator=user.id,
+            name=f"{source.name} (copy)"[:100],
+            description=source.description,
+            icon_uri=source.icon_uri,
+            bot_mode=source.bot_mode,
+            visibility=source.visibility,
+            config=config,
+            display_info=copy.deepcopy(source.display_info),
+        )
         new_ids = {}  # the copy gets its own shortcut commands, in the same order
         for command in ShortcutCommand.of_bot(source.id):
-            new_ids[str(command.id)] = str(ShortcutCommand.create(
-                bot=copy_bot.id, command_name=command.command_name,
-                shortcut_command=command.shortcut_command, config=command.config).id)
+            new_ids[str(command.id)] = str(
+                ShortcutCommand.create(
+                    bot=copy_bot.id,
+                    command_name=command.command_name,
+                    shortcut_command=command.shortcut_command,
+                    config=command.config,
+                ).id
+            )
         config["shortcut_sort"] = [new_ids[c] for c in config.get("shortcut_sort", []) if c in new_ids]
         copy_bot.touch(config=config)
     return copy_bot
@@ -190,25 +256,40 @@ def publish(user: User, bot_id, connector_ids: list[str], info: str = "", space_
     unknown = [c for c in connector_ids if parse_id(c) not in CONNECTORS]
     if unknown or not connector_ids:
         raise errors.AGENT_BAD_CONNECTOR(
-            f"connectors must be among {sorted(CONNECTORS)}; got {', '.join(unknown) or 'none'}")
+            f"connectors must be among {sorted(CONNECTORS)}; got {', '.join(unknown) or 'none'}"
+        )
     model_registry.usable(bot.config["model_info"]["model_id"])
     with db.atomic():
-        version = BotVersion.create(bot=bot.id, creator=user.id, snapshot=bot_info(bot),
-                                    connector_ids=sorted({int(c) for c in connector_ids}),
-                                    draft_version=bot.draft_version, info=info)
+        version = BotVersion.create(
+            bot=bot.id,
+            creator=user.id,
+            snapshot=bot_info(bot),
+            connector_ids=sorted({int(c) for c in connector_ids}),
+            draft_version=bot.draft_version,
+            info=info,
+        )
         for connector_id in version.connector_ids:
-            (BotPublication.insert(bot=bot.id, connector_id=connector_id, version=version.id)
-             .on_conflict(conflict_target=[BotPublication.bot, BotPublication.connector_id],
-                          update={BotPublication.version: version.id,
-                                  BotPublication.updated_at: version.created_at})
-             .execute())
+            (
+                BotPublication.insert(bot=bot.id, connector_id=connector_id, version=version.id)
+                .on_conflict(
+                    conflict_target=[BotPublication.bot, BotPublication.connector_id],
+                    update={
+                        BotPublication.version: version.id,
+                        BotPublication.updated_at: version.created_at,
+                    },
+                )
+                .execute()
+            )
         bot.touch(published_draft_version=bot.draft_version)
     return version
 
 
 def _published_query(bot, connector_id=None):
-    query = (BotVersion.select().join(BotPublication, on=(BotPublication.version == BotVersion.id))
-             .where(BotPublication.bot == bot))
+    query = (
+        BotVersion.select()
+        .join(BotPublication, on=(BotPublication.version == BotVersion.id))
+        .where(BotPublication.bot == bot)
+    )
     if connector_id is not None:
         query = query.where(BotPublication.connector_id == connector_id)
     return query.order_by(BotVersion.id.desc()).limit(1)
@@ -238,7 +319,7 @@ def history(bot: Bot, page: int, size: int, connector_id=None) -> tuple[list[Bot
     rows = list(query.order_by(BotVersion.id.desc()))
     if connector_id not in (None, ""):
         rows = [v for v in rows if parse_id(connector_id) in v.connector_ids]
-    return rows[(page - 1) * size:page * size], len(rows)
+    return rows[(page - 1) * size : page * size], len(rows)
 
 
 def publications(bot: Bot) -> dict[int, BotPublication]:
@@ -261,71 +342,107 @@ def open_changes(body: dict) -> dict:
             changes[key] = body[key]
     model = body.get("model_info_config")
     if model:
-        info = {k: model[k] for k in ("model_id", "temperature", "max_tokens", "top_p", "top_k",
-                                      "frequency_penalty", "presence_penalty") if model.get(k) is not None}
+        info = {
+            k: model[k]
+            for k in (
+                "model_id",
+                "temperature",
+                "max_tokens",
+                "top_p",
+                "top_k",
+                "frequency_penalty",
+                "presence_penalty",
+            )
+            if model.get(k) is not None
+        }
         if model.get("context_round") is not None:
             info["short_memory_policy"] = {"context_mode": 2, "history_round": model["context_round"]}
         if model.get("response_format"):
-            info["response_format"] = {v: k for k, v in _RESPONSE_FORMATS.items()}.get(model["response_format"], 0)
+            info["response_format"] = {v: k for k, v in _RESPONSE_FORMATS.items()}.get(
+                model["response_format"], 0
+            )
         changes["model_info"] = info
     reply = body.get("suggest_reply_info")
     if reply:
         mode = {v: k for k, v in _REPLY_MODES.items()}.get(reply.get("reply_mode"), 0)
-        changes["suggest_reply_info"] = {"suggest_reply_mode": mode,
-                                         "customized_suggest_prompt": reply.get("customized_prompt", "")}
+        changes["suggest_reply_info"] = {
+            "suggest_reply_mode": mode,
+            "customized_suggest_prompt": reply.get("customized_prompt", ""),
+        }
     plugins = (body.get("plugin_id_list") or {}).get("id_list")
     if plugins:
-        changes["plugin_info_list"] = [{"plugin_id": str(p.get("plugin_id")), "api_id": str(p.get("api_id") or "")}
-                                       for p in plugins]
+        changes["plugin_info_list"] = [
+            {"plugin_id": str(p.get("plugin_id")), "api_id": str(p.get("api_id") or "")} for p in plugins
+        ]
     workflows = (body.get("workflow_id_list") or {}).get("ids")
     if workflows:
         changes["workflow_info_list"] = [{"workflow_id": str(w.get("id"))} for w in workflows]
     knowledge = body.get("knowledge")
     if knowledge:
-        changes["knowledge"] = {"knowledge_info": [{"id": str(i), "name": ""} for i in knowledge.get("dataset_ids", [])],
-                                "auto": knowledge.get("auto_call", True),
-                                "search_strategy": knowledge.get("search_strategy", 0)}
+        changes["knowledge"] = {
+            "knowledge_info": [{"id": str(i), "name": ""} for i in knowledge.get("dataset_ids", [])],
+            "auto": knowledge.get("auto_call", True),
+            "search_strategy": knowledge.get("search_strategy", 0),
+        }
     return changes
 
 
 def open_bot(bot: Bot, info: dict, version: str) -> dict:
     """Coze's OpenAPIBotInfo from a draft bot_info or a published snapshot."""
     model_info = info.get("model_info") or {}
-    model = LlmModel.get_or_none(LlmModel.id == parse_id(model_info.get("model_id"))) \
-        if parse_id(model_info.get("model_id")) is not None else None
+    model = (
+        LlmModel.get_or_none(LlmModel.id == parse_id(model_info.get("model_id")))
+        if parse_id(model_info.get("model_id")) is not None
+        else None
+    )
     knowledge = info.get("knowledge") or {}
     onboarding = info.get("onboarding_info") or {}
     reply = info.get("suggest_reply_info") or {}
     return {
-        "bot_id": str(bot.id), "name": info.get("name", bot.name),
+        "bot_id": str(bot.id),
+        "name": info.get("name", bot.name),
         "description": info.get("description", bot.description),
-        "icon_url": files.url_of(info.get("icon_uri", "")), "create_time": bot.created_at,
-        "update_time": info.get("update_time", bot.updated_at), "version": version,
-        "bot_mode": info.get("bot_mode", bot.bot_mode), "owner_user_id": str(bot.creator_id),
+        "icon_url": files.url_of(info.get("icon_uri", "")),
+        "create_time": bot.created_at,
+        "update_time": info.get("update_time", bot.updated_at),
+        "version": version,
+        "bot_mode": info.get("bot_mode", bot.bot_mode),
+        "owner_user_id": str(bot.creator_id),
         "prompt_info": {"prompt": (info.get("prompt_info") or {}).get("prompt", "")},
-        "onboarding_info": {"prologue": onboarding.get("prologue", ""),
-                            "suggested_questions": onboarding.get("suggested_questions", [])},
-        "knowledge": {"dataset_ids": [str(k.get("id")) for k in knowledge.get("knowledge_info", [])],
-                      "auto_call": knowledge.get("auto", True),
-                      "search_strategy": knowledge.get("search_strategy", 0)},
+        "onboarding_info": {
+            "prologue": onboarding.get("prologue", ""),
+            "suggested_questions": onboarding.get("suggested_questions", []),
+        },
+        "knowledge": {
+            "dataset_ids": [str(k.get("id")) for k in knowledge.get("knowledge_info", [])],
+            "auto_call": knowledge.get("auto", True),
+            "search_strategy": knowledge.get("search_strategy", 0),
+        },
         "model_info": {
-            "model_id": str(model_info.get("model_id", "")), "model_name": model.name if model else "",
-            "temperature": model_info.get("temperature"), "max_tokens": model_info.get("max_tokens"),
+            "model_id": str(model_info.get("model_id", "")),
+            "model_name": model.name if model else "",
+            "temperature": model_info.get("temperature"),
+            "max_tokens": model_info.get("max_tokens"),
             "top_p": model_info.get("top_p"),
             "context_round": (model_info.get("short_memory_policy") or {}).get("history_round"),
             "response_format": _RESPONSE_FORMATS.get(model_info.get("response_format", 0), "text"),
         },
-        "suggest_reply_info": {"reply_mode": _REPLY_MODES.get(reply.get("suggest_reply_mode", 0), "enable"),
-                               "customized_prompt": reply.get("customized_suggest_prompt", "")},
-        "plugin_info_list": [], "workflow_info_list": [], "variables": [],
+        "suggest_reply_info": {
+            "reply_mode": _REPLY_MODES.get(reply.get("suggest_reply_mode", 0), "enable"),
+            "customized_prompt": reply.get("customized_suggest_prompt", ""),
+        },
+        "plugin_info_list": [],
+        "workflow_info_list": [],
+        "variables": [],
         "shortcut_commands": info.get("shortcut_commands", []),
     }
 
 
 def open_create(user: User, body: dict) -> Bot:
     with db.atomic():  # a refused reference in the settings leaves no half-made agent behind
-        bot, _ = create(user, {"space_id": body["space_id"], "name": body["name"],
-                               "description": body.get("description")})
+        bot, _ = create(
+            user, {"space_id": body["space_id"], "name": body["name"], "description": body.get("description")}
+        )
         changes = open_changes(body)
         if changes:
             update_draft(user, {"bot_id": bot.id, **changes})
@@ -348,9 +465,16 @@ def page_of_space(user: User, space_id, page: int, size: int, publish_status: st
 
 
 def shortcut_view(command: ShortcutCommand) -> dict:
-    return {"command_id": str(command.id), "object_id": str(command.bot_id),
-            "command_name": command.command_name, "shortcut_command": command.shortcut_command,
-            "send_type": 0, "description": "", "components_list": [], **command.config}
+    return {
+        "command_id": str(command.id),
+        "object_id": str(command.bot_id),
+        "command_name": command.command_name,
+        "shortcut_command": command.shortcut_command,
+        "send_type": 0,
+        "description": "",
+        "components_list": [],
+        **command.config,
+    }
 
 
 def shortcuts_of(bot) -> list[dict]:

@@ -1,4 +1,5 @@
 """Avatars: images checked by their bytes, stored under the data directory, served publicly."""
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ events; a streaming response relays them, and a client that goes away cancels th
 it the upstream model call). Events are tuples: ("chat", ChatRun), ("ack", Message),
 ("delta", Message, content, reasoning), ("message", Message), ("error", code, msg).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,28 +18,45 @@ import json
 import logging
 import re
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from core import errors, jsonsafe
 from core.ids import new_id, parse_id
 from core.settings import get_settings
 from models.agent import Bot
 from models.base import now_s
-from models.conversation import (AVAILABLE, BROKEN, CANCELED, COMPLETED, CREATED, FAILED, IN_PROGRESS,
-                                 LIVE_STATUSES, REQUIRES_ACTION, ChatRun, Conversation, Message)
+from models.conversation import (
+    AVAILABLE,
+    BROKEN,
+    CANCELED,
+    COMPLETED,
+    CREATED,
+    FAILED,
+    IN_PROGRESS,
+    LIVE_STATUSES,
+    REQUIRES_ACTION,
+    ChatRun,
+    Conversation,
+    Message,
+)
 from models.db import db, run_db
 from models.identity import User
 from models.llm import LlmModel
-from services import content as message_content
 from services import agent_knowledge, conversations, files, llm, model_registry, recovery, refs, tools
+from services import content as message_content
 
 log = logging.getLogger("cozeplus.chat")
 
 SUGGEST_DISABLED = 2  # suggest_reply_mode: 0 default, 1 custom prompt, 2 off
 _COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
-FINISH_VERBOSE = json.dumps({"msg_type": "generate_answer_finish",
-                             "data": json.dumps({"finish_reason": 0, "fin_data": ""}, **_COMPACT),
-                             "from_unit": ""}, **_COMPACT)
+FINISH_VERBOSE = json.dumps(
+    {
+        "msg_type": "generate_answer_finish",
+        "data": json.dumps({"finish_reason": 0, "fin_data": ""}, **_COMPACT),
+        "from_unit": "",
+    },
+    **_COMPACT,
+)
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
 
 Emit = Callable[[tuple], None]
@@ -53,16 +71,17 @@ class Turn:
     question: Message
     config: dict
     model: LlmModel
-    messages: list[dict]            # the prompt, in Chat Completions form
+    messages: list[dict]  # the prompt, in Chat Completions form
     suggest: bool
-    interrupt_as_verbose: bool      # the console shows "requires action" as a verbose message
+    interrupt_as_verbose: bool  # the console shows "requires action" as a verbose message
     params: dict = dataclasses.field(default_factory=dict)  # temperature, max_tokens ...
-    resumed: bool = False           # continuing after submit_tool_outputs
+    resumed: bool = False  # continuing after submit_tool_outputs
     started: float = dataclasses.field(default_factory=time.monotonic)
     usage: llm.Usage = dataclasses.field(default_factory=llm.Usage)
 
 
 # --- preparing a turn (blocking; before the response starts) -----------------------------------
+
 
 def suggests(config: dict) -> bool:
     return (config.get("suggest_reply_info") or {}).get("suggest_reply_mode", 0) != SUGGEST_DISABLED
@@ -75,8 +94,11 @@ def model_of(config: dict, override=None) -> LlmModel:
 
 def render_persona(config: dict, variables: dict) -> str:
     """The persona prompt with {{name}} replaced by the chat's variables or the agent's defaults."""
-    defaults = {v.get("key"): v.get("default_value", "") for v in config.get("variable_list") or []
-                if isinstance(v, dict)}
+    defaults = {
+        v.get("key"): v.get("default_value", "")
+        for v in config.get("variable_list") or []
+        if isinstance(v, dict)
+    }
     values = {**defaults, **{k: str(v) for k, v in (variables or {}).items()}}
     prompt = (config.get("prompt_info") or {}).get("prompt") or ""
     return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), prompt)
@@ -97,11 +119,13 @@ def user_content(text: str, parts: list[dict], model: LlmModel):
     for part in parts:
         stored = part["stored"]
         if part["type"] == "image" and vision and (part["url"] or stored.size <= MAX_INLINE_IMAGE_BYTES):
-            url = part["url"] or (f"data:{stored.content_type};base64,"
-                                  + base64.b64encode(files.read(stored)).decode())
+            url = part["url"] or (
+                f"data:{stored.content_type};base64," + base64.b64encode(files.read(stored)).decode()
+            )
             content.append({"type": "image_url", "image_url": {"url": url}})
-        elif stored is not None and (stored.content_type.startswith("text/")
-                                     or stored.content_type in ("application/json", "text/csv")):
+        elif stored is not None and (
+            stored.content_type.startswith("text/") or stored.content_type in ("application/json", "text/csv")
+        ):
             body = files.read(stored).decode("utf-8", "replace")[:MAX_INLINE_TEXT_CHARS]
             content.append({"type": "text", "text": f"[file {part['name']}]\n{body}"})
         else:
@@ -110,18 +134,30 @@ def user_content(text: str, parts: list[dict], model: LlmModel):
     return content
 
 
-def history(user: User, conversation: Conversation, section_id: int, rounds: int, model: LlmModel) -> list[dict]:
+def history(
+    user: User, conversation: Conversation, section_id: int, rounds: int, model: LlmModel
+) -> list[dict]:
     """The last `rounds` turns of the current section, as context; files in it are resolved as
     `user`'s (a stored message naming anyone else's upload is read as its text only)."""
     if rounds <= 0:
         return []
-    turn_ids = [r.turn_id for r in Message.select(Message.turn_id).distinct()
-                .where((Message.conversation == conversation.id) & (Message.section_id == section_id))
-                .order_by(Message.turn_id.desc()).limit(rounds)]
-    rows = (Message.select().where((Message.conversation == conversation.id)
-                                   & (Message.turn_id.in_(turn_ids or [0]))
-                                   & (Message.type.in_(("question", "answer"))))
-            .order_by(Message.id))
+    turn_ids = [
+        r.turn_id
+        for r in Message.select(Message.turn_id)
+        .distinct()
+        .where((Message.conversation == conversation.id) & (Message.section_id == section_id))
+        .order_by(Message.turn_id.desc())
+        .limit(rounds)
+    ]
+    rows = (
+        Message.select()
+        .where(
+            (Message.conversation == conversation.id)
+            & (Message.turn_id.in_(turn_ids or [0]))
+            & (Message.type.in_(("question", "answer")))
+        )
+        .order_by(Message.id)
+    )
     context = []
     for row in rows:
         if row.role == "user":
@@ -135,11 +171,26 @@ def history(user: User, conversation: Conversation, section_id: int, rounds: int
     return context
 
 
-def prepare(user: User, bot: Bot, config: dict, conversation: Conversation, *, query: str,
-            content_type: str, connector_id: int, bot_version: int | None = None, end_user: str = "",
-            context: list[dict] | None = None, variables: dict | None = None, meta_data: dict | None = None,
-            save_history: bool = True, model_override=None, local_message_id: str = "",
-            interrupt_as_verbose: bool = False, new_conversation: bool = False) -> Turn:
+def prepare(
+    user: User,
+    bot: Bot,
+    config: dict,
+    conversation: Conversation,
+    *,
+    query: str,
+    content_type: str,
+    connector_id: int,
+    bot_version: int | None = None,
+    end_user: str = "",
+    context: list[dict] | None = None,
+    variables: dict | None = None,
+    meta_data: dict | None = None,
+    save_history: bool = True,
+    model_override=None,
+    local_message_id: str = "",
+    interrupt_as_verbose: bool = False,
+    new_conversation: bool = False,
+) -> Turn:
     """Check the request and record the run with its question (and any context messages); a new
     conversation (unsaved) is saved with them. The run starts in progress: "created" lasts only
     until the task starts, so it is announced but never stored."""
@@ -156,35 +207,66 @@ def prepare(user: User, bot: Bot, config: dict, conversation: Conversation, *, q
         prompt += history(user, conversation, conversation.last_section_id, rounds, model)
     for index, item in enumerate(context):
         field = f"additional_messages[{index}]"
-        item_text, item_parts = message_content.parse(item.get("content") or "", item.get("content_type") or "text",
-                                              field=field, user=user)
-        prompt.append({"role": item["role"], "content": user_content(item_text, item_parts, model)
-                       if item["role"] == "user" else item_text})
+        item_text, item_parts = message_content.parse(
+            item.get("content") or "", item.get("content_type") or "text", field=field, user=user
+        )
+        prompt.append(
+            {
+                "role": item["role"],
+                "content": user_content(item_text, item_parts, model)
+                if item["role"] == "user"
+                else item_text,
+            }
+        )
     prompt.append({"role": "user", "content": user_content(text, parts, model)})
     with db.atomic():
         if new_conversation:
             conversation.insert_new()
-        run = ChatRun(conversation=conversation.id, bot=bot.id, creator=user.id,
-                      section_id=conversation.last_section_id, bot_version=bot_version,
-                      connector_id=connector_id, end_user=end_user, meta_data=meta_data or {},
-                      save_history=save_history, status=IN_PROGRESS,
-                      worker_id=recovery.current_id()).insert_new()
+        run = ChatRun(
+            conversation=conversation.id,
+            bot=bot.id,
+            creator=user.id,
+            section_id=conversation.last_section_id,
+            bot_version=bot_version,
+            connector_id=connector_id,
+            end_user=end_user,
+            meta_data=meta_data or {},
+            save_history=save_history,
+            status=IN_PROGRESS,
+            worker_id=recovery.current_id(),
+        ).insert_new()
         for item in context:
             conversations.add_message(conversation, user, item, run=run)
         question = conversations.add_message(
-            conversation, user, {"role": "user", "type": "question", "content": query,
-                                 "content_type": content_type or "text"}, run=run,
-            extra_info={"local_message_id": local_message_id} if local_message_id else None)
+            conversation,
+            user,
+            {"role": "user", "type": "question", "content": query, "content_type": content_type or "text"},
+            run=run,
+            extra_info={"local_message_id": local_message_id} if local_message_id else None,
+        )
         if not new_conversation:
             conversations.touch_conversation(conversation.id)
-    params = {k: model_info.get(k) for k in ("temperature", "max_tokens", "top_p", "frequency_penalty",
-                                                "presence_penalty")}
-    return Turn(user=user, bot=bot, conversation=conversation, run=run, question=question, config=config,
-                model=model, messages=prompt, suggest=suggests(config), interrupt_as_verbose=interrupt_as_verbose,
-                params={k: v for k, v in params.items() if v is not None})
+    params = {
+        k: model_info.get(k)
+        for k in ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty")
+    }
+    return Turn(
+        user=user,
+        bot=bot,
+        conversation=conversation,
+        run=run,
+        question=question,
+        config=config,
+        model=model,
+        messages=prompt,
+        suggest=suggests(config),
+        interrupt_as_verbose=interrupt_as_verbose,
+        params={k: v for k, v in params.items() if v is not None},
+    )
 
 
 # --- executing a turn (async) ------------------------------------------------------------------
+
 
 class Runner:
     def __init__(self, turn: Turn, emit: Emit):
@@ -196,10 +278,23 @@ class Runner:
 
     def _new_message(self, type_: str, content: str = "", **fields) -> Message:
         turn = self.turn
-        return Message(id=new_id(), conversation=turn.conversation.id, run=turn.run.id, turn_id=turn.run.id,
-                       section_id=turn.run.section_id, bot=turn.bot.id, creator=turn.user.id,
-                       role="assistant", type=type_, content=content, content_type="text",
-                       reply_id=turn.question.id, created_at=now_s(), updated_at=now_s(), **fields)
+        return Message(
+            id=new_id(),
+            conversation=turn.conversation.id,
+            run=turn.run.id,
+            turn_id=turn.run.id,
+            section_id=turn.run.section_id,
+            bot=turn.bot.id,
+            creator=turn.user.id,
+            role="assistant",
+            type=type_,
+            content=content,
+            content_type="text",
+            reply_id=turn.question.id,
+            created_at=now_s(),
+            updated_at=now_s(),
+            **fields,
+        )
 
     async def _record(self, message: Message) -> Message:
         await run_db(message.insert_new)
@@ -216,11 +311,13 @@ class Runner:
 
         def save():
             # a run cancelled from elsewhere keeps that outcome
-            query = ChatRun.update({ChatRun._meta.fields[n]: getattr(run, n) for n in names}) \
-                .where(ChatRun.id == run.id)
+            query = ChatRun.update({ChatRun._meta.fields[n]: getattr(run, n) for n in names}).where(
+                ChatRun.id == run.id
+            )
             if status != CANCELED:
                 query = query.where(ChatRun.status.in_([*LIVE_STATUSES, REQUIRES_ACTION]))
             return query.execute()
+
         if await run_db(save) or status == CANCELED:
             self.emit(("chat", run))
 
@@ -251,7 +348,9 @@ class Runner:
         if settings.use_rewrite:
             searched = await llm.rewrite_query(turn.model, turn.messages[:-1], question)
         hits = await agent_knowledge.recall_async(turn.bot.space_id, settings, searched)
-        await self._record(self._new_message("verbose", agent_knowledge.recall_verbose(hits, question, searched)))
+        await self._record(
+            self._new_message("verbose", agent_knowledge.recall_verbose(hits, question, searched))
+        )
         agent_knowledge.add_to_prompt(turn.messages, hits, settings)
 
     async def _rounds(self) -> None:
@@ -259,8 +358,9 @@ class Runner:
         if not turn.resumed:
             await self._recall()
         offered = tools.tools_for(turn.config)
-        request = llm.ChatRequest(messages=turn.messages, tools=[t.schema() for t in offered.values()],
-                                  params=turn.params)
+        request = llm.ChatRequest(
+            messages=turn.messages, tools=[t.schema() for t in offered.values()], params=turn.params
+        )
         for round_ in range(get_settings().chat_max_tool_rounds + 1):
             if round_ or turn.resumed:
                 await self._check_not_cancelled()
@@ -269,21 +369,36 @@ class Runner:
                 await self._finish()
                 return
             for call in calls:
-                await self._record(self._new_message("function_call", json.dumps(call.as_openai(), ensure_ascii=False),
-                                                     extra_info={"tool_name": call.name, "call_id": call.id}))
-            request.messages.append({"role": "assistant", "content": "".join(self.answer_text) or None,
-                                     "tool_calls": [c.as_openai() for c in calls]})
+                await self._record(
+                    self._new_message(
+                        "function_call",
+                        json.dumps(call.as_openai(), ensure_ascii=False),
+                        extra_info={"tool_name": call.name, "call_id": call.id},
+                    )
+                )
+            request.messages.append(
+                {
+                    "role": "assistant",
+                    "content": "".join(self.answer_text) or None,
+                    "tool_calls": [c.as_openai() for c in calls],
+                }
+            )
             self._reset_answer()
             if not all(c.name in offered for c in calls):
                 await self._require_action(calls, request)
                 return
             outputs = await asyncio.gather(*(self._run_tool(offered[c.name], c) for c in calls))
             for call, output in zip(calls, outputs):
-                await self._record(self._new_message("tool_response", output,
-                                                     extra_info={"tool_name": call.name, "call_id": call.id}))
+                await self._record(
+                    self._new_message(
+                        "tool_response", output, extra_info={"tool_name": call.name, "call_id": call.id}
+                    )
+                )
                 request.messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
-        raise llm.ProviderError(f"the agent called tools more than {get_settings().chat_max_tool_rounds} "
-                                f"times in one turn (COZEPLUS_CHAT_MAX_TOOL_ROUNDS)")
+        raise llm.ProviderError(
+            f"the agent called tools more than {get_settings().chat_max_tool_rounds} "
+            f"times in one turn (COZEPLUS_CHAT_MAX_TOOL_ROUNDS)"
+        )
 
     async def _generate(self, request: llm.ChatRequest) -> list[llm.ToolCall]:
         turn = self.turn
@@ -311,9 +426,13 @@ class Runner:
             arguments = jsonsafe.loads(call.arguments or "{}")
         except ValueError:
             return f"error: the arguments are not JSON: {call.arguments[:200]}"
-        context = tools.ToolContext(user_id=turn.user.id, bot_id=turn.bot.id,
-                                    conversation_id=turn.conversation.id, chat_id=turn.run.id,
-                                    end_user=turn.run.end_user)
+        context = tools.ToolContext(
+            user_id=turn.user.id,
+            bot_id=turn.bot.id,
+            conversation_id=turn.conversation.id,
+            chat_id=turn.run.id,
+            end_user=turn.run.end_user,
+        )
         try:
             return await tool.run(arguments, context)
         except Exception as exc:  # a failing tool is reported to the model, which can recover
@@ -322,9 +441,12 @@ class Runner:
 
     def _usage_info(self) -> dict:
         usage = self.turn.usage
-        return {"input_tokens": str(usage.input_tokens), "output_tokens": str(usage.output_tokens),
-                "token": str(usage.input_tokens + usage.output_tokens),
-                "time_cost": f"{time.monotonic() - self.turn.started:.3f}"}
+        return {
+            "input_tokens": str(usage.input_tokens),
+            "output_tokens": str(usage.output_tokens),
+            "token": str(usage.input_tokens + usage.output_tokens),
+            "time_cost": f"{time.monotonic() - self.turn.started:.3f}",
+        }
 
     async def _save_answer(self, status: str = AVAILABLE) -> Message | None:
         answer = self.answer
@@ -357,17 +479,29 @@ class Runner:
         await self._discard_unsaved_history()
 
     async def _require_action(self, calls: list[llm.ToolCall], request: llm.ChatRequest) -> None:
-        action = {"type": "submit_tool_outputs",
-                  "submit_tool_outputs": {"tool_calls": [c.as_openai() for c in calls]}}
+        action = {
+            "type": "submit_tool_outputs",
+            "submit_tool_outputs": {"tool_calls": [c.as_openai() for c in calls]},
+        }
         if self.turn.interrupt_as_verbose:
-            await self._record(self._new_message("verbose", json.dumps(
-                {"msg_type": "interrupt", "data": json.dumps({"required_action": action})})))
-        await self._set_status(REQUIRES_ACTION, required_action=action, usage=self.turn.usage.as_coze(),
-                               state={"messages": request.messages, "params": request.params})
+            await self._record(
+                self._new_message(
+                    "verbose",
+                    json.dumps({"msg_type": "interrupt", "data": json.dumps({"required_action": action})}),
+                )
+            )
+        await self._set_status(
+            REQUIRES_ACTION,
+            required_action=action,
+            usage=self.turn.usage.as_coze(),
+            state={"messages": request.messages, "params": request.params},
+        )
 
     async def _check_not_cancelled(self) -> None:
         """A cancel that reached another process shows in the database; look between rounds."""
-        status = await run_db(lambda: ChatRun.select(ChatRun.status).where(ChatRun.id == self.turn.run.id).scalar())
+        status = await run_db(
+            lambda: ChatRun.select(ChatRun.status).where(ChatRun.id == self.turn.run.id).scalar()
+        )
         if status == CANCELED:
             raise asyncio.CancelledError()
 
@@ -380,8 +514,9 @@ class Runner:
         turn = self.turn
         if self.answer_text or self.answer_reasoning:
             await self._save_answer(BROKEN)
-        await self._set_status(FAILED, failed_at=now_s(), last_error={"code": code, "msg": msg},
-                               usage=turn.usage.as_coze())
+        await self._set_status(
+            FAILED, failed_at=now_s(), last_error={"code": code, "msg": msg}, usage=turn.usage.as_coze()
+        )
 
     async def _discard_unsaved_history(self) -> None:
         run = self.turn.run
@@ -391,7 +526,7 @@ class Runner:
 
 # --- live runs: execution as tasks, cancellation, resumption -----------------------------------
 
-_live: dict[int, "LiveRun"] = {}
+_live: dict[int, LiveRun] = {}
 _background: set[asyncio.Task] = set()
 
 
@@ -433,8 +568,9 @@ class LiveRun:
 async def cancel(run: ChatRun, wait_seconds: float = 5.0) -> ChatRun:
     """Stop a created or in-progress run, here or (through the database) in another process."""
     if run.status not in LIVE_STATUSES:
-        raise errors.CHAT_NOT_CANCELLABLE(f"chat {run.id} is {run.status}; only a created or "
-                                          f"in-progress chat can be cancelled")
+        raise errors.CHAT_NOT_CANCELLABLE(
+            f"chat {run.id} is {run.status}; only a created or in-progress chat can be cancelled"
+        )
     live = _live.get(run.id)
     if live is not None:
         live.cancel()
@@ -442,8 +578,13 @@ async def cancel(run: ChatRun, wait_seconds: float = 5.0) -> ChatRun:
         while not live.done and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
     else:
-        await run_db(lambda: ChatRun.update(status=CANCELED, updated_at=now_s())
-                     .where((ChatRun.id == run.id) & ChatRun.status.in_(LIVE_STATUSES)).execute())
+        await run_db(
+            lambda: (
+                ChatRun.update(status=CANCELED, updated_at=now_s())
+                .where((ChatRun.id == run.id) & ChatRun.status.in_(LIVE_STATUSES))
+                .execute()
+            )
+        )
     return await run_db(lambda: ChatRun.get_by_id(run.id))
 
 
@@ -461,8 +602,12 @@ async def break_turn(user: User, conversation_id, question_id, answer_id, broken
 
 def load_run(user: User, conversation_id, chat_id) -> ChatRun:
     conversation = conversations.load(user, conversation_id)
-    return refs.under(refs.CHAT, chat_id, ChatRun.conversation == conversation.id,
-                      where=f"in conversation {conversation_id}")
+    return refs.under(
+        refs.CHAT,
+        chat_id,
+        ChatRun.conversation == conversation.id,
+        where=f"in conversation {conversation_id}",
+    )
 
 
 def resume(user: User, run: ChatRun, outputs: list[dict]) -> Turn:
@@ -477,8 +622,16 @@ def resume(user: User, run: ChatRun, outputs: list[dict]) -> Turn:
     if missing or unknown:
         raise errors.CONVERSATION_INVALID_PARAM(
             "tool_outputs must answer exactly the pending tool calls: "
-            + "; ".join(filter(None, [missing and f"missing {', '.join(missing)}",
-                                      unknown and f"unknown {', '.join(unknown)}"])))
+            + "; ".join(
+                filter(
+                    None,
+                    [
+                        missing and f"missing {', '.join(missing)}",
+                        unknown and f"unknown {', '.join(unknown)}",
+                    ],
+                )
+            )
+        )
     conversation = Conversation.get_by_id(run.conversation_id)
     bot = Bot.get_by_id(run.bot_id)
     question = Message.get((Message.run == run.id) & (Message.type == "question"))
@@ -488,24 +641,44 @@ def resume(user: User, run: ChatRun, outputs: list[dict]) -> Turn:
     with db.atomic():
         for call_id in pending:
             name = names[call_id]
-            Message.create(conversation=conversation.id, run=run.id, turn_id=run.id, section_id=run.section_id,
-                           bot=bot.id, creator=user.id, role="assistant", type="tool_response",
-                           content=given[call_id], reply_id=question.id,
-                           extra_info={"tool_name": name, "call_id": call_id})
+            Message.create(
+                conversation=conversation.id,
+                run=run.id,
+                turn_id=run.id,
+                section_id=run.section_id,
+                bot=bot.id,
+                creator=user.id,
+                role="assistant",
+                type="tool_response",
+                content=given[call_id],
+                reply_id=question.id,
+                extra_info={"tool_name": name, "call_id": call_id},
+            )
             state["messages"].append({"role": "tool", "tool_call_id": call_id, "content": given[call_id]})
         run.touch(status=IN_PROGRESS, required_action=None, state=None, worker_id=recovery.current_id())
     usage = run.usage or {}
-    turn = Turn(user=user, bot=bot, conversation=conversation, run=run, question=question, config=config,
-                model=model_of(config), messages=state["messages"],
-                suggest=suggests(config),
-                interrupt_as_verbose=False, params=state.get("params") or {}, resumed=True,
-                usage=llm.Usage(usage.get("input_count", 0), usage.get("output_count", 0)))
+    turn = Turn(
+        user=user,
+        bot=bot,
+        conversation=conversation,
+        run=run,
+        question=question,
+        config=config,
+        model=model_of(config),
+        messages=state["messages"],
+        suggest=suggests(config),
+        interrupt_as_verbose=False,
+        params=state.get("params") or {},
+        resumed=True,
+        usage=llm.Usage(usage.get("input_count", 0), usage.get("output_count", 0)),
+    )
     return turn
 
 
 def _config_of_run(run: ChatRun, bot: Bot) -> dict:
     from models.agent import BotVersion
     from services import agents
+
     if run.bot_version:
         version = BotVersion.get_or_none(BotVersion.id == run.bot_version)
         if version is not None:

@@ -11,6 +11,7 @@
 
 Lengths are counted in characters (a CJK character is about one token; English about four
 characters per token)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,8 +56,14 @@ def normalize(raw: dict | None) -> dict:
     chunk_type = raw.get("chunk_type", CHUNK_AUTO)
     images = {"caption_type": raw["caption_type"]} if raw.get("caption_type") in (0, 1) else {}
     if chunk_type == CHUNK_AUTO:
-        return {"chunk_type": CHUNK_AUTO, "max_tokens": DEFAULT_MAX, "overlap": DEFAULT_OVERLAP,
-                "remove_extra_spaces": True, "remove_urls_emails": False, **images}
+        return {
+            "chunk_type": CHUNK_AUTO,
+            "max_tokens": DEFAULT_MAX,
+            "overlap": DEFAULT_OVERLAP,
+            "remove_extra_spaces": True,
+            "remove_urls_emails": False,
+            **images,
+        }
     if chunk_type not in (CHUNK_CUSTOM, CHUNK_HEADING):
         raise StrategyError(f"chunk_strategy.chunk_type must be 0, 1 or 2, not {chunk_type}")
     maximum = raw.get("max_tokens", DEFAULT_MAX)
@@ -65,9 +72,13 @@ def normalize(raw: dict | None) -> dict:
     overlap = raw.get("overlap", 0)
     if not 0 <= overlap <= maximum // 2:
         raise StrategyError("chunk_strategy.overlap must be between 0 and half of max_tokens")
-    strategy = {"chunk_type": chunk_type, "max_tokens": maximum, "overlap": overlap,
-                "remove_extra_spaces": bool(raw.get("remove_extra_spaces", False)),
-                "remove_urls_emails": bool(raw.get("remove_urls_emails", False))}
+    strategy = {
+        "chunk_type": chunk_type,
+        "max_tokens": maximum,
+        "overlap": overlap,
+        "remove_extra_spaces": bool(raw.get("remove_extra_spaces", False)),
+        "remove_urls_emails": bool(raw.get("remove_urls_emails", False)),
+    }
     if chunk_type == CHUNK_CUSTOM:
         separator = _unescape(raw.get("separator", "\n"))
         if not separator:
@@ -108,11 +119,11 @@ def _split(text: str, maximum: int, separators=_FALLBACK_SEPARATORS) -> list[str
         result = []
         for piece in pieces:
             if len(piece) > maximum:
-                result.extend(_split(piece, maximum, separators[position + 1:]))
+                result.extend(_split(piece, maximum, separators[position + 1 :]))
             elif piece:
                 result.append(piece)
         return result
-    return [text[i:i + maximum] for i in range(0, len(text), maximum)]
+    return [text[i : i + maximum] for i in range(0, len(text), maximum)]
 
 
 def _tail(text: str, size: int) -> str:
@@ -121,7 +132,7 @@ def _tail(text: str, size: int) -> str:
         return ""
     tail = text[-size:]
     boundary = re.search(r"[\s。！？；，.!?;,]", tail)
-    return tail[boundary.end():] if boundary and boundary.end() < len(tail) else tail
+    return tail[boundary.end() :] if boundary and boundary.end() < len(tail) else tail
 
 
 def _pack(pieces: list[tuple[str, int | None]], maximum: int, overlap: int) -> list[tuple[str, int | None]]:
@@ -153,7 +164,9 @@ def _sections(blocks: list[Block], max_level: int) -> list[tuple[list[str], list
             if body:
                 sections.append(([t for _, t in path], body))
                 body = []
-            path = [(lvl, t) for lvl, t in path if lvl < block.heading_level] + [(block.heading_level, block.text)]
+            path = [(lvl, t) for lvl, t in path if lvl < block.heading_level] + [
+                (block.heading_level, block.text)
+            ]
         else:
             body.append(block)
     if body or path:

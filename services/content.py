@@ -3,6 +3,7 @@
 Files in content are resolved through services/refs for the user the message belongs to, both
 when a message is written (chat, message create and modify, conversation create) and each time
 history is read back into a prompt, so no one's content can name another user's upload."""
+
 from __future__ import annotations
 
 from core import errors, jsonsafe
@@ -27,7 +28,8 @@ def parse(content: str, content_type: str, *, field: str, user: User) -> tuple[s
     for item in items:
         if not isinstance(item, dict) or item.get("type") not in ("text", "image", "file", "audio", "video"):
             raise errors.CONVERSATION_INVALID_PARAM(
-                f"{field}: each item needs a type among text, image, file, audio and video")
+                f"{field}: each item needs a type among text, image, file, audio and video"
+            )
         if item["type"] == "text":
             texts.append(str(item.get("text") or ""))
             continue
@@ -41,7 +43,7 @@ def _file_part(item: dict, field: str, user: User) -> dict:
     key = nested.get("key") or nested.get("file_key") or nested.get("uri")
     stored, url = None, ""
     if file_id or (key and str(key).startswith("file:")):
-        file_id = file_id or str(key)[len("file:"):]
+        file_id = file_id or str(key)[len("file:") :]
         try:  # only the user's own uploads, whenever the message is read (history is read again)
             stored = refs.one(user, refs.FILE, file_id, field=field)
         except errors.ApiError as exc:

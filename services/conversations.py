@@ -1,11 +1,12 @@
 """Conversations and their messages: ownership, sections, listing with cursors."""
+
 from __future__ import annotations
 
 from core import errors
 from core.ids import new_id, parse_id
 from models.agent import CONNECTOR_API, CONNECTORS, Bot
 from models.base import now_s
-from models.conversation import (CONNECTOR_WEB, SCENE_OPENAPI, ChatRun, Conversation, Message)
+from models.conversation import CONNECTOR_WEB, SCENE_OPENAPI, ChatRun, Conversation, Message
 from models.db import db
 from models.identity import User
 from services import agents, refs
@@ -22,16 +23,33 @@ def open_connector(connector_id) -> int:
     number = parse_id(connector_id)
     if number not in CONNECTORS:
         raise errors.CONVERSATION_INVALID_PARAM(
-            f"connector_id must be one of {sorted(CONNECTORS)}; got {connector_id}")
+            f"connector_id must be one of {sorted(CONNECTORS)}; got {connector_id}"
+        )
     return number
 
 
-def new(user: User, bot: Bot, *, scene: int = SCENE_OPENAPI, connector_id: int = CONNECTOR_API,
-        meta_data: dict | None = None, name: str = "") -> Conversation:
+def new(
+    user: User,
+    bot: Bot,
+    *,
+    scene: int = SCENE_OPENAPI,
+    connector_id: int = CONNECTOR_API,
+    meta_data: dict | None = None,
+    name: str = "",
+) -> Conversation:
     """A conversation not yet saved (a chat saves it with its first run, in one transaction)."""
-    return Conversation(id=new_id(), creator=user.id, bot=bot.id, scene=scene, connector_id=connector_id,
-                        meta_data=meta_data or {}, name=name, last_section_id=new_id(),
-                        created_at=now_s(), updated_at=now_s())
+    return Conversation(
+        id=new_id(),
+        creator=user.id,
+        bot=bot.id,
+        scene=scene,
+        connector_id=connector_id,
+        meta_data=meta_data or {},
+        name=name,
+        last_section_id=new_id(),
+        created_at=now_s(),
+        updated_at=now_s(),
+    )
 
 
 def create(user: User, bot: Bot, *, messages: list[dict] | None = None, **fields) -> Conversation:
@@ -61,7 +79,8 @@ def web_conversation(user: User, bot: Bot, scene: int, conversation_id=None) -> 
         conversation = load(user, conversation_id)
         if conversation.bot_id != bot.id:
             raise errors.CONVERSATION_INVALID_PARAM(
-                f"conversation {conversation_id} belongs to another agent than bot_id {bot.id}")
+                f"conversation {conversation_id} belongs to another agent than bot_id {bot.id}"
+            )
         return conversation
     current = Conversation.current(user.id, bot.id, scene, CONNECTOR_WEB)
     if current is not None:
@@ -69,15 +88,24 @@ def web_conversation(user: User, bot: Bot, scene: int, conversation_id=None) -> 
     return create(user, bot, scene=scene, connector_id=CONNECTOR_WEB)
 
 
-def list_open(user: User, bot_id, connector_id, page: int, size: int, ascending: bool,
-              sort_field: str) -> tuple[list[Conversation], bool]:
+def list_open(
+    user: User, bot_id, connector_id, page: int, size: int, ascending: bool, sort_field: str
+) -> tuple[list[Conversation], bool]:
     bot = agents.load(user, bot_id)
     order_field = Conversation.updated_at if sort_field == "updated_at" else Conversation.created_at
-    query = (Conversation.select()
-             .where((Conversation.creator == user.id) & (Conversation.bot == bot.id)
-                    & (Conversation.scene == SCENE_OPENAPI) & (Conversation.connector_id == open_connector(connector_id)))
-             .order_by(order_field.asc() if ascending else order_field.desc(),
-                       Conversation.id.asc() if ascending else Conversation.id.desc()))
+    query = (
+        Conversation.select()
+        .where(
+            (Conversation.creator == user.id)
+            & (Conversation.bot == bot.id)
+            & (Conversation.scene == SCENE_OPENAPI)
+            & (Conversation.connector_id == open_connector(connector_id))
+        )
+        .order_by(
+            order_field.asc() if ascending else order_field.desc(),
+            Conversation.id.asc() if ascending else Conversation.id.desc(),
+        )
+    )
     rows = list(query.offset((page - 1) * size).limit(size + 1))
     return rows[:size], len(rows) > size
 
@@ -102,26 +130,36 @@ def new_section(conversation: Conversation) -> int:
 def replace(conversation: Conversation) -> Conversation:
     """Clear the history (the console's clear_message): a fresh conversation takes this one's place."""
     with db.atomic():
-        fresh = Conversation.create(creator=conversation.creator_id, bot=conversation.bot_id,
-                                    scene=conversation.scene, connector_id=conversation.connector_id,
-                                    name=conversation.name, meta_data=conversation.meta_data,
-                                    last_section_id=new_id())
+        fresh = Conversation.create(
+            creator=conversation.creator_id,
+            bot=conversation.bot_id,
+            scene=conversation.scene,
+            connector_id=conversation.connector_id,
+            name=conversation.name,
+            meta_data=conversation.meta_data,
+            last_section_id=new_id(),
+        )
         conversation.delete_instance()
     return fresh
 
 
 # --- messages ----------------------------------------------------------------------------------
 
+
 def check_content(user: User, body: dict, field: str) -> None:
     """Content a user writes into history: well-formed, naming only their own files."""
-    message_content.parse(body.get("content") or "", body.get("content_type") or "text", field=field, user=user)
+    message_content.parse(
+        body.get("content") or "", body.get("content_type") or "text", field=field, user=user
+    )
 
 
 def post_message(user: User, conversation_id, body: dict) -> Message:
     """A message added to a conversation by the Open API (no chat runs)."""
     conversation = load(user, conversation_id)
     if body.get("type") and ROLE_TYPES[body["role"]] != body["type"]:
-        raise errors.CONVERSATION_INVALID_PARAM(f"type: a {body['role']} message is a {ROLE_TYPES[body['role']]}")
+        raise errors.CONVERSATION_INVALID_PARAM(
+            f"type: a {body['role']} message is a {ROLE_TYPES[body['role']]}"
+        )
     check_content(user, body, "content")
     with db.atomic():
         message = add_message(conversation, user, body)
@@ -129,45 +167,75 @@ def post_message(user: User, conversation_id, body: dict) -> Message:
     return message
 
 
-def add_message(conversation: Conversation, user: User, body: dict, run: ChatRun | None = None,
-                extra_info: dict | None = None) -> Message:
+def add_message(
+    conversation: Conversation,
+    user: User,
+    body: dict,
+    run: ChatRun | None = None,
+    extra_info: dict | None = None,
+) -> Message:
     message_id = new_id()
     role = body["role"]
     return Message(
-        id=message_id, conversation=conversation.id, run=run.id if run else None,
+        id=message_id,
+        conversation=conversation.id,
+        run=run.id if run else None,
         turn_id=run.id if run else message_id,
-        section_id=run.section_id if run else conversation.last_section_id, bot=conversation.bot_id,
-        creator=user.id, role=role, type=body.get("type") or ROLE_TYPES[role], content=body.get("content") or "",
-        content_type=body.get("content_type") or "text", meta_data=body.get("meta_data") or {},
-        extra_info=extra_info or {}).insert_new()
+        section_id=run.section_id if run else conversation.last_section_id,
+        bot=conversation.bot_id,
+        creator=user.id,
+        role=role,
+        type=body.get("type") or ROLE_TYPES[role],
+        content=body.get("content") or "",
+        content_type=body.get("content_type") or "text",
+        meta_data=body.get("meta_data") or {},
+        extra_info=extra_info or {},
+    ).insert_new()
 
 
 def load_message(user: User, conversation_id, message_id, bot_id=None) -> Message:
     conversation = load(user, conversation_id, bot_id)
-    return refs.under(refs.MESSAGE, message_id, Message.conversation == conversation.id,
-                      where=f"in conversation {conversation_id}")
+    return refs.under(
+        refs.MESSAGE,
+        message_id,
+        Message.conversation == conversation.id,
+        where=f"in conversation {conversation_id}",
+    )
 
 
 def modify_message(user: User, message: Message, body: dict) -> Message:
     changes = {k: body[k] for k in ("content", "content_type", "meta_data") if body.get(k) is not None}
     if "content" in changes or "content_type" in changes:
-        check_content(user, {"content": changes.get("content", message.content),
-                             "content_type": changes.get("content_type", message.content_type)}, "content")
+        check_content(
+            user,
+            {
+                "content": changes.get("content", message.content),
+                "content_type": changes.get("content_type", message.content_type),
+            },
+            "content",
+        )
     if changes:
         message.touch(**changes)
     return message
 
 
-def list_open_messages(user: User, conversation_id, *, order: str, limit: int, chat_id=None,
-                       before_id=None, after_id=None) -> tuple[list[Message], bool]:
+def list_open_messages(
+    user: User, conversation_id, *, order: str, limit: int, chat_id=None, before_id=None, after_id=None
+) -> tuple[list[Message], bool]:
     """Questions and answers, `order` newest first (desc) or oldest first (asc). `before_id` and
     `after_id` are positions in that order: the messages listed before or after that one."""
     conversation = load(user, conversation_id)
-    query = Message.select().where((Message.conversation == conversation.id)
-                                   & (Message.type.in_(OPEN_MESSAGE_TYPES)))
+    query = Message.select().where(
+        (Message.conversation == conversation.id) & (Message.type.in_(OPEN_MESSAGE_TYPES))
+    )
     if chat_id not in (None, ""):
-        run = refs.under(refs.CHAT, chat_id, ChatRun.conversation == conversation.id, field="chat_id",
-                         where=f"in conversation {conversation_id}")
+        run = refs.under(
+            refs.CHAT,
+            chat_id,
+            ChatRun.conversation == conversation.id,
+            field="chat_id",
+            where=f"in conversation {conversation_id}",
+        )
         query = query.where(Message.run == run.id)
     newest_first = order != "asc"
     if parse_id(before_id):
@@ -187,8 +255,9 @@ def list_open_messages(user: User, conversation_id, *, order: str, limit: int, c
 
 def run_messages(run: ChatRun) -> list[Message]:
     """What the agent said in a chat (not the question), in order."""
-    return list(Message.select().where((Message.run == run.id) & (Message.type != "question"))
-                .order_by(Message.id))
+    return list(
+        Message.select().where((Message.run == run.id) & (Message.type != "question")).order_by(Message.id)
+    )
 
 
 def web_turns(conversation: Conversation, cursor, count: int, older: bool):
@@ -201,24 +270,35 @@ def web_turns(conversation: Conversation, cursor, count: int, older: bool):
             anchors = anchors.where(Message.turn_id < number)
         turn_ids = [r.turn_id for r in anchors.order_by(Message.turn_id.desc()).limit(count + 1)]
         more_older, turn_ids = len(turn_ids) > count, turn_ids[:count]
-        more_newer = bool(number) and Message.select().where(
-            (Message.conversation == conversation.id) & (Message.turn_id >= number)).exists()
+        more_newer = (
+            bool(number)
+            and Message.select()
+            .where((Message.conversation == conversation.id) & (Message.turn_id >= number))
+            .exists()
+        )
     else:
         anchors = anchors.where(Message.turn_id > number)
         turn_ids = [r.turn_id for r in anchors.order_by(Message.turn_id.asc()).limit(count + 1)]
         more_newer, turn_ids = len(turn_ids) > count, turn_ids[:count]
-        more_older = bool(turn_ids) and Message.select().where(
-            (Message.conversation == conversation.id) & (Message.turn_id < min(turn_ids))).exists()
-    messages = list(Message.select().where((Message.conversation == conversation.id)
-                                           & (Message.turn_id.in_(turn_ids or [0])))
-                    .order_by(Message.id.desc()))
+        more_older = (
+            bool(turn_ids)
+            and Message.select()
+            .where((Message.conversation == conversation.id) & (Message.turn_id < min(turn_ids)))
+            .exists()
+        )
+    messages = list(
+        Message.select()
+        .where((Message.conversation == conversation.id) & (Message.turn_id.in_(turn_ids or [0])))
+        .order_by(Message.id.desc())
+    )
     return messages, turn_ids, more_older, more_newer
 
 
 def delete_turn(message: Message) -> None:
     """Delete a message's whole turn: the question and every reply of its run."""
-    Message.delete().where((Message.conversation == message.conversation_id)
-                           & (Message.turn_id == message.turn_id)).execute()
+    Message.delete().where(
+        (Message.conversation == message.conversation_id) & (Message.turn_id == message.turn_id)
+    ).execute()
 
 
 def mark_broken(message: Message, broken_pos: int | None) -> None:
@@ -226,8 +306,9 @@ def mark_broken(message: Message, broken_pos: int | None) -> None:
     if message.type != "answer":
         raise errors.CONVERSATION_INVALID_PARAM(f"message {message.id} is not an answer")
     content = message.content if broken_pos is None or broken_pos < 0 else message.content[:broken_pos]
-    message.touch(status="broken", broken_pos=len(content) if broken_pos is None else broken_pos,
-                  content=content)
+    message.touch(
+        status="broken", broken_pos=len(content) if broken_pos is None else broken_pos, content=content
+    )
 
 
 def touch_conversation(conversation_id: int) -> None:

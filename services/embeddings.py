@@ -2,6 +2,7 @@
 calling them: embeddings through the OpenAI-compatible embeddings API, reranking through the
 common rerank API (Jina, Cohere, vLLM, Xinference: `POST {base}/rerank` with query and
 documents, answering scores by index), image captions through a vision chat model."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,14 +39,21 @@ def save_config(body: dict) -> dict:
     """Choose the embedding and rerank models (ids, or null for none); they must be enabled
     models of those kinds."""
     current = config()
-    for field, kind in (("embedding_model_id", KIND_EMBEDDING), ("rerank_model_id", KIND_RERANK),
-                        ("caption_model_id", KIND_CHAT)):
+    for field, kind in (
+        ("embedding_model_id", KIND_EMBEDDING),
+        ("rerank_model_id", KIND_RERANK),
+        ("caption_model_id", KIND_CHAT),
+    ):
         if field in body:
             value = body[field]
-            current[field] = str(model_registry.usable(value, kind).id) if value not in (None, "", "0") else None
+            current[field] = (
+                str(model_registry.usable(value, kind).id) if value not in (None, "", "0") else None
+            )
     caption = current.get("caption_model_id")
     if caption and not (LlmModel.get_by_id(int(caption)).capabilities or {}).get("vision"):
-        raise errors.MODEL_KIND_MISMATCH(f"caption_model_id: model {caption} cannot see images (capabilities.vision)")
+        raise errors.MODEL_KIND_MISMATCH(
+            f"caption_model_id: model {caption} cannot see images (capabilities.vision)"
+        )
     ServerConfig.write(CONFIG_KEY, current)
     global _cached
     _cached = None
@@ -78,17 +86,29 @@ def caption_model() -> LlmModel | None:
     return _configured("caption_model_id", KIND_CHAT)
 
 
-CAPTION_PROMPT = ("Describe this image in one or two sentences for a search index: what it shows, "
-                  "and any text in it. Answer with the description only.")
+CAPTION_PROMPT = (
+    "Describe this image in one or two sentences for a search index: what it shows, "
+    "and any text in it. Answer with the description only."
+)
 
 
 def caption_image(model: LlmModel, content: bytes, media_type: str) -> str:
     """A caption by a vision chat model (called from task threads: runs its own event loop)."""
     from services import llm, llm_openai
+
     url = f"data:{media_type};base64,{base64.b64encode(content).decode()}"
-    request = llm.ChatRequest(messages=[{"role": "user", "content": [
-        {"type": "text", "text": CAPTION_PROMPT}, {"type": "image_url", "image_url": {"url": url}}]}],
-        params={"temperature": 0, "max_tokens": 200})
+    request = llm.ChatRequest(
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": CAPTION_PROMPT},
+                    {"type": "image_url", "image_url": {"url": url}},
+                ],
+            }
+        ],
+        params={"temperature": 0, "max_tokens": 200},
+    )
 
     async def ask() -> str:
         try:
@@ -118,8 +138,13 @@ def _post(model: LlmModel, path: str, payload: dict) -> dict:
         raise EmbeddingError(f"{model.name} may not be reached: {exc}")
     headers["Host"] = host if port == (443 if scheme == "https" else 80) else f"{host}:{port}"
     try:
-        response = _client.post(webfetch.pinned(url, address), json=payload, headers=headers,
-                                extensions={"sni_hostname": host}, timeout=get_settings().model_timeout_seconds)
+        response = _client.post(
+            webfetch.pinned(url, address),
+            json=payload,
+            headers=headers,
+            extensions={"sni_hostname": host},
+            timeout=get_settings().model_timeout_seconds,
+        )
     except httpx.HTTPError as exc:
         raise EmbeddingError(f"{model.name} could not be reached ({type(exc).__name__})")
     if response.status_code != 200:
@@ -139,7 +164,7 @@ def embed(model: LlmModel, texts: list[str]) -> np.ndarray:
             raise EmbeddingError(str(exc))
     rows: list[np.ndarray] = []
     for start in range(0, len(texts), BATCH):
-        batch = texts[start:start + BATCH]
+        batch = texts[start : start + BATCH]
         body = _post(model, "/embeddings", {"model": model.model_name, "input": batch})
         try:
             items = sorted(body["data"], key=lambda item: item.get("index", 0))
@@ -147,8 +172,10 @@ def embed(model: LlmModel, texts: list[str]) -> np.ndarray:
         except (KeyError, TypeError, ValueError):
             raise EmbeddingError(f"{model.name} answered embeddings in an unknown shape")
         if vectors.shape != (len(batch), model.dimensions):
-            raise EmbeddingError(f"{model.name} answered {vectors.shape[-1] if vectors.ndim == 2 else '?'}-long "
-                                 f"vectors for {len(batch)} texts; it is registered with {model.dimensions}")
+            raise EmbeddingError(
+                f"{model.name} answered {vectors.shape[-1] if vectors.ndim == 2 else '?'}-long "
+                f"vectors for {len(batch)} texts; it is registered with {model.dimensions}"
+            )
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         rows.append(vectors / np.where(norms == 0, 1, norms))
     return np.concatenate(rows) if rows else np.zeros((0, model.dimensions or 1), np.float32)
@@ -156,8 +183,11 @@ def embed(model: LlmModel, texts: list[str]) -> np.ndarray:
 
 def rerank(model: LlmModel, query: str, documents: list[str]) -> list[float]:
     """A relevance score per document (in the given order)."""
-    body = _post(model, "/rerank", {"model": model.model_name, "query": query, "documents": documents,
-                                    "top_n": len(documents)})
+    body = _post(
+        model,
+        "/rerank",
+        {"model": model.model_name, "query": query, "documents": documents, "top_n": len(documents)},
+    )
     scores = [0.0] * len(documents)
     try:
         for item in body["results"]:

@@ -1,5 +1,6 @@
 """Uploads: size limit, names made safe, the declared type checked against the bytes, local
 storage under the data directory, and signed, expiring download links."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,20 +24,39 @@ _TEXT = "text"
 _ZIP = b"PK\x03\x04"
 # extension -> (media type, what the bytes must look like: a magic prefix, _TEXT, or None)
 KNOWN_TYPES = {
-    "png": ("image/png", b"\x89PNG\r\n\x1a\n"), "jpg": ("image/jpeg", b"\xff\xd8\xff"),
-    "jpeg": ("image/jpeg", b"\xff\xd8\xff"), "gif": ("image/gif", b"GIF8"),
-    "webp": ("image/webp", b"RIFF"), "pdf": ("application/pdf", b"%PDF-"),
+    "png": ("image/png", b"\x89PNG\r\n\x1a\n"),
+    "jpg": ("image/jpeg", b"\xff\xd8\xff"),
+    "jpeg": ("image/jpeg", b"\xff\xd8\xff"),
+    "gif": ("image/gif", b"GIF8"),
+    "webp": ("image/webp", b"RIFF"),
+    "pdf": ("application/pdf", b"%PDF-"),
     "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", _ZIP),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _ZIP),
     "pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation", _ZIP),
     "zip": ("application/zip", _ZIP),
-    "txt": ("text/plain", _TEXT), "md": ("text/markdown", _TEXT), "csv": ("text/csv", _TEXT),
-    "json": ("application/json", _TEXT), "html": ("text/html", _TEXT), "htm": ("text/html", _TEXT),
-    "xml": ("application/xml", _TEXT), "yaml": ("application/yaml", _TEXT), "yml": ("application/yaml", _TEXT),
-    "mp3": ("audio/mpeg", None), "wav": ("audio/wav", b"RIFF"), "mp4": ("video/mp4", None),
+    "txt": ("text/plain", _TEXT),
+    "md": ("text/markdown", _TEXT),
+    "csv": ("text/csv", _TEXT),
+    "json": ("application/json", _TEXT),
+    "html": ("text/html", _TEXT),
+    "htm": ("text/html", _TEXT),
+    "xml": ("application/xml", _TEXT),
+    "yaml": ("application/yaml", _TEXT),
+    "yml": ("application/yaml", _TEXT),
+    "mp3": ("audio/mpeg", None),
+    "wav": ("audio/wav", b"RIFF"),
+    "mp4": ("video/mp4", None),
 }
-INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "audio/mpeg",
-                "audio/wav", "video/mp4"}
+INLINE_TYPES = {
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "audio/mpeg",
+    "audio/wav",
+    "video/mp4",
+}
 
 
 def safe_name(name: str | None) -> str:
@@ -71,8 +91,9 @@ def _root() -> Path:
     return root
 
 
-def store(user: User, file_name: str | None, stream, biz_type: int = 0,
-          file_id: int | None = None) -> StoredFile:
+def store(
+    user: User, file_name: str | None, stream, biz_type: int = 0, file_id: int | None = None
+) -> StoredFile:
     limit = get_settings().max_upload_bytes
     content = stream.read(limit + 1)
     if not content:
@@ -88,9 +109,16 @@ def store(user: User, file_name: str | None, stream, biz_type: int = 0,
     partial = target.with_suffix(".part")
     partial.write_bytes(content)
     os.replace(partial, target)
-    return StoredFile.create(id=file_id, owner=user.id, file_name=name, content_type=media_type,
-                             size=len(content), sha256=hashlib.sha256(content).hexdigest(),
-                             storage_key=key, biz_type=biz_type)
+    return StoredFile.create(
+        id=file_id,
+        owner=user.id,
+        file_name=name,
+        content_type=media_type,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        storage_key=key,
+        biz_type=biz_type,
+    )
 
 
 def owned(user: User, file_id, field: str = "") -> StoredFile:

@@ -1,11 +1,12 @@
 """Model providers behind one streaming interface: the OpenAI-compatible Chat Completions API and
 the built-in offline model. Requests and messages use the Chat Completions shapes."""
+
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import re
-from typing import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 
 from models.llm import PROTOCOL_BUILTIN, LlmModel
 
@@ -17,7 +18,11 @@ class ToolCall:
     arguments: str  # a JSON object, as the model wrote it
 
     def as_openai(self) -> dict:
-        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
 
 
 @dataclasses.dataclass
@@ -25,18 +30,22 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
 
-    def add(self, other: "Usage") -> None:
+    def add(self, other: Usage) -> None:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
 
     def as_coze(self) -> dict:
-        return {"token_count": self.input_tokens + self.output_tokens,
-                "output_count": self.output_tokens, "input_count": self.input_tokens}
+        return {
+            "token_count": self.input_tokens + self.output_tokens,
+            "output_count": self.output_tokens,
+            "input_count": self.input_tokens,
+        }
 
 
 @dataclasses.dataclass
 class Chunk:
     """A piece of a streamed reply. Tool calls arrive complete, in the chunk that finishes."""
+
     content: str = ""
     reasoning: str = ""
     tool_calls: list[ToolCall] = dataclasses.field(default_factory=list)
@@ -48,7 +57,7 @@ class Chunk:
 class ChatRequest:
     messages: list[dict]
     tools: list[dict] = dataclasses.field(default_factory=list)  # Chat Completions tool schemas
-    params: dict = dataclasses.field(default_factory=dict)       # temperature, max_tokens, top_p ...
+    params: dict = dataclasses.field(default_factory=dict)  # temperature, max_tokens, top_p ...
 
 
 class ProviderError(Exception):
@@ -69,9 +78,11 @@ def stream(model: LlmModel, request: ChatRequest, on_delta: OnDelta | None = Non
     iterator yields only the chunks that carry something else."""
     if model.protocol == PROTOCOL_BUILTIN:
         from services import llm_offline
+
         chunks = llm_offline.stream(request)
         return _handing_deltas(chunks, on_delta) if on_delta else chunks
     from services import llm_openai
+
     return llm_openai.stream(model, request, on_delta)
 
 
@@ -96,24 +107,34 @@ async def complete(model: LlmModel, request: ChatRequest) -> tuple[str, Usage]:
     return "".join(parts), usage
 
 
-FOLLOW_UP_PROMPT = ("Suggest up to three short questions the user might ask next, given the "
-                    "conversation. Write one question per line and nothing else.")
+FOLLOW_UP_PROMPT = (
+    "Suggest up to three short questions the user might ask next, given the "
+    "conversation. Write one question per line and nothing else."
+)
 
 
 async def follow_ups(model: LlmModel, messages: list[dict], answer: str) -> list[str]:
     if model.protocol == PROTOCOL_BUILTIN:
         from services import llm_offline
+
         return llm_offline.follow_ups(messages, answer)
-    request = ChatRequest(messages=[*messages, {"role": "assistant", "content": answer},
-                                    {"role": "user", "content": FOLLOW_UP_PROMPT}],
-                          params={"temperature": 0.3, "max_tokens": 200})
+    request = ChatRequest(
+        messages=[
+            *messages,
+            {"role": "assistant", "content": answer},
+            {"role": "user", "content": FOLLOW_UP_PROMPT},
+        ],
+        params={"temperature": 0.3, "max_tokens": 200},
+    )
     text, _ = await complete(model, request)
     lines = [re.sub(r"^\s*(?:[-*\u2022]|\d+[.)])\s*", "", line).strip() for line in text.splitlines()]
     return [line for line in lines if line][:3]
 
 
-REWRITE_PROMPT = ("Rewrite the user's last message as one standalone search query for a knowledge base, "
-                  "resolving words like \"it\" or \"that\" from the conversation. Answer with the query only.")
+REWRITE_PROMPT = (
+    "Rewrite the user's last message as one standalone search query for a knowledge base, "
+    'resolving words like "it" or "that" from the conversation. Answer with the query only.'
+)
 
 
 async def rewrite_query(model: LlmModel, history: list[dict], question: str) -> str:
@@ -124,10 +145,14 @@ async def rewrite_query(model: LlmModel, history: list[dict], question: str) -> 
         return question
     if model.protocol == PROTOCOL_BUILTIN:
         return f"{question} {earlier[-1]}"
-    request = ChatRequest(messages=[*[m for m in history if m.get("role") in ("user", "assistant")],
-                                    {"role": "user", "content": question},
-                                    {"role": "user", "content": REWRITE_PROMPT}],
-                          params={"temperature": 0, "max_tokens": 100})
+    request = ChatRequest(
+        messages=[
+            *[m for m in history if m.get("role") in ("user", "assistant")],
+            {"role": "user", "content": question},
+            {"role": "user", "content": REWRITE_PROMPT},
+        ],
+        params={"temperature": 0, "max_tokens": 100},
+    )
     try:
         text, _ = await complete(model, request)
     except ProviderError:  # retrieval goes on with the question as asked

@@ -10,17 +10,18 @@ the chat runtime. Commands at the start of a line of the user's message (documen
 Without a command it says what it is and repeats the question. When the system prompt carries
 recalled knowledge (a <knowledge> block of "[n] text" lines) it answers extractively with the
 sentence that best matches the question, citing [n]."""
+
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
 import re
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from core import jsonsafe
 from core.settings import get_settings
-from services.llm import Chunk, ChatRequest, ProviderError, ToolCall, Usage, count_tokens, text_of
+from services.llm import ChatRequest, Chunk, ProviderError, ToolCall, Usage, count_tokens, text_of
 
 MAX_DELAY_MS = 1000
 _COMMAND = re.compile(r"^/(echo|reason|call|fail|slow)\b[ \t]*(.*)$")
@@ -87,18 +88,24 @@ def _answer(request: ChatRequest, commands: dict, question: str) -> str:
         return "\n".join(commands["echo"])
     messages = request.messages
     last_user = _last_user_text(messages)[1]
-    tool_results = [m for m in messages[last_user + 1:] if m.get("role") == "tool"]
+    tool_results = [m for m in messages[last_user + 1 :] if m.get("role") == "tool"]
     if tool_results:
-        names = {c["id"]: c["function"]["name"] for m in messages[last_user + 1:]
-                 for c in m.get("tool_calls") or []}
-        return " ".join(f"The tool {names.get(m.get('tool_call_id'), 'tool')} returned: {text_of(m['content'])}"
-                        for m in tool_results)
+        names = {
+            c["id"]: c["function"]["name"]
+            for m in messages[last_user + 1 :]
+            for c in m.get("tool_calls") or []
+        }
+        return " ".join(
+            f"The tool {names.get(m.get('tool_call_id'), 'tool')} returned: {text_of(m['content'])}"
+            for m in tool_results
+        )
     system = " ".join(text_of(m.get("content")) for m in messages if m.get("role") == "system")
     grounded = _grounded_answer(system, question)
     if grounded is not None:
         return grounded
-    return (f"This is the built-in offline model, which answers without an LLM. "
-            f"You said: \u201c{question}\u201d")
+    return (
+        f"This is the built-in offline model, which answers without an LLM. You said: \u201c{question}\u201d"
+    )
 
 
 async def stream(request: ChatRequest) -> AsyncIterator[Chunk]:
@@ -112,7 +119,7 @@ async def stream(request: ChatRequest) -> AsyncIterator[Chunk]:
             delay_ms = max(0, min(MAX_DELAY_MS, int(commands["slow"][0])))
         except ValueError:
             raise ProviderError("offline model: write /slow <milliseconds>")
-    answered_tools = any(m.get("role") == "tool" for m in request.messages[last_user + 1:])
+    answered_tools = any(m.get("role") == "tool" for m in request.messages[last_user + 1 :])
     usage = Usage(input_tokens=sum(count_tokens(text_of(m.get("content"))) for m in request.messages))
     if "call" in commands and not answered_tools:
         calls = [_tool_call(i, line) for i, line in enumerate(commands["call"])]
@@ -134,6 +141,8 @@ async def stream(request: ChatRequest) -> AsyncIterator[Chunk]:
 def follow_ups(messages: list[dict], answer: str) -> list[str]:
     question = _commands(_last_user_text(messages)[0])[1] or "this"
     topic = question if len(question) <= 40 else question[:40].rstrip() + "\u2026"
-    return [f"Can you tell me more about \u201c{topic}\u201d?",
-            "What should I try next?",
-            "Which real model can I configure instead of the offline one?"]
+    return [
+        f"Can you tell me more about \u201c{topic}\u201d?",
+        "What should I try next?",
+        "Which real model can I configure instead of the offline one?",
+    ]

@@ -1,18 +1,19 @@
 """The OpenAI-compatible Chat Completions client (OpenAI, DeepSeek, Qwen, Ollama, vLLM, Ark ...):
 streamed chunks, tool calls, reasoning content and usage, with timeouts and retries."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import msgspec
 
 from core.settings import get_settings
 from models.llm import LlmModel
 from services import model_http, model_registry
-from services.llm import Chunk, ChatRequest, OnDelta, ProviderError, ToolCall, Usage, count_tokens, text_of
+from services.llm import ChatRequest, Chunk, OnDelta, ProviderError, ToolCall, Usage, count_tokens, text_of
 
 log = logging.getLogger("cozeplus.llm")
 
@@ -25,8 +26,13 @@ _decode = msgspec.json.Decoder().decode  # 0.7 us a chunk against 2.9 for json.l
 
 def _payload(model: LlmModel, request: ChatRequest) -> dict:
     params = {**(model.default_params or {}), **{k: v for k, v in request.params.items() if v is not None}}
-    payload = {"model": model.model_name, "messages": request.messages, "stream": True,
-               "stream_options": {"include_usage": True}, **params}
+    payload = {
+        "model": model.model_name,
+        "messages": request.messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        **params,
+    }
     if request.tools:
         payload["tools"] = request.tools
     return payload
@@ -46,7 +52,7 @@ def _retry_delay(attempt: int, reply: model_http.Reply | None) -> float:
             return min(MAX_RETRY_AFTER_SECONDS, float(reply.headers.get("retry-after", "")))
         except ValueError:
             pass
-    return 0.5 * 2 ** attempt
+    return 0.5 * 2**attempt
 
 
 def _refusal(reply: model_http.Reply, body: bytes) -> ProviderError:
@@ -67,16 +73,19 @@ class _ToolCallAssembler:
 
     def add(self, fragments: list[dict]) -> None:
         for fragment in fragments:
-            call = self.calls.setdefault(fragment.get("index", len(self.calls)),
-                                         {"id": "", "name": "", "arguments": ""})
+            call = self.calls.setdefault(
+                fragment.get("index", len(self.calls)), {"id": "", "name": "", "arguments": ""}
+            )
             call["id"] = fragment.get("id") or call["id"]
             function = fragment.get("function") or {}
             call["name"] += function.get("name") or ""
             call["arguments"] += function.get("arguments") or ""
 
     def result(self) -> list[ToolCall]:
-        return [ToolCall(id=c["id"] or f"call_{i}", name=c["name"], arguments=c["arguments"] or "{}")
-                for i, c in sorted(self.calls.items())]
+        return [
+            ToolCall(id=c["id"] or f"call_{i}", name=c["name"], arguments=c["arguments"] or "{}")
+            for i, c in sorted(self.calls.items())
+        ]
 
 
 class _Relay:
@@ -116,7 +125,9 @@ class _Relay:
     def take(self, payload) -> None:
         """One Chat Completions chunk (or a whole reply: `message` instead of `delta`)."""
         if not isinstance(payload, dict):
-            raise ProviderError(f"the model provider sent a chunk that is not an object: {str(payload)[:100]}")
+            raise ProviderError(
+                f"the model provider sent a chunk that is not an object: {str(payload)[:100]}"
+            )
         for choice in payload.get("choices") or ():
             delta = choice.get("delta") or choice.get("message")
             if delta:
@@ -130,8 +141,10 @@ class _Relay:
             self.finish = choice.get("finish_reason") or self.finish
         usage = payload.get("usage")
         if usage:
-            self.usage = Usage(input_tokens=usage.get("prompt_tokens") or 0,
-                               output_tokens=usage.get("completion_tokens") or 0)
+            self.usage = Usage(
+                input_tokens=usage.get("prompt_tokens") or 0,
+                output_tokens=usage.get("completion_tokens") or 0,
+            )
 
     def end(self, error: BaseException | None) -> None:
         self.ended = (error,)
@@ -166,13 +179,19 @@ class _Relay:
     def final(self) -> Chunk:
         usage = self.usage
         if usage is None:
-            usage = Usage(input_tokens=sum(count_tokens(text_of(m.get("content"))) for m in self.request.messages),
-                          output_tokens=count_tokens("".join(self.produced)))
+            usage = Usage(
+                input_tokens=sum(count_tokens(text_of(m.get("content"))) for m in self.request.messages),
+                output_tokens=count_tokens("".join(self.produced)),
+            )
         calls = self.tools.result()
-        return Chunk(tool_calls=calls, finish_reason="tool_calls" if calls else (self.finish or "stop"), usage=usage)
+        return Chunk(
+            tool_calls=calls, finish_reason="tool_calls" if calls else (self.finish or "stop"), usage=usage
+        )
 
 
-async def stream(model: LlmModel, request: ChatRequest, on_delta: OnDelta | None = None) -> AsyncIterator[Chunk]:
+async def stream(
+    model: LlmModel, request: ChatRequest, on_delta: OnDelta | None = None
+) -> AsyncIterator[Chunk]:
     """The reply as chunks. With `on_delta`, text and reasoning go to it as they arrive and the
     iterator yields only the final chunk."""
     settings = get_settings()
@@ -182,8 +201,13 @@ async def stream(model: LlmModel, request: ChatRequest, on_delta: OnDelta | None
     attempt = 0
     while True:
         try:
-            reply = await model_http.post(url, body, headers, connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                                          read_timeout=settings.model_timeout_seconds)
+            reply = await model_http.post(
+                url,
+                body,
+                headers,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                read_timeout=settings.model_timeout_seconds,
+            )
         except model_http.ConnectError as exc:
             if attempt >= settings.model_max_retries:
                 raise ProviderError(f"the model provider at {model.base_url} is unreachable: {exc}")
@@ -191,8 +215,10 @@ async def stream(model: LlmModel, request: ChatRequest, on_delta: OnDelta | None
         except model_http.Forbidden as exc:
             raise ProviderError(f"the model provider at {model.base_url} may not be reached: {exc}")
         except model_http.ReadTimeout:
-            raise ProviderError(f"the model provider at {model.base_url} sent nothing for "
-                                f"{settings.model_timeout_seconds:g} s")
+            raise ProviderError(
+                f"the model provider at {model.base_url} sent nothing for "
+                f"{settings.model_timeout_seconds:g} s"
+            )
         else:
             try:
                 if reply.status == 200:
@@ -213,12 +239,13 @@ async def stream(model: LlmModel, request: ChatRequest, on_delta: OnDelta | None
 async def _read(reply: model_http.Reply) -> bytes:
     try:
         return await reply.read()
-    except (ConnectionError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, ConnectionError) as exc:
         raise ProviderError(f"the model provider broke off its reply: {exc}")
 
 
-async def _reply_chunks(reply: model_http.Reply, request: ChatRequest, on_delta: OnDelta | None
-                        ) -> AsyncIterator[Chunk]:
+async def _reply_chunks(
+    reply: model_http.Reply, request: ChatRequest, on_delta: OnDelta | None
+) -> AsyncIterator[Chunk]:
     relay = _Relay(request, on_delta)
     if "text/event-stream" in reply.headers.get("content-type", ""):
         reply.listen(relay)

@@ -5,6 +5,7 @@ Why not aiohttp or httpx: a process relays tens of thousands of streamed tokens 
 cost per token decides how many chats it holds. Reading a token cost 200-360 us of CPU with httpx
 and 48 us with aiohttp; parsing with httptools (uvicorn's parser) in a bare protocol, which calls
 the listener from the read itself with no task switch, costs 23 us (docs/benchmarks.md)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -52,7 +53,7 @@ class Reply:
     """One reply: status and headers (names lower-case) once they are in, then the body, given
     to a listener as it arrives (or buffered until one is attached)."""
 
-    def __init__(self, connection: "_Connection"):
+    def __init__(self, connection: _Connection):
         self.status = 0
         self.headers: dict[str, str] = {}
         self._connection = connection
@@ -111,7 +112,7 @@ class _Collector:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, pool: "_Pool", key: tuple):
+    def __init__(self, pool: _Pool, key: tuple):
         self.pool, self.key = pool, key
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
@@ -138,7 +139,11 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except Exception as exc:  # a malformed reply, or the listener refused a block
-            cause = exc.__context__ if isinstance(exc, httptools.HttpParserCallbackError) and exc.__context__ else exc
+            cause = (
+                exc.__context__
+                if isinstance(exc, httptools.HttpParserCallbackError) and exc.__context__
+                else exc
+            )
             self._fail(cause)
 
     def connection_lost(self, exc) -> None:
@@ -158,8 +163,9 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self.reply.status = self.parser.get_status_code()
         headers = self.reply.headers
-        self.close_delimited = "content-length" not in headers and \
-            "chunked" not in headers.get("transfer-encoding", "").lower()
+        self.close_delimited = (
+            "content-length" not in headers and "chunked" not in headers.get("transfer-encoding", "").lower()
+        )
         if not self.head.done():
             self.head.set_result(self.reply)
 
@@ -257,7 +263,7 @@ class _Pool:
         self.timers.clear()
 
 
-_pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool]" = weakref.WeakKeyDictionary()
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
 
 
 def _pool() -> _Pool:
@@ -276,8 +282,13 @@ def close_pool() -> None:
 
 
 def _request_bytes(method: str, target: str, host: str, headers: dict, body: bytes) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", "Connection: keep-alive",
-             f"Content-Length: {len(body)}", *(f"{name}: {value}" for name, value in headers.items())]
+    lines = [
+        f"{method} {target} HTTP/1.1",
+        f"Host: {host}",
+        "Connection: keep-alive",
+        f"Content-Length: {len(body)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
@@ -332,8 +343,12 @@ async def _connect(pool: _Pool, key: tuple, secure: bool, timeout: float) -> _Co
             except webfetch.FetchError as exc:
                 raise Forbidden(str(exc)) from None
             _, connection = await loop.create_connection(
-                lambda: _Connection(pool, key), address, port,
-                ssl=_tls_context() if secure else None, server_hostname=host if secure else None)
+                lambda: _Connection(pool, key),
+                address,
+                port,
+                ssl=_tls_context() if secure else None,
+                server_hostname=host if secure else None,
+            )
     except TimeoutError:
         raise ConnectError(f"connecting to {host}:{port} took more than {timeout:g} s") from None
     except (OSError, ssl.SSLError) as exc:  # socket.gaierror too: the host does not resolve

@@ -1,4 +1,5 @@
 """The model registry: administrators add OpenAI-compatible models; agents pick one by id."""
+
 from __future__ import annotations
 
 from peewee import IntegrityError
@@ -6,15 +7,25 @@ from peewee import IntegrityError
 from core import crypto, errors
 from core.ids import parse_id
 from models.db import db
-from models.llm import (BUILTIN_MODEL_ID, KIND_CHAT, KIND_EMBEDDING, PROTOCOL_BUILTIN, PROTOCOL_LOCAL, PROTOCOL_OPENAI,
-                        LlmModel)
+from models.llm import (
+    BUILTIN_MODEL_ID,
+    KIND_CHAT,
+    KIND_EMBEDDING,
+    PROTOCOL_BUILTIN,
+    PROTOCOL_LOCAL,
+    PROTOCOL_OPENAI,
+    LlmModel,
+)
 from services import local_models, webfetch
 
 CAPABILITIES = ("tool_call", "vision", "reasoning", "json_mode")
 PARAMS = ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty")
 _EDITABLE = ("name", "model_name", "base_url", "description", "context_length", "is_enabled")
 _FIXED_FIELDS = {  # what stays as it is on models that are not endpoints
-    PROTOCOL_BUILTIN: ("the built-in offline model", {"id", "is_enabled", "is_default", "name", "description"}),
+    PROTOCOL_BUILTIN: (
+        "the built-in offline model",
+        {"id", "is_enabled", "is_default", "name", "description"},
+    ),
     PROTOCOL_LOCAL: ("a local model", {"id", "is_enabled", "name", "description", "protocol"}),
 }
 
@@ -35,13 +46,16 @@ def _local_fields(body: dict, kind: str) -> dict:
         raise errors.MODEL_KIND_MISMATCH(f"kind: only embedding models run locally, not {kind} models")
     local = local_models.MODELS.get(body["model_name"].strip())
     if local is None:
-        raise errors.BAD_REQUEST(f"model_name: no local model is named {body['model_name']!r}; "
-                                 f"there are {', '.join(local_models.MODELS)}")
+        raise errors.BAD_REQUEST(
+            f"model_name: no local model is named {body['model_name']!r}; "
+            f"there are {', '.join(local_models.MODELS)}"
+        )
     if body.get("dimensions") not in (None, local.dimensions):
         raise errors.MODEL_KIND_MISMATCH(f"dimensions: {local.name} makes {local.dimensions}-long vectors")
     if not local_models.installed(local.name):
-        raise errors.MODEL_NOT_INSTALLED(f"model_name: {local.name} is not installed on this server "
-                                         f"({local_models.INSTALL_HINT})")
+        raise errors.MODEL_NOT_INSTALLED(
+            f"model_name: {local.name} is not installed on this server ({local_models.INSTALL_HINT})"
+        )
     return {"base_url": "", "dimensions": local.dimensions, "context_length": local.max_tokens}
 
 
@@ -69,15 +83,20 @@ def create(body: dict) -> LlmModel:
     _check_kind(kind, body.get("dimensions"), bool(body.get("is_default")))
     with db.atomic():
         model = LlmModel.create(
-            name=body["name"].strip(), model_name=body["model_name"].strip(), protocol=protocol,
-            base_url=body["base_url"].rstrip("/"), description=body.get("description", ""),
+            name=body["name"].strip(),
+            model_name=body["model_name"].strip(),
+            protocol=protocol,
+            base_url=body["base_url"].rstrip("/"),
+            description=body.get("description", ""),
             context_length=body.get("context_length", 8192),
             capabilities=_capabilities(body.get("capabilities")),
             default_params=body.get("default_params") or {},
             api_key_encrypted=crypto.encrypt(api_key) if api_key else "",
             api_key_hint=crypto.hint(api_key) if api_key else "",
-            is_enabled=body.get("is_enabled", True), kind=kind,
-            dimensions=body.get("dimensions") if kind == KIND_EMBEDDING else None)
+            is_enabled=body.get("is_enabled", True),
+            kind=kind,
+            dimensions=body.get("dimensions") if kind == KIND_EMBEDDING else None,
+        )
         if body.get("is_default"):
             model.make_default()
     return model
@@ -100,12 +119,15 @@ def update(body: dict) -> LlmModel:
         if set(body) - accepted:
             raise errors.MODEL_BUILTIN_READONLY(
                 f"{label} only accepts {', '.join(sorted(accepted - {'id', 'protocol'}))}; "
-                f"not {', '.join(sorted(set(body) - accepted))}")
+                f"not {', '.join(sorted(set(body) - accepted))}"
+            )
     changes = {k: body[k] for k in _EDITABLE if k in body}
     kind = body.get("kind") or model.kind
     _check_kind(kind, body.get("dimensions", model.dimensions), bool(body.get("is_default")))
     if "kind" in body or "dimensions" in body:
-        changes.update(kind=kind, dimensions=body.get("dimensions", model.dimensions) if kind == KIND_EMBEDDING else None)
+        changes.update(
+            kind=kind, dimensions=body.get("dimensions", model.dimensions) if kind == KIND_EMBEDDING else None
+        )
     if "base_url" in changes:
         changes["base_url"] = changes["base_url"].rstrip("/")
         _check_endpoint(changes["base_url"])
@@ -142,7 +164,9 @@ def usable(model_id, kind: str = KIND_CHAT) -> LlmModel:
     if not model.is_enabled:
         raise errors.MODEL_DISABLED(f"model {model_id} ({model.name}) is disabled")
     if model.kind != kind:
-        raise errors.MODEL_KIND_MISMATCH(f"model {model_id} ({model.name}) is a {model.kind} model, not a {kind} model")
+        raise errors.MODEL_KIND_MISMATCH(
+            f"model {model_id} ({model.name}) is a {model.kind} model, not a {kind} model"
+        )
     return model
 
 

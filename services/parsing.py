@@ -3,6 +3,7 @@
 `inspect` runs while the request waits and rejects what can be judged cheaply (unknown types,
 corrupt containers, zip bombs, too many pages); `parse` runs in the task queue. Both raise
 ParseError with a message meant for the user."""
+
 from __future__ import annotations
 
 import csv
@@ -32,7 +33,7 @@ class ParseError(Exception):
 class Limits:
     max_pages: int = 2000
     max_unzipped_bytes: int = 200 * 1024 * 1024
-    max_zip_ratio: int = 100          # uncompressed / compressed, for members over 1 MiB
+    max_zip_ratio: int = 100  # uncompressed / compressed, for members over 1 MiB
     max_chars: int = 20_000_000
     max_rows: int = 100_000
 
@@ -40,14 +41,14 @@ class Limits:
 @dataclasses.dataclass
 class Block:
     text: str
-    heading_level: int = 0            # 1-6 for a heading, 0 for body text
+    heading_level: int = 0  # 1-6 for a heading, 0 for body text
     page: int | None = None
 
 
 @dataclasses.dataclass
 class Parsed:
     blocks: list[Block] = dataclasses.field(default_factory=list)
-    columns: list[str] = dataclasses.field(default_factory=list)   # table knowledge
+    columns: list[str] = dataclasses.field(default_factory=list)  # table knowledge
     rows: list[list[str]] = dataclasses.field(default_factory=list)
 
     @property
@@ -57,6 +58,7 @@ class Parsed:
 
 # --- checks made while the request waits -------------------------------------------------------
 
+
 def _check_zip(content: bytes, label: str, limits: Limits) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
@@ -64,28 +66,39 @@ def _check_zip(content: bytes, label: str, limits: Limits) -> None:
     except (zipfile.BadZipFile, ValueError, EOFError):
         raise ParseError(f"the {label} file is corrupt (not a readable zip container)")
     if len(members) > 10_000:
-        raise ParseError(f"the {label} file holds {len(members)} parts; that is not a real {label}",
-                         too_large=True)
+        raise ParseError(
+            f"the {label} file holds {len(members)} parts; that is not a real {label}", too_large=True
+        )
     total = sum(m.file_size for m in members)
     if total > limits.max_unzipped_bytes:
-        raise ParseError(f"the {label} file unpacks to {total} bytes, over the limit of "
-                         f"{limits.max_unzipped_bytes}", too_large=True)
+        raise ParseError(
+            f"the {label} file unpacks to {total} bytes, over the limit of {limits.max_unzipped_bytes}",
+            too_large=True,
+        )
     for member in members:
-        if member.file_size > 1024 * 1024 and member.file_size > limits.max_zip_ratio * max(member.compress_size, 1):
-            raise ParseError(f"the {label} file looks like a zip bomb: {member.filename} expands "
-                             f"{member.file_size // max(member.compress_size, 1)} times", too_large=True)
+        if member.file_size > 1024 * 1024 and member.file_size > limits.max_zip_ratio * max(
+            member.compress_size, 1
+        ):
+            raise ParseError(
+                f"the {label} file looks like a zip bomb: {member.filename} expands "
+                f"{member.file_size // max(member.compress_size, 1)} times",
+                too_large=True,
+            )
 
 
 def _pdf_reader(content: bytes, limits: Limits):
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
+
     try:
         reader = PdfReader(io.BytesIO(content), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise ParseError("the pdf is encrypted with a password")
         # the page tree's declared count first: walking 10,000 pages takes seconds
         declared = reader.trailer["/Root"]["/Pages"].get("/Count", 0)
-        pages = int(declared) if isinstance(declared, int) and declared > limits.max_pages else len(reader.pages)
+        pages = (
+            int(declared) if isinstance(declared, int) and declared > limits.max_pages else len(reader.pages)
+        )
     except ParseError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
@@ -141,14 +154,37 @@ def _markdown(text: str) -> list[Block]:
 
 
 _HTML_SKIP = {"script", "style", "noscript", "template", "svg", "head", "iframe", "object"}
-_HTML_BLOCKS = {"p", "li", "pre", "blockquote", "dt", "dd", "caption", "figcaption", "tr",
-                "div", "section", "article", "main", "header", "footer", "address", "table", "ul",
-                "ol", "dl", "form", "aside", "nav"}
+_HTML_BLOCKS = {
+    "p",
+    "li",
+    "pre",
+    "blockquote",
+    "dt",
+    "dd",
+    "caption",
+    "figcaption",
+    "tr",
+    "div",
+    "section",
+    "article",
+    "main",
+    "header",
+    "footer",
+    "address",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+    "form",
+    "aside",
+    "nav",
+}
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 
 
 def _html(text: str) -> list[Block]:
     import lxml.html
+
     try:
         root = lxml.html.document_fromstring(text)
     except Exception:  # lxml raises ParserError, ValueError ... for empty or odd input
@@ -215,6 +251,7 @@ def _pdf(content: bytes, limits: Limits) -> list[Block]:
 def _docx(content: bytes) -> list[Block]:
     import docx
     from docx.table import Table
+
     try:
         document = docx.Document(io.BytesIO(content))
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors ...
@@ -260,6 +297,7 @@ def _csv_rows(text: str, limits: Limits) -> list[list[str]]:
 
 def _xlsx_rows(content: bytes, sheet: int, limits: Limits) -> list[list[str]]:
     import openpyxl
+
     try:
         book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # zipfile, KeyError, lxml errors for a broken workbook
@@ -298,7 +336,9 @@ def _json_rows(value) -> list[list[str]]:
 
 
 def _json_blocks(value) -> list[Block]:
-    items = value.items() if isinstance(value, dict) else enumerate(value if isinstance(value, list) else [value])
+    items = (
+        value.items() if isinstance(value, dict) else enumerate(value if isinstance(value, list) else [value])
+    )
     blocks = []
     for key, item in items:
         rendered = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False, indent=1)
@@ -354,8 +394,15 @@ def parse_text(file_type: str, content: bytes, limits: Limits = Limits()) -> Par
     return parsed
 
 
-def parse_table(file_type: str, content: bytes, *, sheet: int = 0, header_line: int = 0,
-                start_line: int | None = None, limits: Limits = Limits()) -> Parsed:
+def parse_table(
+    file_type: str,
+    content: bytes,
+    *,
+    sheet: int = 0,
+    header_line: int = 0,
+    start_line: int | None = None,
+    limits: Limits = Limits(),
+) -> Parsed:
     """Rows of table knowledge: `header_line` names the columns, data starts at `start_line`."""
     if file_type == "xlsx":
         _check_zip(content, file_type, limits)

@@ -8,6 +8,7 @@ restart after kill -9 recovers at once), or a row removed at shutdown. Documents
 again from the start (processing replaces a document's slices, so a second run is harmless), up
 to MAX_ATTEMPTS, then fail with the reason; chats, whose client stream died with the process,
 fail with the reason and can be asked again."""
+
 from __future__ import annotations
 
 import atexit
@@ -44,8 +45,9 @@ def current_id(kind: str = "server") -> int:
         with _lock:
             if _instance is None:
                 now = int(time.time())
-                _instance = WorkerInstance.create(id=new_id(), host=_HOST, pid=os.getpid(), kind=kind,
-                                                  started_at=now, heartbeat_at=now)
+                _instance = WorkerInstance.create(
+                    id=new_id(), host=_HOST, pid=os.getpid(), kind=kind, started_at=now, heartbeat_at=now
+                )
                 _stop.clear()
                 threading.Thread(target=_heartbeat, name="heartbeat", daemon=True).start()
     return _instance.id
@@ -78,7 +80,8 @@ def _heartbeat() -> None:
                 if _instance is None:
                     return
                 WorkerInstance.update(heartbeat_at=int(time.time())).where(
-                    WorkerInstance.id == _instance.id).execute()
+                    WorkerInstance.id == _instance.id
+                ).execute()
             reap()
         except Exception:  # a busy or unreachable database: try again on the next beat
             log.exception("heartbeat failed")
@@ -111,33 +114,55 @@ def reap(now: int | None = None) -> dict:
     dead = [row.id for row in instances if _gone(row, now)]
     alive = [row.id for row in instances if row.id not in dead]
     orphaned = lambda field: field.is_null(False) & field.not_in(alive or [0])  # noqa: E731
-    failed_chats = (ChatRun.update(status=FAILED, failed_at=now, updated_at=now, worker_id=None,
-                                   last_error={"code": errors.AGENT_RUN_FAILED.code, "msg": CHAT_INTERRUPTED})
-                    .where(ChatRun.status.in_(LIVE_STATUSES), orphaned(ChatRun.worker_id)).execute())
+    failed_chats = (
+        ChatRun.update(
+            status=FAILED,
+            failed_at=now,
+            updated_at=now,
+            worker_id=None,
+            last_error={"code": errors.AGENT_RUN_FAILED.code, "msg": CHAT_INTERRUPTED},
+        )
+        .where(ChatRun.status.in_(LIVE_STATUSES), orphaned(ChatRun.worker_id))
+        .execute()
+    )
     resumed, failed = [], []
     busy = Document.status.in_((DOC_PROCESSING, DOC_RESEGMENTING))
     stale = Document.worker_id.is_null() & (Document.updated_at < now - QUEUED_STALE_SECONDS)
     for document in Document.select(Document.id, Document.worker_id, Document.attempts).where(
-            busy & (orphaned(Document.worker_id) | stale)):
-        same_owner = (Document.worker_id == document.worker_id) if document.worker_id \
-            else Document.worker_id.is_null()
+        busy & (orphaned(Document.worker_id) | stale)
+    ):
+        same_owner = (
+            (Document.worker_id == document.worker_id) if document.worker_id else Document.worker_id.is_null()
+        )
         unchanged = (Document.id == document.id) & busy & same_owner  # only one process wins each
         if document.attempts >= MAX_ATTEMPTS:
-            reason = (f"processing was interrupted {document.attempts} times (the process running it "
-                      "stopped); resegment it to try again")
-            if Document.update(status=DOC_FAILED, status_reason=reason, worker_id=None, progress=0,
-                               updated_at=now).where(unchanged).execute():
+            reason = (
+                f"processing was interrupted {document.attempts} times (the process running it "
+                "stopped); resegment it to try again"
+            )
+            if (
+                Document.update(
+                    status=DOC_FAILED, status_reason=reason, worker_id=None, progress=0, updated_at=now
+                )
+                .where(unchanged)
+                .execute()
+            ):
                 failed.append(document.id)
         elif Document.update(worker_id=None, progress=0, updated_at=now).where(unchanged).execute():
             resumed.append(document.id)
     if resumed:
         from services import knowledge  # the task lives with its service
+
         for document_id in resumed:
             knowledge.process_document_task(document_id)
     if dead:
         WorkerInstance.delete().where(WorkerInstance.id.in_(dead)).execute()
-    done = {"dead_instances": len(dead), "failed_chats": failed_chats, "resumed_documents": resumed,
-            "failed_documents": failed}
+    done = {
+        "dead_instances": len(dead),
+        "failed_chats": failed_chats,
+        "resumed_documents": resumed,
+        "failed_documents": failed,
+    }
     if failed_chats or resumed or failed:
         log.warning("recovered work of stopped processes", extra={"fields": done})
     return done

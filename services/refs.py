@@ -7,11 +7,12 @@ conversations) through their owner. Anything else is simply not found, with the 
 and the field named, so ids of other people's objects reveal nothing. openapi.yaml marks each such
 field with `x-reference: <kind>`, and tests/test_references.py walks the spec to prove that
 another user's object is refused in every one of them."""
+
 from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from core import authz, errors
 from core.ids import parse_id
@@ -27,13 +28,14 @@ from models.library import PromptResource, ShortcutCommand
 class Kind:
     label: str
     not_found: errors.ErrorCode
-    model: type | None = None             # None: its module is not built yet, so nothing is found
-    space_of: Callable | None = None      # space-owned rows: row -> space id
-    owner_of: Callable | None = None      # user-owned rows: row -> user id
+    model: type | None = None  # None: its module is not built yet, so nothing is found
+    space_of: Callable | None = None  # space-owned rows: row -> space id
+    owner_of: Callable | None = None  # user-owned rows: row -> user id
 
     def refused(self, raw_id, field: str) -> errors.ApiError:
-        return self.not_found(f"{field}: {self.label} {raw_id} not found" if field
-                              else f"{self.label} {raw_id} not found")
+        return self.not_found(
+            f"{field}: {self.label} {raw_id} not found" if field else f"{self.label} {raw_id} not found"
+        )
 
 
 def _dataset_space(row) -> int:
@@ -47,9 +49,12 @@ DOCUMENT = Kind("document", errors.DOCUMENT_NOT_FOUND, Document, space_of=_datas
 SLICE = Kind("slice", errors.SLICE_NOT_FOUND, Slice, space_of=_dataset_space)
 PROMPT = Kind("prompt", errors.PROMPT_NOT_FOUND, PromptResource, space_of=lambda row: row.space_id)
 FILE = Kind("file", errors.FILE_NOT_FOUND, StoredFile, owner_of=lambda row: row.owner_id)
-CONVERSATION = Kind("conversation", errors.CONVERSATION_NOT_FOUND, Conversation,
-                    owner_of=lambda row: row.creator_id)
-PAT = Kind("personal access token", errors.PAT_NOT_FOUND, PersonalAccessToken, owner_of=lambda row: row.user_id)
+CONVERSATION = Kind(
+    "conversation", errors.CONVERSATION_NOT_FOUND, Conversation, owner_of=lambda row: row.creator_id
+)
+PAT = Kind(
+    "personal access token", errors.PAT_NOT_FOUND, PersonalAccessToken, owner_of=lambda row: row.user_id
+)
 # Rows that belong to a parent the caller already holds: resolved with `under`.
 MESSAGE = Kind("message", errors.MESSAGE_NOT_FOUND, Message)
 CHAT = Kind("chat", errors.CHAT_NOT_FOUND, ChatRun)
@@ -102,7 +107,9 @@ def many(user: User, kind: Kind, raw_ids, action: str = authz.READ, *, field: st
     found = {}
     if kind.model is not None:
         wanted = list({n for n in numbers if n is not None})
-        found = {row.id: row for row in kind.model.select().where(kind.model.id.in_(wanted))} if wanted else {}
+        found = (
+            {row.id: row for row in kind.model.select().where(kind.model.id.in_(wanted))} if wanted else {}
+        )
     rows, seen, allowed = [], set(), set()
     for index, (raw, number) in enumerate(zip(raw_ids, numbers)):
         where = (field.format(index) if "{}" in field else f"{field}[{index}]") if field else ""
@@ -119,8 +126,16 @@ def many(user: User, kind: Kind, raw_ids, action: str = authz.READ, *, field: st
     return rows
 
 
-def one_in_space(user: User, kind: Kind, raw_id, space_id, action: str = authz.READ, *,
-                 field: str = "", space_field: str = "space_id"):
+def one_in_space(
+    user: User,
+    kind: Kind,
+    raw_id,
+    space_id,
+    action: str = authz.READ,
+    *,
+    field: str = "",
+    space_field: str = "space_id",
+):
     """`one`, for requests that also name the row's space (Coze's bodies send both): that space
     must be one the caller may see, and hold the row."""
     row = one(user, kind, raw_id, action, field=field)
@@ -143,16 +158,20 @@ def under(kind: Kind, raw_id, *conditions, field: str = "", where: str = ""):
     shortcut of an agent): `conditions` tie it to that parent."""
     row = kind.model.requested(raw_id, *conditions)
     if row is None:
-        raise kind.not_found(" ".join(filter(None, (f"{field}:" if field else "", kind.label,
-                                                      str(raw_id), "not found", where))))
+        raise kind.not_found(
+            " ".join(
+                filter(None, (f"{field}:" if field else "", kind.label, str(raw_id), "not found", where))
+            )
+        )
     return row
 
 
 _FILE_URI = re.compile(r"^file:([0-9]{1,19})$")
 
 
-def file_uri(user: User, uri: str | None, *, field: str, current=(),
-             invalid: errors.ErrorCode = errors.BAD_REQUEST) -> str:
+def file_uri(
+    user: User, uri: str | None, *, field: str, current=(), invalid: errors.ErrorCode = errors.BAD_REQUEST
+) -> str:
     """An icon or image reference to store: "" (none), an http(s) URL, or `file:<id>` of one of the
     caller's own uploads. Values the resource already holds (`current`: one or several) are kept
     as they are, so a teammate's icon survives an edit that resends it."""

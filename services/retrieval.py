@@ -5,6 +5,7 @@ Strategies use the agent enum: 0 semantic, 1 hybrid, 20 full-text. Scores are in
 full-text BM25 b maps to b / (b + 5) (PostgreSQL's ts_rank is mapped to r / (r + 1) by its
 rank/(rank+1) flag); hybrid is reciprocal rank fusion, 1/(60 + rank) summed over the lists and
 divided by its maximum, so a hit ranked first by every list scores 1."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,8 +17,16 @@ from threadpoolctl import threadpool_limits
 
 from core import errors
 from models.db import db, write_transaction
-from models.knowledge import (DOC_ENABLED, FORMAT_TABLE, SLICE_DISABLED, Dataset, Document,
-                              FullTextIndex, Slice, VectorIndex)
+from models.knowledge import (
+    DOC_ENABLED,
+    FORMAT_TABLE,
+    SLICE_DISABLED,
+    Dataset,
+    Document,
+    FullTextIndex,
+    Slice,
+    VectorIndex,
+)
 from services import embeddings, textsearch
 from services.tasks import queue
 
@@ -29,7 +38,7 @@ SEMANTIC, HYBRID, FULL_TEXT = 0, 1, 20
 STRATEGY_NAMES = {SEMANTIC: "semantic", HYBRID: "hybrid", FULL_TEXT: "full_text"}
 RRF_K = 60
 BM25_HALF = 5.0
-COMMON_SHARE, COMMON_FLOOR = 0.05, 500   # a word in more slices than this is left out of queries
+COMMON_SHARE, COMMON_FLOOR = 0.05, 500  # a word in more slices than this is left out of queries
 FILTER_OPS = ("eq", "ne", "gt", "ge", "lt", "le", "contains")
 
 
@@ -39,14 +48,14 @@ class Hit:
     document: Document
     dataset: Dataset
     score: float
-    scores: dict       # stage -> score (full_text, vector, fused, rerank)
-    ranks: dict        # stage -> 1-based rank in that stage
+    scores: dict  # stage -> score (full_text, vector, fused, rerank)
+    ranks: dict  # stage -> 1-based rank in that stage
 
 
 @dataclasses.dataclass
 class Result:
     hits: list[Hit]
-    strategy: int                 # the strategy that ran
+    strategy: int  # the strategy that ran
     available: list[int]
     words: list[str]
     timings_ms: dict
@@ -70,9 +79,15 @@ def _matches(cell: str, op: str, value) -> bool:
         left, right = float(cell), float(value)
     except (TypeError, ValueError):
         left, right = cell, str(value)
-    return {"eq": left == right, "ne": left != right}.get(op) if op in ("eq", "ne") else (
-        cell != "" and type(left) is type(right) and
-        {"gt": left > right, "ge": left >= right, "lt": left < right, "le": left <= right}[op])
+    return (
+        {"eq": left == right, "ne": left != right}.get(op)
+        if op in ("eq", "ne")
+        else (
+            cell != ""
+            and type(left) is type(right)
+            and {"gt": left > right, "ge": left >= right, "lt": left < right, "le": left <= right}[op]
+        )
+    )
 
 
 def _row_filter(datasets: list[Dataset], filters: list[dict]):
@@ -90,12 +105,22 @@ def _row_filter(datasets: list[Dataset], filters: list[dict]):
             if column not in row or not _matches(row[column], item.get("op", "eq"), item.get("value")):
                 return False
         return True
+
     return keep
 
 
-def retrieve(datasets: list[Dataset], query: str, *, strategy: int = FULL_TEXT, top_k: int = 5,
-             min_score: float = 0.0, filters: list[dict] | None = None, strict: bool = False,
-             count_hits: bool = True, use_rerank: bool = False) -> Result:
+def retrieve(
+    datasets: list[Dataset],
+    query: str,
+    *,
+    strategy: int = FULL_TEXT,
+    top_k: int = 5,
+    min_score: float = 0.0,
+    filters: list[dict] | None = None,
+    strict: bool = False,
+    count_hits: bool = True,
+    use_rerank: bool = False,
+) -> Result:
     """The best slices for `query`. A strategy that needs an embedding model falls back to
     full-text unless `strict` (the retrieval test asks for exactly what it names); so does a
     rerank without a rerank model."""
@@ -105,7 +130,8 @@ def retrieve(datasets: list[Dataset], query: str, *, strategy: int = FULL_TEXT, 
         if strict:
             raise errors.RETRIEVAL_UNAVAILABLE(
                 f"search_strategy {strategy} ({STRATEGY_NAMES.get(strategy, '?')}) needs an embedding model, "
-                f"and none is configured; available: {', '.join(map(str, available))}")
+                f"and none is configured; available: {', '.join(map(str, available))}"
+            )
         strategy = FULL_TEXT
     reranker = embeddings.rerank_model() if use_rerank else None
     if use_rerank and reranker is None and strict:
@@ -122,29 +148,41 @@ def retrieve(datasets: list[Dataset], query: str, *, strategy: int = FULL_TEXT, 
         semantic = _pool().submit(_semantic, list(by_id), query, candidates, timings)
     if strategy in (FULL_TEXT, HYBRID):
         stage = time.perf_counter()
-        lists["full_text"] = [(i, _full_text_score(raw)) for i, raw in FullTextIndex.search(list(by_id), words, candidates)]
+        lists["full_text"] = [
+            (i, _full_text_score(raw)) for i, raw in FullTextIndex.search(list(by_id), words, candidates)
+        ]
         timings["full_text"] = (time.perf_counter() - stage) * 1000
     if semantic is not None:
         lists["vector"] = semantic.result()
     scored = _fuse(lists, strategy)
     if keep is not None and not words and not lists.get("vector"):  # a pure filter query: rows in order
-        scored = [(s, {}, {}) for (s,) in Slice.select(Slice.id).where(
-            Slice.dataset.in_(list(by_id)), Slice.status != SLICE_DISABLED)
-            .order_by(Slice.document, Slice.sequence).limit(10_000).tuples()]
+        scored = [
+            (s, {}, {})
+            for (s,) in Slice.select(Slice.id)
+            .where(Slice.dataset.in_(list(by_id)), Slice.status != SLICE_DISABLED)
+            .order_by(Slice.document, Slice.sequence)
+            .limit(10_000)
+            .tuples()
+        ]
     stage = time.perf_counter()
     wanted = max(top_k * 3, 20) if reranker is not None else top_k
     hits = _load(scored, by_id, keep, strategy, wanted)
     timings["load"] = (time.perf_counter() - stage) * 1000
     if reranker is not None and hits and query.strip():
         stage = time.perf_counter()
-        hits = _rerank(reranker, query, hits[:max(top_k * 3, 20)])
+        hits = _rerank(reranker, query, hits[: max(top_k * 3, 20)])
         timings["rerank"] = (time.perf_counter() - stage) * 1000
     hits = [h for h in hits if h.score >= min_score][:top_k]
     if count_hits and hits:
         _count(hits)
     timings["total"] = (time.perf_counter() - started) * 1000
-    return Result(hits=hits, strategy=strategy, available=available, words=words,
-                  timings_ms={k: round(v, 3) for k, v in timings.items()})
+    return Result(
+        hits=hits,
+        strategy=strategy,
+        available=available,
+        words=words,
+        timings_ms={k: round(v, 3) for k, v in timings.items()},
+    )
 
 
 def _discriminating(words: list[str]) -> list[str]:
@@ -177,7 +215,9 @@ def _semantic(dataset_ids: list[int], query: str, candidates: int, timings: dict
     vector = _embed_query(model, query)
     timings["embed"] = (time.perf_counter() - stage) * 1000
     stage = time.perf_counter()
-    found = [(i, max(0.0, score)) for i, score in VectorIndex.search(dataset_ids, model.id, vector, candidates)]
+    found = [
+        (i, max(0.0, score)) for i, score in VectorIndex.search(dataset_ids, model.id, vector, candidates)
+    ]
     timings["vector"] = (time.perf_counter() - stage) * 1000
     return found
 
@@ -234,19 +274,35 @@ def _load(scored, by_id: dict, keep, strategy: int, wanted: int) -> list[Hit]:
     hits: list[Hit] = []
     position = 0
     while position < len(scored) and len(hits) < wanted:
-        batch = scored[position:position + max(2 * (wanted - len(hits)), 10)] if keep is None else scored[position:]
+        batch = (
+            scored[position : position + max(2 * (wanted - len(hits)), 10)]
+            if keep is None
+            else scored[position:]
+        )
         position += len(batch)
         ids = [s for s, _, _ in batch]
         slices = {s.id: s for s in Slice.select().where(Slice.id.in_(ids), Slice.status != SLICE_DISABLED)}
-        documents = {d.id: d for d in Document.select().where(
-            Document.id.in_({s.document_id for s in slices.values()}), Document.status == DOC_ENABLED)}
+        documents = {
+            d.id: d
+            for d in Document.select().where(
+                Document.id.in_({s.document_id for s in slices.values()}), Document.status == DOC_ENABLED
+            )
+        }
         for slice_id, scores, ranks in batch:
             piece = slices.get(slice_id)
             document = documents.get(piece.document_id) if piece else None
             if document is None or (keep is not None and not keep(piece, document)):
                 continue
-            hits.append(Hit(slice=piece, document=document, dataset=by_id[piece.dataset_id],
-                            score=scores.get(key, 1.0), scores=scores, ranks=ranks))
+            hits.append(
+                Hit(
+                    slice=piece,
+                    document=document,
+                    dataset=by_id[piece.dataset_id],
+                    score=scores.get(key, 1.0),
+                    scores=scores,
+                    ranks=ranks,
+                )
+            )
     return hits
 
 

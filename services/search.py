@@ -1,5 +1,6 @@
 """Listing and searching a space's resources: agents (intelligence list, recently edited) and
 the resource library (prompts now; workflows, knowledge and plugins as their modules land)."""
+
 from __future__ import annotations
 
 from peewee import fn
@@ -34,8 +35,11 @@ def intelligences(user: User, body: dict) -> tuple[list[tuple[Bot, int | None]],
     """A space's agents filtered and sorted as the console asks; (rows, total, next offset)."""
     space_id = _space(user, body["space_id"])
     types = body.get("types") or [TYPE_BOT]
-    query = (Bot.select(Bot, User).join(User, on=(Bot.creator == User.id))
-             .where(Bot.space == space_id if TYPE_BOT in types else Bot.id == -1))
+    query = (
+        Bot.select(Bot, User)
+        .join(User, on=(Bot.creator == User.id))
+        .where(Bot.space == space_id if TYPE_BOT in types else Bot.id == -1)
+    )
     if body.get("name"):
         query = query.where(Bot.name.contains(body["name"]) | Bot.description.contains(body["name"]))
     if body.get("search_scope") == 1:
@@ -49,8 +53,9 @@ def intelligences(user: User, body: dict) -> tuple[list[tuple[Bot, int | None]],
     if order == 1:
         query = query.order_by(Bot.created_at.desc(), Bot.id.desc())
     elif order == 2:
-        last_publish = (BotPublication.select(fn.MAX(BotPublication.updated_at))
-                        .where(BotPublication.bot == Bot.id))
+        last_publish = BotPublication.select(fn.MAX(BotPublication.updated_at)).where(
+            BotPublication.bot == Bot.id
+        )
         query = query.order_by(fn.COALESCE(last_publish, 0).desc(), Bot.id.desc())
     else:
         query = query.order_by(Bot.updated_at.desc(), Bot.id.desc())
@@ -66,8 +71,13 @@ def intelligences(user: User, body: dict) -> tuple[list[tuple[Bot, int | None]],
 def recently_edited(user: User, size: int) -> list[tuple[Bot, int | None]]:
     """Agents across the caller's spaces, last edited first."""
     spaces = SpaceMember.select(SpaceMember.space).where(SpaceMember.user == user.id)
-    bots = list(Bot.select(Bot, User).join(User, on=(Bot.creator == User.id)).where(Bot.space.in_(spaces))
-                .order_by(Bot.updated_at.desc(), Bot.id.desc()).limit(min(size, MAX_SIZE)))
+    bots = list(
+        Bot.select(Bot, User)
+        .join(User, on=(Bot.creator == User.id))
+        .where(Bot.space.in_(spaces))
+        .order_by(Bot.updated_at.desc(), Bot.id.desc())
+        .limit(min(size, MAX_SIZE))
+    )
     published = BotPublication.last_published_at([b.id for b in bots])
     return [(b, published.get(b.id)) for b in bots]
 
@@ -81,24 +91,38 @@ def library(user: User, body: dict) -> tuple[list[dict], int | None]:
     query = PromptResource.select(PromptResource, User).join(User).where(PromptResource.space == space_id)
     keyword = body.get("name") or " ".join(body.get("search_keys") or [])
     if keyword:
-        query = query.where(PromptResource.name.contains(keyword) | PromptResource.description.contains(keyword))
+        query = query.where(
+            PromptResource.name.contains(keyword) | PromptResource.description.contains(keyword)
+        )
     if body.get("user_filter") == 1:
         query = query.where(PromptResource.creator == user.id)
     if body.get("publish_status_filter") == 1:  # prompts have no publishing: all are "published"
         query = query.where(PromptResource.id == -1)
     size = min(body.get("size") or 20, MAX_SIZE)
     offset = _offset(body.get("cursor"))
-    rows = list(query.order_by(PromptResource.updated_at.desc(), PromptResource.id.desc())
-                .offset(offset).limit(size + 1))
+    rows = list(
+        query.order_by(PromptResource.updated_at.desc(), PromptResource.id.desc())
+        .offset(offset)
+        .limit(size + 1)
+    )
     following = offset + size if len(rows) > size else None
     return [_prompt_resource(p, user) for p in rows[:size]], following
 
 
 def _prompt_resource(prompt: PromptResource, user: User) -> dict:
     mine = prompt.creator_id == user.id
-    return {"res_id": str(prompt.id), "res_type": RES_PROMPT, "res_sub_type": 0, "name": prompt.name,
-            "desc": prompt.description, "icon": "", "creator_id": str(prompt.creator_id),
-            "creator_name": prompt.creator.name, "publish_status": 2, "biz_res_status": 0,
-            "edit_time": prompt.updated_at, "space_id": str(prompt.space_id),
-            "actions": [{"key": 1, "enable": True}, {"key": 2, "enable": mine}, {"key": 4, "enable": True}]}
-
+    return {
+        "res_id": str(prompt.id),
+        "res_type": RES_PROMPT,
+        "res_sub_type": 0,
+        "name": prompt.name,
+        "desc": prompt.description,
+        "icon": "",
+        "creator_id": str(prompt.creator_id),
+        "creator_name": prompt.creator.name,
+        "publish_status": 2,
+        "biz_res_status": 0,
+        "edit_time": prompt.updated_at,
+        "space_id": str(prompt.space_id),
+        "actions": [{"key": 1, "enable": True}, {"key": 2, "enable": mine}, {"key": 4, "enable": True}],
+    }

@@ -4,6 +4,7 @@ By default its consumer runs as threads inside the server process, so one comman
 processes; `cozeplus worker` runs a consumer alone (more of them on more machines sharing the
 data directory). With `COZEPLUS_TASK_WORKERS=0` the server enqueues only, and a separate worker
 must run. Task functions live with their services and register with `@queue.task()`."""
+
 from __future__ import annotations
 
 import atexit
@@ -46,8 +47,16 @@ def start_consumer(workers: int) -> None:
         if _consumer is not None or workers <= 0:
             return
         # A short poll ceiling: an idle queue is one tiny SQLite read per worker per second.
-        _consumer = EmbeddedConsumer(queue, workers=workers, worker_type="thread", initial_delay=0.05,
-                                     backoff=1.5, max_delay=1.0, periodic=True, check_worker_health=False)
+        _consumer = EmbeddedConsumer(
+            queue,
+            workers=workers,
+            worker_type="thread",
+            initial_delay=0.05,
+            backoff=1.5,
+            max_delay=1.0,
+            periodic=True,
+            check_worker_health=False,
+        )
         _consumer.start()
         atexit.register(stop_consumer)
 
@@ -63,6 +72,7 @@ def stop_consumer() -> None:
 def run_worker(workers: int) -> None:
     """The consumer as the whole program (`cozeplus worker`); it recovers what stopped processes left."""
     from services import knowledge, recovery  # noqa: F401  (knowledge registers its tasks)
+
     recovery.start("worker")
     try:
         Consumer(queue, workers=max(workers, 1), worker_type="thread", max_delay=1.0).run()

@@ -4,6 +4,7 @@ Full-text engines split on spaces and punctuation, which leaves a Chinese senten
 "word". Runs of CJK characters are therefore segmented by jieba (search mode, which also emits
 the shorter words inside long ones, so "知识库" is found by "知识"); everything else is left to
 the engine's tokenizer, which lower-cases and stems English."""
+
 from __future__ import annotations
 
 import logging
@@ -16,13 +17,15 @@ _jieba = None
 _jieba_lock = threading.Lock()
 
 # Words that only make a question a question: matching them finds everything and ranks nothing.
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a an and are as at be been but by can could did do does for from had has have how i if in into is
 it its me my no not of on or our so than that the their them then there these they this to was
 we were what when where which who whom why will with would you your about tell please give
 的 了 是 在 和 与 或 吗 呢 吧 啊 么 什么 怎么 怎样 如何 哪 哪些 哪个 为什么 多少 谁 我 你 他 她 它 我们 你们
 他们 这 那 这个 那个 有 没有 请 请问 一下 一个 吗 就 都 也 还 又 及 等
-""".split())
+""".split()
+)
 
 
 def _segmenter():
@@ -31,6 +34,7 @@ def _segmenter():
         with _jieba_lock:
             if _jieba is None:
                 import jieba
+
                 jieba.setLogLevel(logging.WARNING)
                 jieba.initialize()
                 _jieba = jieba

@@ -1,4 +1,5 @@
 """Personal access tokens: creation with an expiry, listing, renaming, deletion (owner only)."""
+
 from __future__ import annotations
 
 import time
@@ -30,12 +31,12 @@ def _expiry(duration_day: str | None, expire_at: int | None) -> int:
     return now + days * 86400
 
 
-def create(user: User, name: str, duration_day: str | None, expire_at: int | None
-           ) -> tuple[PersonalAccessToken, str]:
+def create(
+    user: User, name: str, duration_day: str | None, expire_at: int | None
+) -> tuple[PersonalAccessToken, str]:
     expiry = _expiry(duration_day, expire_at)
     plaintext, token_hash = new_personal_access_token()
-    pat = PersonalAccessToken.create(user=user.id, name=name.strip(), token_hash=token_hash,
-                                     expire_at=expiry)
+    pat = PersonalAccessToken.create(user=user.id, name=name.strip(), token_hash=token_hash, expire_at=expiry)
     return pat, plaintext
 
 

@@ -1,10 +1,11 @@
 """The tools an agent's model may call during a chat run. Plugins and workflows register a
 provider that turns an agent's configuration into tools; a call to a tool no provider offers is
 handed back to the caller (the run requires action: /v3/chat/submit_tool_outputs)."""
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 
 @dataclasses.dataclass
@@ -24,8 +25,10 @@ class Tool:
     run: Callable[[dict, ToolContext], Awaitable[str]]
 
     def schema(self) -> dict:
-        return {"type": "function",
-                "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
 
 
 ToolProvider = Callable[[dict], list[Tool]]  # an agent's config -> its tools

@@ -6,6 +6,7 @@ unless the outbound allow-list (COZEPLUS_OUTBOUND_ALLOW) admits the host or its 
 caller allows private ones. The connection goes to the address that was checked (the Host header
 and TLS name stay the original host), so a DNS answer that changes between the check and the
 connection (rebinding) cannot redirect us inward."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -19,8 +20,11 @@ from services import files, parsing
 
 MAX_REDIRECTS = 5
 # the text types knowledge parses, by the media type a server names them with
-_TYPES = {**{media: ext for ext, (media, _) in reversed(files.KNOWN_TYPES.items()) if ext in parsing.TEXT_TYPES},
-          "application/xhtml+xml": "html", "text/x-markdown": "md"}
+_TYPES = {
+    **{media: ext for ext, (media, _) in reversed(files.KNOWN_TYPES.items()) if ext in parsing.TEXT_TYPES},
+    "application/xhtml+xml": "html",
+    "text/x-markdown": "md",
+}
 
 
 class FetchError(Exception):
@@ -73,9 +77,11 @@ def vet(host: str, port: int, addresses: list[str], allow_private: bool) -> str:
         allow = get_settings().outbound_allow
         inward = [a for a in addresses if not _public(a) and not _admitted(host, port, a, allow)]
         if inward:
-            raise FetchError(f"{host} resolves to a private or reserved address ({inward[0]}); reaching it "
-                             "is not allowed (an administrator can admit it with COZEPLUS_OUTBOUND_ALLOW)",
-                             forbidden=True)
+            raise FetchError(
+                f"{host} resolves to a private or reserved address ({inward[0]}); reaching it "
+                "is not allowed (an administrator can admit it with COZEPLUS_OUTBOUND_ALLOW)",
+                forbidden=True,
+            )
     return addresses[0]
 
 
@@ -110,11 +116,15 @@ def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float = 20.
         for _ in range(MAX_REDIRECTS + 1):
             scheme, host, port, address = check(url, allow_private)
             default_port = port == (443 if scheme == "https" else 80)
-            headers = {"Host": host if default_port else f"{host}:{port}",
-                       "User-Agent": "cozeplus-knowledge/1.0", "Accept": "*/*"}
+            headers = {
+                "Host": host if default_port else f"{host}:{port}",
+                "User-Agent": "cozeplus-knowledge/1.0",
+                "Accept": "*/*",
+            }
             try:
-                with client.stream("GET", pinned(url, address), headers=headers,
-                                   extensions={"sni_hostname": host}) as response:
+                with client.stream(
+                    "GET", pinned(url, address), headers=headers, extensions={"sni_hostname": host}
+                ) as response:
                     if response.is_redirect:
                         url = urljoin(url, response.headers.get("location", ""))
                         continue

@@ -1,5 +1,6 @@
 """Test fixtures: one migrated database (SQLite in a temp dir, or DATABASE_URL's PostgreSQL) and
 one app with response validation on; a fresh client (no cookies) per test."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,6 +30,7 @@ def _reset_database(url: str) -> None:
     """Start the PostgreSQL run from an empty schema (SQLite gets a fresh file instead)."""
     if url.startswith("postgres"):
         from playhouse.db_url import connect
+
         database = connect(url)
         database.execute_sql("DROP SCHEMA public CASCADE")
         database.execute_sql("CREATE SCHEMA public")
@@ -43,14 +45,23 @@ def session_app():
     if "app" not in _session:
         from core.app import create_app
         from models.db import init_db, migrate
+
         data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-test-"))
         url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'test.db'}"
         _reset_database(url)
         settings = Settings.from_env(
-            {}, data_dir=data_dir, database_url=url, admin_email=ADMIN_EMAIL,
-            admin_password=ADMIN_PASSWORD, argon2_time_cost=1, argon2_memory_cost=1024,
-            validate_responses=True, log_requests=False, login_max_failures_per_address=10_000,
-            offline_model_delay_ms=0, outbound_allow=("127.0.0.3",),  # tests.fake_openai.MODEL_HOST
+            {},
+            data_dir=data_dir,
+            database_url=url,
+            admin_email=ADMIN_EMAIL,
+            admin_password=ADMIN_PASSWORD,
+            argon2_time_cost=1,
+            argon2_memory_cost=1024,
+            validate_responses=True,
+            log_requests=False,
+            login_max_failures_per_address=10_000,
+            offline_model_delay_ms=0,
+            outbound_allow=("127.0.0.3",),  # tests.fake_openai.MODEL_HOST
         ).with_secret()
         use_settings(settings)
         security.reset_password_hasher()
@@ -80,9 +91,11 @@ def client(app):
 @pytest.fixture
 def settings_override(base_settings):
     """Change settings for one test: settings_override(registration="closed")."""
+
     def apply(**changes):
         use_settings(dataclasses.replace(get_settings(), **changes))
         reset_limiter()
+
     yield apply
     use_settings(base_settings)
     reset_limiter()
@@ -105,8 +118,9 @@ class Account:
         return {"Authorization": f"Bearer {self.token}"}
 
     def post(self, path, json=None, **kwargs):
-        return self.client.post(path, json=json, headers={**self.headers, **kwargs.pop("headers", {})},
-                                **kwargs)
+        return self.client.post(
+            path, json=json, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs
+        )
 
     def get(self, path, **kwargs):
         return self.client.get(path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs)
@@ -114,8 +128,9 @@ class Account:
 
 def register(client, email: str | None = None, password: str = PASSWORD) -> Account:
     email = email or new_email()
-    response = client.post("/api/passport/web/email/register/v2/",
-                           json={"email": email, "password": password})
+    response = client.post(
+        "/api/passport/web/email/register/v2/", json={"email": email, "password": password}
+    )
     assert response.status_code == 200, response.text
     client.cookies.clear()  # callers choose their credential explicitly
     return Account(client, email, password, response.json()["data"])
@@ -123,8 +138,9 @@ def register(client, email: str | None = None, password: str = PASSWORD) -> Acco
 
 @pytest.fixture
 def admin(client) -> Account:
-    response = client.post("/api/passport/web/email/login/",
-                           json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    response = client.post(
+        "/api/passport/web/email/login/", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
     client.cookies.clear()
     return Account(client, ADMIN_EMAIL, ADMIN_PASSWORD, response.json()["data"])
 
@@ -150,8 +166,6 @@ def assert_error(response, status: int, code: int, *fragments: str) -> dict:
     return body
 
 
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """A real server (uvicorn, `cozeplus serve`) on a free local port, for newman and the SDKs.
@@ -164,18 +178,37 @@ def live_server(tmp_path_factory):
     import httpx
 
     from core.settings import REPO_ROOT
+
     session_app()
     data_dir = tmp_path_factory.mktemp("live")
-    env = {**os.environ, "COZEPLUS_DATA_DIR": str(data_dir), "COZEPLUS_ADMIN_PASSWORD": ADMIN_PASSWORD,
-           "COZEPLUS_LOG_LEVEL": "WARNING", "COZEPLUS_OFFLINE_MODEL_DELAY_MS": "0", "COZEPLUS_OUTBOUND_ALLOW": "127.0.0.3", "COZEPLUS_SECRET_KEY": _session["settings"].secret_key}
+    env = {
+        **os.environ,
+        "COZEPLUS_DATA_DIR": str(data_dir),
+        "COZEPLUS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "COZEPLUS_LOG_LEVEL": "WARNING",
+        "COZEPLUS_OFFLINE_MODEL_DELAY_MS": "0",
+        "COZEPLUS_OUTBOUND_ALLOW": "127.0.0.3",
+        "COZEPLUS_SECRET_KEY": _session["settings"].secret_key,
+    }
     if not env.get("DATABASE_URL"):
-        subprocess.run([sys.executable, "-m", "core.cli", "migrate"], cwd=REPO_ROOT, env=env,
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [sys.executable, "-m", "core.cli", "migrate"],
+            cwd=REPO_ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "core.cli", "serve", "--port", str(port)],
-                              cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "serve", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(150):
@@ -196,9 +229,12 @@ def live_server(tmp_path_factory):
 def pat(live_server) -> str:
     """A personal access token of the admin on the live server (what SDK users hold)."""
     import httpx
-    response = httpx.post(f"{live_server}/api/permission_api/pat/create_personal_access_token_and_permission",
-                          json={"name": "sdk tests", "duration_day": "1"},
-                          headers={"Authorization": f"Bearer {live_login(live_server)}"})
+
+    response = httpx.post(
+        f"{live_server}/api/permission_api/pat/create_personal_access_token_and_permission",
+        json={"name": "sdk tests", "duration_day": "1"},
+        headers={"Authorization": f"Bearer {live_login(live_server)}"},
+    )
     return response.json()["data"]["token"]
 
 
@@ -206,25 +242,33 @@ def pat(live_server) -> str:
 def coze(live_server, pat):
     """cozepy, unmodified, pointed at the live server with the admin's PAT."""
     from cozepy import Coze, TokenAuth
+
     return Coze(auth=TokenAuth(pat), base_url=live_server)
 
 
 def _js_sdk_missing() -> bool:
     import shutil
+
     from core.settings import REPO_ROOT
+
     return shutil.which("node") is None or not (REPO_ROOT / "node_modules/@coze/api").exists()
 
 
-needs_js_sdk = pytest.mark.skipif(_js_sdk_missing(), reason="needs Node and `npm ci` (make test installs both)")
+needs_js_sdk = pytest.mark.skipif(
+    _js_sdk_missing(), reason="needs Node and `npm ci` (make test installs both)"
+)
 
 
 def run_js_sdk(script: str, *args: str) -> dict:
     """Run tests/sdk/<script> with Node; the JSON line it prints last, checked for crashes."""
     import json
     import subprocess
+
     from core.settings import REPO_ROOT
-    result = subprocess.run(["node", f"tests/sdk/{script}", *args], cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=120)
+
+    result = subprocess.run(
+        ["node", f"tests/sdk/{script}", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert "unexpected_error" not in seen, seen["unexpected_error"]
@@ -233,10 +277,14 @@ def run_js_sdk(script: str, *args: str) -> dict:
 
 def live_login(base: str, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:
     import httpx
-    response = httpx.post(f"{base}/api/passport/web/email/login/", json={"email": email, "password": password})
+
+    response = httpx.post(
+        f"{base}/api/passport/web/email/login/", json={"email": email, "password": password}
+    )
     assert response.status_code == 200, response.text
     return response.json()["data"]["token"]
 
 
 import logging  # noqa: E402
+
 logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -18,6 +18,7 @@ input containing "embedfail" answers 500) and reranks (`/v1/rerank`: the share o
 words a document contains). (The benchmarks use bench/fake_model.py, which
 costs the machine less.)
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,13 @@ class FakeModel:
         self.embedded = 0
 
     def _chunk(self, delta: dict, finish=None, usage=None) -> bytes:
-        body = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": "fake", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        body = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": "fake",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
         if usage is not None:
             body["usage"] = usage
         return b"data: " + json.dumps(body).encode() + b"\n\n"
@@ -55,21 +61,39 @@ class FakeModel:
         last = messages[-1] if messages else {}
         if last.get("role") == "tool":
             return [{"content": f"fake tool result: {last.get('content')}"}], "stop"
-        images = [part["image_url"]["url"] for part in last.get("content") or []
-                  if isinstance(last.get("content"), list) and part.get("type") == "image_url"]
+        images = [
+            part["image_url"]["url"]
+            for part in last.get("content") or []
+            if isinstance(last.get("content"), list) and part.get("type") == "image_url"
+        ]
         if images:  # a vision request: describe the image by its media type and size
             media, _, data = images[0].removeprefix("data:").partition(";base64,")
-            return [{"content": piece} for piece in _pieces(f"fake caption: a {media} picture of {len(data)} characters")], "stop"
-        text = last.get("content") if isinstance(last.get("content"), str) else json.dumps(last.get("content"))
+            return [
+                {"content": piece}
+                for piece in _pieces(f"fake caption: a {media} picture of {len(data)} characters")
+            ], "stop"
+        text = (
+            last.get("content") if isinstance(last.get("content"), str) else json.dumps(last.get("content"))
+        )
         if text.startswith("tool:"):
             _, name, arguments = text.split(":", 2)
             half = len(arguments) // 2
-            return [{"tool_calls": [{"index": 0, "id": "call_fake_1", "type": "function",
-                                     "function": {"name": name, "arguments": arguments[:half]}}]},
-                    {"tool_calls": [{"index": 0, "function": {"arguments": arguments[half:]}}]}], "tool_calls"
+            return [
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_fake_1",
+                            "type": "function",
+                            "function": {"name": name, "arguments": arguments[:half]},
+                        }
+                    ]
+                },
+                {"tool_calls": [{"index": 0, "function": {"arguments": arguments[half:]}}]},
+            ], "tool_calls"
         deltas = []
         if text.startswith("reason:"):
-            text = text[len("reason:"):]
+            text = text[len("reason:") :]
             deltas += [{"reasoning_content": w + " "} for w in text.split()]
         deltas += [{"content": piece} for piece in _pieces(f"fake: {text}")]
         return deltas, "stop"
@@ -81,16 +105,22 @@ class FakeModel:
         text = last.get("content") if isinstance(last.get("content"), str) else ""
         if text.startswith("status:"):
             code = int(text.split(":")[1])
-            return JSONResponse({"error": {"message": f"fake refusal {code}", "type": "fake"}}, status_code=code)
+            return JSONResponse(
+                {"error": {"message": f"fake refusal {code}", "type": "fake"}}, status_code=code
+            )
         if text.startswith("flaky:"):
             _, code, times = text.split(":")[:3]
             seen = self.attempts[text] = self.attempts.get(text, 0) + 1
             if seen <= int(times):
-                return JSONResponse({"error": {"message": "try again"}}, status_code=int(code),
-                                    headers={"Retry-After": "0"})
+                return JSONResponse(
+                    {"error": {"message": "try again"}}, status_code=int(code), headers={"Retry-After": "0"}
+                )
         deltas, finish = self._plan(payload)
-        usage = None if "nousage" in text else {"prompt_tokens": 11, "completion_tokens": len(deltas),
-                                                   "total_tokens": 11 + len(deltas)}
+        usage = (
+            None
+            if "nousage" in text
+            else {"prompt_tokens": 11, "completion_tokens": len(deltas), "total_tokens": 11 + len(deltas)}
+        )
 
         async def body():
             done = False
@@ -112,7 +142,9 @@ class FakeModel:
         return StreamingResponse(body(), media_type="text/event-stream")
 
     async def stats(self, request: Request):
-        return JSONResponse({"requests": len(self.requests), "aborted": self.aborted, "completed": self.completed})
+        return JSONResponse(
+            {"requests": len(self.requests), "aborted": self.aborted, "completed": self.completed}
+        )
 
     async def embeddings(self, request: Request):
         payload = await request.json()
@@ -120,9 +152,16 @@ class FakeModel:
         self.embedded += len(texts)
         if any("embedfail" in t for t in texts):
             return JSONResponse({"error": {"message": "embedding backend down"}}, status_code=500)
-        return JSONResponse({"object": "list", "model": payload.get("model"),
-                             "data": [{"object": "embedding", "index": i, "embedding": fake_embedding(t)}
-                                      for i, t in enumerate(texts)]})
+        return JSONResponse(
+            {
+                "object": "list",
+                "model": payload.get("model"),
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": fake_embedding(t)}
+                    for i, t in enumerate(texts)
+                ],
+            }
+        )
 
     async def rerank(self, request: Request):
         payload = await request.json()
@@ -132,15 +171,27 @@ class FakeModel:
         return JSONResponse({"results": [{"index": i, "relevance_score": scores[i]} for i in order]})
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/v1/chat/completions", self.completions, methods=["POST"]),
-                                 Route("/v1/embeddings", self.embeddings, methods=["POST"]),
-                                 Route("/v1/rerank", self.rerank, methods=["POST"]),
-                                 Route("/stats", self.stats)])
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self.completions, methods=["POST"]),
+                Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+                Route("/v1/rerank", self.rerank, methods=["POST"]),
+                Route("/stats", self.stats),
+            ]
+        )
 
 
 EMBEDDING_DIMENSIONS = 64
-_CONCEPTS = {"refund": "money", "refunds": "money", "reimburse": "money", "repay": "money", "money": "money",
-             "kettle": "boiler", "boiler": "boiler", "teapot": "boiler"}
+_CONCEPTS = {
+    "refund": "money",
+    "refunds": "money",
+    "reimburse": "money",
+    "repay": "money",
+    "money": "money",
+    "kettle": "boiler",
+    "boiler": "boiler",
+    "teapot": "boiler",
+}
 
 
 def _words(text: str) -> list[str]:
@@ -178,8 +229,9 @@ class ServerThread:
     def __init__(self, model: FakeModel):
         self.model = model
         self.port = free_port()
-        config = uvicorn.Config(model.app(), host=MODEL_HOST, port=self.port, log_level="warning",
-                                lifespan="off")
+        config = uvicorn.Config(
+            model.app(), host=MODEL_HOST, port=self.port, log_level="warning", lifespan="off"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -1,5 +1,6 @@
 """Documents for knowledge tests, made in memory: pdf (written by hand: pypdf reads but does not
 lay out text), docx (python-docx), xlsx (openpyxl), and hostile ones (zip bombs)."""
+
 from __future__ import annotations
 
 import io
@@ -24,11 +25,16 @@ def pdf(pages: list[str]) -> bytes:
             escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("latin-1")
             content = b"BT /F1 12 Tf 40 700 Td (" + escaped + b") Tj ET"
             streams[text] = add(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
-        kids.append(add(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-                        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (tree, streams[text], font)))
+        kids.append(
+            add(
+                b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+                b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (tree, streams[text], font)
+            )
+        )
     objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % tree
-    objects[tree - 1] = (b"<< /Type /Pages /Count %d /Kids [" % len(kids)
-                         + b" ".join(b"%d 0 R" % k for k in kids) + b"] >>")
+    objects[tree - 1] = (
+        b"<< /Type /Pages /Count %d /Kids [" % len(kids) + b" ".join(b"%d 0 R" % k for k in kids) + b"] >>"
+    )
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -37,13 +43,18 @@ def pdf(pages: list[str]) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, catalog, xref)
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        catalog,
+        xref,
+    )
     return bytes(out)
 
 
 def docx(paragraphs: list[tuple[str, str]], table: list[list[str]] | None = None) -> bytes:
     """(style, text) paragraphs, e.g. ("Heading 1", "Returns"), ("Normal", "...")."""
     import docx as python_docx
+
     document = python_docx.Document()
     for style, text in paragraphs:
         document.add_paragraph(text, style=style)
@@ -59,6 +70,7 @@ def docx(paragraphs: list[tuple[str, str]], table: list[list[str]] | None = None
 
 def xlsx(rows: list[list], sheets: int = 1) -> bytes:
     import openpyxl
+
     book = openpyxl.Workbook()
     for index in range(sheets):
         sheet = book.active if index == 0 else book.create_sheet(f"Sheet{index + 1}")

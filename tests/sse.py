@@ -1,5 +1,6 @@
 """Reading Server-Sent Events in tests, and checking each event's data against the schema the
 spec gives it (`x-data-schema` of the event schema)."""
+
 from __future__ import annotations
 
 import functools

@@ -1,26 +1,30 @@
 """Schemathesis over every operation of openapi.yaml (ASGI, in process): no 5xx, every response
 and every documented status conforms to the spec; a stateful run follows the spec's links."""
+
 from __future__ import annotations
 
 import schemathesis
+from conftest import session_app
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from conftest import session_app
 from core import jsonsafe
 from core.security import issue_session
 from models.identity import User
 
 CONTRACT_EMAIL = "contract@example.com"
-HYPOTHESIS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck),
-                      derandomize=True)
+HYPOTHESIS = settings(
+    max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
 
 
 def _contract_user() -> User:
     from core.security import hash_password
+
     return User.by_email(CONTRACT_EMAIL) or User.create_with_space(
-        email=CONTRACT_EMAIL, password_hash=hash_password("contract-password"))
+        email=CONTRACT_EMAIL, password_hash=hash_password("contract-password")
+    )
 
 
 @schemathesis.auth(refresh_interval=None)
@@ -93,11 +97,29 @@ _rejection.expected_statuses = [*_rejection.expected_statuses, "413"]
 # chunk overlap must be under half the length; a table slice is JSON naming its columns; table
 # columns and captions belong to table and image documents; semantic and hybrid retrieval need an
 # embedding model, and column filters a table knowledge base.
-SEMANTIC_400 = {"create_pat", "upload_avatar", "publish_bot", "open_publish_bot", "upload_file",
-                "bot_upload_file", "upload_to_store", "agent_chat", "chat", "submit_tool_outputs",
-                "create_message", "break_message", "get_message_list",
-                "create_documents", "open_create_documents", "resegment_documents", "create_slice",
-                "update_slice", "update_document", "retrieve", "open_update_image"}
+SEMANTIC_400 = {
+    "create_pat",
+    "upload_avatar",
+    "publish_bot",
+    "open_publish_bot",
+    "upload_file",
+    "bot_upload_file",
+    "upload_to_store",
+    "agent_chat",
+    "chat",
+    "submit_tool_outputs",
+    "create_message",
+    "break_message",
+    "get_message_list",
+    "create_documents",
+    "open_create_documents",
+    "resegment_documents",
+    "create_slice",
+    "update_slice",
+    "update_document",
+    "retrieve",
+    "open_update_image",
+}
 
 
 def _excluded_checks(case) -> list:
@@ -117,13 +139,22 @@ def test_operation_conforms(case):
 
 class APIWorkflow(schema.as_state_machine()):
     def validate_response(self, response, case, additional_checks=None, **kwargs):
-        case.validate_response(response, additional_checks=additional_checks,
-                               excluded_checks=_excluded_checks(case),
-                               transport_kwargs=kwargs or None, recorder=self.recorder)
+        case.validate_response(
+            response,
+            additional_checks=additional_checks,
+            excluded_checks=_excluded_checks(case),
+            transport_kwargs=kwargs or None,
+            recorder=self.recorder,
+        )
 
 
-APIWorkflow.TestCase.settings = settings(max_examples=30, stateful_step_count=6, deadline=None,
-                                         suppress_health_check=list(HealthCheck), derandomize=True)
+APIWorkflow.TestCase.settings = settings(
+    max_examples=30,
+    stateful_step_count=6,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
 TestAPIWorkflow = APIWorkflow.TestCase
 
 
@@ -132,14 +163,29 @@ def test_schemathesis_checks_every_streamed_event(client):
     too: it parses each event and validates it against the operation's event schema."""
     from conftest import register
     from test_chat import new_agent
+
     account = register(client)
     bot_id = new_agent(account)
     streams = [
         ("/api/conversation/chat", {"bot_id": bot_id, "query": "/reason why\nHello"}),
-        ("/v3/chat", {"bot_id": bot_id, "user_id": "u", "stream": True,
-                      "additional_messages": [{"role": "user", "content": "Hello"}]}),
-        ("/v3/chat", {"bot_id": bot_id, "user_id": "u", "stream": True,
-                      "additional_messages": [{"role": "user", "content": '/call lookup {"q": 1}'}]}),
+        (
+            "/v3/chat",
+            {
+                "bot_id": bot_id,
+                "user_id": "u",
+                "stream": True,
+                "additional_messages": [{"role": "user", "content": "Hello"}],
+            },
+        ),
+        (
+            "/v3/chat",
+            {
+                "bot_id": bot_id,
+                "user_id": "u",
+                "stream": True,
+                "additional_messages": [{"role": "user", "content": '/call lookup {"q": 1}'}],
+            },
+        ),
     ]
     for path, body in streams:
         case = schema[path]["POST"].Case(body=body, headers=account.headers, media_type="application/json")

@@ -1,11 +1,12 @@
 """The envelope for framework errors: unknown routes, wrong methods, bodies, ids, request ids."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
-
 from conftest import assert_error, register
+
 from models.identity import User
 
 
@@ -21,8 +22,11 @@ def test_wrong_method_keeps_allow(client):
 
 
 def test_body_over_the_limit_is_refused_before_parsing(client, alice, settings_override):
-    response = alice.post("/api/user/update_profile", content=b"{" + b" " * (3 * 1024 * 1024) + b"}",
-                          headers={"Content-Type": "application/json"})
+    response = alice.post(
+        "/api/user/update_profile",
+        content=b"{" + b" " * (3 * 1024 * 1024) + b"}",
+        headers={"Content-Type": "application/json"},
+    )
     assert_error(response, 413, 4113, "limit")
 
 
@@ -30,22 +34,28 @@ def test_streamed_body_over_the_limit(client, alice):
     def chunks():
         for _ in range(40):
             yield b" " * (64 * 1024)
-    response = alice.post("/api/user/update_profile", content=chunks(),
-                          headers={"Content-Type": "application/json"})
+
+    response = alice.post(
+        "/api/user/update_profile", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert_error(response, 413, 4113)
 
 
 def test_not_utf8_body(alice):
-    response = alice.post("/api/user/update_profile", content='{"name": "é"}'.encode("latin-1"),
-                          headers={"Content-Type": "application/json"})
+    response = alice.post(
+        "/api/user/update_profile",
+        content='{"name": "é"}'.encode("latin-1"),
+        headers={"Content-Type": "application/json"},
+    )
     assert_error(response, 400, 700000006, "UTF-8")
     assert User.get_by_id(int(alice.user_id)).name != "é"
 
 
 @pytest.mark.parametrize("body", [b"[]", b"null", b"123", b'"text"'])
 def test_body_of_the_wrong_json_type(alice, body):
-    response = alice.post("/api/user/update_profile", content=body,
-                          headers={"Content-Type": "application/json"})
+    response = alice.post(
+        "/api/user/update_profile", content=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and response.json()["code"] == 700000006
 
 
@@ -68,6 +78,7 @@ def test_unexpected_exceptions_become_a_clean_500(client, alice, monkeypatch):
 
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals")
+
     monkeypatch.setattr(accounts, "update_profile", explode)
     response = alice.post("/api/user/update_profile", json={"name": "x"})
     body = assert_error(response, 500, 5000)
@@ -84,8 +95,9 @@ def test_served_spec_and_swagger_ui(client):
 
 def test_password_is_never_logged(client, caplog):
     caplog.set_level("DEBUG")
-    client.post("/api/passport/web/email/login/",
-                json={"email": "nobody@example.com", "password": "hunter2-secret"})
+    client.post(
+        "/api/passport/web/email/login/", json={"email": "nobody@example.com", "password": "hunter2-secret"}
+    )
     assert "hunter2-secret" not in caplog.text
 
 
@@ -93,17 +105,21 @@ def test_chunked_body_within_the_limit_is_read(alice):
     def chunks():
         yield b'{"name": '
         yield b'"Chunked"}'
-    response = alice.post("/api/user/update_profile", content=chunks(),
-                          headers={"Content-Type": "application/json"})
+
+    response = alice.post(
+        "/api/user/update_profile", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 200, response.text
     assert User.get_by_id(int(alice.user_id)).name == "Chunked"
 
 
-@pytest.mark.parametrize("content", [b'{"email": "a\\u0000@b.co", "password": "x"}',
-                                     b'{"email": "a\x00@b.co", "password": "x"}'])
+@pytest.mark.parametrize(
+    "content", [b'{"email": "a\\u0000@b.co", "password": "x"}', b'{"email": "a\x00@b.co", "password": "x"}']
+)
 def test_nul_characters_are_refused_on_every_database(client, content):
-    response = client.post("/api/passport/web/email/login/", content=content,
-                           headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/api/passport/web/email/login/", content=content, headers={"Content-Type": "application/json"}
+    )
     assert_error(response, 400, 4000, "NUL")
 
 
@@ -113,17 +129,25 @@ def test_nul_in_query_is_refused(alice):
 
 def _json_operations():
     from test_spec import OPERATIONS, SPEC
+
     found = []
     for path, method, op in OPERATIONS:
         body = op.get("requestBody")
         if body and "$ref" in body:
             body = SPEC["components"]["requestBodies"][body["$ref"].rsplit("/", 1)[-1]]
         if body and any("json" in media for media in body["content"]):
-            params = [SPEC["components"]["parameters"][p["$ref"].rsplit("/", 1)[-1]] if "$ref" in p else p
-                      for p in op.get("parameters", [])]
-            query = "&".join(f"{p['name']}={p['schema'].get('enum', ['7412345678901234567'])[0]}" for p in params
-                             if p["in"] == "query" and p.get("required"))
-            found.append((method, re.sub(r"\{[^}]+\}", "7412345678901234567", path) + (f"?{query}" if query else "")))
+            params = [
+                SPEC["components"]["parameters"][p["$ref"].rsplit("/", 1)[-1]] if "$ref" in p else p
+                for p in op.get("parameters", [])
+            ]
+            query = "&".join(
+                f"{p['name']}={p['schema'].get('enum', ['7412345678901234567'])[0]}"
+                for p in params
+                if p["in"] == "query" and p.get("required")
+            )
+            found.append(
+                (method, re.sub(r"\{[^}]+\}", "7412345678901234567", path) + (f"?{query}" if query else ""))
+            )
     return found
 
 
@@ -136,29 +160,39 @@ def test_lone_surrogates_and_deep_nesting_are_refused_on_every_json_operation(cl
     database driver. Login needs no token, so anyone could trigger them."""
     account = register(client)
     deep = "[" * 1200 + "]" * 1200
-    cases = [('{"name": "\\ud800", "text": "ok"}', "body.name", "surrogate"),
-             ('{"name": "ok", "x": {"\\udfff": 1}}', "body.x", "surrogate"),
-             ('{"value": %s}' % deep, "body", "nested deeper than 64"),
-             ('{"value": %s}' % ("[" * 70 + "]" * 70), "body.value", "nested deeper than 64")]
+    cases = [
+        ('{"name": "\\ud800", "text": "ok"}', "body.name", "surrogate"),
+        ('{"name": "ok", "x": {"\\udfff": 1}}', "body.x", "surrogate"),
+        ('{"value": ' + deep + "}", "body", "nested deeper than 64"),
+        ('{"value": %s}' % ("[" * 70 + "]" * 70), "body.value", "nested deeper than 64"),
+    ]
     for content, where, what in cases:
-        response = client.request(method.upper(), path, content=content,
-                                  headers={**account.headers, "Content-Type": "application/json"})
+        response = client.request(
+            method.upper(),
+            path,
+            content=content,
+            headers={**account.headers, "Content-Type": "application/json"},
+        )
         assert response.status_code == 400, (path, response.text)
         body = response.json()
         assert body["code"] != 0 and body["data"] is None
         assert where in body["msg"] and what in body["msg"], body["msg"]
 
 
-
 def test_json_inside_string_fields_is_read_safely(alice):
     """Multimodal content is JSON in a string: the same rules, with the field named."""
     from test_chat import new_agent
+
     bot_id = new_agent(alice)
     conversation = alice.post("/v1/conversation/create", json={"bot_id": bot_id}).json()["data"]["id"]
-    for content, what in [('[{"type": "text", "text": "\\ud800"}]', "surrogate"),
-                          ("[" * 2000 + "]" * 2000, "nested deeper")]:
-        response = alice.post(f"/v1/conversation/message/create?conversation_id={conversation}",
-                              json={"role": "user", "content": content, "content_type": "object_string"})
+    for content, what in [
+        ('[{"type": "text", "text": "\\ud800"}]', "surrogate"),
+        ("[" * 2000 + "]" * 2000, "nested deeper"),
+    ]:
+        response = alice.post(
+            f"/v1/conversation/message/create?conversation_id={conversation}",
+            json={"role": "user", "content": content, "content_type": "object_string"},
+        )
         assert_error(response, 400, 103000000, what)
     listed = alice.post(f"/v1/conversation/message/list?conversation_id={conversation}", json={}).json()
     assert listed["data"] == []

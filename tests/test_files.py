@@ -1,13 +1,14 @@
 """Files: upload (multipart and base64), size limit, type checked against the bytes, safe names,
 ownership, signed expiring links."""
+
 from __future__ import annotations
 
 import base64
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-
 from conftest import assert_error
+
 from models.files import StoredFile
 from services import files
 
@@ -52,18 +53,28 @@ class TestUpload:
         client.cookies.clear()
         assert_error(client.get(f"/api/files/{file_id}/content"), 404, 104000009)
 
-    @pytest.mark.parametrize("name", ["../../etc/passwd", "..\\..\\boot.ini", "a/b/c.txt", "\x00evil\x07.txt",
-                                      ".hidden"])
+    @pytest.mark.parametrize(
+        "name", ["../../etc/passwd", "..\\..\\boot.ini", "a/b/c.txt", "\x00evil\x07.txt", ".hidden"]
+    )
     def test_names_are_made_safe(self, alice, name):
         data = upload(alice, name).json()["data"]
-        assert "/" not in data["file_name"] and "\\" not in data["file_name"] and ".." not in data["file_name"]
+        assert (
+            "/" not in data["file_name"] and "\\" not in data["file_name"] and ".." not in data["file_name"]
+        )
         assert not any(ord(c) < 32 for c in data["file_name"])
         row = StoredFile.get_by_id(int(data["id"]))
         assert row.storage_key.endswith(data["id"]) and ".." not in row.storage_key
 
-    @pytest.mark.parametrize("name,content", [("fake.pdf", b"MZ\x90\x00 not a pdf"), ("fake.png", b"GIF89a..."),
-                                              ("fake.docx", b"plain text"), ("bin.txt", b"\xff\xfe\x00\x01"),
-                                              ("nul.md", b"abc\x00def")])
+    @pytest.mark.parametrize(
+        "name,content",
+        [
+            ("fake.pdf", b"MZ\x90\x00 not a pdf"),
+            ("fake.png", b"GIF89a..."),
+            ("fake.docx", b"plain text"),
+            ("bin.txt", b"\xff\xfe\x00\x01"),
+            ("nul.md", b"abc\x00def"),
+        ],
+    )
     def test_type_must_match_the_bytes(self, alice, name, content):
         before = StoredFile.select().count()
         assert_error(upload(alice, name, content, "application/octet-stream"), 415, 104000008, name)
@@ -77,16 +88,26 @@ class TestUpload:
 
     def test_empty_missing_and_several(self, alice):
         assert_error(upload(alice, "empty.txt", b""), 400, 104000006)
-        assert_error(alice.post("/v1/files/upload", files={"other": ("a.txt", b"x", "text/plain")}), 400, 104000000)
-        assert_error(alice.post("/v1/files/upload", data={}, files=[("file", ("a.txt", b"a", "text/plain")),
-                                                                    ("file", ("b.txt", b"b", "text/plain"))]),
-                     400, 104000007)
+        assert_error(
+            alice.post("/v1/files/upload", files={"other": ("a.txt", b"x", "text/plain")}), 400, 104000000
+        )
+        assert_error(
+            alice.post(
+                "/v1/files/upload",
+                data={},
+                files=[("file", ("a.txt", b"a", "text/plain")), ("file", ("b.txt", b"b", "text/plain"))],
+            ),
+            400,
+            104000007,
+        )
 
 
 class TestBase64Upload:
     def test_upload(self, client, alice):
-        response = alice.post("/api/bot/upload_file", json={"file_head": {"file_type": "pdf", "biz_type": 1},
-                                                            "data": base64.b64encode(PDF).decode()})
+        response = alice.post(
+            "/api/bot/upload_file",
+            json={"file_head": {"file_type": "pdf", "biz_type": 1}, "data": base64.b64encode(PDF).decode()},
+        )
         assert response.status_code == 200, response.text
         data = response.json()["data"]
         assert data["upload_uri"] == f"file:{data['file_id']}"
@@ -94,11 +115,15 @@ class TestBase64Upload:
         assert client.get(data["upload_url"]).content == PDF
         assert StoredFile.get_by_id(int(data["file_id"])).biz_type == 1
 
-    @pytest.mark.parametrize("body,status,code", [
-        ({"file_head": {"file_type": "txt"}, "data": "not base64!"}, 400, 104000000),
-        ({"file_head": {"file_type": "png"}, "data": base64.b64encode(b"text").decode()}, 415, 104000008),
-        ({"file_head": {"file_type": "../x"}, "data": "aGk="}, 400, 104000000),
-        ({"file_head": {}, "data": "aGk="}, 400, 104000000)])
+    @pytest.mark.parametrize(
+        "body,status,code",
+        [
+            ({"file_head": {"file_type": "txt"}, "data": "not base64!"}, 400, 104000000),
+            ({"file_head": {"file_type": "png"}, "data": base64.b64encode(b"text").decode()}, 415, 104000008),
+            ({"file_head": {"file_type": "../x"}, "data": "aGk="}, 400, 104000000),
+            ({"file_head": {}, "data": "aGk="}, 400, 104000000),
+        ],
+    )
     def test_bad_input(self, alice, body, status, code):
         before = StoredFile.select().count()
         assert_error(alice.post("/api/bot/upload_file", json=body), status, code)
@@ -117,9 +142,16 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
 
 class TestImageXUpload:
     def apply(self, account, ext=".png"):
-        response = account.get("/api/common/upload/apply_upload_action",
-                               params={"Action": "ApplyImageUpload", "FileExtension": ext, "FileSize": len(PNG),
-                                       "Version": "2018-08-01", "ServiceId": "x"})
+        response = account.get(
+            "/api/common/upload/apply_upload_action",
+            params={
+                "Action": "ApplyImageUpload",
+                "FileExtension": ext,
+                "FileSize": len(PNG),
+                "Version": "2018-08-01",
+                "ServiceId": "x",
+            },
+        )
         assert response.status_code == 200, response.text
         address = response.json()["data"]["Result"]["UploadAddress"]
         return address["StoreInfos"][0]["StoreUri"], address["SessionKey"], address
@@ -128,14 +160,22 @@ class TestImageXUpload:
         store_uri, session, address = self.apply(alice)
         assert address["UploadHosts"][0].endswith("/api/common/upload")
         client.cookies.clear()
-        uploaded = client.post(f"/api/common/upload/{store_uri}", content=PNG,
-                               headers={"Authorization": session, "Content-Type": "application/octet-stream"})
+        uploaded = client.post(
+            f"/api/common/upload/{store_uri}",
+            content=PNG,
+            headers={"Authorization": session, "Content-Type": "application/octet-stream"},
+        )
         assert uploaded.status_code == 200, uploaded.text
         assert uploaded.json()["payload"]["key"] == store_uri and uploaded.json()["code"] == 0
-        committed = alice.post("/api/common/upload/apply_upload_action", params={"Action": "CommitImageUpload"},
-                               json={"SessionKey": session}).json()["data"]["Result"]
+        committed = alice.post(
+            "/api/common/upload/apply_upload_action",
+            params={"Action": "CommitImageUpload"},
+            json={"SessionKey": session},
+        ).json()["data"]["Result"]
         uri = committed["Results"][0]["Uri"]
-        assert committed["Results"][0]["UriStatus"] == 2000 and uri == committed["PluginResult"][0]["ImageUri"]
+        assert (
+            committed["Results"][0]["UriStatus"] == 2000 and uri == committed["PluginResult"][0]["ImageUri"]
+        )
         row = StoredFile.get_by_id(int(uri.removeprefix("file:")))
         assert str(row.owner_id) == alice.user_id and files.read(row) == PNG
 
@@ -144,16 +184,51 @@ class TestImageXUpload:
         other_uri, _, _ = self.apply(alice)
         headers = {"Content-Type": "application/octet-stream"}
         before = StoredFile.select().count()
-        assert_error(client.post(f"/api/common/upload/{store_uri}", content=PNG, headers=headers), 403, 104000010)
-        assert_error(client.post(f"/api/common/upload/{store_uri}", content=PNG,
-                                 headers={**headers, "Authorization": session[:-2] + "00"}), 403, 104000010)
-        assert_error(client.post(f"/api/common/upload/{other_uri}", content=PNG,
-                                 headers={**headers, "Authorization": session}), 403, 104000010)
-        assert_error(client.post(f"/api/common/upload/{store_uri}", content=b"not a png",
-                                 headers={**headers, "Authorization": session}), 415, 104000008)
+        assert_error(
+            client.post(f"/api/common/upload/{store_uri}", content=PNG, headers=headers), 403, 104000010
+        )
+        assert_error(
+            client.post(
+                f"/api/common/upload/{store_uri}",
+                content=PNG,
+                headers={**headers, "Authorization": session[:-2] + "00"},
+            ),
+            403,
+            104000010,
+        )
+        assert_error(
+            client.post(
+                f"/api/common/upload/{other_uri}", content=PNG, headers={**headers, "Authorization": session}
+            ),
+            403,
+            104000010,
+        )
+        assert_error(
+            client.post(
+                f"/api/common/upload/{store_uri}",
+                content=b"not a png",
+                headers={**headers, "Authorization": session},
+            ),
+            415,
+            104000008,
+        )
         assert StoredFile.select().count() == before
-        client.post(f"/api/common/upload/{store_uri}", content=PNG, headers={**headers, "Authorization": session})
-        assert_error(client.post(f"/api/common/upload/{store_uri}", content=PNG,
-                                 headers={**headers, "Authorization": session}), 409, 104000011)
-        assert_error(bob.post("/api/common/upload/apply_upload_action", params={"Action": "CommitImageUpload"},
-                              json={"SessionKey": session}), 404, 104000009)
+        client.post(
+            f"/api/common/upload/{store_uri}", content=PNG, headers={**headers, "Authorization": session}
+        )
+        assert_error(
+            client.post(
+                f"/api/common/upload/{store_uri}", content=PNG, headers={**headers, "Authorization": session}
+            ),
+            409,
+            104000011,
+        )
+        assert_error(
+            bob.post(
+                "/api/common/upload/apply_upload_action",
+                params={"Action": "CommitImageUpload"},
+                json={"SessionKey": session},
+            ),
+            404,
+            104000009,
+        )

@@ -1,5 +1,6 @@
 """Knowledge with an embedding model (the fake OpenAI server's): semantic and hybrid retrieval,
 rerank, vectors kept in step with slices, failures of the model, and agents recalling by meaning."""
+
 from __future__ import annotations
 
 import base64
@@ -7,10 +8,18 @@ import json
 import time
 
 import pytest
-
 from conftest import assert_error
+from test_knowledge import (
+    add_and_wait,
+    add_documents,
+    make_dataset,
+    retrieve,
+    slices_of,
+    text_source,
+    wait_done,
+)
+
 from models.knowledge import Slice, SliceVector
-from test_knowledge import add_and_wait, add_documents, make_dataset, retrieve, slices_of, text_source, wait_done
 from tests.fake_openai import EMBEDDING_DIMENSIONS, FakeModel, ServerThread
 
 MODELS = "/api/admin/config/model/"
@@ -24,8 +33,15 @@ def fake(app):
 
 
 def register(admin, fake, **fields) -> str:
-    response = admin.post(MODELS + "create", json={"name": f"fake {fields['kind']}", "model_name": "fake-embed",
-                                                   "base_url": fake.base_url, **fields})
+    response = admin.post(
+        MODELS + "create",
+        json={
+            "name": f"fake {fields['kind']}",
+            "model_name": "fake-embed",
+            "base_url": fake.base_url,
+            **fields,
+        },
+    )
     assert response.status_code == 200, response.text
     return response.json()["data"]["model"]["id"]
 
@@ -36,8 +52,12 @@ def models(admin, fake):
     rerank = register(admin, fake, kind="rerank")
     response = admin.post(CONFIG + "save", {"embedding_model_id": embedding, "rerank_model_id": rerank})
     assert response.status_code == 200, response.text
-    assert response.json()["data"] == {"embedding_model_id": embedding, "rerank_model_id": rerank,
-                                       "caption_model_id": None, "available_strategies": [20, 0, 1]}
+    assert response.json()["data"] == {
+        "embedding_model_id": embedding,
+        "rerank_model_id": rerank,
+        "caption_model_id": None,
+        "available_strategies": [20, 0, 1],
+    }
     yield int(embedding)
     admin.post(CONFIG + "save", {"embedding_model_id": None, "rerank_model_id": None})
 
@@ -50,10 +70,30 @@ def wait_for(condition, timeout=15.0):
 
 
 def test_configuration_is_checked(admin, alice, fake):
-    assert_error(admin.post(MODELS + "create", json={"name": "e", "model_name": "e", "base_url": fake.base_url,
-                                                     "kind": "embedding"}), 400, 100000024, "dimensions")
-    assert_error(admin.post(MODELS + "create", json={"name": "r", "model_name": "r", "base_url": fake.base_url,
-                                                     "kind": "rerank", "is_default": True}), 400, 100000024, "default")
+    assert_error(
+        admin.post(
+            MODELS + "create",
+            json={"name": "e", "model_name": "e", "base_url": fake.base_url, "kind": "embedding"},
+        ),
+        400,
+        100000024,
+        "dimensions",
+    )
+    assert_error(
+        admin.post(
+            MODELS + "create",
+            json={
+                "name": "r",
+                "model_name": "r",
+                "base_url": fake.base_url,
+                "kind": "rerank",
+                "is_default": True,
+            },
+        ),
+        400,
+        100000024,
+        "default",
+    )
     assert_error(admin.post(CONFIG + "save", {"embedding_model_id": "1"}), 400, 100000024, "chat model")
     assert_error(admin.post(CONFIG + "save", {"rerank_model_id": "123"}), 404, 100000020)
     assert_error(alice.post(CONFIG + "save", {"embedding_model_id": None}), 403, 108000006)
@@ -65,8 +105,14 @@ def test_configuration_is_checked(admin, alice, fake):
 
 def test_semantic_and_hybrid_find_by_meaning(alice, models):
     dataset_id = make_dataset(alice)
-    money, shipping = add_and_wait(alice, dataset_id, [text_source("money", "You get your money back within 30 days."),
-                                                       text_source("ship", "Parcels ship within a week.")])
+    money, shipping = add_and_wait(
+        alice,
+        dataset_id,
+        [
+            text_source("money", "You get your money back within 30 days."),
+            text_source("ship", "Parcels ship within a week."),
+        ],
+    )
     vectors = list(SliceVector.select().where(SliceVector.dataset_id == int(dataset_id)))
     assert len(vectors) == 2 and {v.model_id for v in vectors} == {models}
     assert retrieve(alice, [dataset_id], "refund policy", search_strategy=20)["slices"] == []
@@ -79,16 +125,20 @@ def test_semantic_and_hybrid_find_by_meaning(alice, models):
     by_doc = {s["document_id"]: s for s in hybrid["slices"]}
     assert set(by_doc) == {money["document_id"], shipping["document_id"]}
     assert by_doc[shipping["document_id"]]["ranks"]["full_text"] == 1  # only it has the words
-    assert by_doc[money["document_id"]]["ranks"]["vector"] == 1         # only it has the meaning
+    assert by_doc[money["document_id"]]["ranks"]["vector"] == 1  # only it has the meaning
     assert all(0 < s["score"] == s["scores"]["fused"] <= 1 for s in hybrid["slices"])
     assert {"embed", "vector", "full_text"} <= set(hybrid["timings_ms"])
 
 
 def test_rerank_orders_the_candidates(alice, models):
     dataset_id = make_dataset(alice)
-    add_and_wait(alice, dataset_id, [text_source("a", "kettle"), text_source("b", "kettle descaling guide steps")])
+    add_and_wait(
+        alice, dataset_id, [text_source("a", "kettle"), text_source("b", "kettle descaling guide steps")]
+    )
     plain = retrieve(alice, [dataset_id], "kettle descaling steps", search_strategy=0, top_k=2)
-    reranked = retrieve(alice, [dataset_id], "kettle descaling steps", search_strategy=0, top_k=2, use_rerank=True)
+    reranked = retrieve(
+        alice, [dataset_id], "kettle descaling steps", search_strategy=0, top_k=2, use_rerank=True
+    )
     best = reranked["slices"][0]
     assert best["content"] == "kettle descaling guide steps" and best["ranks"]["rerank"] == 1
     assert best["score"] == best["scores"]["rerank"] == 1.0 and reranked["slices"][1]["scores"]["rerank"] < 1
@@ -98,19 +148,37 @@ def test_rerank_orders_the_candidates(alice, models):
 def test_slice_edits_are_reembedded_and_failures_stay_alone(alice, models):
     dataset_id = make_dataset(alice)
     [document] = add_and_wait(alice, dataset_id, [text_source("n", "Parcels ship within a week.")])
-    created = alice.post("/api/knowledge/slice/create", {"document_id": document["document_id"], "raw_text": "tea"})
+    created = alice.post(
+        "/api/knowledge/slice/create", {"document_id": document["document_id"], "raw_text": "tea"}
+    )
     slice_id = int(created.json()["data"]["slice_id"])
     before = SliceVector.get_by_id(slice_id).vector
-    assert alice.post("/api/knowledge/slice/update", {"slice_id": str(slice_id),
-                                                      "raw_text": "We repay the money."}).status_code == 200
+    assert (
+        alice.post(
+            "/api/knowledge/slice/update", {"slice_id": str(slice_id), "raw_text": "We repay the money."}
+        ).status_code
+        == 200
+    )
     assert SliceVector.get_by_id(slice_id).vector != before
-    assert retrieve(alice, [dataset_id], "refund", search_strategy=0, top_k=1)["slices"][0]["slice_id"] == str(slice_id)
+    assert retrieve(alice, [dataset_id], "refund", search_strategy=0, top_k=1)["slices"][0][
+        "slice_id"
+    ] == str(slice_id)
 
-    assert_error(alice.post("/api/knowledge/slice/create", {"document_id": document["document_id"],
-                                                            "raw_text": "embedfail"}), 424, 105000025, "embedded")
+    assert_error(
+        alice.post(
+            "/api/knowledge/slice/create", {"document_id": document["document_id"], "raw_text": "embedfail"}
+        ),
+        424,
+        105000025,
+        "embedded",
+    )
     assert [s["content"] for s in slices_of(alice, document["document_id"])] == [
-        "Parcels ship within a week.", "We repay the money."]
-    bad, good = add_documents(alice, dataset_id, [text_source("bad", "embedfail here"), text_source("good", "fine text")])
+        "Parcels ship within a week.",
+        "We repay the money.",
+    ]
+    bad, good = add_documents(
+        alice, dataset_id, [text_source("bad", "embedfail here"), text_source("good", "fine text")]
+    )
     states = wait_done(alice, [bad["document_id"], good["document_id"]])
     assert states[0]["status"] == 9 and "embedding backend down" in states[0]["status_descript"]
     assert states[1]["status"] == 1
@@ -125,19 +193,35 @@ def test_existing_slices_are_embedded_when_a_model_is_chosen(admin, alice, fake)
     try:
         assert admin.post(CONFIG + "save", {"embedding_model_id": embedding}).status_code == 200
         wait_for(lambda: SliceVector.select().where(SliceVector.slice.in_(ids)).count() == len(ids))
-        assert retrieve(alice, [dataset_id], "refund", search_strategy=0)["slices"][0]["content"] == "Money back in 30 days."
+        assert (
+            retrieve(alice, [dataset_id], "refund", search_strategy=0)["slices"][0]["content"]
+            == "Money back in 30 days."
+        )
     finally:
         admin.post(CONFIG + "save", {"embedding_model_id": None})
-    assert_error(alice.post("/api/knowledge/retrieve", {"dataset_ids": [dataset_id], "query": "x", "search_strategy": 1}),
-                 400, 105000024)
+    assert_error(
+        alice.post(
+            "/api/knowledge/retrieve", {"dataset_ids": [dataset_id], "query": "x", "search_strategy": 1}
+        ),
+        400,
+        105000024,
+    )
 
 
 def test_agent_recalls_by_meaning(alice, models):
     from test_chat import messages_of, new_agent, open_chat
+
     dataset_id = make_dataset(alice)
     add_and_wait(alice, dataset_id, [text_source("money", "You get your money back within 30 days.")])
-    bot_id = new_agent(alice, knowledge={"knowledge_info": [{"id": dataset_id, "name": ""}], "top_k": 1,
-                                         "search_strategy": 1, "recall_strategy": {"use_rerank": False}})
+    bot_id = new_agent(
+        alice,
+        knowledge={
+            "knowledge_info": [{"id": dataset_id, "name": ""}],
+            "top_k": 1,
+            "search_strategy": 1,
+            "recall_strategy": {"use_rerank": False},
+        },
+    )
     completed = messages_of(open_chat(alice, bot_id, "Can I get a refund?"), "conversation.message.completed")
     recall = json.loads(json.loads(next(m for m in completed if m["type"] == "verbose")["content"])["data"])
     assert recall["chunks"][0]["slice"] == "You get your money back within 30 days."
@@ -151,15 +235,33 @@ def test_images_without_a_caption_are_captioned_by_the_vision_model(admin, alice
     try:
         dataset_id = make_dataset(alice, "Pictures", format_type=2)
         png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 30).decode()
-        auto, _ = add_and_wait(alice, dataset_id, [
-            {"name": "auto.png", "source_info": {"file_base64": png, "file_type": "png"}},
-            {"name": "typed.png", "caption": "A red kettle", "source_info": {"file_base64": png, "file_type": "png"}}])
-        add_and_wait(alice, dataset_id, [{"name": "manual.png", "source_info": {"file_base64": png, "file_type": "png"}}],
-                     chunk_strategy={"chunk_type": 0, "caption_type": 1})
-        listed = alice.post("/api/knowledge/document/list", {"dataset_id": dataset_id}).json()["data"]["document_infos"]
+        auto, _ = add_and_wait(
+            alice,
+            dataset_id,
+            [
+                {"name": "auto.png", "source_info": {"file_base64": png, "file_type": "png"}},
+                {
+                    "name": "typed.png",
+                    "caption": "A red kettle",
+                    "source_info": {"file_base64": png, "file_type": "png"},
+                },
+            ],
+        )
+        add_and_wait(
+            alice,
+            dataset_id,
+            [{"name": "manual.png", "source_info": {"file_base64": png, "file_type": "png"}}],
+            chunk_strategy={"chunk_type": 0, "caption_type": 1},
+        )
+        listed = alice.post("/api/knowledge/document/list", {"dataset_id": dataset_id}).json()["data"][
+            "document_infos"
+        ]
         captions = {d["name"]: d["caption"] for d in listed}
-        assert captions == {"auto.png": "fake caption: a image/png picture of 52 characters",
-                            "typed.png": "A red kettle", "manual.png": ""}
+        assert captions == {
+            "auto.png": "fake caption: a image/png picture of 52 characters",
+            "typed.png": "A red kettle",
+            "manual.png": "",
+        }
         assert retrieve(alice, [dataset_id], "picture")["slices"][0]["document_id"] == auto["document_id"]
     finally:
         admin.post(CONFIG + "save", {"caption_model_id": None})

@@ -1,5 +1,6 @@
 """Model providers: the offline model's commands and the OpenAI-compatible client against a local
 server that streams text, reasoning and tool calls."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,13 @@ def fake(app):
 
 
 def openai_model(base_url: str) -> LlmModel:
-    return LlmModel(name="fake", model_name="fake-1", protocol=PROTOCOL_OPENAI, base_url=base_url,
-                    default_params={"temperature": 0.2})
+    return LlmModel(
+        name="fake",
+        model_name="fake-1",
+        protocol=PROTOCOL_OPENAI,
+        base_url=base_url,
+        default_params={"temperature": 0.2},
+    )
 
 
 def offline_model() -> LlmModel:
@@ -33,6 +39,7 @@ def collect(model, messages, tools=None) -> list[llm.Chunk]:
             return [c async for c in llm.stream(model, llm.ChatRequest(messages=messages, tools=tools or []))]
         finally:
             llm_openai.close_connections()
+
     return asyncio.run(run())
 
 
@@ -55,8 +62,9 @@ def test_openai_joins_tool_call_fragments(fake):
     chunks = collect(openai_model(fake.base_url), user('tool:weather:{"city": "Paris"}'), tools)
     final = chunks[-1]
     assert final.finish_reason == "tool_calls"
-    assert [(c.id, c.name, json.loads(c.arguments)) for c in final.tool_calls] == \
-        [("call_fake_1", "weather", {"city": "Paris"})]
+    assert [(c.id, c.name, json.loads(c.arguments)) for c in final.tool_calls] == [
+        ("call_fake_1", "weather", {"city": "Paris"})
+    ]
     assert fake.model.requests[-1]["tools"] == tools
 
 
@@ -103,8 +111,10 @@ def test_offline_answers_deterministically_in_pieces(app):
 def test_offline_commands(app):
     assert "".join(c.content for c in collect(offline_model(), user("/echo exactly this"))) == "exactly this"
     chunks = collect(offline_model(), user('/call weather {"city": "Paris"}\n/call time {}'))
-    assert [(c.name, json.loads(c.arguments)) for c in chunks[-1].tool_calls] == \
-        [("weather", {"city": "Paris"}), ("time", {})]
+    assert [(c.name, json.loads(c.arguments)) for c in chunks[-1].tool_calls] == [
+        ("weather", {"city": "Paris"}),
+        ("time", {}),
+    ]
     chunks = collect(offline_model(), user("/reason let me think\n/echo done"))
     assert "".join(c.reasoning for c in chunks) == "let me think"
     with pytest.raises(llm.ProviderError, match="boom"):
@@ -115,14 +125,24 @@ def test_offline_commands(app):
 
 def test_offline_answers_from_tool_results(app):
     call = {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
-    messages = [*user('/call weather {}'), {"role": "assistant", "content": "", "tool_calls": [call]},
-                {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]
-    assert "".join(c.content for c in collect(offline_model(), messages)) == "The tool weather returned: sunny"
+    messages = [
+        *user("/call weather {}"),
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+    ]
+    assert (
+        "".join(c.content for c in collect(offline_model(), messages)) == "The tool weather returned: sunny"
+    )
 
 
 def test_offline_grounds_answers_in_recalled_knowledge(app):
-    system = ("You are helpful.\n<knowledge>\n[1] Paris is the capital of France. It is big.\n"
-              "[2] The Moon orbits the Earth every 27 days.\n</knowledge>")
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": "How often does the moon orbit?"}]
+    system = (
+        "You are helpful.\n<knowledge>\n[1] Paris is the capital of France. It is big.\n"
+        "[2] The Moon orbits the Earth every 27 days.\n</knowledge>"
+    )
+    messages = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "How often does the moon orbit?"},
+    ]
     text = "".join(c.content for c in collect(offline_model(), messages))
     assert text == "According to the knowledge base: The Moon orbits the Earth every 27 days. [2]"

@@ -1,6 +1,7 @@
 """The model HTTP client (services/model_http.py) against scripted raw servers: connection reuse,
 stale pooled connections, timeouts, bodies by length, chunks or connection close, replies broken
 off, malformed streams, deltas handed over from the read, and a caller that gives up."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,14 +21,18 @@ def chunk(data: bytes) -> bytes:
 
 
 def sse(payload) -> bytes:
-    return chunk(b"data: " + (payload if isinstance(payload, bytes) else json.dumps(payload).encode()) + b"\n\n")
+    return chunk(
+        b"data: " + (payload if isinstance(payload, bytes) else json.dumps(payload).encode()) + b"\n\n"
+    )
 
 
 def delta(text: str) -> bytes:
     return sse({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]})
 
 
-FINISH = sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + sse(b"[DONE]") + b"0\r\n\r\n"
+FINISH = (
+    sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + sse(b"[DONE]") + b"0\r\n\r\n"
+)
 
 
 class Scripted:
@@ -51,8 +56,13 @@ class Scripted:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                                  if line.lower().startswith(b"content-length")))
+                length = int(
+                    next(
+                        line.split(b":")[1]
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length")
+                    )
+                )
                 await reader.readexactly(length)
                 number, self.requests = self.requests, self.requests + 1
                 if await self.reply(reader, writer, number) == "close":
@@ -84,6 +94,7 @@ def test_connections_are_kept_alive_and_reused():
         async with Scripted(reply) as server:
             first, second = await collect(server.url), await collect(server.url)
             return first, second, server.connections
+
     first, second, connections = asyncio.run(run())
     assert (text(first), text(second), connections) == ("answer 0", "answer 1", 1)
 
@@ -98,13 +109,17 @@ def test_a_pooled_connection_the_server_closed_is_replaced():
             first = await collect(server.url)
             await asyncio.sleep(0.05)
             return first, await collect(server.url), server.connections
+
     first, second, connections = asyncio.run(run())
     assert (text(first), text(second), connections) == ("answer 0", "answer 1", 2)
 
 
 def test_a_silent_provider_times_out(monkeypatch):
-    monkeypatch.setattr(llm_openai, "get_settings", lambda: type("S", (), {
-        "model_timeout_seconds": 0.3, "model_max_retries": 0})())
+    monkeypatch.setattr(
+        llm_openai,
+        "get_settings",
+        lambda: type("S", (), {"model_timeout_seconds": 0.3, "model_max_retries": 0})(),
+    )
 
     async def reply(reader, writer, n):
         writer.write(SSE_HEAD + delta("one"))
@@ -113,39 +128,51 @@ def test_a_silent_provider_times_out(monkeypatch):
     async def run():
         async with Scripted(reply) as server:
             return await collect(server.url)
+
     with pytest.raises(llm.ProviderError) as exc:
         asyncio.run(run())
     assert "broke off" in exc.value.msg and "nothing received for 0.3 s" in exc.value.msg
 
 
 def test_bodies_by_length_and_by_connection_close():
-    answer = {"choices": [{"index": 0, "message": {"content": "whole"}, "finish_reason": "stop"}],
-              "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+    answer = {
+        "choices": [{"index": 0, "message": {"content": "whole"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+    }
 
     async def reply(reader, writer, n):
         body = json.dumps(answer).encode()
         if n == 0:  # not streamed, with a length
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                         + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
             return None
         # streamed until the server closes the connection
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-                     b"data: " + json.dumps({"choices": [{"delta": {"content": "to the end"}}]}).encode() + b"\n\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+            b"data: " + json.dumps({"choices": [{"delta": {"content": "to the end"}}]}).encode() + b"\n\n"
+        )
         return "close"
 
     async def run():
         async with Scripted(reply) as server:
             return await collect(server.url), await collect(server.url)
+
     whole, closing = asyncio.run(run())
     assert text(whole) == "whole" and whole[-1].usage.input_tokens == 3
     assert text(closing) == "to the end" and closing[-1].finish_reason == "stop"
 
 
-@pytest.mark.parametrize("tail, message", [
-    (b"", "broke off the answer: the connection closed mid-reply"),
-    (chunk(b"data: {not json\n\n"), "not JSON"),
-    (b"zz\r\nnonsense", "broke off the answer"),
-])
+@pytest.mark.parametrize(
+    "tail, message",
+    [
+        (b"", "broke off the answer: the connection closed mid-reply"),
+        (chunk(b"data: {not json\n\n"), "not JSON"),
+        (b"zz\r\nnonsense", "broke off the answer"),
+    ],
+)
 def test_broken_streams_are_clear_errors(tail, message):
     async def reply(reader, writer, n):
         writer.write(SSE_HEAD + delta("partial ") + tail)
@@ -155,6 +182,7 @@ def test_broken_streams_are_clear_errors(tail, message):
     async def run():
         async with Scripted(reply) as server:
             return await collect(server.url)
+
     with pytest.raises(llm.ProviderError) as exc:
         asyncio.run(run())
     assert message in exc.value.msg
@@ -174,6 +202,7 @@ def test_deltas_are_handed_over_as_they_arrive():
     async def run():
         async with Scripted(reply) as server:
             return await collect(server.url, lambda content, reasoning: handed.append((content, reasoning)))
+
     chunks = asyncio.run(run())
     assert handed == [("one ", ""), ("two ", ""), ("three", "")]
     assert len(chunks) == 1 and chunks[0].content == "" and chunks[0].finish_reason == "stop"
@@ -208,6 +237,7 @@ def test_a_caller_that_gives_up_closes_the_connection():
                 if "aborted" in state:
                     break
                 await asyncio.sleep(0.02)
+
     asyncio.run(run())
     assert state == {"aborted": True}
 
@@ -215,5 +245,6 @@ def test_a_caller_that_gives_up_closes_the_connection():
 def test_unreachable_and_non_http_urls_are_connect_errors():
     async def run(url):
         await model_http.post(url, b"{}", {}, connect_timeout=1, read_timeout=1)
+
     with pytest.raises(model_http.ConnectError, match="not an http"):
         asyncio.run(run("ftp://example.com/x"))

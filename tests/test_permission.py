@@ -1,4 +1,5 @@
 """Personal access tokens: create (shown once, hashed), list, get, rename, delete, expiry, isolation."""
+
 from __future__ import annotations
 
 import hashlib
@@ -6,16 +7,17 @@ import re
 import time
 
 import pytest
-
 from conftest import assert_error
+
 from models.identity import PersonalAccessToken
 
 BASE = "/api/permission_api/pat/"
 
 
 def create(account, **body):
-    response = account.post(BASE + "create_personal_access_token_and_permission",
-                            json={"name": "token", **body})
+    response = account.post(
+        BASE + "create_personal_access_token_and_permission", json={"name": "token", **body}
+    )
     assert response.status_code == 200, response.text
     return response.json()["data"]
 
@@ -36,9 +38,14 @@ class TestCreate:
         assert abs(pat["expire_at"] - (time.time() + 30 * 86400)) < 5
         assert pat["last_used_at"] == -1 and pat["expired"] is False
 
-    @pytest.mark.parametrize("body,expected", [
-        ({"duration_day": "1"}, 86400), ({"duration_day": "365"}, 365 * 86400),
-        ({"duration_day": "permanent"}, None)])
+    @pytest.mark.parametrize(
+        "body,expected",
+        [
+            ({"duration_day": "1"}, 86400),
+            ({"duration_day": "365"}, 365 * 86400),
+            ({"duration_day": "permanent"}, None),
+        ],
+    )
     def test_durations(self, alice, body, expected):
         pat = create(alice, **body)["personal_access_token"]
         if expected is None:
@@ -48,16 +55,24 @@ class TestCreate:
 
     def test_customize(self, alice):
         at = int(time.time()) + 3600
-        assert create(alice, duration_day="customize", expire_at=at)["personal_access_token"]["expire_at"] == at
+        assert (
+            create(alice, duration_day="customize", expire_at=at)["personal_access_token"]["expire_at"] == at
+        )
 
-    @pytest.mark.parametrize("body,fragment", [
-        ({"name": ""}, "name"), ({"name": "   "}, "name"), ({}, "name"),
-        ({"name": "x", "duration_day": "customize"}, "expire_at"),
-        ({"name": "x", "duration_day": "customize", "expire_at": 5}, "expire_at"),
-        ({"name": "x", "duration_day": "0"}, "duration_day"),
-        ({"name": "x", "duration_day": "forever"}, "duration_day"),
-        ({"name": "x", "duration_day": "99999"}, "duration_day"),
-        ({"name": "x" * 101}, "name")])
+    @pytest.mark.parametrize(
+        "body,fragment",
+        [
+            ({"name": ""}, "name"),
+            ({"name": "   "}, "name"),
+            ({}, "name"),
+            ({"name": "x", "duration_day": "customize"}, "expire_at"),
+            ({"name": "x", "duration_day": "customize", "expire_at": 5}, "expire_at"),
+            ({"name": "x", "duration_day": "0"}, "duration_day"),
+            ({"name": "x", "duration_day": "forever"}, "duration_day"),
+            ({"name": "x", "duration_day": "99999"}, "duration_day"),
+            ({"name": "x" * 101}, "name"),
+        ],
+    )
     def test_bad_input_creates_nothing(self, alice, body, fragment):
         before = PersonalAccessToken.select().count()
         response = alice.post(BASE + "create_personal_access_token_and_permission", json=body)
@@ -77,23 +92,27 @@ class TestUse:
     def test_expired_pat_is_refused(self, client, alice):
         data = create(alice)
         PersonalAccessToken.update(expire_at=int(time.time()) - 1).where(
-            PersonalAccessToken.id == int(data["personal_access_token"]["id"])).execute()
-        response = client.post("/api/passport/account/info/v2/",
-                               headers={"Authorization": f"Bearer {data['token']}"})
+            PersonalAccessToken.id == int(data["personal_access_token"]["id"])
+        ).execute()
+        response = client.post(
+            "/api/passport/account/info/v2/", headers={"Authorization": f"Bearer {data['token']}"}
+        )
         assert_error(response, 401, 700012006, "expired")
 
     def test_deleted_pat_is_refused(self, client, alice):
         data = create(alice)
-        alice.post(BASE + "delete_personal_access_token_and_permission",
-                   json={"id": data["personal_access_token"]["id"]})
-        response = client.post("/api/passport/account/info/v2/",
-                               headers={"Authorization": f"Bearer {data['token']}"})
+        alice.post(
+            BASE + "delete_personal_access_token_and_permission",
+            json={"id": data["personal_access_token"]["id"]},
+        )
+        response = client.post(
+            "/api/passport/account/info/v2/", headers={"Authorization": f"Bearer {data['token']}"}
+        )
         assert_error(response, 401, 700012006, "unknown")
 
     @pytest.mark.parametrize("token", ["pat_" + "0" * 64, "pat_short", "pat_"])
     def test_unknown_pat(self, client, token):
-        response = client.post("/api/passport/account/info/v2/",
-                               headers={"Authorization": f"Bearer {token}"})
+        response = client.post("/api/passport/account/info/v2/", headers={"Authorization": f"Bearer {token}"})
         assert_error(response, 401, 700012006)
 
 
@@ -116,32 +135,47 @@ class TestManage:
         pat_id = create(alice, name="old")["personal_access_token"]["id"]
         got = alice.get(BASE + "get_personal_access_token_and_permission", params={"id": pat_id})
         assert got.json()["data"]["personal_access_token"]["name"] == "old"
-        renamed = alice.post(BASE + "update_personal_access_token_and_permission",
-                             json={"id": int(pat_id), "name": "new"})
+        renamed = alice.post(
+            BASE + "update_personal_access_token_and_permission", json={"id": int(pat_id), "name": "new"}
+        )
         assert renamed.json()["data"]["personal_access_token"]["name"] == "new"
         assert PersonalAccessToken.get_by_id(int(pat_id)).name == "new"
         deleted = alice.post(BASE + "delete_personal_access_token_and_permission", json={"id": pat_id})
         assert deleted.status_code == 200 and deleted.json() == {"code": 0, "msg": "success", "data": None}
         assert PersonalAccessToken.get_or_none(PersonalAccessToken.id == int(pat_id)) is None
-        assert_error(alice.get(BASE + "get_personal_access_token_and_permission", params={"id": pat_id}),
-                     404, 108000008, pat_id)
+        assert_error(
+            alice.get(BASE + "get_personal_access_token_and_permission", params={"id": pat_id}),
+            404,
+            108000008,
+            pat_id,
+        )
 
     def test_another_users_pat_is_invisible(self, client, alice, bob):
         data = create(alice, name="alice-only")
         pat_id = data["personal_access_token"]["id"]
-        assert_error(bob.get(BASE + "get_personal_access_token_and_permission", params={"id": pat_id}),
-                     404, 108000008)
-        assert_error(bob.post(BASE + "update_personal_access_token_and_permission",
-                              json={"id": pat_id, "name": "stolen"}), 404, 108000008)
-        assert_error(bob.post(BASE + "delete_personal_access_token_and_permission", json={"id": pat_id}),
-                     404, 108000008)
+        assert_error(
+            bob.get(BASE + "get_personal_access_token_and_permission", params={"id": pat_id}), 404, 108000008
+        )
+        assert_error(
+            bob.post(
+                BASE + "update_personal_access_token_and_permission", json={"id": pat_id, "name": "stolen"}
+            ),
+            404,
+            108000008,
+        )
+        assert_error(
+            bob.post(BASE + "delete_personal_access_token_and_permission", json={"id": pat_id}),
+            404,
+            108000008,
+        )
         listed = bob.get(BASE + "list_personal_access_tokens").json()["data"]["personal_access_tokens"]
         assert pat_id not in [p["id"] for p in listed]
         row = PersonalAccessToken.get_by_id(int(pat_id))
         assert row.name == "alice-only"
         # Alice's PAT acts as Alice, never as Bob
-        me = client.post("/api/passport/account/info/v2/",
-                         headers={"Authorization": f"Bearer {data['token']}"}).json()["data"]
+        me = client.post(
+            "/api/passport/account/info/v2/", headers={"Authorization": f"Bearer {data['token']}"}
+        ).json()["data"]
         assert me["user_id_str"] == alice.user_id
 
     @pytest.mark.parametrize("pat_id", ["abc", "-1", "1" * 25])
@@ -153,18 +187,34 @@ class TestManage:
 def test_a_personal_access_token_cannot_mint_tokens_or_change_the_password(client, alice):
     """Otherwise a leaked token would outlive its deletion (a fresh token, or the account)."""
     from models.identity import User
+
     token = create(alice, name="leaked")["token"]
     leaked = {"Authorization": f"Bearer {token}"}
     before = PersonalAccessToken.select().where(PersonalAccessToken.user == int(alice.user_id)).count()
-    response = client.post("/api/permission_api/pat/create_personal_access_token_and_permission",
-                           json={"name": "spawn", "duration_day": "permanent"}, headers=leaked)
+    response = client.post(
+        "/api/permission_api/pat/create_personal_access_token_and_permission",
+        json={"name": "spawn", "duration_day": "permanent"},
+        headers=leaked,
+    )
     assert_error(response, 403, 700000013, "login session")
-    assert PersonalAccessToken.select().where(PersonalAccessToken.user == int(alice.user_id)).count() == before
+    assert (
+        PersonalAccessToken.select().where(PersonalAccessToken.user == int(alice.user_id)).count() == before
+    )
     password_hash = User.get_by_id(int(alice.user_id)).password_hash
-    response = client.post("/api/user/update_password", headers=leaked,
-                           json={"old_password": alice.password, "new_password": "taken-over-123"})
+    response = client.post(
+        "/api/user/update_password",
+        headers=leaked,
+        json={"old_password": alice.password, "new_password": "taken-over-123"},
+    )
     assert_error(response, 403, 700000013, "login session")
     assert User.get_by_id(int(alice.user_id)).password_hash == password_hash
-    pat_id = PersonalAccessToken.get(PersonalAccessToken.name == "leaked", PersonalAccessToken.user == int(alice.user_id)).id
-    assert alice.post("/api/permission_api/pat/delete_personal_access_token_and_permission", {"id": str(pat_id)}).status_code == 200
+    pat_id = PersonalAccessToken.get(
+        PersonalAccessToken.name == "leaked", PersonalAccessToken.user == int(alice.user_id)
+    ).id
+    assert (
+        alice.post(
+            "/api/permission_api/pat/delete_personal_access_token_and_permission", {"id": str(pat_id)}
+        ).status_code
+        == 200
+    )
     assert client.post("/api/passport/account/info/v2/", headers=leaked).status_code == 401

@@ -2,6 +2,7 @@
 `processing` or `in_progress`. Here the dead process is simulated in the database; test_crash.py
 kills a real server with SIGKILL. The session's own heartbeat may reap before a test calls
 reap(), so tests check the outcome, not which call did it."""
+
 from __future__ import annotations
 
 import os
@@ -10,18 +11,25 @@ import sys
 import time
 
 from conftest import register
+from test_chat import new_agent
+from test_knowledge import add_and_wait, make_dataset, text_source, wait_done
+
 from models.conversation import ChatRun
 from models.knowledge import Document
 from models.workers import WorkerInstance
 from services import recovery
-from test_chat import new_agent
-from test_knowledge import add_and_wait, make_dataset, text_source, wait_done
 
 
 def dead_instance(**fields) -> WorkerInstance:
     now = int(time.time())
-    values = {"host": "elsewhere.example", "pid": 1, "kind": "server", "started_at": now - 100,
-              "heartbeat_at": now - 3600, **fields}
+    values = {
+        "host": "elsewhere.example",
+        "pid": 1,
+        "kind": "server",
+        "started_at": now - 100,
+        "heartbeat_at": now - 3600,
+        **fields,
+    }
     return WorkerInstance.create(**values)
 
 
@@ -34,9 +42,12 @@ def a_finished_pid() -> int:
 def processing_document(account, worker: WorkerInstance, attempts: int = 1) -> str:
     """A document that stopped half-way: indexed once, then claimed again by a process that died."""
     dataset_id = make_dataset(account, name=f"kb {worker.id}")
-    document_id = add_and_wait(account, dataset_id, [text_source("page", "Parcels ship from Lyon daily.")])[0]["document_id"]
+    document_id = add_and_wait(account, dataset_id, [text_source("page", "Parcels ship from Lyon daily.")])[
+        0
+    ]["document_id"]
     Document.update(status=0, progress=30, worker_id=worker.id, attempts=attempts).where(
-        Document.id == int(document_id)).execute()
+        Document.id == int(document_id)
+    ).execute()
     return document_id
 
 
@@ -60,7 +71,9 @@ def test_a_document_interrupted_too_often_fails_with_the_reason(client):
     assert state["status"] == 9 and "interrupted 3 times" in state["status_descript"]
     # and a resegment starts it afresh
     dataset_id = str(Document.get_by_id(int(document_id)).dataset_id)
-    response = account.post("/api/knowledge/document/resegment", {"dataset_id": dataset_id, "document_ids": [document_id]})
+    response = account.post(
+        "/api/knowledge/document/resegment", {"dataset_id": dataset_id, "document_ids": [document_id]}
+    )
     assert response.status_code == 200, response.text
     assert wait_done(account, [document_id])[0]["status"] == 1
 
@@ -68,8 +81,15 @@ def test_a_document_interrupted_too_often_fails_with_the_reason(client):
 def test_a_dead_processs_chat_fails_with_the_reason(client):
     account = register(client)
     bot_id = new_agent(account)
-    response = account.post("/v3/chat", json={"bot_id": bot_id, "user_id": "u", "stream": False,
-                                              "additional_messages": [{"role": "user", "content": "Hello"}]})
+    response = account.post(
+        "/v3/chat",
+        json={
+            "bot_id": bot_id,
+            "user_id": "u",
+            "stream": False,
+            "additional_messages": [{"role": "user", "content": "Hello"}],
+        },
+    )
     chat = response.json()["data"]
     for _ in range(200):
         if ChatRun.get_by_id(int(chat["id"])).status not in ("created", "in_progress"):
@@ -78,7 +98,9 @@ def test_a_dead_processs_chat_fails_with_the_reason(client):
     worker = dead_instance(host=recovery._HOST, pid=a_finished_pid(), heartbeat_at=int(time.time()))
     ChatRun.update(status="in_progress", worker_id=worker.id).where(ChatRun.id == int(chat["id"])).execute()
     recovery.reap()  # same host, process gone: at once, not after a heartbeat timeout
-    state = account.get(f"/v3/chat/retrieve?conversation_id={chat['conversation_id']}&chat_id={chat['id']}").json()["data"]
+    state = account.get(
+        f"/v3/chat/retrieve?conversation_id={chat['conversation_id']}&chat_id={chat['id']}"
+    ).json()["data"]
     assert state["status"] == "failed" and "server stopped" in state["last_error"]["msg"]
     assert state["last_error"]["code"] == 103100001
 

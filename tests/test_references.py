@@ -5,6 +5,7 @@ The spec marks each id-bearing field, in bodies and parameters, with `x-referenc
 field, and for each operation sends Bob's object in one field at a time (everything else Alice's
 own) as Alice: each must be refused, naming the id, and change nothing; then the same request
 with Alice's own objects everywhere must be accepted, so the refusals are about the reference."""
+
 from __future__ import annotations
 
 import copy
@@ -12,7 +13,6 @@ import json
 import re
 
 import pytest
-
 from conftest import register
 from test_spec import SPEC
 
@@ -60,9 +60,11 @@ def _operations():
                 for field, prop in props:
                     if prop.get("x-reference"):
                         marked_paths.add(field)
-                        refs.append(("body", field, prop["x-reference"], prop.get("x-reference-format", "id")))
+                        refs.append(
+                            ("body", field, prop["x-reference"], prop.get("x-reference-format", "id"))
+                        )
                 for field, _ in props:
-                    covered = any(p[:len(field)] == field for p in marked_paths)
+                    covered = any(p[: len(field)] == field for p in marked_paths)
                     if CANDIDATE.search(field[-1]) and not covered:
                         unmarked.append(".".join(field))
             params = [_deref(p) for p in [*item.get("parameters", []), *op.get("parameters", [])]]
@@ -71,10 +73,18 @@ def _operations():
                     refs.append((param["in"], (param["name"],), param["x-reference"], "id"))
                 elif CANDIDATE.search(param["name"]):
                     unmarked.append(f"{param['in']}:{param['name']}")
-            found.append({"method": method, "path": path, "id": op["operationId"], "refs": refs,
-                          "unmarked": sorted(set(unmarked)), "params": params,
-                          "example": copy.deepcopy(media.get("example")) if media else None,
-                          "body_schema": media["schema"] if media else None})
+            found.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "id": op["operationId"],
+                    "refs": refs,
+                    "unmarked": sorted(set(unmarked)),
+                    "params": params,
+                    "example": copy.deepcopy(media.get("example")) if media else None,
+                    "body_schema": media["schema"] if media else None,
+                }
+            )
     return found
 
 
@@ -90,14 +100,18 @@ def test_every_id_bearing_field_is_marked():
 FIELDS = sum(len([r for r in op["refs"] if r[2] not in ("none", *GLOBAL)]) for op in CHECKED)
 
 
-@pytest.mark.parametrize("count", [(len(CHECKED), FIELDS)],
-                         ids=[f"{len(CHECKED)} operations, {FIELDS} user-owned reference fields"])
+@pytest.mark.parametrize(
+    "count",
+    [(len(CHECKED), FIELDS)],
+    ids=[f"{len(CHECKED)} operations, {FIELDS} user-owned reference fields"],
+)
 def test_the_walk_covers_the_spec(count):
     # 85 operations and 165 fields when this was written: a walk that shrinks fails
     assert count[0] >= 85 and count[1] >= 165
 
 
 # --- the two users' objects --------------------------------------------------------------------
+
 
 class World:
     """One user's objects, made on first use through the API."""
@@ -116,10 +130,13 @@ class World:
         return response.json()
 
     def _make_space(self):
-        return self._ok(self.account.post("/api/playground_api/space/list", {}))["data"]["bot_space_list"][0]["id"]
+        return self._ok(self.account.post("/api/playground_api/space/list", {}))["data"]["bot_space_list"][0][
+            "id"
+        ]
 
     def _make_agent(self):
         from test_chat import new_agent
+
         return new_agent(self.account)
 
     def _make_conversation(self):
@@ -129,13 +146,19 @@ class World:
     def _make_chat(self):
         """A turn that waits for a tool output (submit_tool_outputs needs one; cancel answers 409)."""
         conversation = self.get("conversation")
-        body = {"bot_id": self.get("agent"), "user_id": "u", "stream": False,
-                "additional_messages": [{"role": "user", "content": '/call lookup {"q": 1}'}]}
+        body = {
+            "bot_id": self.get("agent"),
+            "user_id": "u",
+            "stream": False,
+            "additional_messages": [{"role": "user", "content": '/call lookup {"q": 1}'}],
+        }
         chat = self._ok(self.account.post(f"/v3/chat?conversation_id={conversation}", body))["data"]
         import time
+
         for _ in range(100):
-            state = self._ok(self.account.get(
-                f"/v3/chat/retrieve?conversation_id={conversation}&chat_id={chat['id']}"))["data"]
+            state = self._ok(
+                self.account.get(f"/v3/chat/retrieve?conversation_id={conversation}&chat_id={chat['id']}")
+            )["data"]
             if state["status"] not in ("created", "in_progress"):
                 break
             time.sleep(0.02)
@@ -143,24 +166,33 @@ class World:
 
     def _make_message(self):
         self.get("chat")
-        listed = self._ok(self.account.post(
-            f"/v1/conversation/message/list?conversation_id={self.get('conversation')}", {"order": "asc"}))
+        listed = self._ok(
+            self.account.post(
+                f"/v1/conversation/message/list?conversation_id={self.get('conversation')}", {"order": "asc"}
+            )
+        )
         return listed["data"][0]["id"]
 
     def _make_dataset(self):
         from test_knowledge import make_dataset
+
         return make_dataset(self.account, name=f"kb {id(self)}")
 
     def _make_document(self):
         from test_knowledge import add_and_wait, text_source
-        return add_and_wait(self.account, self.get("dataset"), [text_source("doc", "Parcels ship daily.")])[0]["document_id"]
+
+        return add_and_wait(self.account, self.get("dataset"), [text_source("doc", "Parcels ship daily.")])[
+            0
+        ]["document_id"]
 
     def _make_slice(self):
         from test_knowledge import slices_of
+
         return slices_of(self.account, self.get("document"))[0]["slice_id"]
 
     def _make_file(self):
         from test_knowledge import upload
+
         return upload(self.account, "notes.txt", b"private notes")
 
     def _make_prompt(self):
@@ -168,15 +200,19 @@ class World:
         return self._ok(self.account.post("/api/playground_api/upsert_prompt_resource", body))["data"]["id"]
 
     def _make_shortcut(self):
-        body = {"object_id": self.get("agent"), "space_id": self.get("space"),
-                "shortcuts": {"command_name": "sum", "shortcut_command": "/sum"}}
+        body = {
+            "object_id": self.get("agent"),
+            "space_id": self.get("space"),
+            "shortcuts": {"command_name": "sum", "shortcut_command": "/sum"},
+        }
         data = self._ok(self.account.post("/api/playground_api/create_update_shortcut_command", body))["data"]
         return data["shortcuts"]["command_id"]
 
     def _make_pat(self):
         body = {"name": "walk", "duration_day": "1"}
-        data = self._ok(self.account.post(
-            "/api/permission_api/pat/create_personal_access_token_and_permission", body))["data"]
+        data = self._ok(
+            self.account.post("/api/permission_api/pat/create_personal_access_token_and_permission", body)
+        )["data"]
         return data["personal_access_token"]["id"]
 
 
@@ -188,13 +224,15 @@ def snapshot(*accounts) -> dict:
     from models.identity import PersonalAccessToken, Space, SpaceMember
     from models.knowledge import Dataset, Document, Slice
     from models.library import PromptResource, ShortcutCommand
+
     users = [int(a.user_id) for a in accounts]
     spaces = [m.space_id for m in SpaceMember.select().where(SpaceMember.user.in_(users))]
     bots = Bot.select(Bot.id).where(Bot.space.in_(spaces))
     datasets = Dataset.select(Dataset.id).where(Dataset.space.in_(spaces))
     conversations = Conversation.select(Conversation.id).where(Conversation.creator.in_(users))
     queries = {
-        "space": Space.select().where(Space.id.in_(spaces)), "bot": Bot.select().where(Bot.space.in_(spaces)),
+        "space": Space.select().where(Space.id.in_(spaces)),
+        "bot": Bot.select().where(Bot.space.in_(spaces)),
         "version": BotVersion.select().where(BotVersion.bot.in_(bots)),
         "publication": BotPublication.select().where(BotPublication.bot.in_(bots)),
         "shortcut": ShortcutCommand.select().where(ShortcutCommand.bot.in_(bots)),
@@ -209,12 +247,19 @@ def snapshot(*accounts) -> dict:
         "pat": PersonalAccessToken.select().where(PersonalAccessToken.user.in_(users)),
     }
     volatile = {"last_used_at"}
-    return {name: sorted(json.dumps({k: v for k, v in row.__data__.items() if k not in volatile},
-                                    sort_keys=True, default=str) for row in query)
-            for name, query in queries.items()}
+    return {
+        name: sorted(
+            json.dumps(
+                {k: v for k, v in row.__data__.items() if k not in volatile}, sort_keys=True, default=str
+            )
+            for row in query
+        )
+        for name, query in queries.items()
+    }
 
 
 # --- building requests from the spec -------------------------------------------------------------
+
 
 def _value(world: World, kind: str, fmt: str) -> str:
     raw = world.get(kind)
@@ -229,9 +274,16 @@ def _minimal(schema) -> dict:
     """An object with just the required properties of `schema`, each its first allowed value."""
     schema = _deref(schema)
     for sub in schema.get("allOf", []):
-        schema = {**schema, **_deref(sub), "required": [*schema.get("required", []), *_deref(sub).get("required", [])]}
+        schema = {
+            **schema,
+            **_deref(sub),
+            "required": [*schema.get("required", []), *_deref(sub).get("required", [])],
+        }
     properties = schema.get("properties") or {}
-    return {name: (_deref(properties.get(name, {})).get("enum") or ["x"])[0] for name in schema.get("required", [])}
+    return {
+        name: (_deref(properties.get(name, {})).get("enum") or ["x"])[0]
+        for name in schema.get("required", [])
+    }
 
 
 def _schema_at(op: dict, path: tuple):
@@ -277,8 +329,11 @@ def _request(op: dict, owners: dict, foreign: tuple | None = None):
     """(url, body) for `op` with each reference taken from `owners` (kind -> World) and, if given,
     `foreign` = (location, path, kind, format, world) in one place."""
     body = copy.deepcopy(op["example"]) if op["body_schema"] is not None else None
-    params = {p["name"]: str(p.get("example") or (p.get("schema") or {}).get("example") or PLACEHOLDER)
-              for p in op["params"] if p.get("required")}
+    params = {
+        p["name"]: str(p.get("example") or (p.get("schema") or {}).get("example") or PLACEHOLDER)
+        for p in op["params"]
+        if p.get("required")
+    }
     for location, path, kind, fmt in op["refs"]:
         chosen = owners
         if foreign and foreign[:2] == (location, path):
@@ -293,7 +348,7 @@ def _request(op: dict, owners: dict, foreign: tuple | None = None):
                 value = [value]
             sibling = _content_type_for(op, path) if fmt == "object_string" else None
             items = [i for i, key in enumerate(path) if key == "[]"]
-            new_item = _minimal(_schema_at(op, path[:items[0]]).get("items", {})) if items else None
+            new_item = _minimal(_schema_at(op, path[: items[0]]).get("items", {})) if items else None
             body = _set(body, path, value, sibling, new_item)
         else:
             params[path[0]] = value
@@ -321,8 +376,9 @@ def _present(example, path: tuple) -> bool:
 
 def _send(client, account, op, url, body):
     headers = account.headers if body is None else {**account.headers, "Content-Type": "application/json"}
-    return client.request(op["method"].upper(), url, headers=headers,
-                          content=None if body is None else json.dumps(body))
+    return client.request(
+        op["method"].upper(), url, headers=headers, content=None if body is None else json.dumps(body)
+    )
 
 
 def _admin_only(op) -> bool:
@@ -333,13 +389,17 @@ def _admin_only(op) -> bool:
 # references, which the generic request cannot meet: the world's message is a question, not an
 # answer, its pending tool call has an id the spec's example does not know, and its document is
 # text, not an image.
-SEMANTIC = {"break_message": "is not an answer", "submit_tool_outputs": "must answer exactly the pending tool calls",
-            "open_update_image": "only images have captions"}
+SEMANTIC = {
+    "break_message": "is not an answer",
+    "submit_tool_outputs": "must answer exactly the pending tool calls",
+    "open_update_image": "only images have captions",
+}
 
 
 @pytest.fixture(scope="module")
 def bob_world(app):
     from starlette.testclient import TestClient
+
     with TestClient(app) as client:
         world = World(register(client))
         yield world
@@ -362,16 +422,17 @@ def test_another_users_object_is_refused_in_every_reference(client, op, bob_worl
         url, body = _request(op, owners, (location, path, kind, fmt, bob_world))
         response = _send(client, alice, op, url, body)
         where = f"{op['id']} {location}:{'.'.join(path)} ({kind})"
-        assert response.status_code in (400, 403, 404), f"{where} accepted {bob_world.get(kind) if kind not in NOT_BUILT else PLACEHOLDER}: {response.text}"
         named = PLACEHOLDER if kind in NOT_BUILT else str(bob_world.get(kind))
+        assert response.status_code in (400, 403, 404), f"{where} accepted {named}: {response.text}"
         assert named in response.json()["msg"], f"{where}: {response.text}"
         assert snapshot(alice, bob) == before, f"{where} was refused but changed something"
     url, body = _request(op, owners)
     response = _send(client, alice, op, url, body)
     # the same request with Alice's own objects passes the references (a 409 is about state)
     semantic = op["id"] in SEMANTIC and response.status_code == 400 and SEMANTIC[op["id"]] in response.text
-    assert response.status_code in (200, 409) or semantic or (response.status_code == 403 and _admin_only(op)), \
-        f"{op['id']} with the caller's own objects: {response.text}"
+    assert (
+        response.status_code in (200, 409) or semantic or (response.status_code == 403 and _admin_only(op))
+    ), f"{op['id']} with the caller's own objects: {response.text}"
     assert "not found" not in (response.text if response.status_code != 200 else ""), response.text
 
 
@@ -379,11 +440,14 @@ def test_icons_stored_before_the_check_are_cleared_by_migration(client):
     """Migration 0011: a draft, a published snapshot and a knowledge base whose icon names
     another user's upload lose it; icons of the space's members stay."""
     import importlib
+
+    from test_chat import PNG, new_agent
+    from test_knowledge import make_dataset, upload
+
     from models.agent import Bot, BotVersion
     from models.db import db
     from models.knowledge import Dataset
-    from test_chat import PNG, new_agent
-    from test_knowledge import make_dataset, upload
+
     alice, bob = register(client), register(client)
     mine, theirs = upload(alice, "a.png", PNG), upload(bob, "b.png", PNG)
     kept, leaked = new_agent(alice), new_agent(alice)
@@ -401,4 +465,3 @@ def test_icons_stored_before_the_check_are_cleared_by_migration(client):
     assert BotVersion.get_by_id(version.id).snapshot["icon_uri"] == ""
     online = alice.get(f"/v1/bot/get_online_info?bot_id={leaked}").json()["data"]
     assert online["icon_url"] == ""
-

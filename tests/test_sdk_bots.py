@@ -1,14 +1,20 @@
 """The official SDKs, unmodified, against a real server with a personal access token: users,
 workspaces and bots (create, update, publish, retrieve draft and published, list both ways)."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import httpx
 import pytest
-from cozepy import (BotModelInfo, BotOnboardingInfo, BotPromptInfo, Coze, CozeAPIError, TokenAuth,
-                    WorkspaceRoleType)
-
 from conftest import needs_js_sdk, run_js_sdk
+from cozepy import (
+    BotModelInfo,
+    BotOnboardingInfo,
+    BotPromptInfo,
+    Coze,
+    CozeAPIError,
+    TokenAuth,
+    WorkspaceRoleType,
+)
 
 
 def test_cozepy_users_and_workspaces(coze):
@@ -21,10 +27,14 @@ def test_cozepy_users_and_workspaces(coze):
 
 def test_cozepy_bots(coze):
     space_id = coze.workspaces.list().items[0].id
-    bot = coze.bots.create(space_id=space_id, name="Py agent", description="made by cozepy",
-                           prompt_info=BotPromptInfo(prompt="Be brief."),
-                           onboarding_info=BotOnboardingInfo(prologue="Hi", suggested_questions=["Why?"]),
-                           model_info_config=BotModelInfo(model_id="1", temperature=0.3))
+    bot = coze.bots.create(
+        space_id=space_id,
+        name="Py agent",
+        description="made by cozepy",
+        prompt_info=BotPromptInfo(prompt="Be brief."),
+        onboarding_info=BotOnboardingInfo(prologue="Hi", suggested_questions=["Why?"]),
+        model_info_config=BotModelInfo(model_id="1", temperature=0.3),
+    )
     assert bot.bot_id.isdigit() and bot.prompt_info.prompt == "Be brief."
     assert bot.model_info.model_id == "1" and bot.model_info.temperature == 0.3
     coze.bots.update(bot_id=bot.bot_id, description="updated by cozepy")
@@ -48,11 +58,16 @@ def test_cozepy_files(coze, pat, tmp_path, live_server):
     path = tmp_path / "notes.md"
     path.write_text("# Notes\n\nuploaded by cozepy\n")
     uploaded = coze.files.upload(file=path)
-    assert uploaded.id.isdigit() and uploaded.file_name == "notes.md" and uploaded.bytes == path.stat().st_size
+    assert (
+        uploaded.id.isdigit() and uploaded.file_name == "notes.md" and uploaded.bytes == path.stat().st_size
+    )
     retrieved = coze.files.retrieve(file_id=uploaded.id)
     assert retrieved.id == uploaded.id and retrieved.file_name == "notes.md"
-    raw = httpx.get(f"{live_server}/v1/files/retrieve", params={"file_id": uploaded.id},
-                    headers={"Authorization": f"Bearer {pat}"}).json()["data"]
+    raw = httpx.get(
+        f"{live_server}/v1/files/retrieve",
+        params={"file_id": uploaded.id},
+        headers={"Authorization": f"Bearer {pat}"},
+    ).json()["data"]
     assert httpx.get(live_server + raw["url"]).content == path.read_bytes()  # the signed link, no token
 
 

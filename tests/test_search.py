@@ -1,14 +1,15 @@
 """Listing and searching agents and the resource library: keyword, filters, order, cursors,
 recently edited, and nothing from other users' spaces."""
+
 from __future__ import annotations
 
 import pytest
-
 from conftest import assert_error, register
-from models.agent import Bot
-from models.identity import User
 from test_agents import create, update
 from test_library import space_of
+
+from models.agent import Bot
+from models.identity import User
 
 
 @pytest.fixture
@@ -26,8 +27,10 @@ def ids(response) -> list[str]:
 
 
 def search(account, **body):
-    return account.post("/api/intelligence_api/search/get_draft_intelligence_list",
-                        json={"space_id": space_of(account), **body})
+    return account.post(
+        "/api/intelligence_api/search/get_draft_intelligence_list",
+        json={"space_id": space_of(account), **body},
+    )
 
 
 def test_keyword_filters_and_order(carol):
@@ -64,8 +67,11 @@ def test_mine_only_and_recently_edited(carol, bob):
     space = User.get_by_id(int(carol.user_id)).personal_space()
     mine = create(carol, name="Mine")
     from models.identity import SpaceMember
+
     SpaceMember.create(space=space.id, user=int(bob.user_id), role=3)
-    theirs = bob.post("/api/draftbot/create", json={"name": "Bob's", "space_id": str(space.id)}).json()["data"]["bot_id"]
+    theirs = bob.post("/api/draftbot/create", json={"name": "Bob's", "space_id": str(space.id)}).json()[
+        "data"
+    ]["bot_id"]
     edited_at(mine, 10), edited_at(theirs, 20)
     assert set(ids(search(carol))) == {mine, theirs}
     assert ids(search(carol, search_scope=1)) == [mine]
@@ -79,25 +85,32 @@ def test_other_spaces_are_invisible(carol, bob):
     assert_error(search(carol, space_id=space_of(bob)), 404, 108000009)
     recent = carol.post("/api/intelligence_api/search/get_recently_edit_intelligence", json={})
     assert "Secret agent" not in recent.text
-    assert_error(carol.post("/api/plugin_api/library_resource_list", json={"space_id": space_of(bob)}),
-                 404, 108000009)
+    assert_error(
+        carol.post("/api/plugin_api/library_resource_list", json={"space_id": space_of(bob)}), 404, 108000009
+    )
 
 
 def test_library_lists_prompts(carol):
     for name in ("Support persona", "Translator", "Support FAQ"):
-        carol.post("/api/playground_api/upsert_prompt_resource",
-                   json={"prompt": {"space_id": space_of(carol), "name": name, "prompt_text": "x"}})
+        carol.post(
+            "/api/playground_api/upsert_prompt_resource",
+            json={"prompt": {"space_id": space_of(carol), "name": name, "prompt_text": "x"}},
+        )
     body = {"space_id": space_of(carol), "res_type_filter": [6], "size": 2}
     first = carol.post("/api/plugin_api/library_resource_list", json=body).json()["data"]
     assert len(first["resource_list"]) == 2 and first["has_more"] is True
-    rest = carol.post("/api/plugin_api/library_resource_list", json={**body, "cursor": first["cursor"]}).json()["data"]
+    rest = carol.post(
+        "/api/plugin_api/library_resource_list", json={**body, "cursor": first["cursor"]}
+    ).json()["data"]
     names = [r["name"] for r in first["resource_list"] + rest["resource_list"]]
     assert sorted(names) == ["Support FAQ", "Support persona", "Translator"] and rest["has_more"] is False
-    found = carol.post("/api/plugin_api/library_resource_list",
-                       json={"space_id": space_of(carol), "name": "support"}).json()["data"]["resource_list"]
+    found = carol.post(
+        "/api/plugin_api/library_resource_list", json={"space_id": space_of(carol), "name": "support"}
+    ).json()["data"]["resource_list"]
     assert sorted(r["name"] for r in found) == ["Support FAQ", "Support persona"]
-    workflows = carol.post("/api/plugin_api/library_resource_list",
-                           json={"space_id": space_of(carol), "res_type_filter": [2]}).json()["data"]
+    workflows = carol.post(
+        "/api/plugin_api/library_resource_list", json={"space_id": space_of(carol), "res_type_filter": [2]}
+    ).json()["data"]
     assert workflows["resource_list"] == []
 
 
@@ -109,6 +122,8 @@ def test_bad_cursor(carol):
 def test_open_api_lists_refuse_other_spaces(carol, bob):
     create(bob, name="Bob's agent")
     assert_error(carol.get("/v1/bots", params={"workspace_id": space_of(bob)}), 404, 108000009)
-    assert_error(carol.get("/v1/space/published_bots_list", params={"space_id": space_of(bob)}), 404, 108000009)
+    assert_error(
+        carol.get("/v1/space/published_bots_list", params={"space_id": space_of(bob)}), 404, 108000009
+    )
     own = carol.get("/v1/bots", params={"workspace_id": space_of(carol), "publish_status": ""})
     assert own.status_code == 200 and own.json()["data"]["total"] == 0  # an empty value counts as absent

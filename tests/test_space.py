@@ -1,9 +1,10 @@
 """Spaces and the authorization check point."""
+
 from __future__ import annotations
 
 import pytest
-
 from conftest import ADMIN_EMAIL, assert_error
+
 from core import authz, errors
 from models.identity import ROLE_MEMBER, Space, SpaceMember, User
 
@@ -26,13 +27,18 @@ def test_get_own_space(alice):
 
 def test_another_users_space_is_not_found(alice, bob):
     bobs = str(User.get_by_id(int(bob.user_id)).personal_space().id)
-    assert_error(alice.post("/api/playground_api/space/info", json={"space_id": bobs}),
-                 404, 108000009, bobs)
+    assert_error(alice.post("/api/playground_api/space/info", json={"space_id": bobs}), 404, 108000009, bobs)
 
 
-@pytest.mark.parametrize("body,fragment", [({}, "space_id"), ({"space_id": "x1"}, "space_id"),
-                                           ({"space_id": -5}, "space_id"),
-                                           ({"space_id": True}, "space_id")])
+@pytest.mark.parametrize(
+    "body,fragment",
+    [
+        ({}, "space_id"),
+        ({"space_id": "x1"}, "space_id"),
+        ({"space_id": -5}, "space_id"),
+        ({"space_id": True}, "space_id"),
+    ],
+)
 def test_bad_space_id(alice, body, fragment):
     assert_error(alice.post("/api/playground_api/space/info", json=body), 400, 108000000, fragment)
 

@@ -1,4 +1,5 @@
 """The contract itself: valid OpenAPI, loadable by Connexion, consistent with the code."""
+
 from __future__ import annotations
 
 import importlib
@@ -12,11 +13,32 @@ from core import errors
 from core.settings import REPO_ROOT
 
 SPEC = yaml.safe_load((REPO_ROOT / "openapi.yaml").read_text())
-OPERATIONS = [(path, method, op) for path, item in SPEC["paths"].items()
-              for method, op in item.items() if isinstance(op, dict)]
-TAG_ORDER = ["passport", "space", "agent", "conversation", "chat", "workflow", "knowledge", "plugin",
-             "memory", "channel", "upload", "permission", "corporation", "prompt", "shortcut",
-             "search", "webhook", "admin"]
+OPERATIONS = [
+    (path, method, op)
+    for path, item in SPEC["paths"].items()
+    for method, op in item.items()
+    if isinstance(op, dict)
+]
+TAG_ORDER = [
+    "passport",
+    "space",
+    "agent",
+    "conversation",
+    "chat",
+    "workflow",
+    "knowledge",
+    "plugin",
+    "memory",
+    "channel",
+    "upload",
+    "permission",
+    "corporation",
+    "prompt",
+    "shortcut",
+    "search",
+    "webhook",
+    "admin",
+]
 
 
 def test_openapi_spec_validator_accepts_it():
@@ -63,11 +85,20 @@ def test_every_tag_has_an_invalid_parameter_code():
 def test_security_schemes():
     schemes = SPEC["components"]["securitySchemes"]
     assert schemes["bearerJWT"]["scheme"] == "bearer" and schemes["bearerPAT"]["scheme"] == "bearer"
-    assert schemes["sessionCookie"] == {**schemes["sessionCookie"], "type": "apiKey", "in": "cookie",
-                                        "name": "session_key"}
+    assert schemes["sessionCookie"] == {
+        **schemes["sessionCookie"],
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "session_key",
+    }
     public = {p for p, m, op in OPERATIONS if op.get("security") == []}
-    assert public == {"/passport/web/email/login/", "/api/passport/web/email/login/",
-                      "/api/passport/web/email/register/v2/", "/api/user/avatar/{avatar_key}",
-                      "/healthz", "/api/common/upload/{store_uri}"}
+    assert public == {
+        "/passport/web/email/login/",
+        "/api/passport/web/email/login/",
+        "/api/passport/web/email/register/v2/",
+        "/api/user/avatar/{avatar_key}",
+        "/healthz",
+        "/api/common/upload/{store_uri}",
+    }
     optional = {p for p, m, op in OPERATIONS if {} in (op.get("security") or [])}
     assert optional == {"/api/files/{file_id}/content"}  # a signed link is the alternative

@@ -1,5 +1,6 @@
 """core/sse.EventStream under a scripted ASGI server: frames written from the pushing callback,
 a server that makes writes wait (flow control), order kept, disconnects and keep-alives."""
+
 from __future__ import annotations
 
 import asyncio
@@ -56,14 +57,18 @@ def test_frames_are_written_from_the_pushing_callback_and_in_order():
         stream.close(b"done")
         await asyncio.wait_for(task, 1)
         return server
+
     server = asyncio.run(run())
     assert server.bodies == [b"one", b"two", b"threefour", b"five", b"done", b""] and server.ended
 
 
-@pytest.mark.parametrize("client_leaves, bodies", [
-    (True, [b"one"]),
-    (False, [b"one", b"done", b""]),
-])
+@pytest.mark.parametrize(
+    "client_leaves, bodies",
+    [
+        (True, [b"one"]),
+        (False, [b"one", b"done", b""]),
+    ],
+)
 def test_on_disconnect_is_called_once_and_only_when_the_client_leaves(client_leaves, bodies):
     async def run():
         stream, server = sse.EventStream(), Server()
@@ -78,6 +83,7 @@ def test_on_disconnect_is_called_once_and_only_when_the_client_leaves(client_lea
         await asyncio.wait_for(task, 1)
         stream.push(b"after")
         return server, calls
+
     server, calls = asyncio.run(run())
     assert server.bodies == bodies
     assert calls == ([1] if client_leaves else []) and server.ended is not client_leaves
@@ -92,5 +98,6 @@ def test_silence_gets_keep_alive_comments():
         stream.close()
         await asyncio.wait_for(task, 1)
         return server
+
     server = asyncio.run(run())
     assert server.bodies == [sse.KEEP_ALIVE, sse.KEEP_ALIVE, b"one", b""]

@@ -1,16 +1,17 @@
 """IVF lists over knowledge vectors: the nearest rows are found while reading a fraction of
 them, searches stay exact until the lists of the current vectors are ready, and edits are seen
 at once."""
+
 from __future__ import annotations
 
 import time
 
 import numpy as np
+from test_knowledge import add_and_wait, make_dataset, retrieve, slices_of, text_source
+from test_local_embeddings import local_model  # noqa: F401  (fixture)
 
 from models import vector_lists
 from models.knowledge import Dataset, VectorIndex
-from test_knowledge import add_and_wait, make_dataset, retrieve, slices_of, text_source
-from test_local_embeddings import local_model  # noqa: F401  (fixture)
 
 
 def clustered(groups: int, per_group: int, dimensions: int, seed: int = 1) -> np.ndarray:
@@ -22,7 +23,9 @@ def clustered(groups: int, per_group: int, dimensions: int, seed: int = 1) -> np
 
 def probed_rows(listed: vector_lists.ListedMatrix, query: np.ndarray) -> int:
     """How many rows a search for `query` reads: the sizes of the lists nearest it."""
-    _, lists = listed.index.quantizer.search(np.ascontiguousarray(query, dtype=np.float32)[None], listed.index.nprobe)
+    _, lists = listed.index.quantizer.search(
+        np.ascontiguousarray(query, dtype=np.float32)[None], listed.index.nprobe
+    )
     return sum(listed.index.invlists.list_size(int(i)) for i in lists[0] if i >= 0)
 
 
@@ -55,11 +58,18 @@ def test_centroids_are_kept_while_a_knowledge_base_keeps_its_size():
     assert not vector_lists.still_fits(None, 10_000)
 
 
-TOPICS = ["Employees get twenty-five days of paid annual leave.", "Replace the printer cartridge when the light blinks.",
-          "Visitors park their cars behind building C.", "The canteen serves lunch from noon until two.",
-          "Expense reports are due by the fifth of each month.", "The wifi password changes every Monday.",
-          "Fire drills take place twice a year.", "Laptops must be locked with a cable in the office.",
-          "New hires meet their mentor in the first week.", "The gym on the ground floor opens at six."]
+TOPICS = [
+    "Employees get twenty-five days of paid annual leave.",
+    "Replace the printer cartridge when the light blinks.",
+    "Visitors park their cars behind building C.",
+    "The canteen serves lunch from noon until two.",
+    "Expense reports are due by the fifth of each month.",
+    "The wifi password changes every Monday.",
+    "Fire drills take place twice a year.",
+    "Laptops must be locked with a cable in the office.",
+    "New hires meet their mentor in the first week.",
+    "The gym on the ground floor opens at six.",
+]
 
 
 def wait_for_lists(dataset_id: str, model_id: int) -> None:
@@ -78,8 +88,12 @@ def test_searches_use_the_lists_once_built_and_see_edits_at_once(alice, local_mo
     monkeypatch.setattr(vector_lists, "MIN_ROWS", 10)
     monkeypatch.setattr(vector_lists, "PROBE_SHARE", 0.3)
     dataset_id = make_dataset(alice)
-    (document,) = add_and_wait(alice, dataset_id, [text_source("handbook", "\n\n".join(TOPICS))],
-                               chunk_strategy={"chunk_type": 1, "separator": "\n\n", "max_tokens": 2000})
+    (document,) = add_and_wait(
+        alice,
+        dataset_id,
+        [text_source("handbook", "\n\n".join(TOPICS))],
+        chunk_strategy={"chunk_type": 1, "separator": "\n\n", "max_tokens": 2000},
+    )
     pieces = slices_of(alice, document["document_id"])
     assert len(pieces) == 10
     model_id = int(local_model["id"])
@@ -94,8 +108,10 @@ def test_searches_use_the_lists_once_built_and_see_edits_at_once(alice, local_mo
     after = retrieve(alice, [dataset_id], question, search_strategy=0, top_k=1)
     assert before["slices"][0]["slice_id"] == after["slices"][0]["slice_id"] == pieces[0]["slice_id"]
 
-    edited = alice.post("/api/knowledge/slice/update", {"slice_id": pieces[5]["slice_id"],
-                                                        "raw_text": "Submarines dive to the ocean floor."})
+    edited = alice.post(
+        "/api/knowledge/slice/update",
+        {"slice_id": pieces[5]["slice_id"], "raw_text": "Submarines dive to the ocean floor."},
+    )
     assert edited.status_code == 200, edited.text
     found = retrieve(alice, [dataset_id], "underwater vessels in the deep sea", search_strategy=0, top_k=1)
     assert found["slices"][0]["slice_id"] == pieces[5]["slice_id"]

@@ -1,4 +1,5 @@
 """uvicorn --factory entry points: `apps:flask_app` and `apps:async_app`."""
+
 from pathlib import Path
 
 import connexion

@@ -1,6 +1,7 @@
 """Handlers for the app-class probe: the same spec served by Connexion's FlaskApp and AsyncApp.
 Flask gets sync handlers and a sync generator; AsyncApp gets an async generator (what each
 framework's users would write)."""
+
 import asyncio
 import os
 import sqlite3
@@ -22,7 +23,7 @@ def produced():
 
 
 def _event(i):
-    return f"event: tick\ndata: {{\"i\": {i}}}\n\n"
+    return f'event: tick\ndata: {{"i": {i}}}\n\n'
 
 
 if KIND == "flask":
@@ -34,6 +35,7 @@ if KIND == "flask":
                 _produced["events"] += 1
                 yield _event(i)
                 time.sleep(gap_ms / 1000)
+
         return Response(stream_with_context(generate()), mimetype="text/event-stream")
 else:
     from starlette.responses import StreamingResponse
@@ -44,4 +46,5 @@ else:
                 _produced["events"] += 1
                 yield _event(i)
                 await asyncio.sleep(gap_ms / 1000)
+
         return StreamingResponse(generate(), media_type="text/event-stream")

@@ -1,6 +1,6 @@
 """Users, spaces, space members, login sessions, personal access tokens (frozen copies)."""
-from peewee import (BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField,
-                    Model, TextField)
+
+from peewee import BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField, Model, TextField
 
 
 def _tables(db):

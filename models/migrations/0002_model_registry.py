@@ -1,4 +1,5 @@
 """The model registry, with the built-in offline model (id 1) as the default (frozen copy)."""
+
 import json
 import time
 
@@ -35,14 +36,20 @@ def up(migrator, db):
     db.create_tables([table])
     now = int(time.time())
     table.create(
-        id=1, created_at=now, updated_at=now, name="Built-in offline model (development)",
-        model_name="cozeplus-offline", protocol="builtin",
+        id=1,
+        created_at=now,
+        updated_at=now,
+        name="Built-in offline model (development)",
+        model_name="cozeplus-offline",
+        protocol="builtin",
         description="Answers deterministically without any network: for development and tests, "
-                    "not a real LLM. Add a real model in the registry for production.",
+        "not a real LLM. Add a real model in the registry for production.",
         context_length=32768,
         capabilities=json.dumps({"tool_call": True, "vision": False, "reasoning": False, "json_mode": True}),
         default_params=json.dumps({"temperature": 0.7, "max_tokens": 1024, "top_p": 1.0}),
-        is_enabled=True, is_default=True)
+        is_enabled=True,
+        is_default=True,
+    )
 
 
 def down(migrator, db):

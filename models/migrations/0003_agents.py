@@ -1,5 +1,6 @@
 """Agents, their published versions and publications (frozen copies)."""
-from peewee import (BigIntegerField, CharField, ForeignKeyField, IntegerField, Model, TextField)
+
+from peewee import BigIntegerField, CharField, ForeignKeyField, IntegerField, Model, TextField
 
 
 def _tables(db):

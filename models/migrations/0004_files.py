@@ -1,4 +1,5 @@
 """Uploaded files (frozen copy)."""
+
 from peewee import BigIntegerField, CharField, ForeignKeyField, IntegerField, Model
 
 

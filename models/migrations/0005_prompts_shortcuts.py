@@ -1,4 +1,5 @@
 """The prompt library and shortcut commands (frozen copies)."""
+
 from peewee import BigIntegerField, CharField, ForeignKeyField, Model, TextField
 
 

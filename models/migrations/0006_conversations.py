@@ -1,4 +1,5 @@
 """Conversations, chat runs and messages (frozen copies)."""
+
 from peewee import BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField, Model, TextField
 
 

@@ -1,4 +1,5 @@
 """Knowledge bases, documents, slices and the slices' full-text index (FTS5 or tsvector)."""
+
 from peewee import BigIntegerField, CharField, ForeignKeyField, IntegerField, Model, SqliteDatabase, TextField
 
 
@@ -82,17 +83,24 @@ def up(migrator, db):
     db.create_tables(_tables(db))
     if isinstance(db, SqliteDatabase):
         # porter stems English; Chinese arrives segmented into words by the application
-        db.execute_sql("CREATE VIRTUAL TABLE kb_slice_fts USING fts5("
-                       "body, scope, tokenize = 'porter unicode61 remove_diacritics 2')")
+        db.execute_sql(
+            "CREATE VIRTUAL TABLE kb_slice_fts USING fts5("
+            "body, scope, tokenize = 'porter unicode61 remove_diacritics 2')"
+        )
     else:
-        db.execute_sql("CREATE TABLE kb_slice_tsv (slice_id BIGINT PRIMARY KEY "
-                       "REFERENCES kb_slice(id) ON DELETE CASCADE, dataset_id BIGINT NOT NULL, "
-                       "body TSVECTOR NOT NULL)")
+        db.execute_sql(
+            "CREATE TABLE kb_slice_tsv (slice_id BIGINT PRIMARY KEY "
+            "REFERENCES kb_slice(id) ON DELETE CASCADE, dataset_id BIGINT NOT NULL, "
+            "body TSVECTOR NOT NULL)"
+        )
         db.execute_sql("CREATE INDEX kb_slice_tsv_body ON kb_slice_tsv USING GIN (body)")
         db.execute_sql("CREATE INDEX kb_slice_tsv_dataset ON kb_slice_tsv (dataset_id)")
 
 
 def down(migrator, db):
-    db.execute_sql("DROP TABLE IF EXISTS kb_slice_fts" if isinstance(db, SqliteDatabase)
-                   else "DROP TABLE IF EXISTS kb_slice_tsv")
+    db.execute_sql(
+        "DROP TABLE IF EXISTS kb_slice_fts"
+        if isinstance(db, SqliteDatabase)
+        else "DROP TABLE IF EXISTS kb_slice_tsv"
+    )
     db.drop_tables(list(reversed(_tables(db))))

@@ -1,4 +1,5 @@
 """Embedding and rerank models in the registry, server-wide settings, and slice vectors."""
+
 from peewee import BigIntegerField, BlobField, CharField, ForeignKeyField, Model, TextField
 
 
@@ -32,9 +33,11 @@ def _tables(db):
     return [SliceVector, ServerConfig]
 
 
-_COLUMNS = [("llm_model", "kind", "VARCHAR(20) NOT NULL DEFAULT 'chat'"),
-            ("llm_model", "dimensions", "INTEGER"),
-            ("kb_dataset", "vector_version", "BIGINT NOT NULL DEFAULT 0")]
+_COLUMNS = [
+    ("llm_model", "kind", "VARCHAR(20) NOT NULL DEFAULT 'chat'"),
+    ("llm_model", "dimensions", "INTEGER"),
+    ("kb_dataset", "vector_version", "BIGINT NOT NULL DEFAULT 0"),
+]
 
 
 def up(migrator, db):

@@ -1,5 +1,6 @@
 """SQLite: the full-text index's vocabulary (documents per term), to leave out of a query the
 words that nearly every slice contains."""
+
 from peewee import SqliteDatabase
 
 

@@ -1,5 +1,6 @@
 """Crash safety: the processes that run work (server and worker instances, with a heartbeat),
 and which of them owns a document being processed or a chat being answered."""
+
 from peewee import BigIntegerField, CharField, IntegerField, Model
 
 
@@ -21,9 +22,11 @@ def _tables(db):
     return [WorkerInstance]
 
 
-_COLUMNS = [("kb_document", "worker_id", "BIGINT"),
-            ("kb_document", "attempts", "INTEGER NOT NULL DEFAULT 0"),
-            ("chat_run", "worker_id", "BIGINT")]
+_COLUMNS = [
+    ("kb_document", "worker_id", "BIGINT"),
+    ("kb_document", "attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("chat_run", "worker_id", "BIGINT"),
+]
 
 
 def up(migrator, db):
