@@ -210,7 +210,9 @@ def retrieve_chat(token_info, conversation_id, chat_id):
     return ok(chat_view(runtime.load_run(token_info["user"], conversation_id, chat_id)))
 
 
-get_chat = retrieve_chat
+def get_chat(token_info, conversation_id, chat_id):
+    """The same chat by GET, as @coze/api polls it."""
+    return retrieve_chat(token_info, conversation_id, chat_id)
 
 
 def list_chat_messages(token_info, conversation_id, chat_id):

@@ -121,7 +121,11 @@ def apply_upload_action(
     )
 
 
-apply_upload_action_post = apply_upload_action
+def apply_upload_action_post(
+    token_info, Action, FileExtension=None, FileSize=None, Version=None, ServiceId=None, body=None
+):
+    """The same action by POST (CommitImageUpload sends its session key in a body)."""
+    return apply_upload_action(token_info, Action, FileExtension, FileSize, Version, ServiceId, body)
 
 
 def upload_to_store(store_uri, body=None):

@@ -102,3 +102,13 @@ def test_security_schemes():
     }
     optional = {p for p, m, op in OPERATIONS if {} in (op.get("security") or [])}
     assert optional == {"/api/files/{file_id}/content"}  # a signed link is the alternative
+
+
+def test_every_operation_has_its_own_function():
+    """No alias (`get_chat = retrieve_chat`) hides an operation's handler from grep."""
+    for _path, _method, op in OPERATIONS:
+        module = importlib.import_module(op["x-openapi-router-controller"])
+        function = getattr(module, op["operationId"])
+        assert function.__name__ == op["operationId"], (
+            f"{op['operationId']} is an alias of {function.__name__}"
+        )
