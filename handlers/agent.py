@@ -119,8 +119,8 @@ def list_publish_connectors(token_info, body):
 
 def list_draft_history(token_info, body):
     bot = agents.load(token_info["user"], body["bot_id"], space_id=body.get("space_id"))
-    rows, total = agents.history(bot, body["page_index"], body["page_size"], body.get("connector_id"))
-    return ok({"history_infos": [history_view(v) for v in rows], "total": total})
+    listed = agents.history(bot, body["page_index"], body["page_size"], body.get("connector_id"))
+    return ok({"history_infos": [history_view(v) for v in listed.rows], "total": listed.total})
 
 
 # --- Open API (/v1): what cozepy and @coze/api call ------------------------------------------

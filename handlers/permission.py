@@ -18,12 +18,12 @@ def create_pat(token_info, body):
 
 
 def list_pats(token_info, page=1, size=10):
-    rows, total = tokens.page(token_info["user"], page, size)
+    listed = tokens.page(token_info["user"], page, size)
     return ok(
         {
-            "personal_access_tokens": [pat_view(p) for p in rows],
-            "has_more": page * size < total,
-            "total": total,
+            "personal_access_tokens": [pat_view(p) for p in listed.rows],
+            "has_more": listed.has_more,
+            "total": listed.total,
         }
     )
 

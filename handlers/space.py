@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.authz import require_space
 from core.envelope import ok
 from handlers.views import space_view
+from models import paging
 from models.identity import SPACE_PERSONAL, Space
 from services import refs
 
@@ -35,8 +36,7 @@ _ROLE_NAMES = {1: "owner", 2: "admin", 3: "member"}
 def list_workspaces(
     token_info, page_num=1, page_size=20, user_id=None, coze_account_id=None, enterprise_id=None
 ):
-    spaces = list(Space.for_member(token_info["user"].id))
-    page = spaces[(page_num - 1) * page_size : page_num * page_size]
+    page = paging.page(Space.for_member(token_info["user"].id), page_num, page_size, total=True)
     return ok(
         {
             "workspaces": [
@@ -48,8 +48,8 @@ def list_workspaces(
                     "workspace_type": "personal" if s.space_type == SPACE_PERSONAL else "team",
                     "enterprise_id": "",
                 }
-                for s in page
+                for s in page.rows
             ],
-            "total_count": len(spaces),
+            "total_count": page.total,
         }
     )

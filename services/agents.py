@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import copy
 
+from peewee import Value
+
 from core import authz, errors
 from core.ids import parse_id
+from models import paging
 from models.agent import CONNECTORS, Bot, BotPublication, BotVersion
 from models.base import CompiledQuery
 from models.db import db
@@ -314,12 +317,13 @@ def version_of(bot: Bot, version) -> BotVersion:
     return found
 
 
-def history(bot: Bot, page: int, size: int, connector_id=None) -> tuple[list[BotVersion], int]:
+def history(bot: Bot, page: int, size: int, connector_id=None) -> paging.Page:
     query = BotVersion.select().where(BotVersion.bot == bot.id)
-    rows = list(query.order_by(BotVersion.id.desc()))
     if connector_id not in (None, ""):
-        rows = [v for v in rows if parse_id(connector_id) in v.connector_ids]
-    return rows[(page - 1) * size : page * size], len(rows)
+        # connector_ids is a JSON list of CONNECTORS' ids, none of which contains another as text
+        pattern = Value(f"%{parse_id(connector_id)}%", converter=False)  # text, not a JSON value
+        query = query.where(BotVersion.connector_ids**pattern)  # ILIKE: digits have no case
+    return paging.page(query.order_by(BotVersion.id.desc()), page, size, total=True)
 
 
 def publications(bot: Bot) -> dict[int, BotPublication]:
@@ -459,9 +463,8 @@ def page_of_space(user: User, space_id, page: int, size: int, publish_status: st
         query = query.where(Bot.id.in_(list(published_at) or [0]))
     elif status == "unpublished_draft":
         query = query.where(Bot.id.not_in(list(published_at) or [0]))
-    total = query.count()
-    rows = query.order_by(Bot.updated_at.desc(), Bot.id.desc()).paginate(page, size)
-    return [(bot, published_at.get(bot.id)) for bot in rows], total
+    listed = paging.page(query.order_by(Bot.updated_at.desc(), Bot.id.desc()), page, size, total=True)
+    return [(bot, published_at.get(bot.id)) for bot in listed.rows], listed.total
 
 
 def shortcut_view(command: ShortcutCommand) -> dict:

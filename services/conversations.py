@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core import errors
 from core.ids import new_id, parse_id
+from models import paging
 from models.agent import CONNECTOR_API, CONNECTORS, Bot
 from models.base import now_s
 from models.conversation import CONNECTOR_WEB, SCENE_OPENAPI, ChatRun, Conversation, Message
@@ -106,8 +107,8 @@ def list_open(
             Conversation.id.asc() if ascending else Conversation.id.desc(),
         )
     )
-    rows = list(query.offset((page - 1) * size).limit(size + 1))
-    return rows[:size], len(rows) > size
+    listed = paging.page(query, page, size)
+    return listed.rows, listed.has_more
 
 
 def rename(user: User, conversation_id, name: str) -> Conversation:

@@ -16,6 +16,7 @@ from peewee import JOIN, IntegrityError, fn
 from core import authz, errors, jsonsafe
 from core.ids import new_id, parse_id
 from core.settings import get_settings
+from models import paging
 from models.agent import Bot
 from models.db import write_transaction
 from models.files import StoredFile
@@ -171,7 +172,8 @@ def list_datasets(
     query = query.order_by(
         column.asc() if ascending else column.desc(), Dataset.id.asc() if ascending else Dataset.id.desc()
     )
-    return list(query.paginate(max(page, 1), size)), query.count()
+    listed = paging.page(query, page, size, total=True)
+    return listed.rows, listed.total
 
 
 def dataset_stats(datasets: list[Dataset]) -> dict[int, dict]:
@@ -412,7 +414,8 @@ def list_documents(
     if keyword:
         query = query.where(Document.name.contains(keyword))
     query = query.order_by(Document.created_at.desc(), Document.id.desc())
-    return list(query.paginate(max(page, 1), size)), query.count()
+    listed = paging.page(query, page, size, total=True)
+    return listed.rows, listed.total
 
 
 def documents_by_ids(user: User, document_ids: list, action: str = authz.READ) -> list[Document]:
@@ -453,7 +456,8 @@ def list_images(
     if has_caption is not None:
         query = query.where(Document.caption != "" if has_caption else Document.caption == "")
     query = query.order_by(Document.created_at.desc(), Document.id.desc())
-    return list(query.paginate(max(page, 1), size)), query.count()
+    listed = paging.page(query, page, size, total=True)
+    return listed.rows, listed.total
 
 
 def set_caption(user: User, dataset_id, document_id, caption: str) -> Document:
@@ -912,7 +916,8 @@ def list_slices(
     if keyword:
         query = query.where(Slice.content.contains(keyword))
     query = query.order_by(Slice.document, Slice.sequence)
-    return list(query.offset(max(offset, 0)).limit(size)), query.count()
+    listed = paging.window(query, offset, size, total=True)
+    return listed.rows, listed.total
 
 
 def _slice_body(document: Document, raw_text: str) -> tuple[str, dict]:

@@ -7,6 +7,7 @@ from peewee import fn
 
 from core import errors
 from core.ids import parse_id
+from models import paging
 from models.agent import Bot, BotPublication
 from models.identity import SpaceMember, User
 from models.library import PromptResource
@@ -59,13 +60,11 @@ def intelligences(user: User, body: dict) -> tuple[list[tuple[Bot, int | None]],
         query = query.order_by(fn.COALESCE(last_publish, 0).desc(), Bot.id.desc())
     else:
         query = query.order_by(Bot.updated_at.desc(), Bot.id.desc())
-    size = min(body.get("size") or 20, MAX_SIZE)
-    offset = _offset(body.get("cursor_id"))
-    total = query.count()
-    bots = list(query.offset(offset).limit(size))
-    published = BotPublication.last_published_at([b.id for b in bots])
-    following = offset + len(bots)
-    return [(b, published.get(b.id)) for b in bots], total, following if following < total else None
+    listed = paging.window(
+        query, _offset(body.get("cursor_id")), min(body.get("size") or 20, MAX_SIZE), total=True
+    )
+    published = BotPublication.last_published_at([b.id for b in listed.rows])
+    return [(b, published.get(b.id)) for b in listed.rows], listed.total, listed.next_offset
 
 
 def recently_edited(user: User, size: int) -> list[tuple[Bot, int | None]]:
@@ -98,15 +97,9 @@ def library(user: User, body: dict) -> tuple[list[dict], int | None]:
         query = query.where(PromptResource.creator == user.id)
     if body.get("publish_status_filter") == 1:  # prompts have no publishing: all are "published"
         query = query.where(PromptResource.id == -1)
-    size = min(body.get("size") or 20, MAX_SIZE)
-    offset = _offset(body.get("cursor"))
-    rows = list(
-        query.order_by(PromptResource.updated_at.desc(), PromptResource.id.desc())
-        .offset(offset)
-        .limit(size + 1)
-    )
-    following = offset + size if len(rows) > size else None
-    return [_prompt_resource(p, user) for p in rows[:size]], following
+    query = query.order_by(PromptResource.updated_at.desc(), PromptResource.id.desc())
+    listed = paging.window(query, _offset(body.get("cursor")), min(body.get("size") or 20, MAX_SIZE))
+    return [_prompt_resource(p, user) for p in listed.rows], listed.next_offset
 
 
 def _prompt_resource(prompt: PromptResource, user: User) -> dict:

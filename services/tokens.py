@@ -6,6 +6,7 @@ import time
 
 from core import errors
 from core.security import new_personal_access_token
+from models import paging
 from models.identity import NEVER, PersonalAccessToken, User
 from services import refs
 
@@ -40,11 +41,9 @@ def create(
     return pat, plaintext
 
 
-def page(user: User, page_no: int, size: int) -> tuple[list[PersonalAccessToken], int]:
-    query = PersonalAccessToken.owned(user.id)
-    total = query.count()
-    rows = list(query.order_by(PersonalAccessToken.id.desc()).paginate(page_no, size))
-    return rows, total
+def page(user: User, page_no: int, size: int) -> paging.Page:
+    query = PersonalAccessToken.owned(user.id).order_by(PersonalAccessToken.id.desc())
+    return paging.page(query, page_no, size, total=True)
 
 
 def owned(user: User, token_id) -> PersonalAccessToken:
