@@ -215,8 +215,8 @@ def main() -> None:
     rng = random.Random(11)
     picks = [rng.randrange(len(texts)) for _ in range(args.queries)]
     queries = [" ".join(rng.sample(texts[i].rstrip(".").lower().split(), 4)) for i in picks]
-    from models import vector_lists
-    from models.knowledge import VectorIndex
+    from services import vector_lists
+    from services.vectors import VectorIndex
 
     min_rows, vector_lists.MIN_ROWS = vector_lists.MIN_ROWS, len(texts) + 1  # exact scans first
     retrieval.retrieve([dataset], queries[0], strategy=retrieval.HYBRID, count_hits=False)  # loads the matrix

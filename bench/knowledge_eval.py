@@ -128,9 +128,9 @@ def main() -> None:
 def use_lists(dataset) -> None:
     """IVF lists over this small set too (they start at 20,000 rows in the server), built now,
     to see what reading only the nearest lists costs in quality with real vectors."""
-    from models import vector_lists
-    from models.knowledge import Dataset, VectorIndex
-    from services import embeddings
+    from models.knowledge import Dataset
+    from services import embeddings, vector_lists
+    from services.vectors import VectorIndex
 
     vector_lists.MIN_ROWS = 1
     key = (dataset.id, embeddings.embedding_model().id)

@@ -37,13 +37,13 @@ from models.knowledge import (
     SOURCE_WEB,
     Dataset,
     Document,
-    FullTextIndex,
     Slice,
     SliceVector,
-    VectorIndex,
 )
 from services import chunking, embeddings, files, parsing, recovery, refs, textsearch, webfetch
+from services.fulltext import FullTextIndex
 from services.tasks import queue
+from services.vectors import VectorIndex
 
 log = logging.getLogger("cozeplus.knowledge")
 

@@ -17,18 +17,11 @@ from threadpoolctl import threadpool_limits
 
 from core import errors
 from models.db import db, write_transaction
-from models.knowledge import (
-    DOC_ENABLED,
-    FORMAT_TABLE,
-    SLICE_DISABLED,
-    Dataset,
-    Document,
-    FullTextIndex,
-    Slice,
-    VectorIndex,
-)
+from models.knowledge import DOC_ENABLED, FORMAT_TABLE, SLICE_DISABLED, Dataset, Document, Slice
 from services import embeddings, textsearch
+from services.fulltext import FullTextIndex
 from services.tasks import queue
+from services.vectors import VectorIndex
 
 # One BLAS thread: a vector scan then takes one core, so hybrid's full-text stage runs beside it
 # and concurrent searches do not fight over cores (measured in docs/benchmarks.md).

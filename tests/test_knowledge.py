@@ -16,7 +16,8 @@ from peewee import SqliteDatabase
 from models.db import db
 from models.files import StoredFile
 from models.identity import User
-from models.knowledge import Dataset, Document, FullTextIndex, Slice
+from models.knowledge import Dataset, Document, Slice
+from services.fulltext import FullTextIndex
 from tests import kb_files
 
 pytestmark = pytest.mark.usefixtures("client")

@@ -10,8 +10,9 @@ import numpy as np
 from test_knowledge import add_and_wait, make_dataset, retrieve, slices_of, text_source
 from test_local_embeddings import local_model  # noqa: F401  (fixture)
 
-from models import vector_lists
-from models.knowledge import Dataset, VectorIndex
+from models.knowledge import Dataset
+from services import vector_lists
+from services.vectors import VectorIndex
 
 
 def clustered(groups: int, per_group: int, dimensions: int, seed: int = 1) -> np.ndarray:

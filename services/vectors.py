@@ -1,0 +1,145 @@
+"""Vector search over knowledge slices: per knowledge base matrices in memory, IVF lists beside
+the large ones (services/vector_lists.py)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from models.db import db
+from models.knowledge import Dataset, SliceVector
+from services import vector_lists
+
+
+class VectorIndex:
+    """Cosine search over a knowledge base's slice vectors.
+
+    Neither sqlite-vec (this Python's sqlite3 cannot load extensions) nor pgvector (not packaged
+    for this Debian) is available, so vectors live in a plain table on both databases and each
+    process keeps a float32 matrix per knowledge base and model, reloaded when the knowledge
+    base's `vector_version` moves (docs/decisions.md). Small matrices are scanned whole; from
+    vector_lists.MIN_ROWS rows on, a background thread builds IVF lists (faiss) beside the
+    matrix, and searches read only the lists nearest the query once those of the current
+    version are ready."""
+
+    _cache: dict[tuple[int, int], tuple[int, np.ndarray, np.ndarray]] = {}
+    _listed: dict[tuple[int, int], tuple[int, vector_lists.ListedMatrix]] = {}
+    _trained: dict[tuple[int, int], object] = {}  # empty faiss indexes whose centroids are learnt
+    _building: set[tuple[int, int]] = set()
+    _lock = threading.Lock()
+
+    @classmethod
+    def add(cls, rows: list[tuple[int, int, int, np.ndarray]]) -> None:
+        """(slice id, dataset id, model id, vector) rows, replacing earlier vectors."""
+        if not rows:
+            return
+        with db.atomic():
+            ids = [r[0] for r in rows]
+            for start in range(0, len(ids), 500):
+                SliceVector.delete().where(SliceVector.slice.in_(ids[start : start + 500])).execute()
+            for start in range(0, len(rows), 500):
+                SliceVector.insert_many(
+                    [
+                        (s, d, m, np.asarray(v, dtype=np.float32).tobytes())
+                        for s, d, m, v in rows[start : start + 500]
+                    ],
+                    fields=[
+                        SliceVector.slice,
+                        SliceVector.dataset_id,
+                        SliceVector.model_id,
+                        SliceVector.vector,
+                    ],
+                ).execute()
+            cls.touch({r[1] for r in rows})
+
+    @staticmethod
+    def touch(dataset_ids) -> None:
+        """Mark knowledge bases' vectors as changed (call in the transaction that changed them)."""
+        if dataset_ids:
+            Dataset.update(vector_version=Dataset.vector_version + 1).where(
+                Dataset.id.in_(list(dataset_ids))
+            ).execute()
+
+    @classmethod
+    def _matrix(cls, key: tuple[int, int], version: int) -> tuple[np.ndarray, np.ndarray]:
+        cached = cls._cache.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1], cached[2]
+        rows = db.execute_sql(
+            "SELECT slice_id, vector FROM kb_slice_vector WHERE dataset_id = "
+            f"{db.obj.param} AND model_id = {db.obj.param}",
+            key,
+        ).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        blob = b"".join(bytes(r[1]) for r in rows)
+        matrix = (
+            np.frombuffer(blob, dtype=np.float32).reshape(len(rows), -1)
+            if rows
+            else np.zeros((0, 1), np.float32)
+        )
+        with cls._lock:
+            cls._cache[key] = (version, ids, matrix)
+        return ids, matrix
+
+    @classmethod
+    def _lists(
+        cls, key: tuple[int, int], version: int, ids: np.ndarray, matrix: np.ndarray
+    ) -> vector_lists.ListedMatrix | None:
+        """The IVF lists of this version of the matrix, or None while they are being built."""
+        listed = cls._listed.get(key)
+        if listed is not None and listed[0] == version:
+            return listed[1]
+        with cls._lock:
+            if key in cls._building:
+                return None
+            cls._building.add(key)
+        threading.Thread(
+            target=cls._build_lists, args=(key, version, ids, matrix), daemon=True, name="vector-lists"
+        ).start()
+        return None
+
+    @classmethod
+    def _build_lists(cls, key, version: int, ids: np.ndarray, matrix: np.ndarray) -> None:
+        try:
+            trained = cls._trained.get(key)
+            if not vector_lists.still_fits(trained, len(ids)):
+                trained = vector_lists.train(matrix, vector_lists.list_count(len(ids)))
+            listed = vector_lists.build(ids, matrix, trained)
+            with cls._lock:
+                cls._trained[key] = trained
+                cls._listed[key] = (version, listed)
+        finally:
+            with cls._lock:
+                cls._building.discard(key)
+
+    @classmethod
+    def search(
+        cls, dataset_ids: list[int], model_id: int, query: np.ndarray, limit: int, exact: bool = False
+    ) -> list[tuple[int, float]]:
+        """(slice id, cosine similarity) of the nearest slices, best first; `exact` scans every
+        row even where lists are ready (to measure their recall)."""
+        versions = dict(
+            Dataset.select(Dataset.id, Dataset.vector_version).where(Dataset.id.in_(dataset_ids)).tuples()
+        )
+        found_ids, found_scores = [], []
+        for dataset_id, version in versions.items():
+            key = (dataset_id, model_id)
+            ids, matrix = cls._matrix(key, version)
+            if not len(ids) or matrix.shape[1] != query.shape[0]:
+                continue
+            listed = cls._lists(key, version, ids, matrix) if len(ids) >= vector_lists.MIN_ROWS else None
+            if listed is not None and not exact:
+                ids, scores = listed.search(query, limit)
+            else:
+                scores = matrix @ query
+                take = min(limit, len(ids))
+                best = np.argpartition(-scores, take - 1)[:take]
+                ids, scores = ids[best], scores[best]
+            found_ids.append(ids)
+            found_scores.append(scores)
+        if not found_ids:
+            return []
+        ids, scores = np.concatenate(found_ids), np.concatenate(found_scores)
+        order = np.argsort(-scores)[:limit]
+        return [(int(ids[i]), float(scores[i])) for i in order]
