@@ -172,13 +172,13 @@ def main() -> None:
 
     data_dir, user, space = prepare()
     from models.knowledge import Dataset, Document, Slice
-    from services import embeddings, knowledge, local_models, retrieval
+    from services import datasets, documents, embeddings, ingestion, local_models, retrieval
 
     texts = corpus(args.chunks)
     print(f"corpus: {len(texts)} chunks, {sum(map(len, texts)) / 1e6:.1f} MB of text")
-    dataset = knowledge.create_dataset(user, {"name": "bench", "space_id": space.id})
+    dataset = datasets.create_dataset(user, {"name": "bench", "space_id": space.id})
     strategy = {"chunk_type": 1, "separator": "\n\n", "max_tokens": 5000, "overlap": 0}
-    documents = []
+    created = []
     for start in range(0, len(texts), CHUNKS_PER_DOCUMENT * 50):  # 50 documents a request
         bases = [
             {
@@ -187,12 +187,12 @@ def main() -> None:
             }
             for i in range(start, min(start + CHUNKS_PER_DOCUMENT * 50, len(texts)), CHUNKS_PER_DOCUMENT)
         ]
-        documents += knowledge.create_documents(
+        created += documents.create_documents(
             user, {"dataset_id": dataset.id, "document_bases": bases, "chunk_strategy": strategy}
         )
     started = time.perf_counter()
-    for document in documents:
-        knowledge.process_document(document.id)
+    for document in created:
+        ingestion.process_document(document.id)
     full_text_seconds = time.perf_counter() - started
     stored = Slice.select().where(Slice.dataset == dataset.id).count()
     failed = Document.select().where(Document.dataset == dataset.id, Document.status != 1).count()
@@ -204,7 +204,7 @@ def main() -> None:
     server = EmbeddingServer()
     use_embeddings(server.base_url, "hashed-384", DIMENSIONS)
     started = time.perf_counter()
-    embedded = knowledge.embed_missing(batch=512)
+    embedded = ingestion.embed_missing(batch=512)
     embed_seconds = time.perf_counter() - started
     print(
         f"ingestion, embeddings added: {embedded / embed_seconds:,.0f} chunks/s ({embed_seconds:.1f} s); "
@@ -303,10 +303,10 @@ def sanity(dataset, queries: list[str], picks: list[int], texts: list[str]) -> i
 
 def local_model(user, space, texts: list[str], queries: list[str]) -> None:
     """Ingestion with all-MiniLM-L6-v2 run in this process, and its cost per query."""
-    from services import embeddings, knowledge
+    from services import datasets, documents, embeddings, ingestion
 
     model = use_local_embeddings()
-    dataset = knowledge.create_dataset(user, {"name": "bench local model", "space_id": space.id})
+    dataset = datasets.create_dataset(user, {"name": "bench local model", "space_id": space.id})
     bases = [
         {
             "name": f"local{i}",
@@ -314,7 +314,7 @@ def local_model(user, space, texts: list[str], queries: list[str]) -> None:
         }
         for i in range(0, len(texts), CHUNKS_PER_DOCUMENT)
     ]
-    documents = knowledge.create_documents(
+    created = documents.create_documents(
         user,
         {
             "dataset_id": dataset.id,
@@ -324,8 +324,8 @@ def local_model(user, space, texts: list[str], queries: list[str]) -> None:
     )
     embeddings.embed(model, ["warm up"])
     started = time.perf_counter()
-    for document in documents:
-        knowledge.process_document(document.id)
+    for document in created:
+        ingestion.process_document(document.id)
     seconds = time.perf_counter() - started
     print(
         f"ingestion with all-MiniLM-L6-v2 run locally: {len(texts) / seconds:,.0f} chunks/s "

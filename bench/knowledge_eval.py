@@ -23,17 +23,17 @@ TOP = 10
 
 
 def ingest(user, space, data: dict):
-    from services import knowledge
+    from services import datasets, documents, ingestion
 
-    dataset = knowledge.create_dataset(user, {"name": "evaluation", "space_id": space.id})
+    dataset = datasets.create_dataset(user, {"name": "evaluation", "space_id": space.id})
     bases = [
         {"name": d["name"], "source_info": {"custom_content": "\n\n".join(d["paragraphs"])}}
         for d in data["documents"]
     ]
     strategy = {"chunk_type": 1, "separator": "\n\n", "max_tokens": 2000, "overlap": 0}
-    documents = []
+    created = []
     for start in range(0, len(bases), 50):
-        documents += knowledge.create_documents(
+        created += documents.create_documents(
             user,
             {
                 "dataset_id": dataset.id,
@@ -41,8 +41,8 @@ def ingest(user, space, data: dict):
                 "chunk_strategy": strategy,
             },
         )
-    for document in documents:
-        knowledge.process_document(document.id)
+    for document in created:
+        ingestion.process_document(document.id)
     return dataset
 
 
@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     data = json.loads(DATA.read_text(encoding="utf-8"))
     _, user, space = prepare()
-    from services import knowledge, local_models, retrieval
+    from services import ingestion, local_models, retrieval
 
     if args.embedding_url:
         use_embeddings(args.embedding_url, args.embedding_model, args.dimensions, args.api_key)
@@ -87,7 +87,7 @@ def main() -> None:
         use_embeddings(EmbeddingServer().base_url, "hashed-384", DIMENSIONS)
         label = "the hashed stand-in (no meaning)"
     dataset = ingest(user, space, data)
-    knowledge.embed_missing()
+    ingestion.embed_missing()
     print(f"{len(data['documents'])} documents, {len(data['questions'])} questions; vectors by {label}")
     splits = {
         "all": lambda q: True,

@@ -71,7 +71,7 @@ def _slash_paths(spec: dict) -> set[str]:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app):
-    from services import knowledge, recovery, tasks, textsearch  # noqa: F401  (knowledge registers its tasks)
+    from services import ingestion, recovery, tasks, textsearch  # noqa: F401  (ingestion registers its tasks)
 
     recovery.start("server")  # before the queue runs: dead processes' documents are queued again
     tasks.start_consumer(get_settings().task_workers)

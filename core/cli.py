@@ -51,7 +51,7 @@ def _serve(args) -> int:
 
 def _worker(args) -> int:
     from models.db import init_db, pending_migrations
-    from services import knowledge, tasks  # noqa: F401  (registers the tasks)
+    from services import ingestion, tasks  # noqa: F401  (registers the tasks)
 
     settings = get_settings()
     init_db(settings.database_url)

@@ -10,7 +10,7 @@ from core.envelope import ok
 from handlers.views import model_admin_view
 from models.db import db
 from models.llm import LlmModel
-from services import embeddings, knowledge, local_models, model_registry, retrieval
+from services import embeddings, ingestion, local_models, model_registry, retrieval
 
 try:
     VERSION = version("cozeplus")
@@ -94,5 +94,5 @@ def save_knowledge_config(token_info, body):
     before = embeddings.config().get("embedding_model_id")
     config = embeddings.save_config(body)
     if config.get("embedding_model_id") and config["embedding_model_id"] != before:
-        knowledge.embed_missing_task()
+        ingestion.embed_missing_task()
     return ok(_knowledge_config_view(config))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from core.envelope import ok
-from models.knowledge import DOC_ENABLED, DOC_FAILED, SLICE_DISABLED
-from services import files, knowledge, retrieval
+from models.knowledge import BUSY, DOC_ENABLED, DOC_FAILED, SLICE_DISABLED
+from services import datasets, documents, files, retrieval, slices
 
 STATUS_TEXT = {0: "processing", 1: "done", 2: "disabled", 4: "resegmenting", 9: "failed"}
 
@@ -57,7 +57,7 @@ def document_view(document) -> dict:
 
 
 def progress_view(document) -> dict:
-    done = document.status not in knowledge.BUSY
+    done = document.status not in BUSY
     return {
         "document_id": str(document.id),
         "document_name": document.name,
@@ -88,63 +88,63 @@ def slice_view(piece) -> dict:
     }
 
 
-def _datasets_view(datasets) -> list[dict]:
-    stats = knowledge.dataset_stats(datasets)
-    return [dataset_view(d, stats[d.id]) for d in datasets]
+def _datasets_view(rows) -> list[dict]:
+    stats = datasets.dataset_stats(rows)
+    return [dataset_view(d, stats[d.id]) for d in rows]
 
 
 # --- datasets ----------------------------------------------------------------------------------
 
 
 def create_dataset(token_info, body):
-    return ok({"dataset_id": str(knowledge.create_dataset(token_info["user"], body).id)})
+    return ok({"dataset_id": str(datasets.create_dataset(token_info["user"], body).id)})
 
 
 def update_dataset(token_info, body):
-    knowledge.update_dataset(token_info["user"], body["dataset_id"], body)
+    datasets.update_dataset(token_info["user"], body["dataset_id"], body)
     return ok()
 
 
 def delete_dataset(token_info, body):
-    knowledge.delete_dataset(token_info["user"], body["dataset_id"])
+    datasets.delete_dataset(token_info["user"], body["dataset_id"])
     return ok()
 
 
 def list_datasets(token_info, body):
-    user, found = token_info["user"], body.get("filter") or {}
-    datasets, total = knowledge.list_datasets(
+    user, criteria = token_info["user"], body.get("filter") or {}
+    found, total = datasets.list_datasets(
         user,
         body["space_id"],
-        name=found.get("name"),
-        dataset_ids=found.get("dataset_ids"),
+        name=criteria.get("name"),
+        dataset_ids=criteria.get("dataset_ids"),
         project_id=body.get("project_id"),
-        mine_only=found.get("scope_type") == 2,
-        format_type=found.get("format_type"),
+        mine_only=criteria.get("scope_type") == 2,
+        format_type=criteria.get("format_type"),
         order_by_update=body.get("order_field") == 2,
         ascending=body.get("order_type") == 2,
         page=body.get("page", 1),
         size=body.get("size", 20),
     )
-    return ok({"dataset_list": _datasets_view(datasets), "total": total})
+    return ok({"dataset_list": _datasets_view(found), "total": total})
 
 
 def dataset_detail(token_info, body):
-    datasets = knowledge.datasets_by_ids(
+    found = datasets.datasets_by_ids(
         token_info["user"], body["dataset_ids"], body.get("space_id"), body.get("project_id")
     )
-    return ok({"dataset_details": {v["dataset_id"]: v for v in _datasets_view(datasets)}})
+    return ok({"dataset_details": {v["dataset_id"]: v for v in _datasets_view(found)}})
 
 
 # --- documents ---------------------------------------------------------------------------------
 
 
 def create_documents(token_info, body):
-    documents = knowledge.create_documents(token_info["user"], body)
-    return ok({"document_infos": [document_view(d) for d in documents]})
+    found = documents.create_documents(token_info["user"], body)
+    return ok({"document_infos": [document_view(d) for d in found]})
 
 
 def list_documents(token_info, body):
-    documents, total = knowledge.list_documents(
+    found, total = documents.list_documents(
         token_info["user"],
         body["dataset_id"],
         document_ids=body.get("document_ids"),
@@ -152,30 +152,30 @@ def list_documents(token_info, body):
         page=body.get("page", 1),
         size=body.get("size", 20),
     )
-    return ok({"document_infos": [document_view(d) for d in documents], "total": total})
+    return ok({"document_infos": [document_view(d) for d in found], "total": total})
 
 
 def document_progress(token_info, body):
-    documents = knowledge.documents_by_ids(token_info["user"], body["document_ids"])
-    return ok({"data": [progress_view(d) for d in documents]})
+    found = documents.documents_by_ids(token_info["user"], body["document_ids"])
+    return ok({"data": [progress_view(d) for d in found]})
 
 
 def update_document(token_info, body):
     user = token_info["user"]
-    knowledge.update_document(user, body)
+    documents.update_document(user, body)
     if body.get("status") is not None:
-        knowledge.set_document_enabled(user, body["document_id"], body["status"] == DOC_ENABLED)
+        documents.set_document_enabled(user, body["document_id"], body["status"] == DOC_ENABLED)
     return ok()
 
 
 def delete_documents(token_info, body):
-    knowledge.delete_documents(token_info["user"], body["document_ids"])
+    documents.delete_documents(token_info["user"], body["document_ids"])
     return ok()
 
 
 def resegment_documents(token_info, body):
-    documents = knowledge.resegment(token_info["user"], body)
-    return ok({"document_infos": [document_view(d) for d in documents]})
+    found = documents.resegment(token_info["user"], body)
+    return ok({"document_infos": [document_view(d) for d in found]})
 
 
 # --- slices ------------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def resegment_documents(token_info, body):
 
 def list_slices(token_info, body):
     offset, size = body.get("sequence", 0), body.get("page_size", 20)
-    slices, total = knowledge.list_slices(
+    found, total = slices.list_slices(
         token_info["user"],
         document_id=body.get("document_id"),
         dataset_id=body.get("dataset_id"),
@@ -192,21 +192,21 @@ def list_slices(token_info, body):
         size=size,
     )
     return ok(
-        {"slices": [slice_view(s) for s in slices], "total": total, "hasmore": offset + len(slices) < total}
+        {"slices": [slice_view(s) for s in found], "total": total, "hasmore": offset + len(found) < total}
     )
 
 
 def create_slice(token_info, body):
-    return ok({"slice_id": str(knowledge.create_slice(token_info["user"], body).id)})
+    return ok({"slice_id": str(slices.create_slice(token_info["user"], body).id)})
 
 
 def update_slice(token_info, body):
-    knowledge.update_slice(token_info["user"], body)
+    slices.update_slice(token_info["user"], body)
     return ok()
 
 
 def delete_slices(token_info, body):
-    knowledge.delete_slices(token_info["user"], body["slice_ids"])
+    slices.delete_slices(token_info["user"], body["slice_ids"])
     return ok()
 
 
@@ -226,9 +226,9 @@ def hit_view(hit) -> dict:
 
 def retrieve(token_info, body):
     user = token_info["user"]
-    datasets = [knowledge.load_dataset(user, i) for i in dict.fromkeys(map(str, body["dataset_ids"]))]
+    found = [datasets.load_dataset(user, i) for i in dict.fromkeys(map(str, body["dataset_ids"]))]
     result = retrieval.retrieve(
-        datasets,
+        found,
         body.get("query", ""),
         strategy=body.get("search_strategy", 20),
         top_k=body.get("top_k", 5),
@@ -259,12 +259,12 @@ def _icon_uri(user, file_id) -> str:
 
 def open_create_dataset(token_info, body):
     user = token_info["user"]
-    dataset = knowledge.create_dataset(user, {**body, "icon_uri": _icon_uri(user, body.get("file_id"))})
+    dataset = datasets.create_dataset(user, {**body, "icon_uri": _icon_uri(user, body.get("file_id"))})
     return ok({"dataset_id": str(dataset.id)})
 
 
 def open_list_datasets(token_info, space_id, name=None, format_type=None, page_num=1, page_size=10):
-    datasets, total = knowledge.list_datasets(
+    found, total = datasets.list_datasets(
         token_info["user"],
         space_id,
         name=name or None,
@@ -272,12 +272,12 @@ def open_list_datasets(token_info, space_id, name=None, format_type=None, page_n
         page=page_num,
         size=page_size,
     )
-    return ok({"dataset_list": _datasets_view(datasets), "total_count": total})
+    return ok({"dataset_list": _datasets_view(found), "total_count": total})
 
 
 def open_update_dataset(token_info, dataset_id, body):
     user = token_info["user"]
-    knowledge.update_dataset(
+    datasets.update_dataset(
         user,
         dataset_id,
         {
@@ -290,13 +290,13 @@ def open_update_dataset(token_info, dataset_id, body):
 
 
 def open_delete_dataset(token_info, dataset_id):
-    knowledge.delete_dataset(token_info["user"], dataset_id)
+    datasets.delete_dataset(token_info["user"], dataset_id)
     return ok()
 
 
 def open_dataset_process(token_info, dataset_id, body):
-    _, documents = knowledge.documents_in(token_info["user"], dataset_id, body["document_ids"])
-    return ok({"data": [progress_view(d) for d in documents]})
+    _, found = documents.documents_in(token_info["user"], dataset_id, body["document_ids"])
+    return ok({"data": [progress_view(d) for d in found]})
 
 
 def photo_view(document) -> dict:
@@ -307,7 +307,7 @@ def photo_view(document) -> dict:
         "name": document.name,
         "size": document.size,
         "type": document.file_type,
-        "status": 9 if document.status == DOC_FAILED else 0 if document.status in knowledge.BUSY else 1,
+        "status": 9 if document.status == DOC_FAILED else 0 if document.status in BUSY else 1,
         "caption": document.caption,
         "creator_id": str(document.creator_id),
         "source_type": document.source_type,
@@ -317,7 +317,7 @@ def photo_view(document) -> dict:
 
 
 def open_list_images(token_info, dataset_id, keyword=None, has_caption=None, page_num=1, page_size=10):
-    photos, total = knowledge.list_images(
+    photos, total = documents.list_images(
         token_info["user"],
         dataset_id,
         keyword=keyword or None,
@@ -329,18 +329,18 @@ def open_list_images(token_info, dataset_id, keyword=None, has_caption=None, pag
 
 
 def open_update_image(token_info, dataset_id, document_id, body):
-    knowledge.set_caption(token_info["user"], dataset_id, document_id, body["caption"])
+    documents.set_caption(token_info["user"], dataset_id, document_id, body["caption"])
     return ok()
 
 
 def open_create_documents(token_info, body):
-    infos = [document_view(d) for d in knowledge.create_documents(token_info["user"], body)]
+    infos = [document_view(d) for d in documents.create_documents(token_info["user"], body)]
     return {**ok({"document_infos": infos}), "document_infos": infos}
 
 
 def _open_document_page(user, dataset_id, page, size) -> dict:
-    documents, total = knowledge.list_documents(user, dataset_id, page=page, size=size)
-    infos = [document_view(d) for d in documents]
+    found, total = documents.list_documents(user, dataset_id, page=page, size=size)
+    infos = [document_view(d) for d in found]
     return {**ok({"document_infos": infos, "total": total}), "document_infos": infos, "total": total}
 
 
@@ -354,10 +354,10 @@ def open_list_documents_get(token_info, dataset_id, page=1, page_size=10, size=N
 
 
 def open_update_document(token_info, body):
-    knowledge.update_document(token_info["user"], body)
+    documents.update_document(token_info["user"], body)
     return ok()
 
 
 def open_delete_documents(token_info, body):
-    knowledge.delete_documents(token_info["user"], body["document_ids"])
+    documents.delete_documents(token_info["user"], body["document_ids"])
     return ok()

@@ -151,10 +151,10 @@ def reap(now: int | None = None) -> dict:
         elif Document.update(worker_id=None, progress=0, updated_at=now).where(unchanged).execute():
             resumed.append(document.id)
     if resumed:
-        from services import knowledge  # the task lives with its service
+        from services import ingestion  # it records its owner through this module
 
         for document_id in resumed:
-            knowledge.process_document_task(document_id)
+            ingestion.process_document_task(document_id)
     if dead:
         WorkerInstance.delete().where(WorkerInstance.id.in_(dead)).execute()
     done = {

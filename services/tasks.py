@@ -71,7 +71,7 @@ def stop_consumer() -> None:
 
 def run_worker(workers: int) -> None:
     """The consumer as the whole program (`cozeplus worker`); it recovers what stopped processes left."""
-    from services import knowledge, recovery  # noqa: F401  (knowledge registers its tasks)
+    from services import ingestion, recovery  # noqa: F401  (ingestion registers its tasks)
 
     recovery.start("worker")
     try:

@@ -860,11 +860,11 @@ class TestWebPages:
                     "update_rule": {"update_type": 1, "update_interval": 24},
                 },
             )
-            from services import knowledge
+            from services import ingestion
 
             served = _Page.served
-            assert knowledge.refresh_web_pages(now=int(time.time()) + 3600) == []
-            assert knowledge.refresh_web_pages(now=int(time.time()) + 25 * 3600) == [
+            assert ingestion.refresh_web_pages(now=int(time.time()) + 3600) == []
+            assert ingestion.refresh_web_pages(now=int(time.time()) + 25 * 3600) == [
                 int(document["document_id"])
             ]
             assert wait_done(alice, [document["document_id"]])[0]["status"] == 1
