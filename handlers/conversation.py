@@ -6,7 +6,7 @@ from core.envelope import SUCCESS_MSG, ok
 from handlers.views import conversation_view, open_message_view, web_message_view
 from models.conversation import SCENE_PLAYGROUND
 from services import agents, conversations, files
-from services import chat as runtime
+from services import chat_runs as runs
 
 # --- the console --------------------------------------------------------------------------------
 
@@ -51,7 +51,7 @@ def clear_message(token_info, body):
 
 
 async def break_message(token_info, body):
-    await runtime.break_turn(
+    await runs.break_turn(
         token_info["user"],
         body["conversation_id"],
         body["query_message_id"],

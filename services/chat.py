@@ -1,65 +1,39 @@
-"""The agent runtime: one chat run (a user turn) from question to answer.
-
-`prepare` checks everything and records the run and its question before any byte is streamed, so
-bad input is a plain JSON error. `LiveRun` then executes the turn as an asyncio task that emits
-events; a streaming response relays them, and a client that goes away cancels the task (and with
-it the upstream model call). Events are tuples: ("chat", ChatRun), ("ack", Message),
-("delta", Message, content, reasoning), ("message", Message), ("error", code, msg).
-"""
+"""Chat turns, prepared: one user turn (a chat run) checked and recorded before any byte is
+streamed, so bad input is a plain JSON error. The console's and the Open API's requests become a
+Turn here (prepare_web, prepare_open), as does a run resumed with tool outputs; services/chat_runs.py
+executes it."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import copy
 import dataclasses
-import json
 import logging
 import re
 import time
-from collections.abc import Callable
 
-from core import errors, jsonsafe
-from core.ids import new_id, parse_id
-from core.settings import get_settings
+from core import errors
 from models.agent import Bot
-from models.base import now_s
 from models.conversation import (
-    AVAILABLE,
-    BROKEN,
-    CANCELED,
-    COMPLETED,
-    CREATED,
-    FAILED,
+    CONNECTOR_WEB,
     IN_PROGRESS,
-    LIVE_STATUSES,
     REQUIRES_ACTION,
+    SCENE_OPENAPI,
+    SCENE_PLAYGROUND,
     ChatRun,
     Conversation,
     Message,
 )
-from models.db import db, run_db
+from models.db import db
 from models.identity import User
 from models.llm import LlmModel
-from services import agent_knowledge, conversations, files, llm, model_registry, recovery, refs, tools
+from services import agents, conversations, files, llm, model_registry, recovery, refs
 from services import content as message_content
 
 log = logging.getLogger("cozeplus.chat")
 
 SUGGEST_DISABLED = 2  # suggest_reply_mode: 0 default, 1 custom prompt, 2 off
-_COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
-FINISH_VERBOSE = json.dumps(
-    {
-        "msg_type": "generate_answer_finish",
-        "data": json.dumps({"finish_reason": 0, "fin_data": ""}, **_COMPACT),
-        "from_unit": "",
-    },
-    **_COMPACT,
-)
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
-
-Emit = Callable[[tuple], None]
 
 
 @dataclasses.dataclass
@@ -265,341 +239,6 @@ def prepare(
     )
 
 
-# --- executing a turn (async) ------------------------------------------------------------------
-
-
-class Runner:
-    def __init__(self, turn: Turn, emit: Emit):
-        self.turn = turn
-        self.emit = emit
-        self.answer: Message | None = None
-        self.answer_text: list[str] = []
-        self.answer_reasoning: list[str] = []
-
-    def _new_message(self, type_: str, content: str = "", **fields) -> Message:
-        turn = self.turn
-        return Message(
-            id=new_id(),
-            conversation=turn.conversation.id,
-            run=turn.run.id,
-            turn_id=turn.run.id,
-            section_id=turn.run.section_id,
-            bot=turn.bot.id,
-            creator=turn.user.id,
-            role="assistant",
-            type=type_,
-            content=content,
-            content_type="text",
-            reply_id=turn.question.id,
-            created_at=now_s(),
-            updated_at=now_s(),
-            **fields,
-        )
-
-    async def _record(self, message: Message) -> Message:
-        await run_db(message.insert_new)
-        self.emit(("message", message))
-        return message
-
-    async def _set_status(self, status: str, **fields) -> None:
-        run = self.turn.run
-        run.status = status
-        run.updated_at = now_s()
-        for name, value in fields.items():
-            setattr(run, name, value)
-        names = ["status", "updated_at", *fields]
-
-        def save():
-            # a run cancelled from elsewhere keeps that outcome
-            query = ChatRun.update({ChatRun._meta.fields[n]: getattr(run, n) for n in names}).where(
-                ChatRun.id == run.id
-            )
-            if status != CANCELED:
-                query = query.where(ChatRun.status.in_([*LIVE_STATUSES, REQUIRES_ACTION]))
-            return query.execute()
-
-        if await run_db(save) or status == CANCELED:
-            self.emit(("chat", run))
-
-    async def execute(self) -> None:
-        turn = self.turn
-        try:
-            if not turn.resumed:
-                self.emit(("chat", ChatRun(**{**turn.run.__data__, "status": CREATED})))
-                self.emit(("ack", turn.question))
-            self.emit(("chat", turn.run))
-            await self._rounds()
-        except asyncio.CancelledError:
-            await self._stopped()
-        except llm.ProviderError as exc:
-            await self._failed(errors.AGENT_RUN_FAILED.code, f"the model failed: {exc.msg}")
-        except Exception:  # a bug must end the run visibly, not leave it in progress
-            log.exception("chat run crashed", extra={"chat_id": turn.run.id})
-            await self._failed(errors.INTERNAL.code, "internal error while running the agent")
-
-    async def _recall(self) -> None:
-        """Bound knowledge recalled for this turn (auto mode) into the prompt and the stream."""
-        turn = self.turn
-        settings = agent_knowledge.settings_of(turn.config)
-        if settings is None or not settings.auto:
-            return
-        question = llm.text_of(turn.messages[-1]["content"])
-        searched = question
-        if settings.use_rewrite:
-            searched = await llm.rewrite_query(turn.model, turn.messages[:-1], question)
-        hits = await agent_knowledge.recall_async(turn.bot.space_id, settings, searched)
-        await self._record(
-            self._new_message("verbose", agent_knowledge.recall_verbose(hits, question, searched))
-        )
-        agent_knowledge.add_to_prompt(turn.messages, hits, settings)
-
-    async def _rounds(self) -> None:
-        turn = self.turn
-        if not turn.resumed:
-            await self._recall()
-        offered = tools.tools_for(turn.config)
-        request = llm.ChatRequest(
-            messages=turn.messages, tools=[t.schema() for t in offered.values()], params=turn.params
-        )
-        for round_ in range(get_settings().chat_max_tool_rounds + 1):
-            if round_ or turn.resumed:
-                await self._check_not_cancelled()
-            calls = await self._generate(request)
-            if not calls:
-                await self._finish()
-                return
-            for call in calls:
-                await self._record(
-                    self._new_message(
-                        "function_call",
-                        json.dumps(call.as_openai(), ensure_ascii=False),
-                        extra_info={"tool_name": call.name, "call_id": call.id},
-                    )
-                )
-            request.messages.append(
-                {
-                    "role": "assistant",
-                    "content": "".join(self.answer_text) or None,
-                    "tool_calls": [c.as_openai() for c in calls],
-                }
-            )
-            self._reset_answer()
-            if not all(c.name in offered for c in calls):
-                await self._require_action(calls, request)
-                return
-            outputs = await asyncio.gather(*(self._run_tool(offered[c.name], c) for c in calls))
-            for call, output in zip(calls, outputs):
-                await self._record(
-                    self._new_message(
-                        "tool_response", output, extra_info={"tool_name": call.name, "call_id": call.id}
-                    )
-                )
-                request.messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
-        raise llm.ProviderError(
-            f"the agent called tools more than {get_settings().chat_max_tool_rounds} "
-            f"times in one turn (COZEPLUS_CHAT_MAX_TOOL_ROUNDS)"
-        )
-
-    async def _generate(self, request: llm.ChatRequest) -> list[llm.ToolCall]:
-        turn = self.turn
-        if self.answer is None:
-            self.answer = self._new_message("answer")
-        calls: list[llm.ToolCall] = []
-        async with contextlib.aclosing(llm.stream(turn.model, request, self._delta)) as chunks:
-            async for chunk in chunks:
-                if chunk.usage:
-                    turn.usage.add(chunk.usage)
-                calls = chunk.tool_calls or calls
-        return calls
-
-    def _delta(self, content: str, reasoning: str) -> None:
-        self.answer_text.append(content)
-        self.answer_reasoning.append(reasoning)
-        self.emit(("delta", self.answer, content, reasoning))
-
-    def _reset_answer(self) -> None:
-        self.answer, self.answer_text, self.answer_reasoning = None, [], []
-
-    async def _run_tool(self, tool: tools.Tool, call: llm.ToolCall) -> str:
-        turn = self.turn
-        try:
-            arguments = jsonsafe.loads(call.arguments or "{}")
-        except ValueError:
-            return f"error: the arguments are not JSON: {call.arguments[:200]}"
-        context = tools.ToolContext(
-            user_id=turn.user.id,
-            bot_id=turn.bot.id,
-            conversation_id=turn.conversation.id,
-            chat_id=turn.run.id,
-            end_user=turn.run.end_user,
-        )
-        try:
-            return await tool.run(arguments, context)
-        except Exception as exc:  # a failing tool is reported to the model, which can recover
-            log.warning("tool failed", extra={"tool": call.name, "error": str(exc)})
-            return f"error: the tool {call.name} failed: {exc}"
-
-    def _usage_info(self) -> dict:
-        usage = self.turn.usage
-        return {
-            "input_tokens": str(usage.input_tokens),
-            "output_tokens": str(usage.output_tokens),
-            "token": str(usage.input_tokens + usage.output_tokens),
-            "time_cost": f"{time.monotonic() - self.turn.started:.3f}",
-        }
-
-    async def _save_answer(self, status: str = AVAILABLE) -> Message | None:
-        answer = self.answer
-        if answer is None:
-            return None
-        answer.content = "".join(self.answer_text)
-        answer.reasoning_content = "".join(self.answer_reasoning)
-        answer.extra_info = self._usage_info()
-        answer.status = status
-        if status == BROKEN:
-            answer.broken_pos = len(answer.content)
-        answer.updated_at = now_s()
-        await run_db(answer.insert_new)
-        return answer
-
-    async def _finish(self) -> None:
-        turn = self.turn
-        answer = await self._save_answer()
-        self.emit(("message", answer))
-        await self._record(self._new_message("verbose", FINISH_VERBOSE))
-        if turn.suggest:
-            try:
-                suggestions = await llm.follow_ups(turn.model, turn.messages, answer.content)
-            except llm.ProviderError as exc:  # the answer stands; only the suggestions are lost
-                log.warning("follow-up suggestions failed", extra={"chat_id": turn.run.id, "error": exc.msg})
-                suggestions = []
-            for question in suggestions:
-                await self._record(self._new_message("follow_up", question))
-        await self._set_status(COMPLETED, completed_at=now_s(), usage=turn.usage.as_coze())
-        await self._discard_unsaved_history()
-
-    async def _require_action(self, calls: list[llm.ToolCall], request: llm.ChatRequest) -> None:
-        action = {
-            "type": "submit_tool_outputs",
-            "submit_tool_outputs": {"tool_calls": [c.as_openai() for c in calls]},
-        }
-        if self.turn.interrupt_as_verbose:
-            await self._record(
-                self._new_message(
-                    "verbose",
-                    json.dumps({"msg_type": "interrupt", "data": json.dumps({"required_action": action})}),
-                )
-            )
-        await self._set_status(
-            REQUIRES_ACTION,
-            required_action=action,
-            usage=self.turn.usage.as_coze(),
-            state={"messages": request.messages, "params": request.params},
-        )
-
-    async def _check_not_cancelled(self) -> None:
-        """A cancel that reached another process shows in the database; look between rounds."""
-        status = await run_db(
-            lambda: ChatRun.select(ChatRun.status).where(ChatRun.id == self.turn.run.id).scalar()
-        )
-        if status == CANCELED:
-            raise asyncio.CancelledError()
-
-    async def _stopped(self) -> None:
-        if self.answer_text or self.answer_reasoning:
-            self.emit(("message", await self._save_answer(BROKEN)))
-        await self._set_status(CANCELED, usage=self.turn.usage.as_coze())
-
-    async def _failed(self, code: int, msg: str) -> None:
-        turn = self.turn
-        if self.answer_text or self.answer_reasoning:
-            await self._save_answer(BROKEN)
-        await self._set_status(
-            FAILED, failed_at=now_s(), last_error={"code": code, "msg": msg}, usage=turn.usage.as_coze()
-        )
-
-    async def _discard_unsaved_history(self) -> None:
-        run = self.turn.run
-        if not run.save_history:
-            await run_db(lambda: Message.delete().where(Message.run == run.id).execute())
-
-
-# --- live runs: execution as tasks, cancellation, resumption -----------------------------------
-
-_live: dict[int, LiveRun] = {}
-_background: set[asyncio.Task] = set()
-
-
-class LiveRun:
-    """A turn running as a task. Its events go to `subscriber` as they happen (a streaming
-    response renders and queues them at once; the model's deltas arrive straight from the
-    network reads); without one (non-streaming calls) they are dropped: the database has the
-    outcome. The subscriber gets None when the run is over. It must use an event at once: the
-    run and messages in it change afterwards."""
-
-    def __init__(self, turn: Turn, subscriber: Callable[[tuple | None], None] | None = None):
-        self.turn = turn
-        self.subscriber = subscriber
-        self.loop = asyncio.get_running_loop()
-        self.done = False
-        self.task = self.loop.create_task(self._main())
-        _live[turn.run.id] = self
-        _background.add(self.task)
-        self.task.add_done_callback(_background.discard)
-
-    def _emit(self, event: tuple) -> None:
-        if self.subscriber is not None:
-            self.subscriber(event)
-
-    async def _main(self) -> None:
-        try:
-            await Runner(self.turn, self._emit).execute()
-        finally:
-            self.done = True
-            _live.pop(self.turn.run.id, None)
-            if self.subscriber is not None:
-                self.subscriber(None)
-
-    def cancel(self) -> None:
-        if not self.done and not self.loop.is_closed():  # the caller may be on another loop (or thread)
-            self.loop.call_soon_threadsafe(self.task.cancel)
-
-
-async def cancel(run: ChatRun, wait_seconds: float = 5.0) -> ChatRun:
-    """Stop a created or in-progress run, here or (through the database) in another process."""
-    if run.status not in LIVE_STATUSES:
-        raise errors.CHAT_NOT_CANCELLABLE(
-            f"chat {run.id} is {run.status}; only a created or in-progress chat can be cancelled"
-        )
-    live = _live.get(run.id)
-    if live is not None:
-        live.cancel()
-        deadline = time.monotonic() + wait_seconds
-        while not live.done and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-    else:
-        await run_db(
-            lambda: (
-                ChatRun.update(status=CANCELED, updated_at=now_s())
-                .where((ChatRun.id == run.id) & ChatRun.status.in_(LIVE_STATUSES))
-                .execute()
-            )
-        )
-    return await run_db(lambda: ChatRun.get_by_id(run.id))
-
-
-async def break_turn(user: User, conversation_id, question_id, answer_id, broken_pos: int | None) -> None:
-    """The console's stop button: stop the question's run if it still goes, then keep the answer
-    cut where the user stopped reading."""
-    question = await run_db(conversations.load_message, user, conversation_id, question_id)
-    run = await run_db(ChatRun.by_id, question.run_id) if question.run_id else None
-    if run is not None and run.status in LIVE_STATUSES:
-        await cancel(run)
-    if parse_id(answer_id):
-        answer = await run_db(conversations.load_message, user, conversation_id, answer_id)
-        await run_db(conversations.mark_broken, answer, broken_pos)
-
-
 def load_run(user: User, conversation_id, chat_id) -> ChatRun:
     conversation = conversations.load(user, conversation_id)
     return refs.under(
@@ -677,10 +316,114 @@ def resume(user: User, run: ChatRun, outputs: list[dict]) -> Turn:
 
 def _config_of_run(run: ChatRun, bot: Bot) -> dict:
     from models.agent import BotVersion
-    from services import agents
 
     if run.bot_version:
         version = BotVersion.get_or_none(BotVersion.id == run.bot_version)
         if version is not None:
             return version.snapshot
     return agents.bot_info(bot)
+
+
+# --- the two ways a turn is asked for ----------------------------------------------------------
+
+
+def prepare_web(
+    user: User,
+    bot_id,
+    *,
+    query: str,
+    content_type: str = "text",
+    scene: int = SCENE_PLAYGROUND,
+    draft_mode: bool | None = None,
+    conversation_id=None,
+    regen_message_id=None,
+    variables: dict | None = None,
+    local_message_id: str = "",
+) -> Turn:
+    """The console's turn: the draft in the playground (or with draft_mode), else the published
+    agent; the user's current conversation unless one is named; a regenerated turn replaced."""
+    bot = agents.load(user, bot_id)
+    if draft_mode if draft_mode is not None else scene == SCENE_PLAYGROUND:
+        config, version_id = agents.bot_info(bot), None
+    else:
+        version = agents.published(bot)
+        if version is None:
+            raise errors.AGENT_NOT_AVAILABLE(
+                f"agent {bot.id} has not been published; chat with its draft (scene 4 or draft_mode true)"
+            )
+        config, version_id = version.snapshot, version.id
+    conversation = conversations.web_conversation(user, bot, scene, conversation_id)
+    if regen_message_id:
+        conversations.delete_turn(conversations.load_message(user, conversation.id, regen_message_id))
+    return prepare(
+        user,
+        bot,
+        config,
+        conversation,
+        query=query,
+        content_type=content_type or "text",
+        connector_id=CONNECTOR_WEB,
+        bot_version=version_id,
+        variables=variables,
+        local_message_id=local_message_id or "",
+        interrupt_as_verbose=True,
+    )
+
+
+def prepare_open(
+    user: User,
+    bot_id,
+    *,
+    end_user: str,
+    messages: list[dict],
+    conversation_id=None,
+    connector_id=None,
+    stream: bool = False,
+    save_history: bool = True,
+    variables: dict | None = None,
+    meta_data: dict | None = None,
+    model_override=None,
+) -> Turn:
+    """A /v3/chat turn: the agent as published to the connector; the last message is the question
+    and the earlier ones context; a new conversation unless one is named."""
+    bot = agents.load(user, bot_id)
+    connector = conversations.open_connector(connector_id)
+    version = agents.published(bot, connector)
+    if version is None:
+        raise errors.AGENT_NOT_AVAILABLE(
+            f"agent {bot.id} is not published to connector {connector}; publish it with /v1/bot/publish"
+        )
+    if not stream and not save_history:
+        raise errors.CONVERSATION_INVALID_PARAM(
+            "auto_save_history: false needs stream: true (a chat you poll must be kept to be read)"
+        )
+    if messages[-1]["role"] != "user":
+        raise errors.CONVERSATION_INVALID_PARAM(
+            "additional_messages: the last message must be the user's question (role user)"
+        )
+    if conversation_id:
+        conversation = conversations.load(user, conversation_id)
+        if conversation.bot_id != bot.id:
+            raise errors.CONVERSATION_INVALID_PARAM(
+                f"conversation_id: conversation {conversation_id} is with another agent than {bot.id}"
+            )
+    else:
+        conversation = conversations.new(user, bot, scene=SCENE_OPENAPI, connector_id=connector)
+    question = messages[-1]
+    return prepare(
+        user,
+        bot,
+        version.snapshot,
+        conversation,
+        query=question.get("content") or "",
+        content_type=question.get("content_type") or "text",
+        connector_id=connector,
+        bot_version=version.id,
+        end_user=end_user,
+        context=messages[:-1],
+        variables=variables,
+        meta_data=meta_data,
+        save_history=save_history,
+        model_override=model_override,
+        new_conversation=not conversation_id,
+    )
