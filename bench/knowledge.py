@@ -176,7 +176,7 @@ def main() -> None:
 
     texts = corpus(args.chunks)
     print(f"corpus: {len(texts)} chunks, {sum(map(len, texts)) / 1e6:.1f} MB of text")
-    dataset = datasets.create_dataset(user, {"name": "bench", "space_id": space.id})
+    dataset = datasets.create_dataset(user, space.id, "bench")
     strategy = {"chunk_type": 1, "separator": "\n\n", "max_tokens": 5000, "overlap": 0}
     created = []
     for start in range(0, len(texts), CHUNKS_PER_DOCUMENT * 50):  # 50 documents a request
@@ -306,7 +306,7 @@ def local_model(user, space, texts: list[str], queries: list[str]) -> None:
     from services import datasets, documents, embeddings, ingestion
 
     model = use_local_embeddings()
-    dataset = datasets.create_dataset(user, {"name": "bench local model", "space_id": space.id})
+    dataset = datasets.create_dataset(user, space.id, "bench local model")
     bases = [
         {
             "name": f"local{i}",

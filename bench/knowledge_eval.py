@@ -25,7 +25,7 @@ TOP = 10
 def ingest(user, space, data: dict):
     from services import datasets, documents, ingestion
 
-    dataset = datasets.create_dataset(user, {"name": "evaluation", "space_id": space.id})
+    dataset = datasets.create_dataset(user, space.id, "evaluation")
     bases = [
         {"name": d["name"], "source_info": {"custom_content": "\n\n".join(d["paragraphs"])}}
         for d in data["documents"]

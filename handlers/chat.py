@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core import sse
 from core.envelope import ok
+from handlers.conversation import message_input
 from handlers.views import chat_view, open_message_view, web_message_view
 from models.conversation import FAILED, SCENE_PLAYGROUND
 from models.db import run_db
@@ -101,7 +102,7 @@ async def chat(token_info, body, conversation_id=None):
             token_info["user"],
             body["bot_id"],
             end_user=body["user_id"],
-            messages=body["additional_messages"],
+            messages=[message_input(m) for m in body["additional_messages"]],
             conversation_id=conversation_id,
             connector_id=body.get("connector_id"),
             stream=bool(body.get("stream")),

@@ -8,6 +8,18 @@ from models.conversation import SCENE_PLAYGROUND
 from services import agents, conversations, files
 from services import chat_runs as runs
 
+
+def message_input(item: dict) -> conversations.MessageInput:
+    """A message as the Open API sends it (extra keys, such as the SDKs' nulls, are ignored)."""
+    return conversations.MessageInput(
+        role=item["role"],
+        content=item.get("content") or "",
+        content_type=item.get("content_type") or "text",
+        type=item.get("type") or None,
+        meta_data=item.get("meta_data"),
+    )
+
+
 # --- the console --------------------------------------------------------------------------------
 
 
@@ -81,7 +93,7 @@ def create_conversation(token_info, body):
         connector_id=conversations.open_connector(body.get("connector_id")),
         meta_data=body.get("meta_data"),
         name=body.get("name") or "",
-        messages=body.get("messages"),
+        messages=[message_input(m) for m in body.get("messages") or []],
     )
     return ok(conversation_view(conversation))
 
@@ -120,7 +132,8 @@ def clear_conversation(token_info, conversation_id):
 
 
 def create_message(token_info, conversation_id, body):
-    return ok(open_message_view(conversations.post_message(token_info["user"], conversation_id, body)))
+    message = conversations.post_message(token_info["user"], conversation_id, message_input(body))
+    return ok(open_message_view(message))
 
 
 def list_messages(token_info, conversation_id, body=None):
@@ -154,7 +167,15 @@ def modify_message(token_info, conversation_id, message_id, body):
     return {
         "code": 0,
         "msg": SUCCESS_MSG,
-        "message": open_message_view(conversations.modify_message(user, message, body)),
+        "message": open_message_view(
+            conversations.modify_message(
+                user,
+                message,
+                content=body.get("content"),
+                content_type=body.get("content_type"),
+                meta_data=body.get("meta_data"),
+            )
+        ),
     }
 
 

@@ -97,11 +97,17 @@ def _datasets_view(rows) -> list[dict]:
 
 
 def create_dataset(token_info, body):
-    return ok({"dataset_id": str(datasets.create_dataset(token_info["user"], body).id)})
+    return ok({"dataset_id": str(_create_dataset(token_info["user"], body, body.get("icon_uri")).id)})
 
 
 def update_dataset(token_info, body):
-    datasets.update_dataset(token_info["user"], body["dataset_id"], body)
+    datasets.update_dataset(
+        token_info["user"],
+        body["dataset_id"],
+        name=body.get("name"),
+        description=body.get("description"),
+        icon_uri=body.get("icon_uri"),
+    )
     return ok()
 
 
@@ -197,11 +203,20 @@ def list_slices(token_info, body):
 
 
 def create_slice(token_info, body):
-    return ok({"slice_id": str(slices.create_slice(token_info["user"], body).id)})
+    created = slices.create_slice(
+        token_info["user"], body["document_id"], body["raw_text"], body.get("sequence")
+    )
+    return ok({"slice_id": str(created.id)})
 
 
 def update_slice(token_info, body):
-    slices.update_slice(token_info["user"], body)
+    slices.update_slice(
+        token_info["user"],
+        body["slice_id"],
+        raw_text=body.get("raw_text"),
+        enabled=body.get("enabled"),
+        sequence=body.get("sequence"),
+    )
     return ok()
 
 
@@ -253,13 +268,25 @@ def retrieve(token_info, body):
 # --- Open API (the SDKs' datasets, documents and images) ---------------------------------------
 
 
+def _create_dataset(user, body, icon_uri):
+    return datasets.create_dataset(
+        user,
+        body["space_id"],
+        body["name"],
+        description=body.get("description") or "",
+        icon_uri=icon_uri,
+        format_type=body.get("format_type"),
+        project_id=body.get("project_id"),
+    )
+
+
 def _icon_uri(user, file_id) -> str:
     return f"file:{files.owned(user, file_id).id}" if file_id not in (None, "") else ""
 
 
 def open_create_dataset(token_info, body):
     user = token_info["user"]
-    dataset = datasets.create_dataset(user, {**body, "icon_uri": _icon_uri(user, body.get("file_id"))})
+    dataset = _create_dataset(user, body, _icon_uri(user, body.get("file_id")))
     return ok({"dataset_id": str(dataset.id)})
 
 
@@ -280,11 +307,9 @@ def open_update_dataset(token_info, dataset_id, body):
     datasets.update_dataset(
         user,
         dataset_id,
-        {
-            "name": body["name"],
-            "description": body.get("description") or "",
-            "icon_uri": _icon_uri(user, body.get("file_id")),
-        },
+        name=body["name"],
+        description=body.get("description") or "",
+        icon_uri=_icon_uri(user, body.get("file_id")),
     )
     return ok()
 

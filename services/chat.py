@@ -156,7 +156,7 @@ def prepare(
     connector_id: int,
     bot_version: int | None = None,
     end_user: str = "",
-    context: list[dict] | None = None,
+    context: list[conversations.MessageInput] | None = None,
     variables: dict | None = None,
     meta_data: dict | None = None,
     save_history: bool = True,
@@ -182,14 +182,12 @@ def prepare(
     for index, item in enumerate(context):
         field = f"additional_messages[{index}]"
         item_text, item_parts = message_content.parse(
-            item.get("content") or "", item.get("content_type") or "text", field=field, user=user
+            item.content or "", item.content_type or "text", field=field, user=user
         )
         prompt.append(
             {
-                "role": item["role"],
-                "content": user_content(item_text, item_parts, model)
-                if item["role"] == "user"
-                else item_text,
+                "role": item.role,
+                "content": user_content(item_text, item_parts, model) if item.role == "user" else item_text,
             }
         )
     prompt.append({"role": "user", "content": user_content(text, parts, model)})
@@ -214,7 +212,7 @@ def prepare(
         question = conversations.add_message(
             conversation,
             user,
-            {"role": "user", "type": "question", "content": query, "content_type": content_type or "text"},
+            conversations.MessageInput("user", query, content_type or "text", "question"),
             run=run,
             extra_info={"local_message_id": local_message_id} if local_message_id else None,
         )
@@ -375,7 +373,7 @@ def prepare_open(
     bot_id,
     *,
     end_user: str,
-    messages: list[dict],
+    messages: list[conversations.MessageInput],
     conversation_id=None,
     connector_id=None,
     stream: bool = False,
@@ -397,7 +395,7 @@ def prepare_open(
         raise errors.CONVERSATION_INVALID_PARAM(
             "auto_save_history: false needs stream: true (a chat you poll must be kept to be read)"
         )
-    if messages[-1]["role"] != "user":
+    if messages[-1].role != "user":
         raise errors.CONVERSATION_INVALID_PARAM(
             "additional_messages: the last message must be the user's question (role user)"
         )
@@ -415,8 +413,8 @@ def prepare_open(
         bot,
         version.snapshot,
         conversation,
-        query=question.get("content") or "",
-        content_type=question.get("content_type") or "text",
+        query=question.content or "",
+        content_type=question.content_type or "text",
         connector_id=connector,
         bot_version=version.id,
         end_user=end_user,

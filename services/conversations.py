@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from core import errors
 from core.ids import new_id, parse_id
 from models import paging
@@ -53,9 +55,9 @@ def new(
     )
 
 
-def create(user: User, bot: Bot, *, messages: list[dict] | None = None, **fields) -> Conversation:
+def create(user: User, bot: Bot, *, messages: list[MessageInput] | None = None, **fields) -> Conversation:
     for index, message in enumerate(messages or []):
-        check_content(user, message, f"messages[{index}].content")
+        check_content(user, message.content, message.content_type, f"messages[{index}].content")
     conversation = new(user, bot, **fields)
     with db.atomic():
         conversation.insert_new()
@@ -147,36 +149,45 @@ def replace(conversation: Conversation) -> Conversation:
 # --- messages ----------------------------------------------------------------------------------
 
 
-def check_content(user: User, body: dict, field: str) -> None:
+@dataclasses.dataclass(frozen=True)
+class MessageInput:
+    """A message someone writes into a conversation (a question, context, an Open API message)."""
+
+    role: str
+    content: str = ""
+    content_type: str = "text"
+    type: str | None = None  # question or answer; by default the role's
+    meta_data: dict | None = None
+
+
+def check_content(user: User, content: str, content_type: str | None, field: str) -> None:
     """Content a user writes into history: well-formed, naming only their own files."""
-    message_content.parse(
-        body.get("content") or "", body.get("content_type") or "text", field=field, user=user
-    )
+    message_content.parse(content or "", content_type or "text", field=field, user=user)
 
 
-def post_message(user: User, conversation_id, body: dict) -> Message:
+def post_message(user: User, conversation_id, message: MessageInput) -> Message:
     """A message added to a conversation by the Open API (no chat runs)."""
     conversation = load(user, conversation_id)
-    if body.get("type") and ROLE_TYPES[body["role"]] != body["type"]:
+    if message.type and ROLE_TYPES[message.role] != message.type:
         raise errors.CONVERSATION_INVALID_PARAM(
-            f"type: a {body['role']} message is a {ROLE_TYPES[body['role']]}"
+            f"type: a {message.role} message is a {ROLE_TYPES[message.role]}"
         )
-    check_content(user, body, "content")
+    check_content(user, message.content, message.content_type, "content")
     with db.atomic():
-        message = add_message(conversation, user, body)
+        created = add_message(conversation, user, message)
         touch_conversation(conversation.id)
-    return message
+    return created
 
 
 def add_message(
     conversation: Conversation,
     user: User,
-    body: dict,
+    message: MessageInput,
     run: ChatRun | None = None,
     extra_info: dict | None = None,
 ) -> Message:
     message_id = new_id()
-    role = body["role"]
+    role = message.role
     return Message(
         id=message_id,
         conversation=conversation.id,
@@ -186,10 +197,10 @@ def add_message(
         bot=conversation.bot_id,
         creator=user.id,
         role=role,
-        type=body.get("type") or ROLE_TYPES[role],
-        content=body.get("content") or "",
-        content_type=body.get("content_type") or "text",
-        meta_data=body.get("meta_data") or {},
+        type=message.type or ROLE_TYPES[role],
+        content=message.content or "",
+        content_type=message.content_type or "text",
+        meta_data=message.meta_data or {},
         extra_info=extra_info or {},
     ).insert_new()
 
@@ -204,15 +215,22 @@ def load_message(user: User, conversation_id, message_id, bot_id=None) -> Messag
     )
 
 
-def modify_message(user: User, message: Message, body: dict) -> Message:
-    changes = {k: body[k] for k in ("content", "content_type", "meta_data") if body.get(k) is not None}
+def modify_message(
+    user: User,
+    message: Message,
+    *,
+    content: str | None = None,
+    content_type: str | None = None,
+    meta_data: dict | None = None,
+) -> Message:
+    """Change what is given (None: unchanged)."""
+    given = {"content": content, "content_type": content_type, "meta_data": meta_data}
+    changes = {k: v for k, v in given.items() if v is not None}
     if "content" in changes or "content_type" in changes:
         check_content(
             user,
-            {
-                "content": changes.get("content", message.content),
-                "content_type": changes.get("content_type", message.content_type),
-            },
+            changes.get("content", message.content),
+            changes.get("content_type", message.content_type),
             "content",
         )
     if changes:

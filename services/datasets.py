@@ -44,31 +44,47 @@ def _duplicate(name: str) -> errors.ApiError:
     return errors.KNOWLEDGE_NAME_DUPLICATE(f"the space already has a knowledge base named '{name}'")
 
 
-def create_dataset(user: User, body: dict) -> Dataset:
-    space_id = refs.one(user, refs.SPACE, body["space_id"], authz.WRITE, field="space_id").id
-    name = body["name"].strip()
-    icon_uri = refs.file_uri(
-        user, body.get("icon_uri"), field="icon_uri", invalid=errors.KNOWLEDGE_INVALID_PARAM
-    )
-    project_id = refs.optional(user, refs.PROJECT, body.get("project_id"), field="project_id")
+def create_dataset(
+    user: User,
+    space_id,
+    name: str,
+    *,
+    description: str = "",
+    icon_uri: str = "",
+    format_type: int | None = None,
+    project_id=None,
+) -> Dataset:
+    space_id = refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id").id
+    name = name.strip()
+    icon_uri = refs.file_uri(user, icon_uri, field="icon_uri", invalid=errors.KNOWLEDGE_INVALID_PARAM)
+    project_id = refs.optional(user, refs.PROJECT, project_id, field="project_id")
     try:
         with write_transaction():
             return Dataset.create(
                 space=space_id,
                 creator=user.id,
                 name=name,
-                description=body.get("description") or "",
+                description=description or "",
                 icon_uri=icon_uri,
-                format_type=body.get("format_type") or FORMAT_TEXT,
+                format_type=format_type or FORMAT_TEXT,
                 project_id=project_id,
             )
     except IntegrityError:
         raise _duplicate(name)
 
 
-def update_dataset(user: User, dataset_id, changes: dict) -> Dataset:
+def update_dataset(
+    user: User,
+    dataset_id,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    icon_uri: str | None = None,
+) -> Dataset:
+    """Change what is given (None: unchanged)."""
     dataset = load_dataset(user, dataset_id, authz.WRITE)
-    fields = {k: changes[k] for k in ("name", "description", "icon_uri") if changes.get(k) is not None}
+    given = {"name": name, "description": description, "icon_uri": icon_uri}
+    fields = {k: v for k, v in given.items() if v is not None}
     if "name" in fields:
         fields["name"] = fields["name"].strip()
     if "icon_uri" in fields:

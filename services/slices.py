@@ -81,14 +81,15 @@ def _slice_body(document: Document, raw_text: str) -> tuple[str, dict]:
     return ingestion.row_text(document.table_meta, row), {"row": row}
 
 
-def create_slice(user: User, body: dict) -> Slice:
-    document = load_document(user, body["document_id"], authz.WRITE)
+def create_slice(user: User, document_id, raw_text: str, sequence: int | None = None) -> Slice:
+    """A new slice at `sequence` (1-based; the end when none or past it)."""
+    document = load_document(user, document_id, authz.WRITE)
     documents.check_not_busy(document)
-    content, meta = _slice_body(document, body["raw_text"])
+    content, meta = _slice_body(document, raw_text)
     vectors = ingestion.embed_for_request(document, [ingestion.searched_text(document, content, meta)])
     with write_transaction():
         last = Slice.select(fn.MAX(Slice.sequence)).where(Slice.document == document.id).scalar() or 0
-        position = min(max(body.get("sequence") or last + 1, 1), last + 1)
+        position = min(max(sequence or last + 1, 1), last + 1)
         Slice.update(sequence=Slice.sequence + 1).where(
             Slice.document == document.id, Slice.sequence >= position
         ).execute()
@@ -107,25 +108,33 @@ def create_slice(user: User, body: dict) -> Slice:
     return created
 
 
-def update_slice(user: User, body: dict) -> Slice:
-    piece = load_slice(user, body["slice_id"], authz.WRITE)
+def update_slice(
+    user: User,
+    slice_id,
+    *,
+    raw_text: str | None = None,
+    enabled: bool | None = None,
+    sequence: int | None = None,
+) -> Slice:
+    """Change a slice's text, whether it is searched, or its place; what is not given stays."""
+    piece = load_slice(user, slice_id, authz.WRITE)
     document = piece.document
     documents.check_not_busy(document)
     changes, vectors = {}, None
-    if body.get("raw_text") is not None:
-        content, meta = _slice_body(document, body["raw_text"])
+    if raw_text is not None:
+        content, meta = _slice_body(document, raw_text)
         changes.update(content=content, char_count=len(content), meta={**piece.meta, **meta})
         vectors = ingestion.embed_for_request(
             document, [ingestion.searched_text(document, content, changes["meta"])]
         )
     with write_transaction():
-        if body.get("enabled") is not None:
-            changes["status"] = SLICE_INDEXED if body["enabled"] else SLICE_DISABLED
+        if enabled is not None:
+            changes["status"] = SLICE_INDEXED if enabled else SLICE_DISABLED
         if changes:
             piece.touch(**changes)
             ingestion.store_vectors([piece], vectors)
-        if body.get("sequence") is not None:
-            _move(piece, body["sequence"])
+        if sequence is not None:
+            _move(piece, sequence)
         if piece.status == SLICE_DISABLED or document.status != DOC_ENABLED:
             FullTextIndex.remove([piece.id])
         elif changes:
