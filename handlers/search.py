@@ -32,7 +32,17 @@ def _intelligence(bot, published_at, user) -> dict:
 
 def get_draft_intelligence_list(token_info, body):
     user = token_info["user"]
-    rows, total, following = search.intelligences(user, body)
+    criteria = search.AgentQuery(
+        space_id=body["space_id"],
+        types=tuple(body.get("types") or (search.TYPE_BOT,)),
+        name=body.get("name") or "",
+        mine_only=body.get("search_scope") == 1,
+        published=body.get("has_published"),
+        order=body.get("order_by", 0),
+        cursor=body.get("cursor_id"),
+        size=body.get("size") or 20,
+    )
+    rows, total, following = search.intelligences(user, criteria)
     return ok(
         {
             "intelligences": [_intelligence(b, at, user) for b, at in rows],
@@ -50,5 +60,14 @@ def get_recently_edit_intelligence(token_info, body=None):
 
 
 def library_resource_list(token_info, body):
-    resources, following = search.library(token_info["user"], body)
+    criteria = search.LibraryQuery(
+        space_id=body["space_id"],
+        types=tuple(body.get("res_type_filter") or (search.RES_PROMPT,)),
+        keyword=body.get("name") or " ".join(body.get("search_keys") or []),
+        mine_only=body.get("user_filter") == 1,
+        unpublished_only=body.get("publish_status_filter") == 1,
+        cursor=body.get("cursor"),
+        size=body.get("size") or 20,
+    )
+    resources, following = search.library(token_info["user"], criteria)
     return ok({"resource_list": resources, "cursor": str(following or ""), "has_more": following is not None})

@@ -3,6 +3,8 @@ the resource library (prompts now; workflows, knowledge and plugins as their mod
 
 from __future__ import annotations
 
+import dataclasses
+
 from peewee import fn
 
 from core import errors
@@ -32,37 +34,46 @@ def _space(user: User, space_id) -> int:
     return refs.one(user, refs.SPACE, space_id, field="space_id").id
 
 
-def intelligences(user: User, body: dict) -> tuple[list[tuple[Bot, int | None]], int, int | None]:
+@dataclasses.dataclass(frozen=True)
+class AgentQuery:
+    space_id: object
+    types: tuple = (TYPE_BOT,)
+    name: str = ""
+    mine_only: bool = False
+    published: bool | None = None  # True: published ones only, False: never published, None: all
+    order: int = 0  # 0 last edited, 1 created, 2 last published
+    cursor: object = None
+    size: int = 20
+
+
+def intelligences(user: User, criteria: AgentQuery) -> tuple[list[tuple[Bot, int | None]], int, int | None]:
     """A space's agents filtered and sorted as the console asks; (rows, total, next offset)."""
-    space_id = _space(user, body["space_id"])
-    types = body.get("types") or [TYPE_BOT]
+    space_id = _space(user, criteria.space_id)
+    types = criteria.types or (TYPE_BOT,)
     query = (
         Bot.select(Bot, User)
         .join(User, on=(Bot.creator == User.id))
         .where(Bot.space == space_id if TYPE_BOT in types else Bot.id == -1)
     )
-    if body.get("name"):
-        query = query.where(Bot.name.contains(body["name"]) | Bot.description.contains(body["name"]))
-    if body.get("search_scope") == 1:
+    if criteria.name:
+        query = query.where(Bot.name.contains(criteria.name) | Bot.description.contains(criteria.name))
+    if criteria.mine_only:
         query = query.where(Bot.creator == user.id)
     published_ids = BotPublication.select(BotPublication.bot).distinct()
-    if body.get("has_published") is True:
+    if criteria.published is True:
         query = query.where(Bot.id.in_(published_ids))
-    elif body.get("has_published") is False:
+    elif criteria.published is False:
         query = query.where(Bot.id.not_in(published_ids))
-    order = body.get("order_by", 0)
-    if order == 1:
+    if criteria.order == 1:
         query = query.order_by(Bot.created_at.desc(), Bot.id.desc())
-    elif order == 2:
+    elif criteria.order == 2:
         last_publish = BotPublication.select(fn.MAX(BotPublication.updated_at)).where(
             BotPublication.bot == Bot.id
         )
         query = query.order_by(fn.COALESCE(last_publish, 0).desc(), Bot.id.desc())
     else:
         query = query.order_by(Bot.updated_at.desc(), Bot.id.desc())
-    listed = paging.window(
-        query, _offset(body.get("cursor_id")), min(body.get("size") or 20, MAX_SIZE), total=True
-    )
+    listed = paging.window(query, _offset(criteria.cursor), min(criteria.size or 20, MAX_SIZE), total=True)
     published = BotPublication.last_published_at([b.id for b in listed.rows])
     return [(b, published.get(b.id)) for b in listed.rows], listed.total, listed.next_offset
 
@@ -81,24 +92,34 @@ def recently_edited(user: User, size: int) -> list[tuple[Bot, int | None]]:
     return [(b, published.get(b.id)) for b in bots]
 
 
-def library(user: User, body: dict) -> tuple[list[dict], int | None]:
+@dataclasses.dataclass(frozen=True)
+class LibraryQuery:
+    space_id: object
+    types: tuple = (RES_PROMPT,)
+    keyword: str = ""
+    mine_only: bool = False
+    unpublished_only: bool = False
+    cursor: object = None
+    size: int = 20
+
+
+def library(user: User, criteria: LibraryQuery) -> tuple[list[dict], int | None]:
     """The space's library resources of the requested types (prompts, so far)."""
-    space_id = _space(user, body["space_id"])
-    types = body.get("res_type_filter") or [RES_PROMPT]
-    if RES_PROMPT not in types:
+    space_id = _space(user, criteria.space_id)
+    if RES_PROMPT not in (criteria.types or (RES_PROMPT,)):
         return [], None
     query = PromptResource.select(PromptResource, User).join(User).where(PromptResource.space == space_id)
-    keyword = body.get("name") or " ".join(body.get("search_keys") or [])
+    keyword = criteria.keyword
     if keyword:
         query = query.where(
             PromptResource.name.contains(keyword) | PromptResource.description.contains(keyword)
         )
-    if body.get("user_filter") == 1:
+    if criteria.mine_only:
         query = query.where(PromptResource.creator == user.id)
-    if body.get("publish_status_filter") == 1:  # prompts have no publishing: all are "published"
+    if criteria.unpublished_only:  # prompts have no publishing: all are "published"
         query = query.where(PromptResource.id == -1)
     query = query.order_by(PromptResource.updated_at.desc(), PromptResource.id.desc())
-    listed = paging.window(query, _offset(body.get("cursor")), min(body.get("size") or 20, MAX_SIZE))
+    listed = paging.window(query, _offset(criteria.cursor), min(criteria.size or 20, MAX_SIZE))
     return [_prompt_resource(p, user) for p in listed.rows], listed.next_offset
 
 
