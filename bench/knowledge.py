@@ -159,7 +159,7 @@ def _use_model(fields: dict):
     from services import embeddings, model_registry
 
     model = model_registry.create({"name": f"bench {fields['model_name']}", "kind": "embedding", **fields})
-    embeddings.save_config({"embedding_model_id": str(model.id)})
+    embeddings.save_config(embedding_model_id=str(model.id))
     return model
 
 

@@ -92,7 +92,8 @@ def get_knowledge_config(token_info):
 def save_knowledge_config(token_info, body):
     require_super_admin(token_info["user"])
     before = embeddings.config().get("embedding_model_id")
-    config = embeddings.save_config(body)
+    choices = ("embedding_model_id", "rerank_model_id", "caption_model_id")
+    config = embeddings.save_config(**{key: body[key] for key in choices if key in body})
     if config.get("embedding_model_id") and config["embedding_model_id"] != before:
         ingestion.embed_missing_task()
     return ok(_knowledge_config_view(config))

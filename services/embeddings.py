@@ -35,17 +35,21 @@ def config() -> dict:
     return ServerConfig.read(CONFIG_KEY)
 
 
-def save_config(body: dict) -> dict:
-    """Choose the embedding and rerank models (ids, or null for none); they must be enabled
-    models of those kinds."""
+_UNCHANGED = object()
+
+
+def save_config(
+    *, embedding_model_id=_UNCHANGED, rerank_model_id=_UNCHANGED, caption_model_id=_UNCHANGED
+) -> dict:
+    """Choose the embedding, rerank and caption models (ids, or None/"" for none; a choice not
+    given stays); they must be enabled models of those kinds."""
     current = config()
-    for field, kind in (
-        ("embedding_model_id", KIND_EMBEDDING),
-        ("rerank_model_id", KIND_RERANK),
-        ("caption_model_id", KIND_CHAT),
+    for field, kind, value in (
+        ("embedding_model_id", KIND_EMBEDDING, embedding_model_id),
+        ("rerank_model_id", KIND_RERANK, rerank_model_id),
+        ("caption_model_id", KIND_CHAT, caption_model_id),
     ):
-        if field in body:
-            value = body[field]
+        if value is not _UNCHANGED:
             current[field] = (
                 str(model_registry.usable(value, kind).id) if value not in (None, "", "0") else None
             )
