@@ -158,7 +158,7 @@ def use_local_embeddings(model_name: str = "all-MiniLM-L6-v2"):
 def _use_model(fields: dict):
     from services import embeddings, model_registry
 
-    model = model_registry.create({"name": f"bench {fields['model_name']}", "kind": "embedding", **fields})
+    model = model_registry.create(name=f"bench {fields['model_name']}", kind="embedding", **fields)
     embeddings.save_config(embedding_model_id=str(model.id))
     return model
 

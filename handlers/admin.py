@@ -30,14 +30,19 @@ def healthz():
 # --- the model registry (super admins) -------------------------------------------------------
 
 
+def _model_fields(body: dict) -> dict:
+    """The registry's fields the body names (an update changes only those)."""
+    return {key: body[key] for key in model_registry.FIELDS if key in body}
+
+
 def create_model(token_info, body):
     require_super_admin(token_info["user"])
-    return ok({"model": model_admin_view(model_registry.create(body))})
+    return ok({"model": model_admin_view(model_registry.create(**_model_fields(body)))})
 
 
 def update_model(token_info, body):
     require_super_admin(token_info["user"])
-    return ok({"model": model_admin_view(model_registry.update(body))})
+    return ok({"model": model_admin_view(model_registry.update(body["id"], **_model_fields(body)))})
 
 
 def list_models(token_info, body=None):

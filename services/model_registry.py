@@ -37,20 +37,19 @@ def _check_kind(kind: str, dimensions, is_default: bool = False) -> None:
         raise errors.MODEL_KIND_MISMATCH("dimensions: an embedding model needs the length of its vectors")
 
 
-def _local_fields(body: dict, kind: str) -> dict:
+def _local_fields(model_name: str, kind: str, base_url: str, api_key: str, dimensions) -> dict:
     """What a local model's registration implies; it must be one this server knows and has."""
-    for field in ("base_url", "api_key"):
-        if body.get(field):
+    for field, value in (("base_url", base_url), ("api_key", api_key)):
+        if value:
             raise errors.BAD_REQUEST(f"{field}: a local model runs inside the server and takes none")
     if kind != KIND_EMBEDDING:
         raise errors.MODEL_KIND_MISMATCH(f"kind: only embedding models run locally, not {kind} models")
-    local = local_models.MODELS.get(body["model_name"].strip())
+    local = local_models.MODELS.get(model_name.strip())
     if local is None:
         raise errors.BAD_REQUEST(
-            f"model_name: no local model is named {body['model_name']!r}; "
-            f"there are {', '.join(local_models.MODELS)}"
+            f"model_name: no local model is named {model_name!r}; there are {', '.join(local_models.MODELS)}"
         )
-    if body.get("dimensions") not in (None, local.dimensions):
+    if dimensions not in (None, local.dimensions):
         raise errors.MODEL_KIND_MISMATCH(f"dimensions: {local.name} makes {local.dimensions}-long vectors")
     if not local_models.installed(local.name):
         raise errors.MODEL_NOT_INSTALLED(
@@ -70,34 +69,54 @@ def _check_endpoint(base_url: str) -> None:
             raise errors.BAD_REQUEST(f"base_url: {exc}")
 
 
-def create(body: dict) -> LlmModel:
-    api_key = body.get("api_key") or ""
-    kind = body.get("kind") or KIND_CHAT
-    protocol = body.get("protocol") or PROTOCOL_OPENAI
+def create(
+    *,
+    name: str,
+    model_name: str,
+    protocol: str | None = None,
+    kind: str | None = None,
+    base_url: str = "",
+    api_key: str = "",
+    dimensions: int | None = None,
+    description: str = "",
+    context_length: int = 8192,
+    capabilities: dict | None = None,
+    default_params: dict | None = None,
+    is_enabled: bool = True,
+    is_default: bool = False,
+) -> LlmModel:
+    api_key = api_key or ""
+    kind = kind or KIND_CHAT
+    protocol = protocol or PROTOCOL_OPENAI
     if protocol == PROTOCOL_LOCAL:
-        body = {**body, **_local_fields(body, kind)}
-    elif not body.get("base_url"):
+        implied = _local_fields(model_name, kind, base_url, api_key, dimensions)
+        base_url, dimensions, context_length = (
+            implied["base_url"],
+            implied["dimensions"],
+            implied["context_length"],
+        )
+    elif not base_url:
         raise errors.BAD_REQUEST("base_url: required for a model behind an OpenAI-compatible endpoint")
     else:
-        _check_endpoint(body["base_url"])
-    _check_kind(kind, body.get("dimensions"), bool(body.get("is_default")))
+        _check_endpoint(base_url)
+    _check_kind(kind, dimensions, bool(is_default))
     with db.atomic():
         model = LlmModel.create(
-            name=body["name"].strip(),
-            model_name=body["model_name"].strip(),
+            name=name.strip(),
+            model_name=model_name.strip(),
             protocol=protocol,
-            base_url=body["base_url"].rstrip("/"),
-            description=body.get("description", ""),
-            context_length=body.get("context_length", 8192),
-            capabilities=_capabilities(body.get("capabilities")),
-            default_params=body.get("default_params") or {},
+            base_url=base_url.rstrip("/"),
+            description=description or "",
+            context_length=context_length,
+            capabilities=_capabilities(capabilities),
+            default_params=default_params or {},
             api_key_encrypted=crypto.encrypt(api_key) if api_key else "",
             api_key_hint=crypto.hint(api_key) if api_key else "",
-            is_enabled=body.get("is_enabled", True),
+            is_enabled=is_enabled,
             kind=kind,
-            dimensions=body.get("dimensions") if kind == KIND_EMBEDDING else None,
+            dimensions=dimensions if kind == KIND_EMBEDDING else None,
         )
-        if body.get("is_default"):
+        if is_default:
             model.make_default()
     return model
 
@@ -110,41 +129,64 @@ def get(model_id) -> LlmModel:
     return model
 
 
-def update(body: dict) -> LlmModel:
-    model = get(body["id"])
-    if body.get("protocol", model.protocol) != model.protocol:
+def update(model_id, **changed) -> LlmModel:
+    """Change the fields given (keywords named as create's); the others stay."""
+    unknown = set(changed) - set(FIELDS)
+    if unknown:
+        raise TypeError(f"unknown model fields: {', '.join(sorted(unknown))}")
+    given = {"id": model_id, **changed}  # presence matters below: an api_key of "" removes the key
+    model = get(model_id)
+    if given.get("protocol", model.protocol) != model.protocol:
         raise errors.BAD_REQUEST(f"protocol: model {model.id} is {model.protocol}; add a new model instead")
     if model.protocol in _FIXED_FIELDS:
         label, accepted = _FIXED_FIELDS[model.protocol]
-        if set(body) - accepted:
+        if set(given) - accepted:
             raise errors.MODEL_BUILTIN_READONLY(
                 f"{label} only accepts {', '.join(sorted(accepted - {'id', 'protocol'}))}; "
-                f"not {', '.join(sorted(set(body) - accepted))}"
+                f"not {', '.join(sorted(set(given) - accepted))}"
             )
-    changes = {k: body[k] for k in _EDITABLE if k in body}
-    kind = body.get("kind") or model.kind
-    _check_kind(kind, body.get("dimensions", model.dimensions), bool(body.get("is_default")))
-    if "kind" in body or "dimensions" in body:
+    changes = {k: given[k] for k in _EDITABLE if k in given}
+    kind = given.get("kind") or model.kind
+    _check_kind(kind, given.get("dimensions", model.dimensions), bool(given.get("is_default")))
+    if "kind" in given or "dimensions" in given:
         changes.update(
-            kind=kind, dimensions=body.get("dimensions", model.dimensions) if kind == KIND_EMBEDDING else None
+            kind=kind,
+            dimensions=given.get("dimensions", model.dimensions) if kind == KIND_EMBEDDING else None,
         )
     if "base_url" in changes:
         changes["base_url"] = changes["base_url"].rstrip("/")
         _check_endpoint(changes["base_url"])
-    if "capabilities" in body:
-        changes["capabilities"] = _capabilities(body["capabilities"])
-    if "default_params" in body:
-        changes["default_params"] = body["default_params"]
-    if "api_key" in body:
-        key = body["api_key"] or ""
+    if "capabilities" in given:
+        changes["capabilities"] = _capabilities(given["capabilities"])
+    if "default_params" in given:
+        changes["default_params"] = given["default_params"]
+    if "api_key" in given:
+        key = given["api_key"] or ""
         changes["api_key_encrypted"] = crypto.encrypt(key) if key else ""
         changes["api_key_hint"] = crypto.hint(key) if key else ""
     with db.atomic():
         if changes:
             model.touch(**changes)
-        if body.get("is_default"):
+        if given.get("is_default"):
             model.make_default()
     return model
+
+
+FIELDS = (
+    "name",
+    "model_name",
+    "protocol",
+    "kind",
+    "base_url",
+    "api_key",
+    "dimensions",
+    "description",
+    "context_length",
+    "capabilities",
+    "default_params",
+    "is_enabled",
+    "is_default",
+)
 
 
 def delete(model_id) -> None:

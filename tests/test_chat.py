@@ -94,13 +94,11 @@ def fake_server(app):
 @pytest.fixture(scope="module")
 def fake_model_id(fake_server) -> str:
     model = model_registry.create(
-        {
-            "name": "Fake OpenAI",
-            "model_name": "fake-1",
-            "base_url": fake_server.base_url,
-            "api_key": "sk-fake-key-123456",
-            "capabilities": {"tool_call": True},
-        }
+        name="Fake OpenAI",
+        model_name="fake-1",
+        base_url=fake_server.base_url,
+        api_key="sk-fake-key-123456",
+        capabilities={"tool_call": True},
     )
     return str(model.id)
 
@@ -596,7 +594,7 @@ class TestRealProvider:
 
     def test_unreachable_provider_fails_the_chat_clearly(self, alice):
         model = model_registry.create(
-            {"name": "Nowhere", "model_name": "x", "base_url": f"http://{MODEL_HOST}:{free_port()}/v1"}
+            name="Nowhere", model_name="x", base_url=f"http://{MODEL_HOST}:{free_port()}/v1"
         )
         bot_id = new_agent(alice, model_info={"model_id": str(model.id)})
         chat = final_chat(open_chat(alice, bot_id, "hello"))
@@ -747,12 +745,10 @@ class TestStreamDetails:
         assert sent[0] == {"type": "text", "text": "Describe it"}
         assert sent[1] == {"type": "text", "text": "[image pic.png]"}  # a model that cannot see gets the name
         vision = model_registry.create(
-            {
-                "name": "Seeing fake",
-                "model_name": "fake-v",
-                "base_url": fake_server.base_url,
-                "capabilities": {"vision": True},
-            }
+            name="Seeing fake",
+            model_name="fake-v",
+            base_url=fake_server.base_url,
+            capabilities={"vision": True},
         )
         alice.post(
             "/api/playground_api/draftbot/update_draft_bot_info",
