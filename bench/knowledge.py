@@ -187,9 +187,7 @@ def main() -> None:
             }
             for i in range(start, min(start + CHUNKS_PER_DOCUMENT * 50, len(texts)), CHUNKS_PER_DOCUMENT)
         ]
-        created += documents.create_documents(
-            user, {"dataset_id": dataset.id, "document_bases": bases, "chunk_strategy": strategy}
-        )
+        created += documents.create_documents(user, dataset.id, bases, chunk_strategy=strategy)
     started = time.perf_counter()
     for document in created:
         ingestion.process_document(document.id)
@@ -314,14 +312,8 @@ def local_model(user, space, texts: list[str], queries: list[str]) -> None:
         }
         for i in range(0, len(texts), CHUNKS_PER_DOCUMENT)
     ]
-    created = documents.create_documents(
-        user,
-        {
-            "dataset_id": dataset.id,
-            "document_bases": bases,
-            "chunk_strategy": {"chunk_type": 1, "separator": "\n\n", "max_tokens": 5000, "overlap": 0},
-        },
-    )
+    strategy = {"chunk_type": 1, "separator": "\n\n", "max_tokens": 5000, "overlap": 0}
+    created = documents.create_documents(user, dataset.id, bases, chunk_strategy=strategy)
     embeddings.embed(model, ["warm up"])
     started = time.perf_counter()
     for document in created:

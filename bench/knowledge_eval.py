@@ -34,12 +34,7 @@ def ingest(user, space, data: dict):
     created = []
     for start in range(0, len(bases), 50):
         created += documents.create_documents(
-            user,
-            {
-                "dataset_id": dataset.id,
-                "document_bases": bases[start : start + 50],
-                "chunk_strategy": strategy,
-            },
+            user, dataset.id, bases[start : start + 50], chunk_strategy=strategy
         )
     for document in created:
         ingestion.process_document(document.id)

@@ -144,8 +144,29 @@ def dataset_detail(token_info, body):
 # --- documents ---------------------------------------------------------------------------------
 
 
+def _create_documents(user, body):
+    return documents.create_documents(
+        user,
+        body["dataset_id"],
+        body["document_bases"],
+        chunk_strategy=body.get("chunk_strategy"),
+        parsing_strategy=body.get("parsing_strategy"),
+        format_type=body.get("format_type"),
+    )
+
+
+def _update_document(user, body):
+    return documents.update_document(
+        user,
+        body["document_id"],
+        name=body.get("document_name"),
+        update_rule=body.get("update_rule"),
+        table_meta=body.get("table_meta"),
+    )
+
+
 def create_documents(token_info, body):
-    found = documents.create_documents(token_info["user"], body)
+    found = _create_documents(token_info["user"], body)
     return ok({"document_infos": [document_view(d) for d in found]})
 
 
@@ -168,7 +189,7 @@ def document_progress(token_info, body):
 
 def update_document(token_info, body):
     user = token_info["user"]
-    documents.update_document(user, body)
+    _update_document(user, body)
     if body.get("status") is not None:
         documents.set_document_enabled(user, body["document_id"], body["status"] == DOC_ENABLED)
     return ok()
@@ -180,7 +201,9 @@ def delete_documents(token_info, body):
 
 
 def resegment_documents(token_info, body):
-    found = documents.resegment(token_info["user"], body)
+    found = documents.resegment(
+        token_info["user"], body["dataset_id"], body["document_ids"], body.get("chunk_strategy")
+    )
     return ok({"document_infos": [document_view(d) for d in found]})
 
 
@@ -359,7 +382,7 @@ def open_update_image(token_info, dataset_id, document_id, body):
 
 
 def open_create_documents(token_info, body):
-    infos = [document_view(d) for d in documents.create_documents(token_info["user"], body)]
+    infos = [document_view(d) for d in _create_documents(token_info["user"], body)]
     return {**ok({"document_infos": infos}), "document_infos": infos}
 
 
@@ -379,7 +402,7 @@ def open_list_documents_get(token_info, dataset_id, page=1, page_size=10, size=N
 
 
 def open_update_document(token_info, body):
-    documents.update_document(token_info["user"], body)
+    _update_document(token_info["user"], body)
     return ok()
 
 

@@ -173,19 +173,29 @@ def strategy_for(dataset: Dataset, raw: dict | None) -> dict:
         raise errors.KNOWLEDGE_INVALID_PARAM(str(exc))
 
 
-def create_documents(user: User, body: dict) -> list[Document]:
-    dataset = load_dataset(user, body["dataset_id"], authz.WRITE)
-    if body.get("format_type") is not None and body["format_type"] != dataset.format_type:
+def create_documents(
+    user: User,
+    dataset_id,
+    bases: list[dict],
+    *,
+    chunk_strategy: dict | None = None,
+    parsing_strategy: dict | None = None,
+    format_type: int | None = None,
+) -> list[Document]:
+    """New documents in a knowledge base, queued for processing. `bases` are Coze's DocumentBase
+    objects (name, source_info, table_meta, table_sheet, caption, update_rule)."""
+    dataset = load_dataset(user, dataset_id, authz.WRITE)
+    if format_type is not None and format_type != dataset.format_type:
         raise errors.KNOWLEDGE_INVALID_PARAM(
-            f"format_type {body['format_type']} does not match the knowledge base's {dataset.format_type}"
+            f"format_type {format_type} does not match the knowledge base's {dataset.format_type}"
         )
-    strategy = strategy_for(dataset, body.get("chunk_strategy"))
-    sources = [_source(user, dataset, base, i) for i, base in enumerate(body["document_bases"])]
+    strategy = strategy_for(dataset, chunk_strategy)
+    sources = [_source(user, dataset, base, i) for i, base in enumerate(bases)]
     documents = []
     with write_transaction():
         if not dataset.chunk_strategy:
             dataset.touch(chunk_strategy=strategy)  # later documents reuse the first one's
-        for base, source in zip(body["document_bases"], sources):
+        for base, source in zip(bases, sources):
             if "upload" in source:
                 file_name, content = source.pop("upload")
                 source["file"] = files.store(user, file_name, io.BytesIO(content))
@@ -196,7 +206,7 @@ def create_documents(user: User, body: dict) -> list[Document]:
                     creator=user.id,
                     chunk_strategy=strategy,
                     parsing_strategy={
-                        **(body.get("parsing_strategy") or {}),
+                        **(parsing_strategy or {}),
                         "sheet_id": parse_id(sheet.get("sheet_id")) or 0,
                         "header_line_idx": parse_id(sheet.get("header_line_idx")) or 0,
                         "start_line_idx": parse_id(sheet.get("start_line_idx")),
@@ -285,19 +295,27 @@ def set_caption(user: User, dataset_id, document_id, caption: str) -> Document:
     return document
 
 
-def update_document(user: User, body: dict) -> Document:
-    document = load_document(user, body["document_id"], authz.WRITE)
+def update_document(
+    user: User,
+    document_id,
+    *,
+    name: str | None = None,
+    update_rule: dict | None = None,
+    table_meta: list[dict] | None = None,
+) -> Document:
+    """Rename, change the refetch rule, or change table columns (names, descriptions, searched)."""
+    document = load_document(user, document_id, authz.WRITE)
     changes = {}
-    if body.get("document_name") is not None:
-        changes["name"] = body["document_name"].strip()
-    if body.get("update_rule") is not None:
-        changes["update_rule"] = body["update_rule"]
+    if name is not None:
+        changes["name"] = name.strip()
+    if update_rule is not None:
+        changes["update_rule"] = update_rule
     rows, vectors = [], None
-    if body.get("table_meta") is not None:
+    if table_meta is not None:
         if document.dataset.format_type != FORMAT_TABLE:
             raise errors.KNOWLEDGE_INVALID_PARAM("table_meta: only table documents have columns")
         check_not_busy(document)
-        changes["table_meta"] = document.table_meta = _merged_columns(document.table_meta, body["table_meta"])
+        changes["table_meta"] = document.table_meta = _merged_columns(document.table_meta, table_meta)
         rows = list(Slice.select().where(Slice.document == document.id))
         for piece in rows:
             piece.content = ingestion.row_text(document.table_meta, piece.meta.get("row", {}))
@@ -338,13 +356,15 @@ def delete_documents(user: User, document_ids: list) -> None:
         VectorIndex.touch({d.dataset_id for d in documents})
 
 
-def resegment(user: User, body: dict) -> list[Document]:
+def resegment(
+    user: User, dataset_id, document_ids: list, chunk_strategy: dict | None = None
+) -> list[Document]:
     """Process documents again: with a new chunk strategy, or after a failure."""
-    dataset, documents = documents_in(user, body["dataset_id"], body["document_ids"], authz.WRITE)
+    dataset, documents = documents_in(user, dataset_id, document_ids, authz.WRITE)
     for document in documents:
         if document.status in BUSY:
             raise errors.DOCUMENT_BUSY(f"document {document.id} is still being processed")
-    strategy = strategy_for(dataset, body.get("chunk_strategy")) if body.get("chunk_strategy") else None
+    strategy = strategy_for(dataset, chunk_strategy) if chunk_strategy else None
     with write_transaction():
         for document in documents:
             document.touch(
