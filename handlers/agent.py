@@ -26,7 +26,16 @@ def get_type_list(token_info, body=None):
 
 
 def create_bot(token_info, body):
-    bot, warning = agents.create(token_info["user"], body)
+    bot, warning = agents.create(
+        token_info["user"],
+        body["name"],
+        space_id=body.get("space_id"),
+        description=body.get("description") or "",
+        icon_uri=body.get("icon_uri") or "",
+        bot_mode=body.get("bot_mode", 0),
+        visibility=body.get("visibility", 0),
+        model_id=(body.get("model_conf") or {}).get("model_id"),
+    )
     return ok({"bot_id": str(bot.id), "check_not_pass": bool(warning), "check_not_pass_msg": warning})
 
 
@@ -126,13 +135,70 @@ def list_draft_history(token_info, body):
 # --- Open API (/v1): what cozepy and @coze/api call ------------------------------------------
 
 
+def _open_changes(body: dict) -> dict:
+    """An Open API create/update body as a draft patch (Coze's BotInfo field names)."""
+    changes = {k: body[k] for k in ("name", "description") if body.get(k) is not None}
+    if body.get("icon_file_id"):
+        changes["icon_uri"] = f"file:{body['icon_file_id']}"
+    for key in ("prompt_info", "onboarding_info"):
+        if body.get(key) is not None:
+            changes[key] = body[key]
+    model = body.get("model_info_config")
+    if model:
+        info = {
+            k: model[k]
+            for k in (
+                "model_id",
+                "temperature",
+                "max_tokens",
+                "top_p",
+                "top_k",
+                "frequency_penalty",
+                "presence_penalty",
+            )
+            if model.get(k) is not None
+        }
+        if model.get("context_round") is not None:
+            info["short_memory_policy"] = {"context_mode": 2, "history_round": model["context_round"]}
+        if model.get("response_format"):
+            info["response_format"] = {v: k for k, v in agents.RESPONSE_FORMATS.items()}.get(
+                model["response_format"], 0
+            )
+        changes["model_info"] = info
+    reply = body.get("suggest_reply_info")
+    if reply:
+        mode = {v: k for k, v in agents.REPLY_MODES.items()}.get(reply.get("reply_mode"), 0)
+        changes["suggest_reply_info"] = {
+            "suggest_reply_mode": mode,
+            "customized_suggest_prompt": reply.get("customized_prompt", ""),
+        }
+    plugins = (body.get("plugin_id_list") or {}).get("id_list")
+    if plugins:
+        changes["plugin_info_list"] = [
+            {"plugin_id": str(p.get("plugin_id")), "api_id": str(p.get("api_id") or "")} for p in plugins
+        ]
+    workflows = (body.get("workflow_id_list") or {}).get("ids")
+    if workflows:
+        changes["workflow_info_list"] = [{"workflow_id": str(w.get("id"))} for w in workflows]
+    knowledge = body.get("knowledge")
+    if knowledge:
+        changes["knowledge"] = {
+            "knowledge_info": [{"id": str(i), "name": ""} for i in knowledge.get("dataset_ids", [])],
+            "auto": knowledge.get("auto_call", True),
+            "search_strategy": knowledge.get("search_strategy", 0),
+        }
+    return changes
+
+
 def open_create_bot(token_info, body):
-    bot = agents.open_create(token_info["user"], body)
+    bot = agents.create_configured(
+        token_info["user"], body["space_id"], body["name"], body.get("description"), _open_changes(body)
+    )
     return ok(agents.open_bot(bot, agents.bot_info(bot), str(bot.draft_version)))
 
 
 def open_update_bot(token_info, body):
-    agents.update_draft(token_info["user"], {"bot_id": body["bot_id"], **agents.open_changes(body)})
+    agents.update_draft(token_info["user"], {"bot_id": body["bot_id"], **_open_changes(body)})
     return ok()
 
 

@@ -74,23 +74,34 @@ def default_config(model: LlmModel) -> dict:
     }
 
 
-def create(user: User, body: dict) -> tuple[Bot, str]:
-    """The new agent and a warning ("" when none) about the model it asked for."""
-    space_id = (
-        refs.one(user, refs.SPACE, body["space_id"], authz.WRITE, field="space_id").id
-        if body.get("space_id") is not None
+def create(
+    user: User,
+    name: str,
+    *,
+    space_id=None,
+    description: str = "",
+    icon_uri: str = "",
+    bot_mode: int = 0,
+    visibility: int = 0,
+    model_id=None,
+) -> tuple[Bot, str]:
+    """The new agent (in the caller's personal space unless one is named) and a warning ("" when
+    none) about the model it asked for."""
+    space = (
+        refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id").id
+        if space_id is not None
         else user.personal_space().id
     )
-    model, warning = _model_or_default((body.get("model_conf") or {}).get("model_id"))
-    icon_uri = refs.file_uri(user, body.get("icon_uri"), field="icon_uri", invalid=errors.AGENT_INVALID_PARAM)
+    model, warning = _model_or_default(model_id)
+    icon_uri = refs.file_uri(user, icon_uri, field="icon_uri", invalid=errors.AGENT_INVALID_PARAM)
     bot = Bot.create(
-        space=space_id,
+        space=space,
         creator=user.id,
-        name=body["name"].strip(),
-        description=body.get("description") or "",
+        name=name.strip(),
+        description=description or "",
         icon_uri=icon_uri,
-        bot_mode=body.get("bot_mode", 0),
-        visibility=body.get("visibility", 0),
+        bot_mode=bot_mode,
+        visibility=visibility,
         config=default_config(model),
     )
     return bot, warning
@@ -332,63 +343,8 @@ def publications(bot: Bot) -> dict[int, BotPublication]:
 
 # --- the Open API's view of agents (/v1/bot..., as cozepy and @coze/api send them) ------------
 
-_RESPONSE_FORMATS = {0: "text", 1: "markdown", 2: "json"}
-_REPLY_MODES = {0: "enable", 1: "customized", 2: "disable"}
-
-
-def open_changes(body: dict) -> dict:
-    """An Open API create/update body as a draft patch (Coze's BotInfo field names)."""
-    changes = {k: body[k] for k in ("name", "description") if body.get(k) is not None}
-    if body.get("icon_file_id"):
-        changes["icon_uri"] = f"file:{body['icon_file_id']}"
-    for key in ("prompt_info", "onboarding_info"):
-        if body.get(key) is not None:
-            changes[key] = body[key]
-    model = body.get("model_info_config")
-    if model:
-        info = {
-            k: model[k]
-            for k in (
-                "model_id",
-                "temperature",
-                "max_tokens",
-                "top_p",
-                "top_k",
-                "frequency_penalty",
-                "presence_penalty",
-            )
-            if model.get(k) is not None
-        }
-        if model.get("context_round") is not None:
-            info["short_memory_policy"] = {"context_mode": 2, "history_round": model["context_round"]}
-        if model.get("response_format"):
-            info["response_format"] = {v: k for k, v in _RESPONSE_FORMATS.items()}.get(
-                model["response_format"], 0
-            )
-        changes["model_info"] = info
-    reply = body.get("suggest_reply_info")
-    if reply:
-        mode = {v: k for k, v in _REPLY_MODES.items()}.get(reply.get("reply_mode"), 0)
-        changes["suggest_reply_info"] = {
-            "suggest_reply_mode": mode,
-            "customized_suggest_prompt": reply.get("customized_prompt", ""),
-        }
-    plugins = (body.get("plugin_id_list") or {}).get("id_list")
-    if plugins:
-        changes["plugin_info_list"] = [
-            {"plugin_id": str(p.get("plugin_id")), "api_id": str(p.get("api_id") or "")} for p in plugins
-        ]
-    workflows = (body.get("workflow_id_list") or {}).get("ids")
-    if workflows:
-        changes["workflow_info_list"] = [{"workflow_id": str(w.get("id"))} for w in workflows]
-    knowledge = body.get("knowledge")
-    if knowledge:
-        changes["knowledge"] = {
-            "knowledge_info": [{"id": str(i), "name": ""} for i in knowledge.get("dataset_ids", [])],
-            "auto": knowledge.get("auto_call", True),
-            "search_strategy": knowledge.get("search_strategy", 0),
-        }
-    return changes
+RESPONSE_FORMATS = {0: "text", 1: "markdown", 2: "json"}
+REPLY_MODES = {0: "enable", 1: "customized", 2: "disable"}
 
 
 def open_bot(bot: Bot, info: dict, version: str) -> dict:
@@ -429,10 +385,10 @@ def open_bot(bot: Bot, info: dict, version: str) -> dict:
             "max_tokens": model_info.get("max_tokens"),
             "top_p": model_info.get("top_p"),
             "context_round": (model_info.get("short_memory_policy") or {}).get("history_round"),
-            "response_format": _RESPONSE_FORMATS.get(model_info.get("response_format", 0), "text"),
+            "response_format": RESPONSE_FORMATS.get(model_info.get("response_format", 0), "text"),
         },
         "suggest_reply_info": {
-            "reply_mode": _REPLY_MODES.get(reply.get("suggest_reply_mode", 0), "enable"),
+            "reply_mode": REPLY_MODES.get(reply.get("suggest_reply_mode", 0), "enable"),
             "customized_prompt": reply.get("customized_suggest_prompt", ""),
         },
         "plugin_info_list": [],
@@ -442,12 +398,10 @@ def open_bot(bot: Bot, info: dict, version: str) -> dict:
     }
 
 
-def open_create(user: User, body: dict) -> Bot:
+def create_configured(user: User, space_id, name: str, description: str, changes: dict) -> Bot:
+    """An agent created with settings at once (the Open API's create): all of it or nothing."""
     with db.atomic():  # a refused reference in the settings leaves no half-made agent behind
-        bot, _ = create(
-            user, {"space_id": body["space_id"], "name": body["name"], "description": body.get("description")}
-        )
-        changes = open_changes(body)
+        bot, _ = create(user, name, space_id=space_id, description=description or "")
         if changes:
             update_draft(user, {"bot_id": bot.id, **changes})
     return Bot.get_by_id(bot.id)

@@ -51,3 +51,23 @@ def test_imports_follow_the_layers(layer, name, path):
         return
     wrong = sorted(f"line {line}: {top}" for top, line in _imported_layers(path) if top not in ALLOWED[layer])
     assert wrong == [], f"{name} ({layer}) may import only {sorted(ALLOWED[layer])}"
+
+
+SERVICES = [m for m in MODULES if m[0] == "services"]
+
+
+@pytest.mark.parametrize("layer,name,path", SERVICES, ids=[m[1] for m in SERVICES])
+def test_services_take_named_arguments_not_request_bodies(layer, name, path):
+    """Handlers translate wire names; a second caller (a workflow node, a channel) calls services."""
+    bodies = [
+        f"{node.name} (line {node.lineno})"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and any(arg.arg == "body" and _not_bytes(arg) for arg in node.args.args + node.args.kwonlyargs)
+    ]
+    assert bodies == [], f"{name}: functions that take a request body"
+
+
+def _not_bytes(arg: ast.arg) -> bool:
+    """HTTP plumbing (model_http) passes raw bytes named body; that is not a request body."""
+    return not (isinstance(arg.annotation, ast.Name) and arg.annotation.id == "bytes")
