@@ -1,8 +1,11 @@
-"""The `cozeplus` command: migrate, serve, worker."""
+"""The `cozeplus` command: migrate, serve, worker, reset-password."""
 
 from __future__ import annotations
 
 import argparse
+import errno
+import secrets
+import socket
 import sys
 
 from core.settings import get_settings
@@ -18,6 +21,17 @@ def _migrate(args) -> int:
     return 0
 
 
+def _port_in_use(host: str, port: int) -> bool:
+    """Whether another process listens there (checked before anything else is done or printed)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
 def _serve(args) -> int:
     import uvicorn
 
@@ -25,6 +39,13 @@ def _serve(args) -> int:
 
     settings = get_settings()
     host, port = args.host or settings.host, args.port or settings.port
+    if _port_in_use(host, port):
+        print(
+            f"cozeplus: {host}:{port} is already in use (another cozeplus?); "
+            "choose another port with COZEPLUS_PORT or --port",
+            file=sys.stderr,
+        )
+        return 2
     try:
         create_app(settings)  # fails fast on an unmigrated database; creates the admin
     except NotMigrated as exc:
@@ -66,6 +87,26 @@ def _worker(args) -> int:
     return 0
 
 
+def _reset_password(args) -> int:
+    from models.db import init_db, pending_migrations
+    from services import accounts
+
+    settings = get_settings()
+    init_db(settings.database_url)
+    if pending_migrations():
+        print("cozeplus: the database is not migrated; run `cozeplus migrate` first", file=sys.stderr)
+        return 2
+    password = args.password or secrets.token_urlsafe(12)
+    try:
+        revoked = accounts.reset_password(args.email, password)
+    except accounts.NoSuchUser:
+        print(f"cozeplus: no user has the e-mail {args.email}", file=sys.stderr)
+        return 1
+    shown = "" if args.password else f" to {password} (shown once)"
+    print(f"cozeplus: set the password of {args.email.strip().lower()}{shown}; {revoked} sessions logged out")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="cozeplus", description="The Coze Plus API server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +119,10 @@ def main(argv=None) -> int:
     worker = sub.add_parser("worker", help="process queued tasks (document ingestion ...) without serving")
     worker.add_argument("--threads", type=int, default=2)
     worker.set_defaults(func=_worker)
+    reset = sub.add_parser("reset-password", help="set a user's password (a lost admin password, say)")
+    reset.add_argument("email")
+    reset.add_argument("--password", help="the new password (by default a random one is printed once)")
+    reset.set_defaults(func=_reset_password)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -18,6 +18,18 @@ except PackageNotFoundError:  # running from a checkout that was not installed
     VERSION = "0.0.0+checkout"
 
 
+def root():
+    return ok(
+        {
+            "name": "Coze Plus API",
+            "docs": "/ui/",
+            "spec": "/openapi.json",
+            "health": "/healthz",
+            "version": VERSION,
+        }
+    )
+
+
 def healthz():
     try:
         db.execute_sql("SELECT 1")

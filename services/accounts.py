@@ -115,6 +115,21 @@ def change_password(user: User, old_password: str, new_password: str, keep_jti: 
         return LoginSession.revoke(user_id=user.id, keep_jti=keep_jti)
 
 
+class NoSuchUser(LookupError):
+    pass
+
+
+def reset_password(email: str, new_password: str) -> int:
+    """Set a password without the old one (the operator's `cozeplus reset-password`); every
+    session of the user is logged out. Returns how many."""
+    user = User.by_email(email)
+    if user is None:
+        raise NoSuchUser(email)
+    with db.atomic():
+        user.touch(password_hash=hash_password(new_password))
+        return LoginSession.revoke(user_id=user.id, keep_jti=None)
+
+
 def update_profile(user: User, changes: dict) -> User:
     unique_name = changes.get("user_unique_name")
     if unique_name and User.unique_name_taken(unique_name, user.id):
