@@ -196,3 +196,50 @@ def test_json_inside_string_fields_is_read_safely(alice):
         assert_error(response, 400, 103000000, what)
     listed = alice.post(f"/v1/conversation/message/list?conversation_id={conversation}", json={}).json()
     assert listed["data"] == []
+
+
+@pytest.mark.parametrize(
+    "path,body,message",
+    [
+        (
+            "/api/conversation/chat",
+            {"bot_id": "1", "query": "x" * 100_001},
+            "body.query is too long: 100001 characters, at most 100000",
+        ),
+        (
+            "/api/conversation/chat",
+            {"bot_id": "1", "query": "   "},
+            "body.query must not be empty or only spaces and control characters",
+        ),
+        (
+            "/api/conversation/chat",
+            {"bot_id": "abc", "query": "hi"},
+            "body.bot_id must be an id, as a string of digits (preferred) or a number",
+        ),
+        ("/api/conversation/chat", {"query": "hi"}, "body.bot_id is required"),
+        (
+            "/api/conversation/chat",
+            {"bot_id": "1", "query": "hi", "scene": "x"},
+            "body.scene must be an integer, not a string",
+        ),
+        (
+            "/api/draftbot/create",
+            {"name": "a", "icon_uri": "javascript:x"},
+            "body.icon_uri must be file:<id> of an upload or an http(s) URL",
+        ),
+        (
+            "/v1/datasets",
+            {"name": "n", "space_id": "1", "file_id": "x"},
+            "body.file_id must be an id, as a string of digits (preferred) or a number or null",
+        ),
+    ],
+)
+def test_validation_messages_name_the_field_and_the_rule_in_plain_words(alice, path, body, message):
+    response = alice.post(path, json=body)
+    assert response.status_code == 400 and response.json()["msg"] == message
+    assert "x" * 600 not in response.text  # a long value is not echoed back
+
+
+def test_parameter_messages_say_the_rule_too(alice):
+    response = alice.get("/v1/bots?workspace_id=abc")
+    assert response.json()["msg"] == "query parameter 'workspace_id' must be a digit string id"

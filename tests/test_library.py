@@ -63,7 +63,7 @@ class TestPrompts:
             alice.post("/api/playground_api/upsert_prompt_resource", json={"prompt": {"name": "x"}}),
             400,
             110000000,
-            "valid under any",
+            "body.prompt must be an object with id or an object with space_id and name",
         )
         assert PromptResource.select().count() == before
 
