@@ -166,10 +166,31 @@ def assert_error(response, status: int, code: int, *fragments: str) -> dict:
     return body
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """A real server (uvicorn, `cozeplus serve`) on a free local port, for newman and the SDKs.
-    It shares the session's database on PostgreSQL and gets its own migrated SQLite otherwise."""
+def run_python(env: dict, *args: str, check: bool = False):
+    """`python <args>` from the repository in a subprocess with this environment (output as text)."""
+    import subprocess
+    import sys
+
+    from core.settings import REPO_ROOT
+
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        check=check,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def run_cli(env: dict, *args: str, check: bool = False):
+    """`cozeplus <args>` in a subprocess with this environment."""
+    return run_python(env, "-m", "core.cli", *args, check=check)
+
+
+def start_server(env: dict):
+    """`cozeplus serve` on a free loopback port, once /healthz answers: (process, base URL)."""
     import socket
     import subprocess
     import sys
@@ -179,6 +200,31 @@ def live_server(tmp_path_factory):
 
     from core.settings import REPO_ROOT
 
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "serve", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return server, base
+        except httpx.TransportError:
+            time.sleep(0.05)
+    server.kill()
+    pytest.fail("the server did not start: " + server.stdout.read().decode())
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """A real server (uvicorn, `cozeplus serve`) on a free local port, for newman and the SDKs.
+    It shares the session's database on PostgreSQL and gets its own migrated SQLite otherwise."""
     session_app()
     data_dir = tmp_path_factory.mktemp("live")
     env = {
@@ -191,34 +237,9 @@ def live_server(tmp_path_factory):
         "COZEPLUS_SECRET_KEY": _session["settings"].secret_key,
     }
     if not env.get("DATABASE_URL"):
-        subprocess.run(
-            [sys.executable, "-m", "core.cli", "migrate"],
-            cwd=REPO_ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "serve", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+        run_cli(env, "migrate", check=True)
+    server, base = start_server(env)
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the server did not start: " + server.stdout.read1().decode())
         yield base
     finally:
         server.terminate()

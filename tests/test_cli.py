@@ -6,12 +6,9 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-import subprocess
-import sys
 
 from argon2 import PasswordHasher
-
-from core.settings import REPO_ROOT
+from conftest import run_cli, run_python
 
 
 def cozeplus(data_dir, *args, **env):
@@ -19,14 +16,7 @@ def cozeplus(data_dir, *args, **env):
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "COZEPLUS_ADMIN_PASSWORD")
     }
     environment.update(COZEPLUS_DATA_DIR=str(data_dir), COZEPLUS_ARGON2_MEMORY_KIB="1024", **env)
-    return subprocess.run(
-        [sys.executable, "-m", "core.cli", *args],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(environment, *args)
 
 
 def password_hash(data_dir, email) -> str:
@@ -50,23 +40,17 @@ def test_a_busy_port_is_reported_before_anything_else(tmp_path):
 
 def test_reset_password_sets_a_chosen_or_a_printed_password(tmp_path):
     assert cozeplus(tmp_path, "migrate").returncode == 0
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from core.settings import get_settings; from models.db import init_db;"
-            "from services.accounts import ensure_admin; s = get_settings(); init_db(s.database_url);"
-            "ensure_admin(s)",
-        ],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-        timeout=60,
-        env={
+    run_python(
+        {
             **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
             "COZEPLUS_DATA_DIR": str(tmp_path),
             "COZEPLUS_ADMIN_PASSWORD": "forgotten-123",
         },
+        "-c",
+        "from core.settings import get_settings; from models.db import init_db;"
+        "from services.accounts import ensure_admin; s = get_settings(); init_db(s.database_url);"
+        "ensure_admin(s)",
+        check=True,
     )
     chosen = cozeplus(tmp_path, "reset-password", "Admin@Example.com", "--password", "remembered-456")
     assert chosen.returncode == 0, chosen.stderr

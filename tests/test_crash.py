@@ -7,16 +7,11 @@ import http.server
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 
 import httpx
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-
-from core.settings import REPO_ROOT
+from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, run_cli, start_server
 
 PAGE = b"<html><body><h1>Shipping</h1><p>Parcels leave the Lyon depot every morning at six.</p></body></html>"
 
@@ -43,32 +38,6 @@ class SlowPage(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def serve(env: dict) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "serve", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            time.sleep(0.05)
-    server.kill()
-    raise AssertionError("the server did not start")
-
-
 def test_kill_9_mid_ingestion_and_mid_stream(tmp_path):
     page_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowPage)
     threading.Thread(target=page_server.serve_forever, daemon=True).start()
@@ -80,15 +49,8 @@ def test_kill_9_mid_ingestion_and_mid_stream(tmp_path):
         COZEPLUS_KNOWLEDGE_ALLOW_PRIVATE_URLS="1",
         COZEPLUS_OFFLINE_MODEL_DELAY_MS="0",
     )
-    subprocess.run(
-        [sys.executable, "-m", "core.cli", "migrate"],
-        cwd=REPO_ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    server, base = serve(env)
+    run_cli(env, "migrate", check=True)
+    server, base = start_server(env)
     try:
         token = httpx.post(
             f"{base}/api/passport/web/email/login/", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
@@ -138,7 +100,7 @@ def test_kill_9_mid_ingestion_and_mid_stream(tmp_path):
             server.kill()
     SlowPage.release.set()
 
-    restarted, base = serve(env)
+    restarted, base = start_server(env)
     try:
         started = time.monotonic()
         http_client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)

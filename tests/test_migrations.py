@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
-
-from core.settings import REPO_ROOT
+from conftest import run_cli, run_python
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("DATABASE_URL")),
@@ -21,17 +18,9 @@ def _run(args, data_dir, **env):
         **os.environ,
         "COZEPLUS_DATA_DIR": str(data_dir),
         "COZEPLUS_ADMIN_PASSWORD": "first-admin-pass",
-        **env,
     }
     environment.pop("DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "core.cli", *args],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli({**environment, **env}, *args)
 
 
 def test_serve_refuses_an_unmigrated_database(tmp_path):
@@ -67,21 +56,7 @@ def test_first_start_prints_a_generated_admin_password_once(tmp_path):
     environment = {**os.environ, "COZEPLUS_DATA_DIR": str(tmp_path), "COZEPLUS_LOG_LEVEL": "WARNING"}
     environment.pop("DATABASE_URL", None)
     environment.pop("COZEPLUS_ADMIN_PASSWORD", None)
-    first = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    first = run_python(environment, "-c", code)
     assert "created admin admin@example.com with password" in first.stdout, first.stderr
-    second = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    second = run_python(environment, "-c", code)
     assert "created admin" not in second.stdout

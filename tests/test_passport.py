@@ -486,6 +486,13 @@ class TestLockoutCannotBeTurnedAgainstTheOwner:
 
         return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10)
 
+    def register_from(self, base, address, email):
+        with self.client_from(address) as http:
+            response = http.post(
+                f"{base}/api/passport/web/email/register/v2/", json={"email": email, "password": PASSWORD}
+            )
+            assert response.status_code == 200, response.text
+
     def login(self, base, address, email, password):
         with self.client_from(address) as http:
             return http.post(
@@ -494,14 +501,7 @@ class TestLockoutCannotBeTurnedAgainstTheOwner:
 
     def test_an_attacker_locks_only_their_own_address(self, live_server):
         email = new_email("owner")
-        with self.client_from("127.0.0.1") as http:
-            assert (
-                http.post(
-                    f"{live_server}/api/passport/web/email/register/v2/",
-                    json={"email": email, "password": PASSWORD},
-                ).status_code
-                == 200
-            )
+        self.register_from(live_server, "127.0.0.1", email)
         statuses = [self.login(live_server, "127.0.0.2", email, f"guess-{i}").status_code for i in range(30)]
         assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}
         # the attacker's address is refused even with the right password ...
@@ -515,23 +515,12 @@ class TestLockoutCannotBeTurnedAgainstTheOwner:
         email = new_email("future")
         for i in range(8):
             self.login(live_server, "127.0.0.2", email, f"guess-{i}")
-        with self.client_from("127.0.0.1") as http:
-            assert (
-                http.post(
-                    f"{live_server}/api/passport/web/email/register/v2/",
-                    json={"email": email, "password": PASSWORD},
-                ).status_code
-                == 200
-            )
+        self.register_from(live_server, "127.0.0.1", email)
         assert self.login(live_server, "127.0.0.1", email, PASSWORD).status_code == 200
 
     def test_failing_addresses_are_slowed_per_email_but_a_clean_one_is_not(self, live_server):
         email = new_email("paced")
-        with self.client_from("127.0.0.1") as http:
-            http.post(
-                f"{live_server}/api/passport/web/email/register/v2/",
-                json={"email": email, "password": PASSWORD},
-            )
+        self.register_from(live_server, "127.0.0.1", email)
         for address in ("127.0.0.4", "127.0.0.5"):  # three each: under the per-address-and-e-mail limit
             assert [self.login(live_server, address, email, "wrong-pass").status_code for _ in range(3)] == [
                 401
