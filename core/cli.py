@@ -70,14 +70,22 @@ def _serve(args) -> int:
     return 0
 
 
-def _worker(args) -> int:
+def _open_migrated_database(settings) -> bool:
+    """Bind the database; False (having said why) when it is not migrated."""
     from models.db import init_db, pending_migrations
-    from services import ingestion, tasks  # noqa: F401  (registers the tasks)
 
-    settings = get_settings()
     init_db(settings.database_url)
     if pending_migrations():
         print("cozeplus: the database is not migrated; run `cozeplus migrate` first", file=sys.stderr)
+        return False
+    return True
+
+
+def _worker(args) -> int:
+    from services import ingestion, tasks  # noqa: F401  (registers the tasks)
+
+    settings = get_settings()
+    if not _open_migrated_database(settings):
         return 2
     tasks.configure(settings)
     print(
@@ -88,13 +96,9 @@ def _worker(args) -> int:
 
 
 def _reset_password(args) -> int:
-    from models.db import init_db, pending_migrations
     from services import accounts
 
-    settings = get_settings()
-    init_db(settings.database_url)
-    if pending_migrations():
-        print("cozeplus: the database is not migrated; run `cozeplus migrate` first", file=sys.stderr)
+    if not _open_migrated_database(get_settings()):
         return 2
     password = args.password or secrets.token_urlsafe(12)
     try:
