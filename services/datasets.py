@@ -16,8 +16,9 @@ from models.knowledge import (
     FORMAT_TEXT,
     Dataset,
     Document,
+    SliceVector,
 )
-from services import refs
+from services import embeddings, refs
 from services.fulltext import FullTextIndex
 
 # --- datasets ----------------------------------------------------------------------------------
@@ -160,11 +161,21 @@ def dataset_stats(datasets: list[Dataset]) -> dict[int, dict]:
             "bot_used_count": 0,
             "processing_file_id_list": [],
             "failed_file_list": [],
+            "embedded_slice_count": 0,
         }
         for i in dataset_ids
     }
     if not dataset_ids:
         return stats
+    model = embeddings.embedding_model()
+    if model is not None:  # how far the background embedding has come
+        for dataset, count in (
+            SliceVector.select(SliceVector.dataset_id, fn.COUNT(SliceVector.slice))
+            .where(SliceVector.dataset_id.in_(dataset_ids), SliceVector.model_id == model.id)
+            .group_by(SliceVector.dataset_id)
+            .tuples()
+        ):
+            stats[dataset]["embedded_slice_count"] = count
     for bot in Bot.select(Bot.config).where(
         Bot.space.in_({d.space_id for d in datasets}), Bot.config.contains('"knowledge_info":[{')
     ):

@@ -190,9 +190,17 @@ def test_existing_slices_are_embedded_when_a_model_is_chosen(admin, alice, fake)
     ids = [s.id for s in Slice.select().where(Slice.dataset == int(dataset_id))]
     assert SliceVector.select().where(SliceVector.slice.in_(ids)).count() == 0
     embedding = register(admin, fake, kind="embedding", dimensions=EMBEDDING_DIMENSIONS)
+
+    def detail() -> dict:
+        details = alice.post("/api/knowledge/detail", {"dataset_ids": [dataset_id]}).json()["data"]
+        return details["dataset_details"][dataset_id]
+
+    assert detail()["embedded_slice_count"] == 0  # no model chosen yet
     try:
         assert admin.post(CONFIG + "save", {"embedding_model_id": embedding}).status_code == 200
         wait_for(lambda: SliceVector.select().where(SliceVector.slice.in_(ids)).count() == len(ids))
+        # the background embedding shows in the knowledge base's counters
+        assert detail()["embedded_slice_count"] == detail()["slice_count"] == len(ids)
         assert (
             retrieve(alice, [dataset_id], "refund", search_strategy=0)["slices"][0]["content"]
             == "Money back in 30 days."
