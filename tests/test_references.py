@@ -465,3 +465,31 @@ def test_icons_stored_before_the_check_are_cleared_by_migration(client):
     assert BotVersion.get_by_id(version.id).snapshot["icon_uri"] == ""
     online = alice.get(f"/v1/bot/get_online_info?bot_id={leaked}").json()["data"]
     assert online["icon_url"] == ""
+
+
+def test_many_rows_under_knowledge_bases_are_checked_in_a_fixed_number_of_queries(client):
+    """refs.many: the rows and their knowledge bases' spaces in two queries, however many rows."""
+    from test_knowledge import add_and_wait, make_dataset, text_source
+
+    from models.db import db
+    from models.identity import User
+    from services import refs
+
+    alice = register(client)
+    dataset_id = make_dataset(alice, name="counted")
+    documents = add_and_wait(alice, dataset_id, [text_source(f"d{i}", f"text {i}") for i in range(6)])
+    user = User.get_by_id(int(alice.user_id))
+    statements = []
+    original = db.obj.execute_sql
+
+    def counting(sql, params=None, *args, **kwargs):
+        statements.append(sql)
+        return original(sql, params, *args, **kwargs)
+
+    db.obj.execute_sql = counting
+    try:
+        rows = refs.many(user, refs.DOCUMENT, [d["document_id"] for d in documents], field="document_ids")
+    finally:
+        del db.obj.execute_sql
+    assert [str(r.id) for r in rows] == [d["document_id"] for d in documents]
+    assert len(statements) <= 4  # the documents, their spaces, the caller's membership
