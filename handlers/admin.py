@@ -7,10 +7,10 @@ from importlib.metadata import PackageNotFoundError, version
 from core import errors
 from core.authz import require_super_admin
 from core.envelope import ok
-from handlers.views import model_admin_view
 from models.db import db
 from models.llm import LlmModel
 from services import embeddings, ingestion, local_models, model_registry, retrieval
+from views.admin import knowledge_config_view, local_model_view, model_admin_view
 
 try:
     VERSION = version("cozeplus")
@@ -65,18 +65,11 @@ def list_models(token_info, body=None):
 
 def list_local_models(token_info):
     require_super_admin(token_info["user"])
+    hint = local_models.INSTALL_HINT
     return ok(
         {
             "models": [
-                {
-                    "model_name": m.name,
-                    "kind": "embedding",
-                    "dimensions": m.dimensions,
-                    "max_tokens": m.max_tokens,
-                    "languages": m.languages,
-                    "installed": local_models.installed(m.name),
-                    "install_hint": local_models.INSTALL_HINT,
-                }
+                local_model_view(m, local_models.installed(m.name), hint)
                 for m in local_models.MODELS.values()
             ]
         }
@@ -92,18 +85,9 @@ def delete_model(token_info, body):
 # --- knowledge models (super admins) ----------------------------------------------------------
 
 
-def _knowledge_config_view(config: dict) -> dict:
-    return {
-        "embedding_model_id": config.get("embedding_model_id"),
-        "rerank_model_id": config.get("rerank_model_id"),
-        "caption_model_id": config.get("caption_model_id"),
-        "available_strategies": retrieval.available_strategies(),
-    }
-
-
 def get_knowledge_config(token_info):
     require_super_admin(token_info["user"])
-    return ok(_knowledge_config_view(embeddings.config()))
+    return ok(knowledge_config_view(embeddings.config(), retrieval.available_strategies()))
 
 
 def save_knowledge_config(token_info, body):
@@ -113,4 +97,4 @@ def save_knowledge_config(token_info, body):
     config = embeddings.save_config(**{key: body[key] for key in choices if key in body})
     if config.get("embedding_model_id") and config["embedding_model_id"] != before:
         ingestion.embed_missing_task()
-    return ok(_knowledge_config_view(config))
+    return ok(knowledge_config_view(config, retrieval.available_strategies()))

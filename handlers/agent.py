@@ -5,9 +5,22 @@ from __future__ import annotations
 from core import errors
 from core.envelope import ok
 from core.ids import parse_id
-from handlers.views import avatar_url, connector_views, draft_bot_view, history_view, model_choice_view
+from core.links import file_uri
+from models.agent import CONNECTORS
 from models.llm import KIND_CHAT, LlmModel
-from services import agents, files, refs
+from services import agents, refs
+from views.agent import (
+    REPLY_MODES,
+    RESPONSE_FORMATS,
+    connector_views,
+    draft_bot_view,
+    history_view,
+    model_choice_view,
+    open_bot,
+    open_bot_summary,
+    published_bot_view,
+)
+from views.passport import user_brief
 
 
 def get_type_list(token_info, body=None):
@@ -57,8 +70,11 @@ def update_display_info(token_info, body):
 def get_draft_bot_info(token_info, body):
     user = token_info["user"]
     bot = agents.load(user, body["bot_id"], space_id=body.get("space_id"))
-    version = body.get("version") or body.get("commit_version")
-    return ok(draft_bot_view(bot, user, agents.version_of(bot, version) if version else None))
+    number = body.get("version") or body.get("commit_version")
+    version = agents.version_of(bot, number) if number else None
+    info = agents.bot_info(bot) if version is None else version.snapshot
+    label = version.version if version is not None else ""
+    return ok(draft_bot_view(bot, user, info, agents.surroundings(bot, info), label))
 
 
 def update_draft_bot_info(token_info, body):
@@ -86,7 +102,7 @@ def duplicate_bot(token_info, body):
         {
             "bot_id": str(bot.id),
             "name": bot.name,
-            "user_info": {"user_id": str(user.id), "name": user.name, "avatar_url": avatar_url(user)},
+            "user_info": user_brief(user),
         }
     )
 
@@ -123,13 +139,13 @@ def publish_bot(token_info, body):
 
 def list_publish_connectors(token_info, body):
     bot = agents.load(token_info["user"], body["bot_id"], space_id=body.get("space_id"))
-    return ok({"publish_connector_list": connector_views(bot)})
+    return ok({"publish_connector_list": connector_views(agents.surroundings(bot))})
 
 
 def list_draft_history(token_info, body):
     bot = agents.load(token_info["user"], body["bot_id"], space_id=body.get("space_id"))
     listed = agents.history(bot, body["page_index"], body["page_size"], body.get("connector_id"))
-    return ok({"history_infos": [history_view(v) for v in listed.rows], "total": listed.total})
+    return ok({"history_infos": [history_view(v, CONNECTORS) for v in listed.rows], "total": listed.total})
 
 
 # --- Open API (/v1): what cozepy and @coze/api call ------------------------------------------
@@ -139,7 +155,7 @@ def _open_changes(body: dict) -> dict:
     """An Open API create/update body as a draft patch (Coze's BotInfo field names)."""
     changes = {k: body[k] for k in ("name", "description") if body.get(k) is not None}
     if body.get("icon_file_id"):
-        changes["icon_uri"] = f"file:{body['icon_file_id']}"
+        changes["icon_uri"] = file_uri(body["icon_file_id"])
     for key in ("prompt_info", "onboarding_info"):
         if body.get(key) is not None:
             changes[key] = body[key]
@@ -161,13 +177,13 @@ def _open_changes(body: dict) -> dict:
         if model.get("context_round") is not None:
             info["short_memory_policy"] = {"context_mode": 2, "history_round": model["context_round"]}
         if model.get("response_format"):
-            info["response_format"] = {v: k for k, v in agents.RESPONSE_FORMATS.items()}.get(
+            info["response_format"] = {v: k for k, v in RESPONSE_FORMATS.items()}.get(
                 model["response_format"], 0
             )
         changes["model_info"] = info
     reply = body.get("suggest_reply_info")
     if reply:
-        mode = {v: k for k, v in agents.REPLY_MODES.items()}.get(reply.get("reply_mode"), 0)
+        mode = {v: k for k, v in REPLY_MODES.items()}.get(reply.get("reply_mode"), 0)
         changes["suggest_reply_info"] = {
             "suggest_reply_mode": mode,
             "customized_suggest_prompt": reply.get("customized_prompt", ""),
@@ -190,11 +206,20 @@ def _open_changes(body: dict) -> dict:
     return changes
 
 
+def _open_draft(bot) -> dict:
+    info = agents.bot_info(bot)
+    return open_bot(bot, info, str(bot.draft_version), agents.model_named_in(info))
+
+
+def _open_version(bot, version) -> dict:
+    return open_bot(bot, version.snapshot, version.version, agents.model_named_in(version.snapshot))
+
+
 def open_create_bot(token_info, body):
     bot = agents.create_configured(
         token_info["user"], body["space_id"], body["name"], body.get("description"), _open_changes(body)
     )
-    return ok(agents.open_bot(bot, agents.bot_info(bot), str(bot.draft_version)))
+    return ok(_open_draft(bot))
 
 
 def open_update_bot(token_info, body):
@@ -205,7 +230,7 @@ def open_update_bot(token_info, body):
 def open_publish_bot(token_info, body):
     version = agents.publish(token_info["user"], body["bot_id"], [str(c) for c in body["connector_ids"]])
     bot = agents.load(token_info["user"], body["bot_id"], space_id=body.get("space_id"))
-    return ok(agents.open_bot(bot, version.snapshot, version.version))
+    return ok(_open_version(bot, version))
 
 
 def get_online_info(token_info, bot_id):
@@ -213,13 +238,13 @@ def get_online_info(token_info, bot_id):
     version = agents.published(bot)
     if version is None:
         raise errors.AGENT_NOT_PUBLISHED(f"agent {bot_id} has not been published")
-    return ok(agents.open_bot(bot, version.snapshot, version.version))
+    return ok(_open_version(bot, version))
 
 
 def open_get_bot(token_info, bot_id, is_published=False):
     bot = agents.load(token_info["user"], bot_id)
     if not is_published:
-        return ok(agents.open_bot(bot, agents.bot_info(bot), str(bot.draft_version)))
+        return ok(_open_draft(bot))
     return get_online_info(token_info, bot_id)
 
 
@@ -229,42 +254,11 @@ def open_list_bots(
     rows, total = agents.page_of_space(
         token_info["user"], workspace_id, page_index, page_size, publish_status
     )
-    return ok(
-        {
-            "items": [
-                {
-                    "id": str(b.id),
-                    "name": b.name,
-                    "description": b.description,
-                    "icon_url": files.url_of(b.icon_uri),
-                    "is_published": at is not None,
-                    "updated_at": b.updated_at,
-                    "owner_user_id": str(b.creator_id),
-                    "published_at": at or 0,
-                }
-                for b, at in rows
-            ],
-            "total": total,
-        }
-    )
+    return ok({"items": [open_bot_summary(b, at) for b, at in rows], "total": total})
 
 
 def published_bots_list(token_info, space_id, page_index=1, page_size=20):
     rows, total = agents.page_of_space(
         token_info["user"], space_id, page_index, page_size, "published_online"
     )
-    return ok(
-        {
-            "space_bots": [
-                {
-                    "bot_id": str(b.id),
-                    "bot_name": b.name,
-                    "description": b.description,
-                    "icon_url": files.url_of(b.icon_uri),
-                    "publish_time": str(at),
-                }
-                for b, at in rows
-            ],
-            "total": total,
-        }
-    )
+    return ok({"space_bots": [published_bot_view(b, at) for b, at in rows], "total": total})

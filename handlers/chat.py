@@ -5,12 +5,13 @@ from __future__ import annotations
 from core import sse
 from core.envelope import ok
 from handlers.conversation import message_input
-from handlers.views import chat_view, open_message_view, web_message_view
 from models.conversation import FAILED, SCENE_PLAYGROUND
 from models.db import run_db
 from services import chat as runtime
 from services import chat_runs as runs
 from services import conversations
+from views.chat import chat_view
+from views.conversation import open_message_view, web_message_view
 
 WEB_KEEPALIVE_SECONDS = 15.0
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from core.envelope import SUCCESS_MSG, ok
-from handlers.views import conversation_view, open_message_view, web_message_view
 from models.conversation import SCENE_PLAYGROUND
-from services import agents, conversations, files
+from services import agents, conversations
 from services import chat_runs as runs
+from views.conversation import conversation_view, open_message_view, participant_view, web_message_view
 
 
 def message_input(item: dict) -> conversations.MessageInput:
@@ -43,9 +43,7 @@ def get_message_list(token_info, body):
             "last_section_id": str(conversation.last_section_id),
             "connector_conversation_id": "",
             "read_message_index": "0",
-            "participant_info_map": {
-                str(bot.id): {"id": str(bot.id), "name": bot.name, "avatar_url": files.url_of(bot.icon_uri)}
-            },
+            "participant_info_map": {str(bot.id): participant_view(bot)},
         }
     )
 

@@ -3,89 +3,10 @@
 from __future__ import annotations
 
 from core.envelope import ok
-from models.knowledge import BUSY, DOC_ENABLED, DOC_FAILED, SLICE_DISABLED
+from core.links import file_uri
+from models.knowledge import DOC_ENABLED
 from services import datasets, documents, files, retrieval, slices
-
-STATUS_TEXT = {0: "processing", 1: "done", 2: "disabled", 4: "resegmenting", 9: "failed"}
-
-
-def dataset_view(dataset, stats: dict) -> dict:
-    return {
-        "dataset_id": str(dataset.id),
-        "name": dataset.name,
-        "description": dataset.description,
-        "icon_uri": dataset.icon_uri,
-        "icon_url": files.url_of(dataset.icon_uri) if dataset.icon_uri else "",
-        "space_id": str(dataset.space_id),
-        "creator_id": str(dataset.creator_id),
-        "status": dataset.status,
-        "format_type": dataset.format_type,
-        "chunk_strategy": dataset.chunk_strategy or None,
-        "can_edit": True,
-        "create_time": dataset.created_at,
-        "update_time": dataset.updated_at,
-        **stats,
-    }
-
-
-def document_view(document) -> dict:
-    return {
-        "document_id": str(document.id),
-        "dataset_id": str(document.dataset_id),
-        "name": document.name,
-        "tos_uri": f"file:{document.file_id}" if document.file_id else "",
-        "web_url": document.web_url,
-        "type": document.file_type,
-        "size": document.size,
-        "char_count": document.char_count,
-        "slice_count": document.slice_count,
-        "hit_count": document.hit_count,
-        "status": document.status,
-        "status_descript": document.status_reason,
-        "progress": document.progress,
-        "source_type": document.source_type,
-        "format_type": document.dataset.format_type,
-        "table_meta": document.table_meta,
-        "chunk_strategy": document.chunk_strategy or None,
-        "parsing_strategy": document.parsing_strategy,
-        "caption": document.caption,
-        "update_type": (document.update_rule or {}).get("update_type", 0),
-        "update_interval": (document.update_rule or {}).get("update_interval", 0),
-        "create_time": document.created_at,
-        "update_time": document.updated_at,
-    }
-
-
-def progress_view(document) -> dict:
-    done = document.status not in BUSY
-    return {
-        "document_id": str(document.id),
-        "document_name": document.name,
-        "progress": 100 if done and document.status != DOC_FAILED else document.progress,
-        "status": document.status,
-        "status_descript": document.status_reason or STATUS_TEXT.get(document.status, ""),
-        "remaining_time": 0 if done else max(1, (100 - document.progress) // 10),
-        "size": document.size,
-        "type": document.file_type,
-        "url": document.web_url,
-        "update_type": (document.update_rule or {}).get("update_type", 0),
-        "update_interval": (document.update_rule or {}).get("update_interval", 0),
-    }
-
-
-def slice_view(piece) -> dict:
-    return {
-        "slice_id": str(piece.id),
-        "document_id": str(piece.document_id),
-        "dataset_id": str(piece.dataset_id),
-        "content": piece.content,
-        "status": piece.status,
-        "enabled": piece.status != SLICE_DISABLED,
-        "hit_count": piece.hit_count,
-        "char_count": piece.char_count,
-        "sequence": piece.sequence,
-        "meta": piece.meta,
-    }
+from views.knowledge import dataset_view, document_view, hit_view, photo_view, progress_view, slice_view
 
 
 def _datasets_view(rows) -> list[dict]:
@@ -251,17 +172,6 @@ def delete_slices(token_info, body):
 # --- retrieval test ----------------------------------------------------------------------------
 
 
-def hit_view(hit) -> dict:
-    return {
-        **slice_view(hit.slice),
-        "score": round(hit.score, 6),
-        "scores": {k: round(v, 6) for k, v in hit.scores.items()},
-        "ranks": hit.ranks,
-        "document_name": hit.document.name,
-        "dataset_name": hit.dataset.name,
-    }
-
-
 def retrieve(token_info, body):
     user = token_info["user"]
     found = [datasets.load_dataset(user, i) for i in dict.fromkeys(map(str, body["dataset_ids"]))]
@@ -304,7 +214,7 @@ def _create_dataset(user, body, icon_uri):
 
 
 def _icon_uri(user, file_id) -> str:
-    return f"file:{files.owned(user, file_id).id}" if file_id not in (None, "") else ""
+    return file_uri(files.owned(user, file_id).id) if file_id not in (None, "") else ""
 
 
 def open_create_dataset(token_info, body):
@@ -345,23 +255,6 @@ def open_delete_dataset(token_info, dataset_id):
 def open_dataset_process(token_info, dataset_id, body):
     _, found = documents.documents_in(token_info["user"], dataset_id, body["document_ids"])
     return ok({"data": [progress_view(d) for d in found]})
-
-
-def photo_view(document) -> dict:
-    stored = document.file
-    return {
-        "document_id": str(document.id),
-        "url": files.signed_url(stored) if stored else "",
-        "name": document.name,
-        "size": document.size,
-        "type": document.file_type,
-        "status": 9 if document.status == DOC_FAILED else 0 if document.status in BUSY else 1,
-        "caption": document.caption,
-        "creator_id": str(document.creator_id),
-        "source_type": document.source_type,
-        "create_time": document.created_at,
-        "update_time": document.updated_at,
-    }
 
 
 def open_list_images(token_info, dataset_id, keyword=None, has_caption=None, page_num=1, page_size=10):

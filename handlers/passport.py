@@ -9,8 +9,8 @@ from core.envelope import ok
 from core.http import cleared_session_cookie, client_address, session_cookie
 from core.security import require_session
 from core.settings import get_settings
-from handlers.views import avatar_url, user_view
 from services import accounts, avatars
+from views.passport import open_user_view, user_view
 
 
 def _logged_in(user, token: str, expires_at: int):
@@ -76,12 +76,4 @@ def get_avatar(avatar_key):
 
 
 def users_me(token_info):
-    user = token_info["user"]
-    return ok(
-        {
-            "user_id": str(user.id),
-            "user_name": user.unique_name or user.email,
-            "nick_name": user.name,
-            "avatar_url": avatar_url(user),
-        }
-    )
+    return ok(open_user_view(token_info["user"]))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from core.envelope import ok
 from core.security import require_session
-from handlers.views import pat_view
 from services import refs, tokens
+from views.permission import pat_view
 
 
 def create_pat(token_info, body):

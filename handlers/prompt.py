@@ -5,19 +5,7 @@ from __future__ import annotations
 from core import authz
 from core.envelope import ok
 from services import library
-
-
-def _view(prompt) -> dict:
-    return {
-        "id": str(prompt.id),
-        "space_id": str(prompt.space_id),
-        "name": prompt.name,
-        "description": prompt.description,
-        "prompt_text": prompt.prompt_text,
-        "creator_id": str(prompt.creator_id),
-        "create_time": prompt.created_at,
-        "update_time": prompt.updated_at,
-    }
+from views.prompt import prompt_view
 
 
 def upsert_prompt_resource(token_info, body):
@@ -25,7 +13,7 @@ def upsert_prompt_resource(token_info, body):
 
 
 def get_prompt_resource_info(token_info, prompt_resource_id):
-    return ok({"prompt_resource": _view(library.get_prompt(token_info["user"], prompt_resource_id))})
+    return ok({"prompt_resource": prompt_view(library.get_prompt(token_info["user"], prompt_resource_id))})
 
 
 def delete_prompt_resource(token_info, body):

@@ -3,31 +3,8 @@
 from __future__ import annotations
 
 from core.envelope import ok
-from handlers.views import avatar_url
-from services import files, search
-
-
-def _intelligence(bot, published_at, user) -> dict:
-    owner = bot.creator  # joined by the query
-    return {
-        "basic_info": {
-            "id": str(bot.id),
-            "name": bot.name,
-            "description": bot.description,
-            "icon_url": files.url_of(bot.icon_uri),
-            "space_id": str(bot.space_id),
-            "owner_id": str(bot.creator_id),
-            "create_time": bot.created_at,
-            "update_time": bot.updated_at,
-            "status": 1,
-            "publish_time": published_at or 0,
-        },
-        "type": search.TYPE_BOT,
-        "publish_info": {"has_published": published_at is not None, "publish_time": published_at or 0},
-        "permission_info": {"can_delete": bot.creator_id == user.id, "can_view": True},
-        "owner_info": {"user_id": str(owner.id), "nickname": owner.name, "avatar_url": avatar_url(owner)},
-        "other_info": {"bot_mode": bot.bot_mode},
-    }
+from services import search
+from views.search import intelligence_view, prompt_resource_view
 
 
 def get_draft_intelligence_list(token_info, body):
@@ -45,7 +22,7 @@ def get_draft_intelligence_list(token_info, body):
     rows, total, following = search.intelligences(user, criteria)
     return ok(
         {
-            "intelligences": [_intelligence(b, at, user) for b, at in rows],
+            "intelligences": [intelligence_view(b, at, user, search.TYPE_BOT) for b, at in rows],
             "total": total,
             "has_more": following is not None,
             "next_cursor_id": str(following or ""),
@@ -56,7 +33,7 @@ def get_draft_intelligence_list(token_info, body):
 def get_recently_edit_intelligence(token_info, body=None):
     user = token_info["user"]
     rows = search.recently_edited(user, (body or {}).get("size") or 20)
-    return ok({"intelligence_info_list": [_intelligence(b, at, user) for b, at in rows]})
+    return ok({"intelligence_info_list": [intelligence_view(b, at, user, search.TYPE_BOT) for b, at in rows]})
 
 
 def library_resource_list(token_info, body):
@@ -69,5 +46,7 @@ def library_resource_list(token_info, body):
         cursor=body.get("cursor"),
         size=body.get("size") or 20,
     )
-    resources, following = search.library(token_info["user"], criteria)
+    user = token_info["user"]
+    rows, following = search.library(user, criteria)
+    resources = [prompt_resource_view(p, user, search.RES_PROMPT) for p in rows]
     return ok({"resource_list": resources, "cursor": str(following or ""), "has_more": following is not None})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from core.authz import require_space
 from core.envelope import ok
-from handlers.views import space_view
 from models import paging
 from models.identity import SPACE_PERSONAL, Space
 from services import refs
+from views.space import space_view, workspace_view
 
 
 def list_spaces(token_info, body=None):
@@ -30,26 +30,13 @@ def get_space(token_info, body):
     return ok({"space": space_view(space, require_space(user, space.id))})
 
 
-_ROLE_NAMES = {1: "owner", 2: "admin", 3: "member"}
-
-
 def list_workspaces(
     token_info, page_num=1, page_size=20, user_id=None, coze_account_id=None, enterprise_id=None
 ):
     page = paging.page(Space.for_member(token_info["user"].id), page_num, page_size, total=True)
     return ok(
         {
-            "workspaces": [
-                {
-                    "id": str(s.id),
-                    "name": s.name,
-                    "icon_url": s.icon_uri,
-                    "role_type": _ROLE_NAMES.get(s.role, "member"),
-                    "workspace_type": "personal" if s.space_type == SPACE_PERSONAL else "team",
-                    "enterprise_id": "",
-                }
-                for s in page.rows
-            ],
+            "workspaces": [workspace_view(s) for s in page.rows],
             "total_count": page.total,
         }
     )

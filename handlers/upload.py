@@ -13,18 +13,7 @@ from connexion.lifecycle import ConnexionResponse
 from core import errors
 from core.envelope import ok
 from services import files
-
-
-def file_view(stored) -> dict:
-    return {
-        "id": str(stored.id),
-        "file_name": stored.file_name,
-        "bytes": stored.size,
-        "created_at": stored.created_at,
-        "content_type": stored.content_type,
-        "uri": f"file:{stored.id}",
-        "url": files.signed_url(stored),
-    }
+from views.upload import apply_view, bot_upload_view, commit_view, file_view, stored_bytes_view
 
 
 def upload_file(token_info, file=None):
@@ -52,9 +41,7 @@ def bot_upload_file(token_info, body):
         io.BytesIO(content),
         biz_type=head.get("biz_type", 0),
     )
-    return ok(
-        {"upload_uri": f"file:{stored.id}", "upload_url": files.signed_url(stored), "file_id": str(stored.id)}
-    )
+    return ok(bot_upload_view(stored))
 
 
 def download_file(file_id, expires=None, signature=None, token_info=None):
@@ -89,36 +76,8 @@ def apply_upload_action(
     user = token_info["user"]
     if Action == "ApplyImageUpload":
         store_uri, session = files.apply_upload(user, FileExtension or "png")
-        host = request.headers.get("host", "127.0.0.1:8888")
-        return ok(
-            {
-                "Result": {
-                    "UploadAddress": {
-                        "StoreInfos": [{"StoreUri": store_uri, "Auth": session, "UploadID": ""}],
-                        "UploadHosts": [f"{host}/api/common/upload"],
-                        "SessionKey": session,
-                    }
-                }
-            }
-        )
-    stored = files.commit_upload(user, (body or {}).get("SessionKey", ""))
-    return ok(
-        {
-            "Result": {
-                "Results": [{"Uri": f"file:{stored.id}", "UriStatus": 2000}],
-                "PluginResult": [
-                    {
-                        "FileName": stored.file_name,
-                        "ImageUri": f"file:{stored.id}",
-                        "ImageMd5": stored.sha256[:32],
-                        "ImageFormat": stored.file_name.rpartition(".")[2],
-                        "ImageSize": stored.size,
-                        "ImageUrl": files.signed_url(stored),
-                    }
-                ],
-            }
-        }
-    )
+        return ok(apply_view(store_uri, session, request.headers.get("host", "127.0.0.1:8888")))
+    return ok(commit_view(files.commit_upload(user, (body or {}).get("SessionKey", ""))))
 
 
 def apply_upload_action_post(
@@ -131,7 +90,7 @@ def apply_upload_action_post(
 def upload_to_store(store_uri, body=None):
     """The session key travels in Authorization (as ImageX's Auth), not as a bearer token."""
     stored = files.upload_to_session(request.headers.get("authorization"), store_uri, body or b"")
-    payload = {"hash": stored.sha256[:32], "key": store_uri, "uploadID": "", "uri": f"file:{stored.id}"}
+    payload = stored_bytes_view(stored, store_uri)
     # the envelope, plus the ImageX fields the console's uploader reads
     return {
         **ok(payload),

@@ -67,6 +67,10 @@ class Space(BaseModel):
     space_type = IntegerField(default=SPACE_PERSONAL)
     owner = ForeignKeyField(User, backref="owned_spaces", on_delete="CASCADE")
 
+    @property
+    def personal(self) -> bool:
+        return self.space_type == SPACE_PERSONAL
+
     @classmethod
     def for_member(cls, user_id: int):
         """Spaces the user belongs to, with their role, personal space first."""

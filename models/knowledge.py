@@ -73,6 +73,14 @@ class Document(BaseModel):
         table_name = "kb_document"
         indexes = ((("dataset", "status"), False),)
 
+    @property
+    def busy(self) -> bool:
+        return self.status in BUSY
+
+    @property
+    def failed(self) -> bool:
+        return self.status == DOC_FAILED
+
 
 class Slice(BaseModel):
     document = ForeignKeyField(Document, backref="slices", on_delete="CASCADE")
@@ -87,6 +95,10 @@ class Slice(BaseModel):
     class Meta:
         table_name = "kb_slice"
         indexes = ((("document", "sequence"), False),)
+
+    @property
+    def enabled(self) -> bool:
+        return self.status != SLICE_DISABLED
 
 
 class SliceVector(Model):

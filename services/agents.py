@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 from peewee import Value
 
@@ -15,7 +16,8 @@ from models.db import db
 from models.identity import User
 from models.library import ShortcutCommand
 from models.llm import LlmModel
-from services import files, model_registry, refs
+from services import model_registry, refs
+from views.shortcut import shortcut_view
 
 # The parts of Coze's BotInfo kept in Bot.config; name, description, icon and mode are columns.
 CONFIG_KEYS = (
@@ -130,12 +132,13 @@ def load(user: User, bot_id, action: str = authz.READ, space_id=None) -> Bot:
 
 
 def bot_info(bot: Bot) -> dict:
+    """The agent's settings as one document (Coze's BotInfo): what a chat runs with and what a
+    publish freezes. Views add the icon's link (links expire)."""
     return {
         "bot_id": str(bot.id),
         "name": bot.name,
         "description": bot.description,
         "icon_uri": bot.icon_uri,
-        "icon_url": files.url_of(bot.icon_uri),
         "bot_mode": bot.bot_mode,
         "creator_id": str(bot.creator_id),
         "space_id": str(bot.space_id),
@@ -144,7 +147,9 @@ def bot_info(bot: Bot) -> dict:
         "version": str(bot.draft_version),
         "status": 1,
         **copy.deepcopy(bot.config),
-        "shortcut_commands": shortcuts_of(bot),  # snapshotted with the rest when published
+        "shortcut_commands": [
+            shortcut_view(c) for c in shortcuts_of(bot)
+        ],  # snapshotted with the rest when published
     }
 
 
@@ -341,63 +346,6 @@ def publications(bot: Bot) -> dict[int, BotPublication]:
     return {p.connector_id: p for p in BotPublication.select().where(BotPublication.bot == bot.id)}
 
 
-# --- the Open API's view of agents (/v1/bot..., as cozepy and @coze/api send them) ------------
-
-RESPONSE_FORMATS = {0: "text", 1: "markdown", 2: "json"}
-REPLY_MODES = {0: "enable", 1: "customized", 2: "disable"}
-
-
-def open_bot(bot: Bot, info: dict, version: str) -> dict:
-    """Coze's OpenAPIBotInfo from a draft bot_info or a published snapshot."""
-    model_info = info.get("model_info") or {}
-    model = (
-        LlmModel.get_or_none(LlmModel.id == parse_id(model_info.get("model_id")))
-        if parse_id(model_info.get("model_id")) is not None
-        else None
-    )
-    knowledge = info.get("knowledge") or {}
-    onboarding = info.get("onboarding_info") or {}
-    reply = info.get("suggest_reply_info") or {}
-    return {
-        "bot_id": str(bot.id),
-        "name": info.get("name", bot.name),
-        "description": info.get("description", bot.description),
-        "icon_url": files.url_of(info.get("icon_uri", "")),
-        "create_time": bot.created_at,
-        "update_time": info.get("update_time", bot.updated_at),
-        "version": version,
-        "bot_mode": info.get("bot_mode", bot.bot_mode),
-        "owner_user_id": str(bot.creator_id),
-        "prompt_info": {"prompt": (info.get("prompt_info") or {}).get("prompt", "")},
-        "onboarding_info": {
-            "prologue": onboarding.get("prologue", ""),
-            "suggested_questions": onboarding.get("suggested_questions", []),
-        },
-        "knowledge": {
-            "dataset_ids": [str(k.get("id")) for k in knowledge.get("knowledge_info", [])],
-            "auto_call": knowledge.get("auto", True),
-            "search_strategy": knowledge.get("search_strategy", 0),
-        },
-        "model_info": {
-            "model_id": str(model_info.get("model_id", "")),
-            "model_name": model.name if model else "",
-            "temperature": model_info.get("temperature"),
-            "max_tokens": model_info.get("max_tokens"),
-            "top_p": model_info.get("top_p"),
-            "context_round": (model_info.get("short_memory_policy") or {}).get("history_round"),
-            "response_format": RESPONSE_FORMATS.get(model_info.get("response_format", 0), "text"),
-        },
-        "suggest_reply_info": {
-            "reply_mode": REPLY_MODES.get(reply.get("suggest_reply_mode", 0), "enable"),
-            "customized_prompt": reply.get("customized_suggest_prompt", ""),
-        },
-        "plugin_info_list": [],
-        "workflow_info_list": [],
-        "variables": [],
-        "shortcut_commands": info.get("shortcut_commands", []),
-    }
-
-
 def create_configured(user: User, space_id, name: str, description: str, changes: dict) -> Bot:
     """An agent created with settings at once (the Open API's create): all of it or nothing."""
     with db.atomic():  # a refused reference in the settings leaves no half-made agent behind
@@ -421,21 +369,30 @@ def page_of_space(user: User, space_id, page: int, size: int, publish_status: st
     return [(bot, published_at.get(bot.id)) for bot in listed.rows], listed.total
 
 
-def shortcut_view(command: ShortcutCommand) -> dict:
-    return {
-        "command_id": str(command.id),
-        "object_id": str(command.bot_id),
-        "command_name": command.command_name,
-        "shortcut_command": command.shortcut_command,
-        "send_type": 0,
-        "description": "",
-        "components_list": [],
-        **command.config,
-    }
-
-
-def shortcuts_of(bot) -> list[dict]:
+def shortcuts_of(bot) -> list[ShortcutCommand]:
     """The agent's shortcuts in its shortcut_sort order (unsorted ones last)."""
     order = {c: i for i, c in enumerate(bot.config.get("shortcut_sort", []))}
-    commands = sorted(ShortcutCommand.of_bot(bot.id), key=lambda c: order.get(str(c.id), len(order)))
-    return [shortcut_view(c) for c in commands]
+    return sorted(ShortcutCommand.of_bot(bot.id), key=lambda c: order.get(str(c.id), len(order)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Surroundings:
+    """What an agent's page shows around its settings, loaded for its view."""
+
+    model: LlmModel | None  # the model its settings name, if it exists
+    latest: BotVersion | None  # the last version published to any connector
+    publications: dict[int, BotPublication]
+    connectors: dict = dataclasses.field(default_factory=lambda: CONNECTORS)
+
+
+def model_named_in(info: dict) -> LlmModel | None:
+    number = parse_id((info.get("model_info") or {}).get("model_id"))
+    return LlmModel.get_or_none(LlmModel.id == number) if number is not None else None
+
+
+def surroundings(bot: Bot, info: dict | None = None) -> Surroundings:
+    return Surroundings(
+        model=model_named_in(info) if info is not None else None,
+        latest=published(bot),
+        publications=publications(bot),
+    )

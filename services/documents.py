@@ -202,7 +202,7 @@ def create_documents(
             sheet = base.get("table_sheet") or {}
             documents.append(
                 Document.create(
-                    dataset=dataset.id,
+                    dataset=dataset,  # the instance: views read its format_type
                     creator=user.id,
                     chunk_strategy=strategy,
                     parsing_strategy={
@@ -227,7 +227,7 @@ def list_documents(
     user: User, dataset_id, *, document_ids=None, keyword: str | None = None, page: int = 1, size: int = 20
 ) -> tuple[list[Document], int]:
     dataset = load_dataset(user, dataset_id)
-    query = Document.select().where(Document.dataset == dataset.id)
+    query = Document.select(Document, Dataset).join(Dataset).where(Document.dataset == dataset.id)
     if document_ids:
         named = refs.many(user, refs.DOCUMENT, document_ids, field="document_ids")
         query = query.where(Document.id.in_([d.id for d in named]))
@@ -250,9 +250,9 @@ def documents_in(
     numbers = [parse_id(i) for i in document_ids]
     found = {
         d.id: d
-        for d in Document.select().where(
-            Document.id.in_([n for n in numbers if n is not None]), Document.dataset == dataset.id
-        )
+        for d in Document.select(Document, Dataset)
+        .join(Dataset)
+        .where(Document.id.in_([n for n in numbers if n is not None]), Document.dataset == dataset.id)
     }
     for raw, number in zip(document_ids, numbers):
         if number not in found:

@@ -12,14 +12,13 @@ import time
 import unicodedata
 from pathlib import Path
 
-from core import errors
+from core import errors, links
 from core.ids import new_id, parse_id
 from core.settings import get_settings
 from models.files import StoredFile
 from models.identity import User
 from services import refs
 
-LINK_TTL_SECONDS = 3600
 _TEXT = "text"
 _ZIP = b"PK\x03\x04"
 # extension -> (media type, what the bytes must look like: a magic prefix, _TEXT, or None)
@@ -129,25 +128,14 @@ def read(stored: StoredFile) -> bytes:
     return (_root() / stored.storage_key).read_bytes()
 
 
-def _signature(file_id: int, expires: int) -> str:
-    key = hashlib.sha256(b"cozeplus/file-links/v1:" + get_settings().secret_key.encode()).digest()
-    return hmac.new(key, f"{file_id}:{expires}".encode(), hashlib.sha256).hexdigest()
-
-
-def signed_url(stored: StoredFile, ttl: int = LINK_TTL_SECONDS) -> str:
-    expires = int(time.time()) + ttl
-    return f"/api/files/{stored.id}/content?expires={expires}&signature={_signature(stored.id, expires)}"
-
-
 def by_link(file_id, expires: int | None, signature: str | None) -> StoredFile:
     """The file a signed link names, if the signature is right and the link has not expired."""
     number = parse_id(file_id)
     if number is None or expires is None or not signature:
         raise errors.FILE_NOT_FOUND(f"file {file_id} not found")
-    if not hmac.compare_digest(_signature(number, expires), signature):
-        raise errors.FILE_LINK_INVALID("the download link is not valid")
-    if expires < time.time():
-        raise errors.FILE_LINK_INVALID("the download link has expired")
+    problem = links.link_problem(number, expires, signature)
+    if problem:
+        raise errors.FILE_LINK_INVALID(problem)
     stored = StoredFile.get_or_none(StoredFile.id == number)
     if stored is None:
         raise errors.FILE_NOT_FOUND(f"file {file_id} not found")
@@ -206,11 +194,3 @@ def commit_upload(user: User, session_key: str) -> StoredFile:
     if stored is None:
         raise errors.FILE_NOT_FOUND(f"nothing was uploaded to {store_uri}")
     return stored
-
-
-def url_of(uri: str) -> str:
-    """A displayable URL for a stored uri: `file:<id>` becomes a signed link; others pass through."""
-    if not uri.startswith("file:"):
-        return uri
-    stored = StoredFile.requested(uri.removeprefix("file:"))
-    return signed_url(stored) if stored else ""

@@ -14,7 +14,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 
-from core import authz, errors
+from core import authz, errors, links
 from core.ids import parse_id
 from models.agent import Bot
 from models.conversation import ChatRun, Conversation, Message
@@ -186,4 +186,4 @@ def file_uri(
     match = _FILE_URI.match(uri)
     if match is None:
         raise invalid(f"{field}: expected file:<id> of an upload or an http(s) URL, got {uri[:80]!r}")
-    return f"file:{one(user, FILE, match.group(1), field=field).id}"
+    return links.file_uri(one(user, FILE, match.group(1), field=field).id)

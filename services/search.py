@@ -103,8 +103,8 @@ class LibraryQuery:
     size: int = 20
 
 
-def library(user: User, criteria: LibraryQuery) -> tuple[list[dict], int | None]:
-    """The space's library resources of the requested types (prompts, so far)."""
+def library(user: User, criteria: LibraryQuery) -> tuple[list[PromptResource], int | None]:
+    """The space's library resources of the requested types (prompts, so far), creators joined."""
     space_id = _space(user, criteria.space_id)
     if RES_PROMPT not in (criteria.types or (RES_PROMPT,)):
         return [], None
@@ -120,23 +120,4 @@ def library(user: User, criteria: LibraryQuery) -> tuple[list[dict], int | None]
         query = query.where(PromptResource.id == -1)
     query = query.order_by(PromptResource.updated_at.desc(), PromptResource.id.desc())
     listed = paging.window(query, _offset(criteria.cursor), min(criteria.size or 20, MAX_SIZE))
-    return [_prompt_resource(p, user) for p in listed.rows], listed.next_offset
-
-
-def _prompt_resource(prompt: PromptResource, user: User) -> dict:
-    mine = prompt.creator_id == user.id
-    return {
-        "res_id": str(prompt.id),
-        "res_type": RES_PROMPT,
-        "res_sub_type": 0,
-        "name": prompt.name,
-        "desc": prompt.description,
-        "icon": "",
-        "creator_id": str(prompt.creator_id),
-        "creator_name": prompt.creator.name,
-        "publish_status": 2,
-        "biz_res_status": 0,
-        "edit_time": prompt.updated_at,
-        "space_id": str(prompt.space_id),
-        "actions": [{"key": 1, "enable": True}, {"key": 2, "enable": mine}, {"key": 4, "enable": True}],
-    }
+    return list(listed.rows), listed.next_offset

@@ -38,6 +38,38 @@ def _reset_database(url: str) -> None:
 
 
 _session: dict = {}
+VIEWS_DIR = str(Path(__file__).resolve().parent.parent / "views")
+_view_queries: list[str] = []
+
+
+def _forbid_queries_in_views() -> None:
+    """Views are given loaded rows; SQL run from inside one (a lazily loaded foreign key, a
+    lookup) fails the test that caused it, here and in the check after each test."""
+    import sys
+
+    from models.db import db
+
+    database_class = type(db.obj)  # the class: create_app opens the database again
+    execute = database_class.execute_sql
+
+    def guarded(self, sql, params=None, *args, **kwargs):
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(VIEWS_DIR):
+                where = f"{frame.f_code.co_filename}:{frame.f_lineno} ({frame.f_code.co_name})"
+                _view_queries.append(f"{where}: {sql[:120]}")
+                raise AssertionError(f"a view ran SQL at {where}")
+            frame = frame.f_back
+        return execute(self, sql, params, *args, **kwargs)
+
+    database_class.execute_sql = guarded
+
+
+@pytest.fixture(autouse=True)
+def _no_queries_in_views():
+    yield
+    found, _view_queries[:] = list(_view_queries), []
+    assert found == [], "views ran SQL (load the rows they need in the service):\n" + "\n".join(found)
 
 
 def session_app():
@@ -66,6 +98,7 @@ def session_app():
         use_settings(settings)
         security.reset_password_hasher()
         init_db(settings.database_url)
+        _forbid_queries_in_views()
         migrate()
         _session["settings"] = settings
         _session["app"] = create_app(settings)

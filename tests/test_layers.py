@@ -1,19 +1,21 @@
 """What may import what (docs/architecture.md): handlers -> services -> models, core for everyone,
-the entry points (app factory, command line) above it all, codegen apart. Imports inside
-functions count too."""
+views (rows into wire objects) below handlers and services and above nothing but core, the entry
+points (app factory, command line) above it all, codegen apart. Imports inside functions count."""
 
 from __future__ import annotations
 
 import ast
+import sys
 
 import pytest
 
 from core.settings import REPO_ROOT
 
-LAYERS = ("handlers", "services", "models", "core", "codegen")
+LAYERS = ("handlers", "services", "views", "models", "core", "codegen")
 ALLOWED = {
-    "handlers": {"handlers", "services", "models", "core"},
-    "services": {"services", "models", "core"},
+    "handlers": {"handlers", "services", "views", "models", "core"},
+    "services": {"services", "views", "models", "core"},  # views: a publish freezes wire objects
+    "views": {"views", "core"},
     "models": {"models", "core"},
     "core": {"core", "models"},
     "codegen": {"codegen"},
@@ -27,7 +29,7 @@ def _modules():
             yield layer, path.relative_to(REPO_ROOT).as_posix(), path
 
 
-def _imported_layers(path) -> set[tuple[str, int]]:
+def _imported_tops(path) -> set[tuple[str, int]]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         names = []
@@ -35,11 +37,12 @@ def _imported_layers(path) -> set[tuple[str, int]]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
-        for name in names:
-            top = name.split(".")[0]
-            if top in LAYERS:
-                found.add((top, node.lineno))
+        found.update((name.split(".")[0], node.lineno) for name in names)
     return found
+
+
+def _imported_layers(path) -> set[tuple[str, int]]:
+    return {(top, line) for top, line in _imported_tops(path) if top in LAYERS}
 
 
 MODULES = list(_modules())
@@ -71,3 +74,33 @@ def test_services_take_named_arguments_not_request_bodies(layer, name, path):
 def _not_bytes(arg: ast.arg) -> bool:
     """HTTP plumbing (model_http) passes raw bytes named body; that is not a request body."""
     return not (isinstance(arg.annotation, ast.Name) and arg.annotation.id == "bytes")
+
+
+VIEWS = [m for m in MODULES if m[0] == "views"]
+
+
+@pytest.mark.parametrize("layer,name,path", VIEWS, ids=[m[1] for m in VIEWS])
+def test_views_import_no_database_code(layer, name, path):
+    """Views are given loaded rows: no peewee, no models, no services (conftest also fails any
+    test in which a view runs SQL, such as a lazily loaded foreign key)."""
+    outside = sorted(
+        f"line {line}: {top}"
+        for top, line in _imported_tops(path)
+        if top not in ALLOWED["views"] and top not in sys.stdlib_module_names and top != "__future__"
+    )
+    assert outside == [], f"{name} imports more than views, core and the standard library"
+
+
+def test_views_modules_are_named_for_handler_modules():
+    handlers = {p.stem for p in (REPO_ROOT / "handlers").glob("*.py")} - {"__init__"}
+    views = {p.stem for p in (REPO_ROOT / "views").glob("*.py")} - {"__init__"}
+    assert views <= handlers, "views/<tag>.py is named for a handlers/<tag>.py"
+
+
+def test_only_the_publishing_service_imports_views():
+    """A publish freezes the agent's wire objects (its shortcuts) in the snapshot; other services
+    return rows and let the handler call the views."""
+    importing = sorted(
+        name for layer, name, path in SERVICES if any(t == "views" for t, _ in _imported_layers(path))
+    )
+    assert importing == ["services/agents.py"]
