@@ -7,10 +7,10 @@ import functools
 import threading
 
 import connexion
-import yaml
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
+from core import spec
 from core.envelope import ErrorRenderer
 from core.logs import configure_logging
 from core.middleware import RequestContextMiddleware
@@ -41,8 +41,7 @@ _cache_connexion_signature_inspection()
 
 
 def load_spec(settings: Settings) -> dict:
-    with open(settings.spec_path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    return spec.load(settings.spec_path)
 
 
 def _tags_by_operation(spec: dict) -> dict[str, str]:

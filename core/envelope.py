@@ -88,7 +88,7 @@ class ErrorRenderer:
             error = errors.ROUTE_NOT_FOUND
         else:
             log.error("unexpected problem %s: %s", status, detail)
-            return error_response(errors.INTERNAL)
+            return error_response(errors.INTERNAL_ERROR)
         return error_response(error, detail, dict(exc.headers or {}))
 
     async def http_exception(self, request: ConnexionRequest, exc: HTTPException):
@@ -107,7 +107,7 @@ class ErrorRenderer:
             )
         if 400 <= exc.status_code < 500:
             return error_response(errors.BAD_REQUEST, str(exc.detail), headers)
-        return error_response(errors.INTERNAL)
+        return error_response(errors.INTERNAL_ERROR)
 
     async def not_utf8(self, request: ConnexionRequest, exc: UnicodeDecodeError):
         return error_response(self._invalid_param_code(request), "the request body is not valid UTF-8")
@@ -123,7 +123,7 @@ class ErrorRenderer:
 
     async def unexpected(self, request: ConnexionRequest, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(errors.INTERNAL)
+        return error_response(errors.INTERNAL_ERROR)
 
     def install(self, app) -> None:
         app.add_error_handler(errors.ApiError, self.api_error)

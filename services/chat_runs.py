@@ -154,7 +154,7 @@ class Runner:
             await self._failed(errors.AGENT_RUN_FAILED.code, f"the model failed: {exc.msg}")
         except Exception:  # a bug must end the run visibly, not leave it in progress
             log.exception("chat run crashed", extra={"chat_id": turn.run.id})
-            await self._failed(errors.INTERNAL.code, "internal error while running the agent")
+            await self._failed(errors.INTERNAL_ERROR.code, "internal error while running the agent")
 
     async def _recall(self) -> None:
         """Bound knowledge recalled for this turn (auto mode) into the prompt and the stream."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 
 import connexion
@@ -72,14 +73,35 @@ def test_operation_ids_are_unique():
     assert len(ids) == len(set(ids))
 
 
-def test_error_codes_match_the_registry():
+def test_the_registry_is_the_specs_error_codes():
     listed = {(c["code"], c["status"], c["name"], c["message"]) for c in SPEC["x-error-codes"]}
     registry = {(c.code, c.status, c.name, c.message) for c in errors.all_codes()}
     assert listed == registry
+    assert errors.KNOWLEDGE_NOT_FOUND.code == 105000001 and errors.KNOWLEDGE_NOT_FOUND.status == 404
+
+
+def test_every_error_the_code_raises_is_registered():
+    """errors.NAME constants come from x-error-codes at import, so no linter sees a misspelt one."""
+    used = {}
+    for folder in ("core", "handlers", "services", "views", "models", "tests", "bench"):
+        for path in (REPO_ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "errors"
+                    and node.attr.isupper()
+                ):
+                    used.setdefault(node.attr, f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
+    assert len(used) > 50
+    missing = {name: where for name, where in used.items() if not hasattr(errors, name)}
+    assert missing == {}
 
 
 def test_every_tag_has_an_invalid_parameter_code():
     assert set(TAG_ORDER) <= set(errors.INVALID_PARAM_BY_TAG)
+    for tag in SPEC["tags"]:
+        assert errors.INVALID_PARAM_BY_TAG[tag["name"]].status == 400, tag["name"]
 
 
 def test_security_schemes():
