@@ -25,7 +25,10 @@ const OUT = outIndex > 0 ? path.resolve(process.argv[outIndex + 1]) : path.join(
 
 // Per operation: what to send and what to remember. Variables: baseUrl, adminEmail, adminPassword
 // (given by the environment), bearerToken, spaceId, patId, avatarKey (set by earlier requests).
-const LOGIN_BODY = { email: '{{adminEmail}}', password: '{{adminPassword}}' };
+// The run leaves a server as it found it: the admin only does the super-admin requests (a model
+// it creates and deletes, the knowledge config saved back as it was read) and logs out; the rest
+// is done by a user the run registers, in that user's personal space, deleting what it makes.
+const ADMIN_LOGIN_BODY = { email: '{{adminEmail}}', password: '{{adminPassword}}' };
 const REMEMBER_TOKEN = ["pm.collectionVariables.set('bearerToken', body.data.token);"];
 // A pre-request script that polls until a remembered document is processed (status not 0 or 4).
 function waitForDocument(variable = 'documentId') {
@@ -42,11 +45,19 @@ function waitForDocument(variable = 'documentId') {
   ];
 }
 const OVERRIDES = {
-  email_login_seed: { body: LOGIN_BODY, remember: REMEMBER_TOKEN, auth: 'none' },
-  email_login: { body: LOGIN_BODY, remember: REMEMBER_TOKEN, auth: 'none' },
-  email_register: { body: { email: 'user{{$timestamp}}{{$randomInt}}@example.com', password: 'postman-password-1', name: 'Postman User' }, auth: 'none' },
-  update_profile: { body: { name: 'Administrator', description: 'Updated by the Postman collection' } },
-  update_password: { body: { old_password: '{{adminPassword}}', new_password: '{{adminPassword}}' } },
+  email_login_seed: { body: ADMIN_LOGIN_BODY, remember: REMEMBER_TOKEN, auth: 'none' },
+  email_register: {
+    prerequest: ["pm.collectionVariables.set('userEmail', `postman-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`);"],
+    body: { email: '{{userEmail}}', password: '{{userPassword}}', name: 'Postman User' },
+    remember: REMEMBER_TOKEN,
+    auth: 'none',
+  },
+  email_login: { body: { email: '{{userEmail}}', password: '{{userPassword}}' }, remember: REMEMBER_TOKEN, auth: 'none' },
+  update_profile: { body: { name: 'Postman User', description: 'Updated by the Postman collection' } },
+  update_password: {
+    body: { old_password: '{{userPassword}}', new_password: 'postman-password-2' },
+    remember: ["pm.collectionVariables.set('userPassword', 'postman-password-2');"],
+  },
   upload_avatar: {
     formdata: [{ key: 'avatar', type: 'file', src: 'postman/fixtures/avatar.png' }],
     remember: ["pm.collectionVariables.set('avatarKey', body.data.web_uri.split('/').pop());"],
@@ -68,7 +79,11 @@ const OVERRIDES = {
   update_model: { body: { id: '{{modelId}}', is_enabled: false } },
   list_models: { body: { include_disabled: true } },
   delete_model: { body: { id: '{{modelId}}' } },
-  save_knowledge_config: { body: { embedding_model_id: null, rerank_model_id: null } },
+  get_knowledge_config: {
+    remember: ["const { embedding_model_id, rerank_model_id, caption_model_id } = body.data;",
+      "pm.collectionVariables.set('knowledgeConfig', JSON.stringify({ embedding_model_id, rerank_model_id, caption_model_id }));"],
+  },
+  save_knowledge_config: { raw: '{{knowledgeConfig}}' }, // saved back as it was read
   get_type_list: { body: { model: true } },
   create_bot: {
     body: { name: 'My agent', description: 'Test agent', bot_mode: 0, model_conf: { model_id: '1' } },
@@ -78,7 +93,7 @@ const OVERRIDES = {
   update_display_info: { body: { bot_id: '{{botId}}', display_info: { tab_display_info: { plugin_tab_status: 1 } } } },
   get_draft_bot_info: { body: { bot_id: '{{botId}}' } },
   update_draft_bot_info: { body: { bot_info: { bot_id: '{{botId}}', prompt_info: { prompt: 'You are a helpful assistant.' } } } },
-  duplicate_bot: { body: { bot_id: '{{botId}}' } },
+  duplicate_bot: { body: { bot_id: '{{botId}}' }, remember: ["pm.collectionVariables.set('copiedBotId', body.data.bot_id);"] },
   commit_check: { body: { bot_id: '{{botId}}', commit_version: '1' } },
   publish_bot: { body: { bot_id: '{{botId}}', connectors: { 1024: {}, 999: {} } } },
   list_publish_connectors: { body: { bot_id: '{{botId}}' } },
@@ -266,12 +281,19 @@ const OVERRIDES = {
   delete_documents: { body: { document_ids: ['{{documentId}}'] } },
   delete_dataset: { body: { dataset_id: '{{datasetId}}' } },
 };
-// Run order: login first; everything else by tag; logouts last, each after a fresh login.
-const FIRST = ['email_login_seed', 'email_login'];
+// Requests that run an operation a second time, on other data: [name, operation, override].
+const EXTRA = [
+  ['delete_copied_bot', 'delete_bot', { body: { bot_id: '{{copiedBotId}}' } }],
+  ['delete_open_bot', 'delete_bot', { body: { bot_id: '{{openBotId}}' } }],
+];
+// Run order: the admin's requests and logout; the user's registration and login; everything else
+// by tag; the deletions and the user's logout last.
+const FIRST = ['email_login_seed', 'get_knowledge_config', 'save_knowledge_config', 'create_model', 'list_local_models',
+  'update_model', 'list_models', 'delete_model', 'logout_post', 'email_register', 'email_login'];
 // Chat turns of the console, then the deletions that need them, run after everything else.
 const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 'delete_conversation',
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset'];
-const LAST = ['delete_bot', 'logout', 'relogin', 'logout_post'];
+const LAST = ['delete_bot', 'delete_copied_bot', 'delete_open_bot', 'logout'];
 
 function loadSpec() {
   // The converter parses YAML itself; we need the operations too, so parse with its own yaml dep.
@@ -322,8 +344,9 @@ function testScript(op, override) {
 function applyOverride(request, override) {
   if (override.auth === 'none') request.auth = { type: 'noauth' };
   else delete request.auth; // inherit the collection's bearer {{bearerToken}}
-  if (override.body !== undefined) {
-    request.body = { mode: 'raw', raw: JSON.stringify(override.body, null, 2), options: { raw: { language: 'json' } } };
+  if (override.body !== undefined || override.raw !== undefined) {
+    const raw = override.raw !== undefined ? override.raw : JSON.stringify(override.body, null, 2);
+    request.body = { mode: 'raw', raw, options: { raw: { language: 'json' } } };
   }
   if (override.formdata) {
     request.body = { mode: 'formdata', formdata: override.formdata };
@@ -368,10 +391,15 @@ function build(collection, spec) {
       items.push({ op, folder: folder.name, item });
     }
   }
-  const login = items.find((i) => i.op.operationId === 'email_login');
-  const relogin = JSON.parse(JSON.stringify(login.item));
-  relogin.name = 'relogin: log in again before the next logout';
-  items.push({ op: { operationId: 'relogin' }, folder: login.folder, item: relogin });
+  for (const [name, operationId, override] of EXTRA) {
+    const original = items.find((i) => i.op.operationId === operationId);
+    const item = JSON.parse(JSON.stringify(original.item));
+    const op = { ...original.op, operationId: name };
+    applyOverride(item.request, override);
+    item.event = testScript(op, override);
+    item.name = `${name}: ${original.item.name.split(': ').slice(1).join(': ')} (again)`;
+    items.push({ op, folder: original.folder, item });
+  }
 
   const rank = (id) => (FIRST.includes(id) ? FIRST.indexOf(id) - 100 : LAST.includes(id) ? 100 + LAST.indexOf(id)
     : TAIL.includes(id) ? 50 + TAIL.indexOf(id) : 0);
@@ -389,10 +417,11 @@ function build(collection, spec) {
   }
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
-    .map((key) => ({ key, value: key === 'baseUrl' ? 'http://127.0.0.1:8888' : key === 'adminEmail' ? 'admin@example.com' : '' }));
+    .map((key) => ({ key, value: defaults[key] || '' }));
   stripIds(collection);
   const digest = crypto.createHash('sha256').update(JSON.stringify(collection.item)).digest('hex');
   collection.info._postman_id = `${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`;

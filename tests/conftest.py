@@ -271,12 +271,19 @@ def live_server(tmp_path_factory):
     }
     if not env.get("DATABASE_URL"):
         run_cli(env, "migrate", check=True)
+    _session["live_env"] = env
     server, base = start_server(env)
     try:
         yield base
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_env(live_server) -> dict:
+    """The live server's environment (its database, its data directory), for run_python."""
+    return _session["live_env"]
 
 
 @pytest.fixture(scope="session")

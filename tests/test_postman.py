@@ -1,5 +1,5 @@
 """The Postman collection: committed file == fresh generation; newman runs it green against a
-real server (uvicorn on a free local port)."""
+real server (uvicorn on a free local port) and leaves that server as it found it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ADMIN_PASSWORD
+from conftest import ADMIN_PASSWORD, run_python
 
 from core.settings import REPO_ROOT
 
@@ -47,7 +47,62 @@ def test_collection_covers_every_operation():
     assert operations <= named, operations - named
 
 
-def test_newman_runs_the_collection_green(live_server, tmp_path):
+# What a run could leave changed: the server's settings, the admin's account, sessions and
+# resources, and what each user owns (a user the run registers must own nothing at the end).
+SNAPSHOT = """
+import json
+from core.settings import get_settings
+from models.db import init_db
+from models.agent import Bot
+from models.conversation import Conversation
+from models.identity import LoginSession, PersonalAccessToken, User
+from models.knowledge import Dataset
+from models.library import PromptResource
+from models.llm import LlmModel
+from models.server_config import ServerConfig
+
+settings = get_settings()
+init_db(settings.database_url)
+
+
+def owned(user):
+    return {
+        "agents": Bot.select().where(Bot.creator == user.id).count(),
+        "knowledge_bases": Dataset.select().where(Dataset.creator == user.id).count(),
+        "prompts": PromptResource.select().where(PromptResource.creator == user.id).count(),
+        "tokens": PersonalAccessToken.select().where(PersonalAccessToken.user == user.id).count(),
+        "conversations": Conversation.select().where(Conversation.creator == user.id).count(),
+        "sessions": sorted(s.jti for s in LoginSession.select().where(
+            LoginSession.user == user.id, LoginSession.revoked_at.is_null()
+        )),
+    }
+
+
+admin = User.by_email(settings.admin_email)
+print(json.dumps({
+    "settings": {  # a choice saved as null is the same setting as one never saved
+        c.key: {k: v for k, v in json.loads(c.value).items() if v is not None}
+        for c in ServerConfig.select()
+        if any(v is not None for v in json.loads(c.value).values())
+    },
+    "models": [
+        [m.id, m.name, m.kind, m.base_url, m.is_enabled, m.is_default, m.updated_at]
+        for m in LlmModel.select().order_by(LlmModel.id)
+    ],
+    "admin": [admin.name, admin.description, admin.avatar_key, admin.password_hash, admin.updated_at],
+    "users": {u.email: owned(u) for u in User.select()},
+}))
+"""
+
+
+def _snapshot(env) -> dict:
+    result = run_python(env, "-c", SNAPSHOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def test_newman_runs_the_collection_green_and_leaves_the_server_as_it_was(live_server, live_env, tmp_path):
+    before = _snapshot(live_env)
     report = tmp_path / "newman.json"
     result = subprocess.run(
         [
@@ -83,3 +138,20 @@ def test_newman_runs_the_collection_green(live_server, tmp_path):
     requests = len(items) + side_requests  # at least: pre-requests that poll may send several
     assert stats["requests"]["total"] >= requests and stats["requests"]["failed"] == 0
     assert stats["assertions"]["failed"] == 0 and stats["assertions"]["total"] >= 2 * requests
+
+    after = _snapshot(live_env)
+    assert after["settings"] == before["settings"]
+    assert after["models"] == before["models"]
+    assert after["admin"] == before["admin"]
+    new_users = set(after["users"]) - set(before["users"])
+    assert len(new_users) == 1 and new_users.pop().startswith("postman-")
+    assert {email: after["users"][email] for email in before["users"]} == before["users"]  # the admin too
+    registered = next(owned for email, owned in after["users"].items() if email not in before["users"])
+    assert registered == {
+        "agents": 0,
+        "knowledge_bases": 0,
+        "prompts": 0,
+        "tokens": 0,
+        "conversations": 0,
+        "sessions": [],
+    }
