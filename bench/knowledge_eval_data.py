@@ -262,6 +262,15 @@ def _name(rng: random.Random, taken: set[str]) -> str:
             return name
 
 
+def _add_manual(rng, documents, questions, name, facts, sections, language) -> None:
+    """One document from the section templates, and questions on two of its sections."""
+    documents.append({"name": name, "paragraphs": [p.format(**facts) for p, _ in sections]})
+    for section in rng.sample(range(len(sections)), 2):
+        template, lexical = rng.choice(sections[section][1])
+        question = {"question": template.format(**facts), "document": name, "paragraph": section}
+        questions.append({**question, "lexical": lexical, "language": language})
+
+
 def generate(seed: int = 20261126) -> dict:
     rng = random.Random(seed)
     documents, questions, taken = [], [], set()
@@ -282,19 +291,7 @@ def generate(seed: int = 20261126) -> dict:
             "minutes": rng.choice([5, 10, 15, 30]),
         }
         name = f"{facts['name']} {facts['kind']} manual"
-        documents.append({"name": name, "paragraphs": [p.format(**facts) for p, _ in SECTIONS]})
-        picked = rng.sample(range(len(SECTIONS)), 2)
-        for section in picked:
-            template, lexical = rng.choice(SECTIONS[section][1])
-            questions.append(
-                {
-                    "question": template.format(**facts),
-                    "document": name,
-                    "paragraph": section,
-                    "lexical": lexical,
-                    "language": "en",
-                }
-            )
+        _add_manual(rng, documents, questions, name, facts, SECTIONS, "en")
     for index in range(20):
         facts = {
             "name": ZH_NAMES[index],
@@ -308,18 +305,7 @@ def generate(seed: int = 20261126) -> dict:
             "discount": rng.choice([10, 20, 30]),
         }
         name = f"{facts['name']}{facts['service']}服务说明"
-        documents.append({"name": name, "paragraphs": [p.format(**facts) for p, _ in ZH_SECTIONS]})
-        for section in rng.sample(range(len(ZH_SECTIONS)), 2):
-            template, lexical = rng.choice(ZH_SECTIONS[section][1])
-            questions.append(
-                {
-                    "question": template.format(**facts),
-                    "document": name,
-                    "paragraph": section,
-                    "lexical": lexical,
-                    "language": "zh",
-                }
-            )
+        _add_manual(rng, documents, questions, name, facts, ZH_SECTIONS, "zh")
     for title, paragraphs, asked in POLICIES:
         documents.append({"name": title, "paragraphs": paragraphs})
         for question, paragraph, lexical in asked:

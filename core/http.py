@@ -1,4 +1,4 @@
-"""Small request/response helpers for handlers: the caller, the client address, cookies."""
+"""Small request/response helpers for handlers: the body's fields, the client address, cookies."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ from connexion import request
 
 from core.security import SESSION_COOKIE
 from core.settings import get_settings
+
+
+def given(body: dict, *names: str) -> dict:
+    """The fields of `names` the body sends, for a service whose parameters share their wire names
+    (an update changes only what is given)."""
+    return {name: body[name] for name in names if name in body}
 
 
 def client_address() -> str:

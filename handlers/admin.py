@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from core import errors
 from core.authz import require_super_admin
 from core.envelope import ok
+from core.http import given
 from models.db import db
 from models.llm import LlmModel
 from services import embeddings, ingestion, local_models, model_registry, retrieval
@@ -42,19 +43,16 @@ def healthz():
 # --- the model registry (super admins) -------------------------------------------------------
 
 
-def _model_fields(body: dict) -> dict:
-    """The registry's fields the body names (an update changes only those)."""
-    return {key: body[key] for key in model_registry.FIELDS if key in body}
-
-
 def create_model(token_info, body):
     require_super_admin(token_info["user"])
-    return ok({"model": model_admin_view(model_registry.create(**_model_fields(body)))})
+    return ok({"model": model_admin_view(model_registry.create(**given(body, *model_registry.FIELDS)))})
 
 
 def update_model(token_info, body):
     require_super_admin(token_info["user"])
-    return ok({"model": model_admin_view(model_registry.update(body["id"], **_model_fields(body)))})
+    return ok(
+        {"model": model_admin_view(model_registry.update(body["id"], **given(body, *model_registry.FIELDS)))}
+    )
 
 
 def list_models(token_info, body=None):

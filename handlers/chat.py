@@ -83,8 +83,8 @@ def _web_renderer(turn: runtime.Turn):
                 web_message_view(message, delta=("", "") if message.type == "answer" else None), True
             )
         if isinstance(event, runs.RunStatus) and event.run.status == FAILED:
-            failure = runs.reply(
-                turn, "answer", f"Something error: {event.run.last_error.get('msg', '')}", extra_info={}
+            failure = turn.reply(
+                "answer", f"Something error: {event.run.last_error.get('msg', '')}", extra_info={}
             )
             failure.id = event.run.id  # the console shows the failed run in the answer's place
             return frame(web_message_view(failure), True)

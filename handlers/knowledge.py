@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.envelope import ok
+from core.http import given
 from core.links import file_uri
 from models.knowledge import DOC_ENABLED
 from services import datasets, documents, files, retrieval, slices
@@ -22,13 +23,8 @@ def create_dataset(token_info, body):
 
 
 def update_dataset(token_info, body):
-    datasets.update_dataset(
-        token_info["user"],
-        body["dataset_id"],
-        name=body.get("name"),
-        description=body.get("description"),
-        icon_uri=body.get("icon_uri"),
-    )
+    changes = given(body, "name", "description", "icon_uri")
+    datasets.update_dataset(token_info["user"], body["dataset_id"], **changes)
     return ok()
 
 
@@ -155,11 +151,7 @@ def create_slice(token_info, body):
 
 def update_slice(token_info, body):
     slices.update_slice(
-        token_info["user"],
-        body["slice_id"],
-        raw_text=body.get("raw_text"),
-        enabled=body.get("enabled"),
-        sequence=body.get("sequence"),
+        token_info["user"], body["slice_id"], **given(body, "raw_text", "enabled", "sequence")
     )
     return ok()
 

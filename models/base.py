@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Self
 
 from peewee import BigIntegerField, Model, TextField
 
@@ -81,12 +82,13 @@ class BaseModel(Model):
         self._dirty.clear()
         return self
 
-    def touch(self, **changes) -> None:
-        """Apply changes, stamp updated_at and save the changed fields only."""
+    def touch(self, **changes) -> Self:
+        """Apply changes, stamp updated_at and save the changed fields only; the row, changed."""
         for name, value in changes.items():
             setattr(self, name, value)
         self.updated_at = now_s()
         self.save(only=[*(self._meta.fields[n] for n in changes), BaseModel.updated_at])
+        return self
 
 
 class CompiledQuery:

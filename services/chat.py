@@ -13,7 +13,9 @@ import re
 import time
 
 from core import errors
+from core.ids import new_id
 from models.agent import Bot
+from models.base import now_s
 from models.conversation import (
     CONNECTOR_WEB,
     IN_PROGRESS,
@@ -47,11 +49,35 @@ class Turn:
     model: LlmModel
     messages: list[dict]  # the prompt, in Chat Completions form
     suggest: bool
-    interrupt_as_verbose: bool  # the console shows "requires action" as a verbose message
+    interrupt_as_verbose: bool = False  # the console shows "requires action" as a verbose message
     params: dict = dataclasses.field(default_factory=dict)  # temperature, max_tokens ...
     resumed: bool = False  # continuing after submit_tool_outputs
     started: float = dataclasses.field(default_factory=time.monotonic)
     usage: llm.Usage = dataclasses.field(default_factory=llm.Usage)
+
+    def reply(self, type_: str, content: str = "", **fields) -> Message:
+        """A message of the agent's in this turn, not yet saved."""
+        return Message(
+            id=new_id(),
+            conversation=self.conversation.id,
+            run=self.run.id,
+            turn_id=self.run.id,
+            section_id=self.run.section_id,
+            bot=self.bot.id,
+            creator=self.user.id,
+            role="assistant",
+            type=type_,
+            content=content,
+            content_type="text",
+            reply_id=self.question.id,
+            created_at=now_s(),
+            updated_at=now_s(),
+            **fields,
+        )
+
+
+def _turn(user, bot, conversation, run, question, config: dict, model: LlmModel, messages, **rest) -> Turn:
+    return Turn(user, bot, conversation, run, question, config, model, messages, suggests(config), **rest)
 
 
 # --- preparing a turn (blocking; before the response starts) -----------------------------------
@@ -222,19 +248,9 @@ def prepare(
         k: model_info.get(k)
         for k in ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty")
     }
-    return Turn(
-        user=user,
-        bot=bot,
-        conversation=conversation,
-        run=run,
-        question=question,
-        config=config,
-        model=model,
-        messages=prompt,
-        suggest=suggests(config),
-        interrupt_as_verbose=interrupt_as_verbose,
-        params={k: v for k, v in params.items() if v is not None},
-    )
+    used = {k: v for k, v in params.items() if v is not None}
+    shown = {"interrupt_as_verbose": interrupt_as_verbose, "params": used}
+    return _turn(user, bot, conversation, run, question, config, model, prompt, **shown)
 
 
 def load_run(user: User, conversation_id, chat_id) -> ChatRun:
@@ -275,40 +291,18 @@ def resume(user: User, run: ChatRun, outputs: list[dict]) -> Turn:
     config = _config_of_run(run, bot)
     state = copy.deepcopy(run.state)
     names = {c["id"]: c["function"]["name"] for c in calls}
+    usage = run.usage or {}
+    counted = llm.Usage(usage.get("input_count", 0), usage.get("output_count", 0))
+    resumed = {"params": state.get("params") or {}, "resumed": True, "usage": counted}
+    turn = _turn(
+        user, bot, conversation, run, question, config, model_of(config), state["messages"], **resumed
+    )
     with db.atomic():
         for call_id in pending:
-            name = names[call_id]
-            Message.create(
-                conversation=conversation.id,
-                run=run.id,
-                turn_id=run.id,
-                section_id=run.section_id,
-                bot=bot.id,
-                creator=user.id,
-                role="assistant",
-                type="tool_response",
-                content=given[call_id],
-                reply_id=question.id,
-                extra_info={"tool_name": name, "call_id": call_id},
-            )
+            extra = {"tool_name": names[call_id], "call_id": call_id}
+            turn.reply("tool_response", given[call_id], extra_info=extra).insert_new()
             state["messages"].append({"role": "tool", "tool_call_id": call_id, "content": given[call_id]})
         run.touch(status=IN_PROGRESS, required_action=None, state=None, worker_id=recovery.current_id())
-    usage = run.usage or {}
-    turn = Turn(
-        user=user,
-        bot=bot,
-        conversation=conversation,
-        run=run,
-        question=question,
-        config=config,
-        model=model_of(config),
-        messages=state["messages"],
-        suggest=suggests(config),
-        interrupt_as_verbose=False,
-        params=state.get("params") or {},
-        resumed=True,
-        usage=llm.Usage(usage.get("input_count", 0), usage.get("output_count", 0)),
-    )
     return turn
 
 

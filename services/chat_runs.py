@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from core import errors, jsonsafe
-from core.ids import new_id, parse_id
+from core.ids import parse_id
 from core.settings import get_settings
 from models.base import now_s
 from models.conversation import (
@@ -83,27 +83,6 @@ Emit = Callable[[Event], None]
 # --- executing a turn (async) ------------------------------------------------------------------
 
 
-def reply(turn: Turn, type_: str, content: str = "", **fields) -> Message:
-    """A message of the agent's in this turn, not yet saved."""
-    return Message(
-        id=new_id(),
-        conversation=turn.conversation.id,
-        run=turn.run.id,
-        turn_id=turn.run.id,
-        section_id=turn.run.section_id,
-        bot=turn.bot.id,
-        creator=turn.user.id,
-        role="assistant",
-        type=type_,
-        content=content,
-        content_type="text",
-        reply_id=turn.question.id,
-        created_at=now_s(),
-        updated_at=now_s(),
-        **fields,
-    )
-
-
 class Runner:
     def __init__(self, turn: Turn, emit: Emit):
         self.turn = turn
@@ -113,7 +92,7 @@ class Runner:
         self.answer_reasoning: list[str] = []
 
     def _new_message(self, type_: str, content: str = "", **fields) -> Message:
-        return reply(self.turn, type_, content, **fields)
+        return self.turn.reply(type_, content, **fields)
 
     async def _record(self, message: Message) -> Message:
         await run_db(message.insert_new)

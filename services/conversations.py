@@ -114,9 +114,7 @@ def list_open(
 
 
 def rename(user: User, conversation_id, name: str) -> Conversation:
-    conversation = load(user, conversation_id)
-    conversation.touch(name=name.strip())
-    return conversation
+    return load(user, conversation_id).touch(name=name.strip())
 
 
 def delete(user: User, conversation_id) -> None:

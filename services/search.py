@@ -35,15 +35,21 @@ def _space(user: User, space_id) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
-class AgentQuery:
+class SpaceListing:
+    """What every listing of a space's resources is asked: whose, and which page (by cursor)."""
+
     space_id: object
-    types: tuple = (TYPE_BOT,)
-    name: str = ""
     mine_only: bool = False
-    published: bool | None = None  # True: published ones only, False: never published, None: all
-    order: int = 0  # 0 last edited, 1 created, 2 last published
     cursor: object = None
     size: int = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentQuery(SpaceListing):
+    types: tuple = (TYPE_BOT,)
+    name: str = ""
+    published: bool | None = None  # True: published ones only, False: never published, None: all
+    order: int = 0  # 0 last edited, 1 created, 2 last published
 
 
 def intelligences(user: User, criteria: AgentQuery) -> tuple[list[tuple[Bot, int | None]], int, int | None]:
@@ -93,14 +99,10 @@ def recently_edited(user: User, size: int) -> list[tuple[Bot, int | None]]:
 
 
 @dataclasses.dataclass(frozen=True)
-class LibraryQuery:
-    space_id: object
+class LibraryQuery(SpaceListing):
     types: tuple = (RES_PROMPT,)
     keyword: str = ""
-    mine_only: bool = False
     unpublished_only: bool = False
-    cursor: object = None
-    size: int = 20
 
 
 def library(user: User, criteria: LibraryQuery) -> tuple[list[PromptResource], int | None]:

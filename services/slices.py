@@ -17,11 +17,7 @@ from models.knowledge import (
     Document,
     Slice,
 )
-from services import (
-    documents,
-    ingestion,
-    refs,
-)
+from services import documents, ingestion, refs
 from services.datasets import load_dataset
 from services.documents import load_document
 from services.fulltext import FullTextIndex

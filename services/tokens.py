@@ -51,9 +51,7 @@ def owned(user: User, token_id) -> PersonalAccessToken:
 
 
 def rename(user: User, token_id, name: str) -> PersonalAccessToken:
-    pat = owned(user, token_id)
-    pat.touch(name=name.strip())
-    return pat
+    return owned(user, token_id).touch(name=name.strip())
 
 
 def delete(user: User, token_id) -> None:

@@ -41,19 +41,21 @@ def web_chat(account, bot_id, query, **extra):
     return events
 
 
-def open_chat(account, bot_id, text, *, stream=True, conversation_id=None, context=(), **extra):
+def chat_body(bot_id, text, *, stream=True, context=(), **extra) -> dict:
+    """A /v3/chat body: the end user's message after any context messages."""
     messages = [*context, {"role": "user", "content": text, "content_type": "text"}]
+    return {
+        "bot_id": bot_id,
+        "user_id": "end-user-1",
+        "stream": stream,
+        "additional_messages": messages,
+        **extra,
+    }
+
+
+def open_chat(account, bot_id, text, *, stream=True, conversation_id=None, context=(), **extra):
     path = "/v3/chat" + (f"?conversation_id={conversation_id}" if conversation_id else "")
-    response = account.post(
-        path,
-        json={
-            "bot_id": bot_id,
-            "user_id": "end-user-1",
-            "stream": stream,
-            "additional_messages": messages,
-            **extra,
-        },
-    )
+    response = account.post(path, json=chat_body(bot_id, text, stream=stream, context=context, **extra))
     if not stream:
         return response
     assert response.status_code == 200, response.text

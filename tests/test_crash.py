@@ -12,6 +12,7 @@ import time
 
 import httpx
 from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, run_cli, start_server
+from test_chat import chat_body
 
 PAGE = b"<html><body><h1>Shipping</h1><p>Parcels leave the Lyon depot every morning at six.</p></body></html>"
 
@@ -75,16 +76,8 @@ def test_kill_9_mid_ingestion_and_mid_stream(tmp_path):
         bot = http_client.post("/api/draftbot/create", json={"name": "Crash agent"}).json()["data"]["bot_id"]
         http_client.post("/v1/bot/publish", json={"bot_id": bot, "connector_ids": ["1024"]})
         chat_ids: dict = {}
-        with http_client.stream(
-            "POST",
-            "/v3/chat",
-            json={
-                "bot_id": bot,
-                "user_id": "u",
-                "stream": True,
-                "additional_messages": [{"role": "user", "content": "/slow 1000\nTell me a long story"}],
-            },
-        ) as stream:
+        story = chat_body(bot, "/slow 1000\nTell me a long story")
+        with http_client.stream("POST", "/v3/chat", json=story) as stream:
             for line in stream.iter_lines():
                 if line.startswith("data:") and "conversation_id" in line:
                     data = json.loads(line[5:])

@@ -72,6 +72,13 @@ def text_source(name, text) -> dict:
     return {"name": name, "source_info": {"custom_content": text}}
 
 
+def dataset_of_texts(account, **texts) -> str:
+    """A knowledge base holding one processed document per text (named by the keyword)."""
+    dataset_id = make_dataset(account)
+    add_and_wait(account, dataset_id, [text_source(name, text) for name, text in texts.items()])
+    return dataset_id
+
+
 def retrieve(account, dataset_ids, query, **options) -> dict:
     response = account.post(
         "/api/knowledge/retrieve", {"dataset_ids": dataset_ids, "query": query, **options}
@@ -892,14 +899,10 @@ class TestAgents:
     def test_auto_recall_is_streamed_and_cited(self, alice):
         from test_chat import messages_of, open_chat
 
-        dataset_id = make_dataset(alice)
-        add_and_wait(
+        dataset_id = dataset_of_texts(
             alice,
-            dataset_id,
-            [
-                text_source("refunds", "Refunds are paid within five working days."),
-                text_source("shipping", "Parcels ship from Lyon every morning."),
-            ],
+            refunds="Refunds are paid within five working days.",
+            shipping="Parcels ship from Lyon every morning.",
         )
         bot_id = self.agent_with(alice, [dataset_id], auto=True)
         events = open_chat(alice, bot_id, "How long do refunds take?")
@@ -985,8 +988,7 @@ class TestAgents:
     def test_on_demand_knowledge_is_a_tool(self, alice):
         from test_chat import messages_of, open_chat
 
-        dataset_id = make_dataset(alice)
-        add_and_wait(alice, dataset_id, [text_source("care", "Descale the kettle every month.")])
+        dataset_id = dataset_of_texts(alice, care="Descale the kettle every month.")
         bot_id = self.agent_with(alice, [dataset_id], auto=False)
         events = open_chat(alice, bot_id, '/call search_knowledge {"query": "descale kettle"}')
         completed = messages_of(events, "conversation.message.completed")
@@ -997,14 +999,10 @@ class TestAgents:
     def test_rewrite_makes_a_follow_up_standalone(self, alice):
         from test_chat import events_conversation, messages_of, open_chat
 
-        dataset_id = make_dataset(alice)
-        add_and_wait(
+        dataset_id = dataset_of_texts(
             alice,
-            dataset_id,
-            [
-                text_source("zelzel", "Warranty: the Zelzel K2 carries a three-year warranty."),
-                text_source("qulin", "Warranty: the Qulin R2 carries a one-year warranty."),
-            ],
+            zelzel="Warranty: the Zelzel K2 carries a three-year warranty.",
+            qulin="Warranty: the Qulin R2 carries a one-year warranty.",
         )
 
         def recall_of(bot_id):

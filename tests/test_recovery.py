@@ -11,7 +11,7 @@ import sys
 import time
 
 from conftest import register
-from test_chat import new_agent
+from test_chat import new_agent, open_chat
 from test_knowledge import add_and_wait, make_dataset, text_source, wait_done
 
 from models.conversation import ChatRun
@@ -81,16 +81,7 @@ def test_a_document_interrupted_too_often_fails_with_the_reason(client):
 def test_a_dead_processs_chat_fails_with_the_reason(client):
     account = register(client)
     bot_id = new_agent(account)
-    response = account.post(
-        "/v3/chat",
-        json={
-            "bot_id": bot_id,
-            "user_id": "u",
-            "stream": False,
-            "additional_messages": [{"role": "user", "content": "Hello"}],
-        },
-    )
-    chat = response.json()["data"]
+    chat = open_chat(account, bot_id, "Hello", stream=False).json()["data"]
     for _ in range(200):
         if ChatRun.get_by_id(int(chat["id"])).status not in ("created", "in_progress"):
             break
