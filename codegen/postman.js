@@ -277,6 +277,24 @@ const OVERRIDES = {
   },
   open_delete_documents: { headers: { 'Agw-Js-Conv': 'str' }, body: { document_ids: ['{{openDocumentId}}'] } },
   open_delete_dataset: { pathVariables: { dataset_id: '{{openDatasetId}}' } },
+  // memory: a table bound to the console agent, with a row added, listed and the draft copy reset
+  add_database: {
+    body: { space_id: '{{spaceId}}', table_name: 'postman_orders_{{$timestamp}}', table_desc: 'Made by Postman',
+      field_list: [{ name: 'item', type: 1, must_required: true }, { name: 'quantity', type: 2 }] },
+    remember: ["pm.collectionVariables.set('databaseId', body.data.database_info.id);"],
+  },
+  update_database: { body: { id: '{{databaseId}}', table_desc: 'Updated by Postman' } },
+  get_database: { body: { id: '{{databaseId}}', need_sys_fields: true } },
+  list_databases: { body: { space_id: '{{spaceId}}', table_type: 1, offset: 0, limit: 20 } },
+  bind_database: { body: { database_id: '{{databaseId}}', bot_id: '{{botId}}' } },
+  update_database_bot_switch: { body: { database_id: '{{databaseId}}', bot_id: '{{botId}}', prompt_disable: false } },
+  list_bot_tables: { body: { bot_id: '{{botId}}', table_type: 1 } },
+  unbind_database: { body: { database_id: '{{databaseId}}', bot_id: '{{botId}}' } },
+  get_online_database_id: { body: { id: '{{databaseId}}' } },
+  list_database_records: { body: { database_id: '{{databaseId}}', table_type: 1, limit: 20, offset: 0 } },
+  update_database_records: { body: { database_id: '{{databaseId}}', table_type: 1, record_data_add: [{ item: 'Espresso cups', quantity: '6' }] } },
+  reset_database_table: { body: { database_info_id: '{{databaseId}}', table_type: 1 } },
+  delete_database: { body: { id: '{{databaseId}}' } },
   delete_slices: { body: { slice_ids: ['{{sliceId}}'] } },
   delete_documents: { body: { document_ids: ['{{documentId}}'] } },
   delete_dataset: { body: { dataset_id: '{{datasetId}}' } },
@@ -418,7 +436,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

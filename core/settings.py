@@ -64,6 +64,7 @@ class Settings:
     knowledge_max_unzipped_bytes: int = 200 * 1024 * 1024  # docx/xlsx contents, against zip bombs
     knowledge_max_chars: int = 20_000_000  # text extracted from one document
     knowledge_allow_private_urls: bool = False  # let documents be fetched from private addresses
+    memory_max_rows: int = 100_000  # rows one copy (draft or online) of a database may hold
     # private hosts outbound calls may reach anyway: names, name:port, addresses or networks
     outbound_allow: tuple[str, ...] = ()
 
@@ -125,6 +126,7 @@ class Settings:
             ),
             knowledge_max_chars=_int(env, "COZEPLUS_KNOWLEDGE_MAX_CHARS", 20_000_000),
             knowledge_allow_private_urls=_bool(env.get("COZEPLUS_KNOWLEDGE_ALLOW_PRIVATE_URLS"), False),
+            memory_max_rows=_int(env, "COZEPLUS_MEMORY_MAX_ROWS", 100_000),
             outbound_allow=tuple(
                 e.strip().lower() for e in (env.get("COZEPLUS_OUTBOUND_ALLOW") or "").split(",") if e.strip()
             ),

@@ -170,16 +170,17 @@ def _check_references(user: User, bot: Bot, info: dict) -> None:
     """Every id the new configuration names must be the caller's to use, and the agent's space's
     (knowledge bases, shortcuts), before anything is stored."""
     knowledge = info.get("knowledge") or {}
-    ids = [item.get("id") for item in knowledge.get("knowledge_info") or []]
-    for dataset in refs.many(user, refs.DATASET, ids, field="knowledge.knowledge_info[{}].id"):
-        if dataset.space_id != bot.space_id:
-            raise errors.KNOWLEDGE_NOT_FOUND(
-                f"knowledge.knowledge_info: knowledge base {dataset.id} is not in the space of agent {bot.id}"
-            )
+    for kind, items, id_key, field in (
+        (refs.DATASET, knowledge.get("knowledge_info"), "id", "knowledge.knowledge_info"),
+        (refs.DATABASE, info.get("database_list"), "table_id", "database_list"),
+    ):
+        ids = [item.get(id_key) for item in items or [] if isinstance(item, dict)]
+        for row in refs.many(user, kind, ids, field=f"{field}[{{}}].{id_key}"):
+            if row.space_id != bot.space_id:
+                raise kind.not_found(f"{field}: {kind.label} {row.id} is not in the space of agent {bot.id}")
     for key, kind, id_key in (
         ("plugin_info_list", refs.PLUGIN, "plugin_id"),
         ("workflow_info_list", refs.WORKFLOW, "workflow_id"),
-        ("database_list", refs.DATABASE, "table_id"),
     ):
         for index, item in enumerate(info.get(key) or []):
             refs.one(user, kind, item.get(id_key), field=f"{key}[{index}].{id_key}")

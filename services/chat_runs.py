@@ -30,7 +30,13 @@ from models.conversation import (
 )
 from models.db import run_db
 from models.identity import User
-from services import agent_knowledge, conversations, llm, tools
+from services import (
+    agent_knowledge,
+    agent_memory,  # noqa: F401  (its import registers the database tools)
+    conversations,
+    llm,
+    tools,
+)
 from services.chat import Turn
 
 log = logging.getLogger("cozeplus.chat")
@@ -230,6 +236,8 @@ class Runner:
             conversation_id=turn.conversation.id,
             chat_id=turn.run.id,
             end_user=turn.run.end_user,
+            connector_id=turn.run.connector_id,
+            draft=turn.run.bot_version is None,
         )
         try:
             return await tool.run(arguments, context)

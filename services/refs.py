@@ -22,6 +22,7 @@ from models.files import StoredFile
 from models.identity import PersonalAccessToken, Space, User
 from models.knowledge import Dataset, Document, Slice
 from models.library import PromptResource, ShortcutCommand
+from models.memory import MemoryDatabase
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +53,7 @@ FILE = Kind("file", errors.FILE_NOT_FOUND, StoredFile, owner_of=lambda row: row.
 CONVERSATION = Kind(
     "conversation", errors.CONVERSATION_NOT_FOUND, Conversation, owner_of=lambda row: row.creator_id
 )
+DATABASE = Kind("database", errors.DATABASE_NOT_FOUND, MemoryDatabase, space_of=lambda row: row.space_id)
 PAT = Kind(
     "personal access token", errors.PAT_NOT_FOUND, PersonalAccessToken, owner_of=lambda row: row.user_id
 )
@@ -64,7 +66,6 @@ PLUGIN = Kind("plugin", errors.PLUGIN_NOT_FOUND)
 PROJECT = Kind("project", errors.APP_NOT_FOUND)
 ORGANIZATION = Kind("organization", errors.CORPORATION_NOT_FOUND)
 WORKFLOW = Kind("workflow", errors.WORKFLOW_NOT_FOUND)
-DATABASE = Kind("database", errors.DATABASE_NOT_FOUND)
 
 
 def _scope(kind: Kind, row) -> int:

@@ -14,7 +14,9 @@ class ToolContext:
     bot_id: int
     conversation_id: int
     chat_id: int
-    end_user: str
+    end_user: str  # the Open API's user_id; empty in the console, where it is the user
+    connector_id: int = 0
+    draft: bool = True  # the playground's draft (not a published version)
 
 
 @dataclasses.dataclass

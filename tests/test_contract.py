@@ -96,7 +96,9 @@ _rejection.expected_statuses = [*_rejection.expected_statuses, "413"]
 # Knowledge: a document needs exactly one readable source of a type its knowledge base takes; a
 # chunk overlap must be under half the length; a table slice is JSON naming its columns; table
 # columns and captions belong to table and image documents; semantic and hybrid retrieval need an
-# embedding model, and column filters a table knowledge base.
+# embedding model, and column filters a table knowledge base. Memory: rows, filters and sorts
+# name the table's own fields with values of their types; a schema's field names are unique and
+# its field ids are the table's.
 SEMANTIC_400 = {
     "create_pat",
     "upload_avatar",
@@ -119,6 +121,10 @@ SEMANTIC_400 = {
     "update_document",
     "retrieve",
     "open_update_image",
+    "add_database",
+    "update_database",
+    "list_database_records",
+    "update_database_records",
 }
 
 
