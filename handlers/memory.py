@@ -1,12 +1,23 @@
-"""Memory: user-defined databases (/api/memory/database/*) and their rows."""
+"""Memory: user-defined databases (/api/memory/database/*) and their rows, and agents' variables
+(/api/memory/variable/*, /v1/variables)."""
 
 from __future__ import annotations
 
+from core import authz
 from core.envelope import SUCCESS_MSG, ok
 from core.ids import parse_id
+from models.agent import CONNECTOR_API
+from models.conversation import CONNECTOR_WEB
 from models.memory import DRAFT, RW_PER_USER
-from services import memory
-from views.memory import database_view, field_view, system_field_views
+from services import memory, variables
+from views.memory import (
+    database_view,
+    field_view,
+    open_variable_view,
+    system_field_views,
+    variable_memory_view,
+    variable_meta_view,
+)
 
 
 def _fields(items: list[dict]) -> list[memory.FieldInput]:
@@ -173,4 +184,74 @@ def reset_database_table(token_info, body):
         connector_id=parse_id(body.get("connector_id")),
         context=_context(body),
     )
+    return ok()
+
+
+# --- variables ---------------------------------------------------------------------------------
+
+
+def _console_holder(user, body: dict) -> variables.Holder:
+    """In the console the caller holds the values, on its connector unless another is named."""
+    return variables.Holder(str(user.id), parse_id(body.get("connector_id")) or CONNECTOR_WEB)
+
+
+def _owner(body: dict) -> variables.Owner:
+    return variables.Owner(bot_id=body.get("bot_id"), project_id=body.get("project_id"))
+
+
+def get_variable_meta(token_info, body):
+    project = body["ConnectorID"] if body.get("ConnectorType") == 2 else None
+    owner = variables.Owner(
+        bot_id=None if project else body["ConnectorID"],
+        project_id=project,
+        bot_field="ConnectorID",
+        project_field="ConnectorID",
+    )
+    found = variables.meta(token_info["user"], owner)
+    by_channel = {
+        "1": [variable_meta_view(d) for d in found if not d.get("is_system")],
+        "2": [variable_meta_view(d) for d in found if d.get("is_system")],
+    }
+    return ok({"VariableMap": by_channel})
+
+
+def get_system_variables(token_info):
+    return ok({"conf": [{"key": key, "description": about} for key, about in variables.SYSTEM.items()]})
+
+
+def get_variable_values(token_info, body):
+    user = token_info["user"]
+    found = variables.values_for(user, _owner(body), _console_holder(user, body), body.get("keywords"))
+    return ok({"memories": [variable_memory_view(v) for v in found]})
+
+
+def set_variable_values(token_info, body):
+    user = token_info["user"]
+    data = [(item["keyword"], item.get("value") or "") for item in body["data"]]
+    variables.assign(user, _owner(body), _console_holder(user, body), data)
+    return ok()
+
+
+def delete_variable_values(token_info, body):
+    user = token_info["user"]
+    variables.forget(user, _owner(body), _console_holder(user, body), body.get("keywords"))
+    return ok()
+
+
+def _open_holder(connector_uid: str, connector_id) -> variables.Holder:
+    return variables.Holder(connector_uid, parse_id(connector_id) or CONNECTOR_API)
+
+
+def open_get_variables(token_info, connector_uid, bot_id=None, app_id=None, connector_id=None, keywords=None):
+    owner = variables.Owner(bot_id=bot_id, project_id=app_id, project_field="app_id")
+    wanted = [k.strip() for k in (keywords or "").split(",") if k.strip()]
+    found = variables.values_for(token_info["user"], owner, _open_holder(connector_uid, connector_id), wanted)
+    return ok({"items": [open_variable_view(v) for v in found]})
+
+
+def open_set_variables(token_info, body):
+    owner = variables.Owner(bot_id=body.get("bot_id"), project_id=body.get("app_id"), project_field="app_id")
+    data = [(item["keyword"], item.get("value") or "") for item in body["data"]]
+    holder = _open_holder(body["connector_uid"], body.get("connector_id"))
+    variables.assign(token_info["user"], owner, holder, data, authz.WRITE)
     return ok()

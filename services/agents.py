@@ -16,7 +16,7 @@ from models.db import db
 from models.identity import User
 from models.library import ShortcutCommand
 from models.llm import LlmModel
-from services import model_registry, refs
+from services import model_registry, refs, variables
 from views.shortcut import shortcut_view
 
 # The parts of Coze's BotInfo kept in Bot.config; name, description, icon and mode are columns.
@@ -202,6 +202,8 @@ def update_draft(user: User, info: dict) -> tuple[Bot, bool]:
     """Patch the draft: every non-null top-level field given replaces the stored one."""
     bot = load(user, info["bot_id"], authz.WRITE)
     _check_references(user, bot, info)
+    if info.get("variable_list") is not None:
+        variables.check_definitions(info["variable_list"])
     config = copy.deepcopy(bot.config)
     columns = {}
     for key in ("name", "description", "bot_mode"):

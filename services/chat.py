@@ -9,7 +9,6 @@ import base64
 import copy
 import dataclasses
 import logging
-import re
 import time
 
 from core import errors
@@ -31,11 +30,11 @@ from models.identity import User
 from models.llm import LlmModel
 from services import agents, conversations, files, llm, model_registry, recovery, refs
 from services import content as message_content
+from services import variables as memory_variables
 
 log = logging.getLogger("cozeplus.chat")
 
 SUGGEST_DISABLED = 2  # suggest_reply_mode: 0 default, 1 custom prompt, 2 off
-_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
 
 
 @dataclasses.dataclass
@@ -90,18 +89,6 @@ def suggests(config: dict) -> bool:
 def model_of(config: dict, override=None) -> LlmModel:
     model_id = override or (config.get("model_info") or {}).get("model_id")
     return model_registry.usable(model_id)
-
-
-def render_persona(config: dict, variables: dict) -> str:
-    """The persona prompt with {{name}} replaced by the chat's variables or the agent's defaults."""
-    defaults = {
-        v.get("key"): v.get("default_value", "")
-        for v in config.get("variable_list") or []
-        if isinstance(v, dict)
-    }
-    values = {**defaults, **{k: str(v) for k, v in (variables or {}).items()}}
-    prompt = (config.get("prompt_info") or {}).get("prompt") or ""
-    return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), prompt)
 
 
 MAX_INLINE_IMAGE_BYTES = 10 * 1024 * 1024
@@ -201,7 +188,9 @@ def prepare(
     context = context or []
     model_info = config.get("model_info") or {}
     rounds = int(((model_info.get("short_memory_policy") or {}).get("history_round")) or 3)
-    persona = render_persona(config, variables)
+    holder = memory_variables.Holder(end_user or str(user.id), connector_id)
+    values = memory_variables.chat_values(bot.id, config, holder, conversation.id, variables)
+    persona = memory_variables.persona(config, values)
     prompt = [{"role": "system", "content": persona}] if persona else []
     if not new_conversation:
         prompt += history(user, conversation, conversation.last_section_id, rounds, model)

@@ -98,7 +98,8 @@ _rejection.expected_statuses = [*_rejection.expected_statuses, "413"]
 # columns and captions belong to table and image documents; semantic and hybrid retrieval need an
 # embedding model, and column filters a table knowledge base. Memory: rows, filters and sorts
 # name the table's own fields with values of their types; a schema's field names are unique and
-# its field ids are the table's.
+# its field ids are the table's. Variables: the agent (bot_id, or app_id) must be named, and a
+# value set must be one of its variables.
 SEMANTIC_400 = {
     "create_pat",
     "upload_avatar",
@@ -125,6 +126,9 @@ SEMANTIC_400 = {
     "update_database",
     "list_database_records",
     "update_database_records",
+    "set_variable_values",
+    "open_get_variables",
+    "open_set_variables",
 }
 
 

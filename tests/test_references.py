@@ -411,6 +411,9 @@ SEMANTIC = {
     # the example's rows name fields the walk's one-field table does not have
     "list_database_records": "no field",
     "update_database_records": "no field",
+    # the walk's agents define no variables
+    "set_variable_values": "has no variable",
+    "open_set_variables": "has no variable",
 }
 
 

@@ -77,3 +77,39 @@ def database_view(
     if row_counts is not None:
         view["draft_row_count"], view["online_row_count"] = row_counts[1], row_counts[2]
     return view
+
+
+def open_variable_view(value) -> dict:
+    """A value as /v1/variables lists it (`value`: services.variables.Value)."""
+    return {
+        "keyword": value.keyword,
+        "value": value.value,
+        "create_time": value.create_time,
+        "update_time": value.update_time,
+    }
+
+
+def variable_memory_view(value) -> dict:
+    """A value as /api/memory/variable/get lists it: the Open API's, with what the console shows."""
+    return {
+        **open_variable_view(value),
+        "is_system": value.is_system,
+        "prompt_disabled": value.prompt_disabled,
+        "schema": "",
+    }
+
+
+def variable_meta_view(definition: dict) -> dict:
+    """A definition in Coze's PascalCase Variable shape."""
+    system = bool(definition.get("is_system"))
+    return {
+        "Keyword": definition["key"],
+        "DefaultValue": str(definition.get("default_value") or ""),
+        "VariableType": 1,
+        "Channel": 2 if system else 1,
+        "Description": definition.get("description") or "",
+        "Enable": not definition.get("is_disabled"),
+        "EffectiveChannelList": [],
+        "Schema": "",
+        "IsReadOnly": system,
+    }
