@@ -52,3 +52,11 @@ def test_js_sdk_updates_and_retrieves_variables(live_server, pat, agent_with_var
     assert seen["items"] == [["city", "Porto", True], ["diet", "", False]]
     assert seen["other_city"] == "Paris"
     assert seen["unknown"] == {"code": 106000013, "status": 400}
+
+
+def test_cozepy_sees_the_agents_variables(coze, agent_with_variables):
+    bot = coze.bots.retrieve(bot_id=agent_with_variables, use_api_version=2, is_published=False)
+    assert [(v.keyword, v.default_value, v.channel) for v in bot.variables] == [
+        ("city", "Paris", "custom"),
+        ("diet", "", "custom"),
+    ]

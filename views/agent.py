@@ -176,7 +176,7 @@ def open_bot(bot, info: dict, version: str, model) -> dict:
         },
         "plugin_info_list": [],
         "workflow_info_list": [],
-        "variables": [],
+        "variables": [_open_variable(v) for v in info.get("variable_list") or [] if _enabled(v)],
         "shortcut_commands": info.get("shortcut_commands", []),
     }
 
@@ -203,4 +203,20 @@ def published_bot_view(bot, published_at: int | None) -> dict:
         "description": bot.description,
         "icon_url": url_of(bot.icon_uri),
         "publish_time": str(published_at),
+    }
+
+
+def _enabled(variable) -> bool:
+    return isinstance(variable, dict) and bool(variable.get("key")) and not variable.get("is_disabled")
+
+
+def _open_variable(variable: dict) -> dict:
+    return {
+        "keyword": variable["key"],
+        "default_value": str(variable.get("default_value") or ""),
+        "variable_type": "KVVariable",
+        "channel": "system" if variable.get("is_system") else "custom",
+        "description": variable.get("description") or "",
+        "enable": True,
+        "prompt_enable": not variable.get("prompt_disabled"),
     }
