@@ -297,6 +297,24 @@ const OVERRIDES = {
   list_database_records: { body: { database_id: '{{databaseId}}', table_type: 1, limit: 20, offset: 0 } },
   update_database_records: { body: { database_id: '{{databaseId}}', table_type: 1, record_data_add: [{ item: 'Espresso cups', quantity: '6' }] } },
   reset_database_table: { body: { database_info_id: '{{databaseId}}', table_type: 1 } },
+  get_table_schema: { body: { source_file: { tos_uri: 'file:{{csvFileId}}' } } },
+  validate_table_schema: { body: { database_id: '{{databaseId}}', source_file: { tos_uri: 'file:{{csvFileId}}' } } },
+  submit_table_import: { body: { database_id: '{{databaseId}}', file_uri: 'file:{{csvFileId}}', table_type: 1 } },
+  get_import_progress: {
+    prerequest: [
+      "const poll = (tries) => pm.sendRequest({",
+      "  url: pm.variables.get('baseUrl') + '/api/memory/table_file/get_progress', method: 'POST',",
+      "  header: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + pm.variables.get('bearerToken') },",
+      "  body: { mode: 'raw', raw: JSON.stringify({ database_id: pm.variables.get('databaseId'), table_type: 1 }) },",
+      "}, (error, response) => {",
+      "  const status = error ? 0 : response.json().data.status;",
+      "  if ((status === 0 || status === 1) && tries > 0) setTimeout(() => poll(tries - 1), 200);",
+      "});",
+      "poll(100);",
+    ],
+    body: { database_id: '{{databaseId}}', table_type: 1 },
+  },
+  export_database: { query: { database_id: '{{databaseId}}', table_type: '1' }, json: false },
   delete_database: { body: { id: '{{databaseId}}' } },
   get_variable_meta: { body: { ConnectorID: '{{botId}}', ConnectorType: 1 } },
   get_variable_values: { body: { bot_id: '{{botId}}', keywords: ['city'] } },
@@ -312,6 +330,10 @@ const OVERRIDES = {
 const EXTRA = [
   ['delete_copied_bot', 'delete_bot', { body: { bot_id: '{{copiedBotId}}' } }],
   ['delete_open_bot', 'delete_bot', { body: { bot_id: '{{openBotId}}' } }],
+  ['upload_orders_csv', 'upload_file', {
+    formdata: [{ key: 'file', type: 'file', src: 'postman/fixtures/orders.csv' }],
+    remember: ["pm.collectionVariables.set('csvFileId', body.data.id);"],
+  }],
 ];
 // Run order: the admin's requests and logout; the user's registration and login; everything else
 // by tag; the deletions and the user's logout last.
@@ -319,7 +341,10 @@ const FIRST = ['email_login_seed', 'get_knowledge_config', 'save_knowledge_confi
   'update_model', 'list_models', 'delete_model', 'logout_post', 'email_register', 'email_login'];
 // Chat turns of the console, then the deletions that need them, run after everything else.
 const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 'delete_conversation',
-  'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset'];
+  'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
+  // the import needs the csv the upload folder sends (upload_orders_csv)
+  'get_table_schema', 'validate_table_schema', 'submit_table_import', 'get_import_progress', 'export_database',
+  'delete_database'];
 const LAST = ['delete_bot', 'delete_copied_bot', 'delete_open_bot', 'logout'];
 
 function loadSpec() {
@@ -445,7 +470,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+from connexion.lifecycle import ConnexionResponse
+
 from core import authz
 from core.envelope import SUCCESS_MSG, ok
 from core.ids import parse_id
 from models.agent import CONNECTOR_API
 from models.conversation import CONNECTOR_WEB
 from models.memory import DRAFT, RW_PER_USER
-from services import memory, variables
+from services import memory, memory_imports, refs, variables
 from views.memory import (
     database_view,
     field_view,
+    import_view,
     open_variable_view,
     system_field_views,
     variable_memory_view,
@@ -255,3 +258,59 @@ def open_set_variables(token_info, body):
     holder = _open_holder(body["connector_uid"], body.get("connector_id"))
     variables.assign(token_info["user"], owner, holder, data, authz.WRITE)
     return ok()
+
+
+# --- import and export -------------------------------------------------------------------------
+
+
+def get_table_schema(token_info, body):
+    found = memory_imports.table_schema(
+        token_info["user"], body["source_file"]["tos_uri"], body.get("table_sheet")
+    )
+    wanted = body.get("table_data_type", 0)
+    return ok(
+        {
+            "file_name": found["file_name"],
+            "table_meta": found["columns"] if wanted != 2 else [],
+            "preview_data": found["preview"] if wanted != 1 else [],
+            "total_rows": found["total_rows"],
+        }
+    )
+
+
+def validate_table_schema(token_info, body):
+    user = token_info["user"]
+    if body.get("space_id") not in (None, "", "0", 0):
+        refs.one(user, refs.SPACE, body["space_id"], field="space_id")
+    problems = memory_imports.check_schema(
+        user, body["database_id"], body["source_file"]["tos_uri"], body.get("table_sheet")
+    )
+    return ok({"schema_valid_result": problems})
+
+
+def submit_table_import(token_info, body):
+    job = memory_imports.submit(
+        token_info["user"],
+        body["database_id"],
+        body.get("table_type") or DRAFT,
+        body["file_uri"],
+        body.get("table_sheet"),
+        body.get("connector_id"),
+    )
+    return ok({"import_id": str(job.id)})
+
+
+def get_import_progress(token_info, body):
+    job = memory_imports.progress(token_info["user"], body["database_id"], body.get("table_type") or DRAFT)
+    return ok(import_view(job))
+
+
+def export_database(token_info, database_id, table_type=DRAFT):
+    name, content = memory_imports.export_csv(token_info["user"], database_id, table_type)
+    return ConnexionResponse(
+        status_code=200,
+        body=content,
+        mimetype="text/csv",
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )

@@ -105,6 +105,11 @@ class Page:
     has_more: bool
 
 
+def max_rows() -> int:
+    """Rows one copy of a table may hold (COZEPLUS_MEMORY_MAX_ROWS)."""
+    return get_settings().memory_max_rows
+
+
 # --- the tables ------------------------------------------------------------------------------
 
 _MODELS: dict[tuple, type[Model]] = {}
@@ -429,26 +434,37 @@ class Rows:
         view = [_row_view(self.database, r) for r in rows[:limit]]
         return Page(view, query.count(), len(rows) > limit)
 
+    def check(self, record: dict, where: str) -> dict:
+        """A new record's values as columns (every field: rows insert alike), or the error naming
+        the field that does not fit."""
+        empty = {f"f{field['id']}": None for field in self.database.fields}
+        return {**empty, **_values(self.database, record, where, partial=False)}
+
     def insert(self, owner: Scope, records: Iterable[dict], where: str) -> list[dict]:
         """New rows stamped with their end user; all or none (the caller holds the transaction)."""
-        prepared = [
-            {
-                "id": new_id(),
-                "created_at": _now(),
-                "connector_uid": owner.connector_uid or "",
-                "connector_id": owner.connector_id or 0,
-                **_values(self.database, record, f"{where}[{index}]", partial=False),
-            }
-            for index, record in enumerate(records)
-        ]
-        if not prepared:
+        checked = [self.check(record, f"{where}[{index}]") for index, record in enumerate(records)]
+        return self.insert_checked(owner, checked, where)
+
+    def room(self) -> int:
+        """How many more rows this copy may hold."""
+        return max(0, max_rows() - self.count())
+
+    def insert_checked(self, owner: Scope, columns: list[dict], where: str) -> list[dict]:
+        if not columns:
             return []
-        limit, held = get_settings().memory_max_rows, self.count()
-        if held + len(prepared) > limit:
+        room = self.room()
+        if len(columns) > room:
+            limit = max_rows()
             raise errors.DATABASE_ROW_LIMIT(
-                f"{where}: table {self.database.name} holds {held} of at most {limit} rows;"
-                f" {len(prepared)} more do not fit"
+                f"{where}: table {self.database.name} holds {limit - room} of at most {limit} rows;"
+                f" {len(columns)} more do not fit"
             )
+        stamp = {
+            "created_at": _now(),
+            "connector_uid": owner.connector_uid or "",
+            "connector_id": owner.connector_id or 0,
+        }
+        prepared = [{"id": new_id(), **stamp, **values} for values in columns]
         for start in range(0, len(prepared), 200):  # within SQLite's bound-parameter limit
             self.model.insert_many(prepared[start : start + 200]).execute()
         return [_row_view(self.database, self.model(**row)) for row in prepared]
@@ -498,3 +514,8 @@ class Rows:
 
     def count(self) -> int:
         return self.model.select().count()
+
+    def all_records(self):
+        """Every row, oldest first, read a batch at a time."""
+        for row in self.model.select().order_by(self.model.id).iterator():
+            yield _row_view(self.database, row)

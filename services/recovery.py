@@ -24,6 +24,7 @@ from core.settings import get_settings
 from models.conversation import FAILED, LIVE_STATUSES, ChatRun
 from models.db import db
 from models.knowledge import DOC_FAILED, DOC_PROCESSING, DOC_RESEGMENTING, Document
+from models.memory import IMPORT_FAILED, IMPORT_QUEUED, IMPORT_RUNNING, MemoryImport
 from models.workers import WorkerInstance
 
 log = logging.getLogger("cozeplus.recovery")
@@ -107,6 +108,34 @@ def _gone(row: WorkerInstance, now: int) -> bool:
     return False
 
 
+def _reap_imports(orphaned, now: int) -> tuple[list[int], list[int]]:
+    """Imports into databases resume after their last finished batch (each batch and the
+    import's counts commit together, so no row goes in twice), up to MAX_ATTEMPTS."""
+    running = MemoryImport.status == IMPORT_RUNNING
+    resumed, failed = [], []
+    for job in MemoryImport.select(MemoryImport.id, MemoryImport.worker_id, MemoryImport.attempts).where(
+        running & orphaned(MemoryImport.worker_id)
+    ):
+        unchanged = (MemoryImport.id == job.id) & running & (MemoryImport.worker_id == job.worker_id)
+        if job.attempts >= MAX_ATTEMPTS:
+            reason = f"the import was interrupted {job.attempts} times (the process running it stopped)"
+            changes = {"status": IMPORT_FAILED, "status_reason": reason, "worker_id": None, "updated_at": now}
+            if MemoryImport.update(**changes).where(unchanged).execute():
+                failed.append(job.id)
+        elif (
+            MemoryImport.update(status=IMPORT_QUEUED, worker_id=None, updated_at=now)
+            .where(unchanged)
+            .execute()
+        ):
+            resumed.append(job.id)
+    if resumed:
+        from services import memory_imports  # it records its owner through this module
+
+        for import_id in resumed:
+            memory_imports.import_task(import_id)
+    return resumed, failed
+
+
 def reap(now: int | None = None) -> dict:
     """Resume or fail the work of instances that are gone; returns what was done (for logs, tests)."""
     now = now or int(time.time())
@@ -155,6 +184,7 @@ def reap(now: int | None = None) -> dict:
 
         for document_id in resumed:
             ingestion.process_document_task(document_id)
+    imports_resumed, imports_failed = _reap_imports(orphaned, now)
     if dead:
         WorkerInstance.delete().where(WorkerInstance.id.in_(dead)).execute()
     done = {
@@ -162,7 +192,9 @@ def reap(now: int | None = None) -> dict:
         "failed_chats": failed_chats,
         "resumed_documents": resumed,
         "failed_documents": failed,
+        "resumed_imports": imports_resumed,
+        "failed_imports": imports_failed,
     }
-    if failed_chats or resumed or failed:
+    if failed_chats or resumed or failed or imports_resumed or imports_failed:
         log.warning("recovered work of stopped processes", extra={"fields": done})
     return done

@@ -10,7 +10,9 @@ from conftest import assert_error, register
 
 from models.db import db
 from models.memory import MemoryDatabase
-from services.memory_rows import row_model
+from services.memory_rows import SYSTEM_FIELDS, row_model
+
+SYSTEM_NAMES = list(SYSTEM_FIELDS)
 
 FIELDS = [
     {"name": "item", "desc": "What was ordered", "type": 1, "must_required": True},
@@ -575,3 +577,158 @@ class TestAgentsUseTables:
 
         events = open_chat(alice, bot_id, '/call query_database {"table": "orders"}')
         assert final_chat(events)["status"] == "requires_action"  # no such tool here: handed back
+
+
+CSV = b"item,quantity,price,colour\nCups,6,12.5,white\nJug,lots,8,blue\n,1,3,red\nTamper,2,30.25,black\n"
+
+
+def wait_import(account, table_id, table_type=1) -> dict:
+    import time
+
+    for _ in range(300):
+        response = account.post(
+            "/api/memory/table_file/get_progress", {"database_id": table_id, "table_type": table_type}
+        )
+        assert response.status_code == 200, response.text
+        state = response.json()["data"]
+        if state["status"] in (2, 9):
+            return state
+        time.sleep(0.02)
+    raise AssertionError(f"the import did not finish: {state}")
+
+
+class TestImportAndExport:
+    def test_schema_preview_and_validation(self, alice):
+        from test_knowledge import upload
+
+        file_id = upload(alice, "orders.csv", CSV)
+        body = {"source_file": {"tos_uri": f"file:{file_id}"}}
+        schema = alice.post("/api/memory/table_schema/get", body).json()["data"]
+        assert [(c["column_name"], c["column_type"]) for c in schema["table_meta"]] == [
+            ("item", 1),
+            ("quantity", 1),  # "lots" is not a number
+            ("price", 4),
+            ("colour", 1),
+        ]
+        assert schema["table_meta"][0]["contains_empty_value"] is True and schema["total_rows"] == 4
+        assert schema["preview_data"][0] == {
+            "item": "Cups",
+            "quantity": "6",
+            "price": "12.5",
+            "colour": "white",
+        }
+        table = make_table(alice, fields=[*FIELDS, {"name": "note", "type": 1, "must_required": True}])
+        result = alice.post("/api/memory/table_schema/validate", {"database_id": table["id"], **body}).json()
+        assert result["data"]["schema_valid_result"] == {
+            "colour": "not a field of table orders; its values are left out",
+            "note": "required, and no column of the file fills it",
+        }
+
+    def test_an_import_inserts_what_fits_and_reports_the_rest(self, alice):
+        from test_knowledge import upload
+
+        table = make_table(alice)
+        file_id = upload(alice, "orders.csv", CSV)
+        response = alice.post(
+            "/api/memory/table_file/submit", {"database_id": table["id"], "file_uri": f"file:{file_id}"}
+        )
+        assert response.status_code == 200, response.text
+        state = wait_import(alice, table["id"])
+        assert state["status"] == 2 and state["progress"] == 100 and state["file_name"] == "orders.csv"
+        assert (state["total_rows"], state["inserted_rows"], state["rejected_count"]) == (4, 2, 2)
+        assert state["rejected_rows"] == [
+            {"row": 3, "reason": "line 3.quantity: must be an integer"},
+            {"row": 4, "reason": "line 4.item: is required"},
+        ]
+        rows = sorted((r["f1"], r["f2"], r["f4"]) for r in stored_rows(table["id"]))
+        assert rows == [("Cups", 6, 12.5), ("Tamper", 2, 30.25)]
+        assert {r["connector_uid"] for r in stored_rows(table["id"])} == {alice.user_id}
+
+    def test_an_xlsx_import_into_the_online_copy_and_the_row_limit(self, alice, settings_override):
+        import io
+
+        import openpyxl
+        from test_knowledge import upload
+
+        book = openpyxl.Workbook()
+        sheet = book.active
+        for row in [["ignored title"], ["item", "quantity"], ["A", 1], ["B", 2], ["C", 3]]:
+            sheet.append(row)
+        buffer = io.BytesIO()
+        book.save(buffer)
+        table = make_table(alice)
+        settings_override(memory_max_rows=2)
+        file_id = upload(alice, "orders.xlsx", buffer.getvalue())
+        body = {
+            "database_id": table["id"],
+            "file_uri": f"file:{file_id}",
+            "table_type": 2,
+            "table_sheet": {"sheet_id": "0", "header_line_idx": "1", "start_line_idx": "2"},
+        }
+        assert alice.post("/api/memory/table_file/submit", body).status_code == 200
+        state = wait_import(alice, table["id"], table_type=2)
+        assert (state["inserted_rows"], state["rejected_count"]) == (2, 1)
+        assert state["rejected_rows"] == [{"row": 5, "reason": "the table is full (2 rows)"}]
+        assert (
+            sorted(r["f1"] for r in stored_rows(table["id"], 2)) == ["A", "B"]
+            and stored_rows(table["id"]) == []
+        )
+
+    def test_bad_imports_are_refused(self, alice, bob):
+        from test_knowledge import upload
+
+        table = make_table(alice)
+        text = upload(alice, "notes.txt", b"hello")
+        submit = lambda uri: alice.post(  # noqa: E731
+            "/api/memory/table_file/submit", {"database_id": table["id"], "file_uri": uri}
+        )
+        assert_error(submit(f"file:{text}"), 400, 106000000, "file_uri: import a csv, xlsx or json file")
+        theirs = upload(bob, "theirs.csv", CSV)
+        assert_error(submit(f"file:{theirs}"), 404, 104000009, "file_uri")
+        assert_error(
+            alice.post("/api/memory/table_file/get_progress", {"database_id": table["id"]}), 409, 106000036
+        )
+        from models.memory import MemoryImport
+
+        assert not MemoryImport.select().where(MemoryImport.database == int(table["id"])).exists()
+
+    def test_an_interrupted_import_resumes_after_its_last_batch(self, alice):
+        from test_knowledge import upload
+        from test_recovery import dead_instance
+
+        from models.memory import MemoryImport
+        from services import recovery
+
+        table = make_table(alice)
+        file_id = upload(alice, "orders.csv", CSV)
+        worker = dead_instance()
+        job = MemoryImport.create(
+            database=int(table["id"]),
+            creator=int(alice.user_id),
+            file=int(file_id),
+            file_name="orders.csv",
+            status=1,
+            worker_id=worker.id,
+            attempts=1,
+            inserted_rows=1,  # the first row went in before the process died
+        )
+        done = recovery.reap()
+        assert done["resumed_imports"] == [job.id]
+        state = wait_import(alice, table["id"])
+        assert state["status"] == 2 and state["inserted_rows"] == 2 and state["rejected_count"] == 2
+        assert [r["f1"] for r in stored_rows(table["id"])] == ["Tamper"]  # the first row is not read again
+        assert MemoryImport.get_by_id(job.id).attempts == 2
+
+    def test_export_is_a_csv_of_every_row(self, alice):
+        import csv
+        import io
+
+        table = make_table(alice)
+        add_rows(alice, table["id"], ORDERS)
+        response = alice.get(f"/api/memory/database/export?database_id={table['id']}&table_type=1")
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+        assert "orders_draft_" in response.headers["content-disposition"]
+        lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+        assert lines[0] == ["item", "quantity", "delivered_at", "price", "paid", *SYSTEM_NAMES]
+        assert [line[0] for line in lines[1:]] == ["Espresso cups", "Milk jug", "Tamper"]
+        assert lines[1][1:5] == ["6", "2026-11-30 10:00:00", "12.5", "true"]

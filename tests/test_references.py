@@ -411,6 +411,10 @@ SEMANTIC = {
     # the example's rows name fields the walk's one-field table does not have
     "list_database_records": "no field",
     "update_database_records": "no field",
+    # the walk's files are text, not tables
+    "get_table_schema": "import a csv, xlsx or json file",
+    "validate_table_schema": "import a csv, xlsx or json file",
+    "submit_table_import": "import a csv, xlsx or json file",
     # the walk's agents define no variables
     "set_variable_values": "has no variable",
     "open_set_variables": "has no variable",

@@ -113,3 +113,17 @@ def variable_meta_view(definition: dict) -> dict:
         "Schema": "",
         "IsReadOnly": system,
     }
+
+
+def import_view(job) -> dict:
+    """An import into a database (`job`: models.memory.MemoryImport)."""
+    return {
+        "file_name": job.file_name,
+        "progress": job.progress,
+        "status": job.status,
+        "status_descript": job.status_reason,
+        "total_rows": job.total_rows,
+        "inserted_rows": job.inserted_rows,
+        "rejected_count": job.rejected_count,
+        "rejected_rows": job.rejected,
+    }
