@@ -186,7 +186,7 @@ def load_agent(user: User, bot_id, action: str = authz.READ, field: str = "bot_i
     from services import agents  # imported here: agents checks variable_list with this module
 
     bot = refs.one(user, refs.AGENT, bot_id, action, field=field)
-    configs = [agents.bot_info(bot)]
+    configs = [bot.config]  # the draft's settings (bot_info would also load its shortcuts)
     published = agents.published(bot)
     if published is not None:
         configs.append(published.snapshot)
