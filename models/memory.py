@@ -8,10 +8,20 @@ rows here."""
 
 from __future__ import annotations
 
-from peewee import BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField, TextField
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    CompositeKey,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
 
 from models.agent import Bot
 from models.base import BaseModel, JsonField
+from models.db import db
 from models.files import StoredFile
 from models.identity import Space, User
 
@@ -44,6 +54,20 @@ class MemoryDatabase(BaseModel):
 
     def table_name(self, copy: int) -> str:
         return f"memory_rows_{self.id}_{COPIES[copy]}"
+
+
+class MemoryRowCount(Model):
+    """How many rows one copy of a database holds, kept with every insert and delete in the same
+    transaction, so the row limit is checked without counting a large table."""
+
+    database = ForeignKeyField(MemoryDatabase, backref="row_counts", on_delete="CASCADE")
+    copy = IntegerField()
+    rows = BigIntegerField(default=0)
+
+    class Meta:
+        database = db
+        table_name = "memory_row_count"
+        primary_key = CompositeKey("database", "copy")
 
 
 class MemoryImport(BaseModel):

@@ -46,6 +46,7 @@ from models.memory import (
     FIELD_TEXT,
     FIELD_TIME,
     MemoryDatabase,
+    MemoryRowCount,
 )
 
 MAX_TEXT = 10_000
@@ -168,6 +169,7 @@ def create_tables(database: MemoryDatabase) -> None:
         migrator.add_index(database.table_name(copy), ("connector_uid", "connector_id")).run()
         for field in database.fields:
             _add_field_index(migrator, database, copy, field)
+        MemoryRowCount.insert(database=database.id, copy=copy, rows=0).execute()
 
 
 def alter_tables(database: MemoryDatabase, added: list[dict], dropped: list[dict]) -> None:
@@ -185,6 +187,7 @@ def alter_tables(database: MemoryDatabase, added: list[dict], dropped: list[dict
 
 
 def drop_tables(database: MemoryDatabase) -> None:
+    MemoryRowCount.delete().where(MemoryRowCount.database == database.id).execute()
     for copy in COPIES:
         db.execute_sql(f'DROP TABLE IF EXISTS "{database.table_name(copy)}"')
 
@@ -406,7 +409,7 @@ class Rows:
     """One copy (draft or online) of a database's rows."""
 
     def __init__(self, database: MemoryDatabase, copy: int):
-        self.database = database
+        self.database, self.copy = database, copy
         self.model = row_model(database, copy)
 
     def _matching(self, scope: Scope, criterion: dict | None, where: str):
@@ -431,8 +434,13 @@ class Rows:
             query = query.where(condition)
         ordering = _order(self.database, model, order_by, "order_by_list")
         rows = list(query.order_by(*ordering).limit(limit + 1).offset(offset))
+        has_more = len(rows) > limit
+        if has_more or (offset and not rows):
+            total = query.select(fn.COUNT(SQL("*"))).scalar()
+        else:
+            total = offset + len(rows)  # this page holds the last row: nothing left to count
         view = [_row_view(self.database, r) for r in rows[:limit]]
-        return Page(view, query.count(), len(rows) > limit)
+        return Page(view, total, has_more)
 
     def check(self, record: dict, where: str) -> dict:
         """A new record's values as columns (every field: rows insert alike), or the error naming
@@ -449,14 +457,23 @@ class Rows:
         """How many more rows this copy may hold."""
         return max(0, max_rows() - self.count())
 
+    def _counted(self, change: int, *, limit: int | None = None) -> bool:
+        """Move the row count by `change`, unless that passes `limit`; one statement, so two
+        writers cannot both take the last room."""
+        query = MemoryRowCount.update(rows=MemoryRowCount.rows + change).where(
+            (MemoryRowCount.database == self.database.id) & (MemoryRowCount.copy == self.copy)
+        )
+        if limit is not None:
+            query = query.where(MemoryRowCount.rows + change <= limit)
+        return query.execute() == 1
+
     def insert_checked(self, owner: Scope, columns: list[dict], where: str) -> list[dict]:
         if not columns:
             return []
-        room = self.room()
-        if len(columns) > room:
-            limit = max_rows()
+        limit = max_rows()
+        if not self._counted(len(columns), limit=limit):
             raise errors.DATABASE_ROW_LIMIT(
-                f"{where}: table {self.database.name} holds {limit - room} of at most {limit} rows;"
+                f"{where}: table {self.database.name} holds {self.count()} of at most {limit} rows;"
                 f" {len(columns)} more do not fit"
             )
         stamp = {
@@ -498,12 +515,18 @@ class Rows:
 
     def delete(self, scope: Scope, records: list[dict], where: str) -> int:
         ids, _ = self._existing(scope, records, where)
-        return self.model.delete().where(self.model.id.in_(ids)).execute() if ids else 0
+        return self._deleted(self.model.delete().where(self.model.id.in_(ids))) if ids else 0
 
     def delete_where(self, scope: Scope, criterion: dict | None, where: str) -> int:
         """The rows matching a filter (all of the scope's with none)."""
         matching = self._matching(scope, criterion, where)
-        return self.model.delete().where(self.model.id.in_(matching)).execute()
+        return self._deleted(self.model.delete().where(self.model.id.in_(matching)))
+
+    def _deleted(self, query) -> int:
+        deleted = query.execute()
+        if deleted:
+            self._counted(-deleted)
+        return deleted
 
     def update_where(self, scope: Scope, criterion: dict | None, values: dict, where: str) -> int:
         columns = _values(self.database, values, f"{where}.values", partial=True)
@@ -513,7 +536,8 @@ class Rows:
         return self.model.update(**columns).where(self.model.id.in_(matching)).execute()
 
     def count(self) -> int:
-        return self.model.select().count()
+        found = MemoryRowCount.get_or_none(database=self.database.id, copy=self.copy)
+        return found.rows if found else 0
 
     def all_records(self):
         """Every row, oldest first, read a batch at a time."""

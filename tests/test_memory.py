@@ -9,7 +9,7 @@ import pytest
 from conftest import assert_error, register
 
 from models.db import db
-from models.memory import MemoryDatabase
+from models.memory import MemoryDatabase, MemoryRowCount
 from services.memory_rows import SYSTEM_FIELDS, row_model
 
 SYSTEM_NAMES = list(SYSTEM_FIELDS)
@@ -263,6 +263,11 @@ class TestRows:
             alice, table["id"], limit=2, offset=2, order_by_list=[{"field": "price", "direction": 1}]
         )
         assert [r["item"] for r in rest["data"]] == ["Tamper"] and rest["HasMore"] is False
+        assert rest["TotalNum"] == 3  # told by the last page, without counting
+        beyond = list_rows(alice, table["id"], limit=2, offset=5)
+        assert beyond["data"] == [] and beyond["TotalNum"] == 3 and beyond["HasMore"] is False
+        filtered = list_rows(alice, table["id"], limit=1, filter_criterion=where("price", 3, "9"))
+        assert filtered["TotalNum"] == 2 and filtered["HasMore"] is True
 
     @pytest.mark.parametrize(
         "body, code, fragment",
@@ -351,6 +356,28 @@ class TestRows:
         assert add_rows(alice, table["id"], ORDERS[:2]).status_code == 200
         assert_error(add_rows(alice, table["id"], ORDERS[:2]), 409, 106000032, "at most 3 rows")
         assert len(stored_rows(table["id"])) == 2
+
+    def test_the_kept_row_count_follows_every_change(self, alice, settings_override):
+        table = make_table(alice)
+
+        def kept(table_type=1) -> int:
+            found = MemoryRowCount.get_or_none(database=int(table["id"]), copy=table_type)
+            return found.rows
+
+        assert (kept(1), kept(2)) == (0, 0)
+        added = add_rows(alice, table["id"], [{"item": str(i)} for i in range(5)]).json()["data"]
+        assert kept() == len(stored_rows(table["id"])) == 5
+        gone = [{"bstudio_id": row["bstudio_id"]} for row in added[:2]]
+        body = {"database_id": table["id"], "record_data_delete": gone, "record_data_add": [{"item": "x"}]}
+        assert alice.post("/api/memory/database/update_records", body).status_code == 200
+        assert kept() == len(stored_rows(table["id"])) == 4
+        settings_override(memory_max_rows=5)
+        assert_error(add_rows(alice, table["id"], ORDERS[:2]), 409, 106000032, "holds 4 of at most 5 rows")
+        assert kept() == len(stored_rows(table["id"])) == 4
+        alice.post("/api/memory/database/table/reset", {"database_info_id": table["id"], "table_type": 1})
+        assert (kept(1), kept(2)) == (0, 0) and stored_rows(table["id"]) == []
+        alice.post("/api/memory/database/delete", {"id": table["id"]})
+        assert not MemoryRowCount.select().where(MemoryRowCount.database == int(table["id"])).exists()
 
     def test_copies_are_apart_and_reset_empties_one(self, alice):
         table = make_table(alice)
