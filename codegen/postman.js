@@ -322,6 +322,19 @@ const OVERRIDES = {
   delete_variable_values: { body: { bot_id: '{{botId}}', keywords: ['city'] } },
   open_get_variables: { query: { bot_id: '{{botId}}', connector_uid: 'postman-end-user', keywords: 'city' } },
   open_set_variables: { body: { bot_id: '{{botId}}', connector_uid: 'postman-end-user', data: [{ keyword: 'city', value: 'Lyon' }] } },
+  // a project (app) with a variable, an end user's value of it, then deleted
+  draft_project_create: {
+    body: { space_id: '{{spaceId}}', name: 'Postman app', description: 'Made by Postman' },
+    remember: ["pm.collectionVariables.set('projectId', body.data.project_id);"],
+  },
+  draft_project_update: { body: { project_id: '{{projectId}}', description: 'Updated by Postman' } },
+  get_draft_intelligence_info: { body: { intelligence_id: '{{projectId}}', intelligence_type: 2 } },
+  update_project_variables: {
+    body: { ProjectID: '{{projectId}}', VariableList: [{ Keyword: 'region', DefaultValue: 'EU', Channel: 5, Enable: true }] },
+    envelope: 'msg',
+  },
+  get_project_variables: { query: { ProjectID: '{{projectId}}' }, envelope: 'VariableList' },
+  draft_project_delete: { body: { project_id: '{{projectId}}' } },
   delete_slices: { body: { slice_ids: ['{{sliceId}}'] } },
   delete_documents: { body: { document_ids: ['{{documentId}}'] } },
   delete_dataset: { body: { dataset_id: '{{datasetId}}' } },
@@ -344,7 +357,7 @@ const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
   // the import needs the csv the upload folder sends (upload_orders_csv)
   'get_table_schema', 'validate_table_schema', 'submit_table_import', 'get_import_progress', 'export_database',
-  'delete_database'];
+  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete'];
 const LAST = ['delete_bot', 'delete_copied_bot', 'delete_open_bot', 'logout'];
 
 function loadSpec() {
@@ -470,7 +483,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

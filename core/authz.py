@@ -33,6 +33,14 @@ def require_space(user: User, space_id: int, action: str = READ) -> int:
     return role
 
 
+def may(user: User, space_id: int, action: str) -> bool:
+    try:
+        require_space(user, space_id, action)
+    except errors.ApiError:
+        return False
+    return True
+
+
 def require_super_admin(user: User) -> None:
     if not user.is_super_admin:
         raise errors.PERMISSION_DENIED("this operation is for administrators")

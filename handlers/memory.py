@@ -11,12 +11,13 @@ from core.ids import parse_id
 from models.agent import CONNECTOR_API
 from models.conversation import CONNECTOR_WEB
 from models.memory import DRAFT, RW_PER_USER
-from services import memory, memory_imports, refs, variables
+from services import memory, memory_imports, projects, refs, variables
 from views.memory import (
     database_view,
     field_view,
     import_view,
     open_variable_view,
+    project_variables_view,
     system_field_views,
     variable_memory_view,
     variable_meta_view,
@@ -211,8 +212,9 @@ def get_variable_meta(token_info, body):
         project_field="ConnectorID",
     )
     found = variables.meta(token_info["user"], owner)
+    own = "5" if project else "1"
     by_channel = {
-        "1": [variable_meta_view(d) for d in found if not d.get("is_system")],
+        own: [variable_meta_view(d) for d in found if not d.get("is_system")],
         "2": [variable_meta_view(d) for d in found if d.get("is_system")],
     }
     return ok({"VariableMap": by_channel})
@@ -314,3 +316,16 @@ def export_database(token_info, database_id, table_type=DRAFT):
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
+
+
+# --- project variables ---------------------------------------------------------------------------
+
+
+def get_project_variables(token_info, ProjectID, UserID=None, version=None):  # noqa: N803 (Coze's names)
+    definitions, can_edit = projects.variables_of(token_info["user"], ProjectID)
+    return {"code": 0, "msg": SUCCESS_MSG, **project_variables_view(definitions, can_edit)}
+
+
+def update_project_variables(token_info, body):
+    projects.set_variables(token_info["user"], body["ProjectID"], body["VariableList"])
+    return {"code": 0, "msg": SUCCESS_MSG}

@@ -22,7 +22,7 @@ def get_draft_intelligence_list(token_info, body):
     rows, total, following = search.intelligences(user, criteria)
     return ok(
         {
-            "intelligences": [intelligence_view(b, at, user, search.TYPE_BOT) for b, at in rows],
+            "intelligences": [intelligence_view(row, at, user, kind) for row, at, kind in rows],
             "total": total,
             "has_more": following is not None,
             "next_cursor_id": str(following or ""),

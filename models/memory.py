@@ -24,6 +24,7 @@ from models.base import BaseModel, JsonField
 from models.db import db
 from models.files import StoredFile
 from models.identity import Space, User
+from models.project import Project
 
 # Coze's FieldItemType
 FIELD_TEXT, FIELD_INTEGER, FIELD_TIME, FIELD_FLOAT, FIELD_BOOLEAN = 1, 2, 3, 4, 5
@@ -47,6 +48,7 @@ class MemoryDatabase(BaseModel):
     fields = JsonField(default=list)  # [{id, name, desc, type, must_required}]; id: the column f<id>
     next_field_id = IntegerField(default=1)
     extra_info = JsonField(default=dict)
+    project_id = BigIntegerField(null=True, index=True)  # made in a project (app)
 
     class Meta:
         table_name = "memory_database"
@@ -96,9 +98,10 @@ class MemoryImport(BaseModel):
 
 
 class VariableValue(BaseModel):
-    """An end user's value of one of an agent's variables, on one connector."""
+    """An end user's value of one of an agent's (or a project's) variables, on one connector."""
 
-    bot = ForeignKeyField(Bot, backref="variable_values", on_delete="CASCADE")
+    bot = ForeignKeyField(Bot, null=True, backref="variable_values", on_delete="CASCADE")
+    project = ForeignKeyField(Project, null=True, backref="variable_values", on_delete="CASCADE")
     keyword = CharField(max_length=64)
     value = TextField(default="")
     connector_id = BigIntegerField()
@@ -106,4 +109,7 @@ class VariableValue(BaseModel):
 
     class Meta:
         table_name = "memory_variable"
-        indexes = ((("bot", "connector_id", "connector_uid", "keyword"), True),)
+        indexes = (
+            (("bot", "connector_id", "connector_uid", "keyword"), True),
+            (("project", "connector_id", "connector_uid", "keyword"), True),
+        )

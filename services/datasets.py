@@ -18,7 +18,7 @@ from models.knowledge import (
     Document,
     SliceVector,
 )
-from services import embeddings, refs
+from services import embeddings, projects, refs
 from services.fulltext import FullTextIndex
 
 # --- datasets ----------------------------------------------------------------------------------
@@ -58,7 +58,7 @@ def create_dataset(
     space_id = refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id").id
     name = name.strip()
     icon_uri = refs.file_uri(user, icon_uri, field="icon_uri", invalid=errors.KNOWLEDGE_INVALID_PARAM)
-    project_id = refs.optional(user, refs.PROJECT, project_id, field="project_id")
+    project_id = projects.in_space(user, project_id, space_id)
     try:
         with write_transaction():
             return Dataset.create(

@@ -17,7 +17,7 @@ from models.conversation import CONNECTOR_WEB
 from models.db import write_transaction
 from models.identity import User
 from models.memory import COPIES, FIELD_TEXT, RW_PER_USER, MemoryDatabase
-from services import agents, memory_rows, refs
+from services import agents, memory_rows, projects, refs
 from services.memory_rows import Scope
 
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
@@ -114,7 +114,7 @@ def create(
     project_id=None,
 ) -> MemoryDatabase:
     space = refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id")
-    refs.optional(user, refs.PROJECT, project_id, field="project_id")
+    project = projects.in_space(user, project_id, space.id)
     name = _check_name(name, "table_name", table=True)
     icon_uri = refs.file_uri(user, icon_uri or "", field="icon_uri", invalid=errors.MEMORY_INVALID_PARAM)
     schema, next_id = _schema([], fields, 1)
@@ -131,6 +131,7 @@ def create(
             fields=schema,
             next_field_id=next_id,
             extra_info=extra_info or {},
+            project_id=project,
         )
         memory_rows.create_tables(database)
     return database
@@ -208,8 +209,10 @@ def page_of_space(
 ) -> tuple[list[MemoryDatabase], int, int | None]:
     """(databases, total, the bot whose bindings were asked for, if any)."""
     space = refs.one(user, refs.SPACE, space_id, field="space_id")
-    refs.optional(user, refs.PROJECT, project_id, field="project_id")
+    project = refs.optional(user, refs.PROJECT, project_id, field="project_id")
     query = MemoryDatabase.select().where(MemoryDatabase.space == space.id)
+    if project is not None:
+        query = query.where(MemoryDatabase.project_id == project)
     bot = None
     if bot_id not in (None, "", "0", 0):
         bot = agents.load(user, bot_id)

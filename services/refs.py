@@ -23,6 +23,7 @@ from models.identity import PersonalAccessToken, Space, User
 from models.knowledge import Dataset, Document, Slice
 from models.library import PromptResource, ShortcutCommand
 from models.memory import MemoryDatabase
+from models.project import Project
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +55,7 @@ CONVERSATION = Kind(
     "conversation", errors.CONVERSATION_NOT_FOUND, Conversation, owner_of=lambda row: row.creator_id
 )
 DATABASE = Kind("database", errors.DATABASE_NOT_FOUND, MemoryDatabase, space_of=lambda row: row.space_id)
+PROJECT = Kind("project", errors.APP_NOT_FOUND, Project, space_of=lambda row: row.space_id)
 PAT = Kind(
     "personal access token", errors.PAT_NOT_FOUND, PersonalAccessToken, owner_of=lambda row: row.user_id
 )
@@ -63,7 +65,6 @@ CHAT = Kind("chat", errors.CHAT_NOT_FOUND, ChatRun)
 SHORTCUT = Kind("shortcut command", errors.SHORTCUT_NOT_FOUND, ShortcutCommand)
 # Bound to agents and shortcuts before their modules exist: until then every id names nothing.
 PLUGIN = Kind("plugin", errors.PLUGIN_NOT_FOUND)
-PROJECT = Kind("project", errors.APP_NOT_FOUND)
 ORGANIZATION = Kind("organization", errors.CORPORATION_NOT_FOUND)
 WORKFLOW = Kind("workflow", errors.WORKFLOW_NOT_FOUND)
 

@@ -13,9 +13,10 @@ from models import paging
 from models.agent import Bot, BotPublication
 from models.identity import SpaceMember, User
 from models.library import PromptResource
+from models.project import Project
 from services import refs
 
-TYPE_BOT = 1
+TYPE_BOT, TYPE_APP = 1, 2
 RES_PROMPT = 6
 MAX_SIZE = 100
 
@@ -52,15 +53,8 @@ class AgentQuery(SpaceListing):
     order: int = 0  # 0 last edited, 1 created, 2 last published
 
 
-def intelligences(user: User, criteria: AgentQuery) -> tuple[list[tuple[Bot, int | None]], int, int | None]:
-    """A space's agents filtered and sorted as the console asks; (rows, total, next offset)."""
-    space_id = _space(user, criteria.space_id)
-    types = criteria.types or (TYPE_BOT,)
-    query = (
-        Bot.select(Bot, User)
-        .join(User, on=(Bot.creator == User.id))
-        .where(Bot.space == space_id if TYPE_BOT in types else Bot.id == -1)
-    )
+def _agents(user: User, space_id: int, criteria: AgentQuery):
+    query = Bot.select(Bot, User).join(User, on=(Bot.creator == User.id)).where(Bot.space == space_id)
     if criteria.name:
         query = query.where(Bot.name.contains(criteria.name) | Bot.description.contains(criteria.name))
     if criteria.mine_only:
@@ -71,17 +65,78 @@ def intelligences(user: User, criteria: AgentQuery) -> tuple[list[tuple[Bot, int
     elif criteria.published is False:
         query = query.where(Bot.id.not_in(published_ids))
     if criteria.order == 1:
-        query = query.order_by(Bot.created_at.desc(), Bot.id.desc())
-    elif criteria.order == 2:
+        return query.order_by(Bot.created_at.desc(), Bot.id.desc())
+    if criteria.order == 2:
         last_publish = BotPublication.select(fn.MAX(BotPublication.updated_at)).where(
             BotPublication.bot == Bot.id
         )
-        query = query.order_by(fn.COALESCE(last_publish, 0).desc(), Bot.id.desc())
-    else:
-        query = query.order_by(Bot.updated_at.desc(), Bot.id.desc())
-    listed = paging.window(query, _offset(criteria.cursor), min(criteria.size or 20, MAX_SIZE), total=True)
-    published = BotPublication.last_published_at([b.id for b in listed.rows])
-    return [(b, published.get(b.id)) for b in listed.rows], listed.total, listed.next_offset
+        return query.order_by(fn.COALESCE(last_publish, 0).desc(), Bot.id.desc())
+    return query.order_by(Bot.updated_at.desc(), Bot.id.desc())
+
+
+def _projects(user: User, space_id: int, criteria: AgentQuery):
+    """Projects are never published here, so a list of published ones holds none."""
+    query = (
+        Project.select(Project, User)
+        .join(User, on=(Project.creator == User.id))
+        .where(Project.space == space_id if criteria.published is not True else Project.id == -1)
+    )
+    if criteria.name:
+        query = query.where(
+            Project.name.contains(criteria.name) | Project.description.contains(criteria.name)
+        )
+    if criteria.mine_only:
+        query = query.where(Project.creator == user.id)
+    if criteria.order == 1:
+        return query.order_by(Project.created_at.desc(), Project.id.desc())
+    if criteria.order == 2:
+        return query.order_by(Project.id.desc())
+    return query.order_by(Project.updated_at.desc(), Project.id.desc())
+
+
+def intelligences(user: User, criteria: AgentQuery) -> tuple[list[tuple], int, int | None]:
+    """A space's agents and projects filtered and sorted as the console asks: ((row, last
+    published, type) ..., total, next offset)."""
+    space_id = _space(user, criteria.space_id)
+    types = criteria.types or (TYPE_BOT,)
+    offset, size = _offset(criteria.cursor), min(criteria.size or 20, MAX_SIZE)
+    sources = [(TYPE_BOT, _agents), (TYPE_APP, _projects)]
+    queries = [(kind, make(user, space_id, criteria)) for kind, make in sources if kind in types]
+    if len(queries) == 1:
+        kind, query = queries[0]
+        listed = paging.window(query, offset, size, total=True)
+        rows, total, more = [(row, kind) for row in listed.rows], listed.total, listed.has_more
+    else:  # both kinds: the first offset + size of each, merged in the order asked for
+        rows = [(row, kind) for kind, query in queries for row in query.limit(offset + size + 1)]
+        total = sum(query.count() for _, query in queries)
+        more = offset + size < total
+    bots = [row.id for row, kind in rows if kind == TYPE_BOT]
+    published = BotPublication.last_published_at(bots)
+    found = [(row, published.get(row.id) if kind == TYPE_BOT else None, kind) for row, kind in rows]
+    if len(queries) > 1:
+        found.sort(key=lambda item: _sort_key(item, criteria.order), reverse=True)
+        found = found[offset : offset + size]
+    return found, total, offset + len(found) if more else None
+
+
+def intelligence(user: User, raw_id, kind: int, *, field: str = "intelligence_id") -> tuple:
+    """One agent or project as the list shows it: (row with its creator, last published)."""
+    model, ref = (Bot, refs.AGENT) if kind == TYPE_BOT else (Project, refs.PROJECT)
+    found = refs.one(user, ref, raw_id, field=field)
+    row = (
+        model.select(model, User).join(User, on=(model.creator == User.id)).where(model.id == found.id).get()
+    )
+    published = BotPublication.last_published_at([row.id]).get(row.id) if kind == TYPE_BOT else None
+    return row, published
+
+
+def _sort_key(item: tuple, order: int) -> tuple:
+    row, published_at, _ = item
+    if order == 1:
+        return row.created_at, row.id
+    if order == 2:
+        return published_at or 0, row.id
+    return row.updated_at, row.id
 
 
 def recently_edited(user: User, size: int) -> list[tuple[Bot, int | None]]:

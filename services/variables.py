@@ -10,7 +10,6 @@ import re
 import time
 
 from core import authz, errors
-from models.agent import Bot
 from models.db import run_db, write_transaction
 from models.identity import User
 from models.memory import VariableValue
@@ -49,28 +48,36 @@ class Value:
 # --- definitions (the agent's settings) ----------------------------------------------------
 
 
-def check_definitions(items: list) -> None:
-    """The variable_list an agent's settings may hold: unique keys; system ones known."""
+def check_definitions(
+    items: list,
+    *,
+    field: str = "variable_list",
+    error: errors.ErrorCode = errors.AGENT_INVALID_PARAM,
+    names: tuple[str, str] = ("key", "default_value"),
+) -> None:
+    """The variable definitions an agent's settings (or a project) may hold: unique keys; system
+    ones known. `names`: what the request calls the key and the default, for the messages."""
+    key_name, default_name = names
     seen = set()
     for index, item in enumerate(items or []):
-        where = f"variable_list[{index}]"
+        where = f"{field}[{index}]"
         if not isinstance(item, dict):
-            raise errors.AGENT_INVALID_PARAM(f"{where}: must be an object")
+            raise error(f"{where}: must be an object")
         key = item.get("key")
         if not isinstance(key, str) or not KEY.fullmatch(key):
-            raise errors.AGENT_INVALID_PARAM(
-                f"{where}.key: must start with a letter and hold letters, digits and _ (at most 50)"
+            raise error(
+                f"{where}.{key_name}: must start with a letter and hold letters, digits and _ (at most 50)"
             )
         if key.lower() in seen:
-            raise errors.AGENT_INVALID_PARAM(f"{where}.key: {key} is defined twice")
+            raise error(f"{where}.{key_name}: {key} is defined twice")
         seen.add(key.lower())
         system = bool(item.get("is_system"))
         if system and key not in SYSTEM:
-            raise errors.AGENT_INVALID_PARAM(f"{where}.key: system variables are {', '.join(SYSTEM)}")
+            raise error(f"{where}.{key_name}: system variables are {', '.join(SYSTEM)}")
         if not system and key.startswith("sys_"):
-            raise errors.AGENT_INVALID_PARAM(f"{where}.key: names starting with sys_ are the system's")
+            raise error(f"{where}.{key_name}: names starting with sys_ are the system's")
         if len(str(item.get("default_value") or "")) > MAX_VALUE:
-            raise errors.AGENT_INVALID_PARAM(f"{where}.default_value: longer than {MAX_VALUE} characters")
+            raise error(f"{where}.{default_name}: longer than {MAX_VALUE} characters")
 
 
 def definitions(config: dict) -> list[dict]:
@@ -83,7 +90,12 @@ def definitions(config: dict) -> list[dict]:
 
 
 def _writable_keys(configs: list[dict]) -> set[str]:
-    return {d["key"] for config in configs for d in definitions(config) if not d.get("is_system")}
+    return {
+        d["key"]
+        for config in configs
+        for d in definitions(config)
+        if not d.get("is_system") and not d.get("read_only")
+    }
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -102,22 +114,46 @@ def system_values(holder: Holder, conversation_id: int | None = None) -> dict[st
     }
 
 
-def stored(bot_id: int, holder: Holder) -> dict[str, VariableValue]:
-    rows = VariableValue.select().where(
-        VariableValue.bot == bot_id,
-        VariableValue.connector_id == holder.connector_id,
-        VariableValue.connector_uid == holder.connector_uid,
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """The agent or project whose variables these are, with the settings that define them (an
+    agent's draft first, then its last published version)."""
+
+    kind: str  # AGENT or PROJECT
+    id: int
+    configs: tuple[dict, ...]
+
+    @property
+    def column(self):
+        return VariableValue.bot if self.kind == AGENT else VariableValue.project
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.id}"
+
+
+AGENT, PROJECT = "agent", "project"
+
+
+def _held(target: Target, holder: Holder):
+    return (
+        (target.column == target.id)
+        & (VariableValue.connector_id == holder.connector_id)
+        & (VariableValue.connector_uid == holder.connector_uid)
     )
-    return {row.keyword: row for row in rows}
 
 
-def values_of(bot: Bot, config: dict, holder: Holder, keywords: list[str] | None = None) -> list[Value]:
+def stored(target: Target, holder: Holder) -> dict[str, VariableValue]:
+    return {row.keyword: row for row in VariableValue.select().where(_held(target, holder))}
+
+
+def values_of(target: Target, holder: Holder, keywords: list[str] | None = None) -> list[Value]:
     """The holder's value of each defined variable (its default when none is stored)."""
-    held = stored(bot.id, holder)
+    held = stored(target, holder)
     system = system_values(holder)
     wanted = {k for k in keywords or [] if k}
     found = []
-    for item in definitions(config):
+    for item in definitions(merged(target.configs)):
         key = item["key"]
         if wanted and key not in wanted:
             continue
@@ -136,28 +172,26 @@ def values_of(bot: Bot, config: dict, holder: Holder, keywords: list[str] | None
     return found
 
 
-def set_values(
-    bot: Bot, configs: list[dict], holder: Holder, data: list[tuple[str, str]], field: str = "data"
-) -> None:
-    """Store values (all or none); every keyword must be one of the agent's own variables."""
-    writable = _writable_keys(configs)
+def set_values(target: Target, holder: Holder, data: list[tuple[str, str]], field: str = "data") -> None:
+    """Store values (all or none); every keyword must be one of the owner's writable variables."""
+    writable = _writable_keys(list(target.configs))
     for index, (keyword, value) in enumerate(data):
         if keyword not in writable:
             raise errors.VARIABLE_UNKNOWN(
-                f"{field}[{index}].keyword: agent {bot.id} has no variable {str(keyword)[:64]!r} to set"
+                f"{field}[{index}].keyword: {target.label} has no variable {str(keyword)[:64]!r} to set"
                 + (f" (it has {', '.join(sorted(writable))})" if writable else "")
             )
         if len(value) > MAX_VALUE:
             raise errors.MEMORY_INVALID_PARAM(f"{field}[{index}].value: longer than {MAX_VALUE} characters")
     with write_transaction():
-        held = stored(bot.id, holder)
+        held = stored(target, holder)
         for keyword, value in data:
             row = held.get(keyword)
             if row is not None:
                 row.touch(value=value)
             else:
                 held[keyword] = VariableValue.create(
-                    bot=bot.id,
+                    **{target.column.name: target.id},
                     keyword=keyword,
                     value=value,
                     connector_id=holder.connector_id,
@@ -165,13 +199,9 @@ def set_values(
                 )
 
 
-def delete_values(bot: Bot, holder: Holder, keywords: list[str] | None = None) -> int:
+def delete_values(target: Target, holder: Holder, keywords: list[str] | None = None) -> int:
     """Forget values (all of the holder's when no keyword is named): defaults apply again."""
-    query = VariableValue.delete().where(
-        VariableValue.bot == bot.id,
-        VariableValue.connector_id == holder.connector_id,
-        VariableValue.connector_uid == holder.connector_uid,
-    )
+    query = VariableValue.delete().where(_held(target, holder))
     if keywords:
         query = query.where(VariableValue.keyword.in_(keywords))
     return query.execute()
@@ -180,7 +210,7 @@ def delete_values(bot: Bot, holder: Holder, keywords: list[str] | None = None) -
 # --- what requests ask for --------------------------------------------------------------------
 
 
-def load_agent(user: User, bot_id, action: str = authz.READ, field: str = "bot_id") -> tuple[Bot, list[dict]]:
+def load_agent(user: User, bot_id, action: str = authz.READ, field: str = "bot_id") -> Target:
     """The agent and the settings that define its variables: the draft and the last published
     version (an end user's values may be set for either)."""
     from services import agents  # imported here: agents checks variable_list with this module
@@ -190,10 +220,10 @@ def load_agent(user: User, bot_id, action: str = authz.READ, field: str = "bot_i
     published = agents.published(bot)
     if published is not None:
         configs.append(published.snapshot)
-    return bot, configs
+    return Target(AGENT, bot.id, tuple(configs))
 
 
-def merged(configs: list[dict]) -> dict:
+def merged(configs) -> dict:
     """One settings document whose variable_list is the union of the configs' (the first wins)."""
     seen, items = set(), []
     for config in configs:
@@ -214,34 +244,37 @@ class Owner:
     project_field: str = "project_id"
 
 
-def _agent_of(user: User, owner: Owner, action: str) -> tuple[Bot, list[dict]]:
-    refs.optional(user, refs.PROJECT, owner.project_id, field=owner.project_field)  # not built yet
-    if owner.bot_id in (None, ""):
-        raise errors.MEMORY_INVALID_PARAM(f"{owner.bot_field}: name the agent (or {owner.project_field})")
+def target_of(user: User, owner: Owner, action: str = authz.READ) -> Target:
+    """The agent the request names or, when it names none, its project."""
+    from services import projects
+
+    named = owner.project_id not in (None, "", "0", 0)
+    if owner.bot_id in (None, "") or (owner.bot_id in ("0", 0) and named):  # Coze's "0": none
+        if owner.project_id in (None, ""):
+            raise errors.MEMORY_INVALID_PARAM(f"{owner.bot_field}: name the agent (or {owner.project_field})")
+        project = projects.load(user, owner.project_id, action, field=owner.project_field)
+        return Target(PROJECT, project.id, (project.config or {},))
+    refs.optional(user, refs.PROJECT, owner.project_id, field=owner.project_field)
     return load_agent(user, owner.bot_id, action, owner.bot_field)
 
 
 def meta(user: User, owner: Owner) -> list[dict]:
-    """The draft's enabled variable definitions."""
-    _, configs = _agent_of(user, owner, authz.READ)
-    return definitions(configs[0])
+    """The enabled variable definitions (an agent's draft's)."""
+    return definitions(target_of(user, owner).configs[0])
 
 
 def values_for(user: User, owner: Owner, holder: Holder, keywords: list[str] | None = None) -> list[Value]:
-    bot, configs = _agent_of(user, owner, authz.READ)
-    return values_of(bot, merged(configs), holder, keywords)
+    return values_of(target_of(user, owner), holder, keywords)
 
 
 def assign(
     user: User, owner: Owner, holder: Holder, data: list[tuple[str, str]], action: str = authz.READ
 ) -> None:
-    bot, configs = _agent_of(user, owner, action)
-    set_values(bot, configs, holder, data)
+    set_values(target_of(user, owner, action), holder, data)
 
 
 def forget(user: User, owner: Owner, holder: Holder, keywords: list[str] | None = None) -> int:
-    bot, _ = _agent_of(user, owner, authz.READ)
-    return delete_values(bot, holder, keywords)
+    return delete_values(target_of(user, owner), holder, keywords)
 
 
 # --- chat --------------------------------------------------------------------------------------
@@ -259,7 +292,8 @@ def chat_values(bot_id: int, config: dict, holder: Holder, conversation_id: int,
     values = {
         d["key"]: str(d.get("default_value") or "") for d in definitions(config) if not d.get("is_system")
     }
-    values.update({k: row.value for k, row in stored(bot_id, holder).items() if k in values})
+    held = stored(Target(AGENT, bot_id, (config,)), holder)
+    values.update({k: row.value for k, row in held.items() if k in values})
     values.update(system_values(holder, conversation_id))
     values.update({k: str(v) for k, v in (custom or {}).items()})
     return values
@@ -273,8 +307,8 @@ def _tool_provider(config: dict) -> list[tools.Tool]:
     async def run(arguments: dict, context: tools.ToolContext) -> str:
         holder = Holder(context.end_user or str(context.user_id), context.connector_id)
         keyword, value = str(arguments.get("keyword") or ""), str(arguments.get("value") or "")
-        bot = await run_db(Bot.by_id, context.bot_id)
-        await run_db(set_values, bot, [config], holder, [(keyword, value)], "arguments")
+        target = Target(AGENT, context.bot_id, (config,))
+        await run_db(set_values, target, holder, [(keyword, value)], "arguments")
         return f"remembered {keyword} = {value[:200]}"
 
     described = "; ".join(

@@ -18,7 +18,7 @@ from test_spec import SPEC
 
 CANDIDATE = re.compile(r"(^|_)(id|ids|uri|uris)$|_id_list$|_message_list$")
 GLOBAL = {"model"}  # the registry: every user chooses among the same models
-NOT_BUILT = {"plugin", "workflow", "project", "organization"}  # until their modules land
+NOT_BUILT = {"plugin", "workflow", "organization"}  # until their modules land
 PLACEHOLDER = "7412345678901234567"
 
 
@@ -216,6 +216,12 @@ class World:
         }
         return self._ok(self.account.post("/api/memory/database/add", body))["data"]["database_info"]["id"]
 
+    def _make_project(self):
+        body = {"space_id": self.get("space"), "name": f"app {id(self)}"}
+        return self._ok(self.account.post("/api/intelligence_api/draft_project/create", body))["data"][
+            "project_id"
+        ]
+
     def _make_pat(self):
         body = {"name": "walk", "duration_day": "1"}
         data = self._ok(
@@ -233,12 +239,14 @@ def snapshot(*accounts) -> dict:
     from models.knowledge import Dataset, Document, Slice
     from models.library import PromptResource, ShortcutCommand
     from models.memory import COPIES, MemoryDatabase, VariableValue
+    from models.project import Project
     from services.memory_rows import row_model
 
     users = [int(a.user_id) for a in accounts]
     spaces = [m.space_id for m in SpaceMember.select().where(SpaceMember.user.in_(users))]
     bots = Bot.select(Bot.id).where(Bot.space.in_(spaces))
     datasets = Dataset.select(Dataset.id).where(Dataset.space.in_(spaces))
+    projects = Project.select(Project.id).where(Project.space.in_(spaces))
     conversations = Conversation.select(Conversation.id).where(Conversation.creator.in_(users))
     queries = {
         "space": Space.select().where(Space.id.in_(spaces)),
@@ -256,7 +264,10 @@ def snapshot(*accounts) -> dict:
         "prompt": PromptResource.select().where(PromptResource.space.in_(spaces)),
         "pat": PersonalAccessToken.select().where(PersonalAccessToken.user.in_(users)),
         "database": MemoryDatabase.select().where(MemoryDatabase.space.in_(spaces)),
-        "variable": VariableValue.select().where(VariableValue.bot.in_(bots)),
+        "variable": VariableValue.select().where(
+            VariableValue.bot.in_(bots) | VariableValue.project.in_(projects)
+        ),
+        "project": Project.select().where(Project.space.in_(spaces)),
     }
     for database in MemoryDatabase.select().where(MemoryDatabase.space.in_(spaces)):
         for table_type in COPIES:

@@ -36,6 +36,7 @@ TAG_ORDER = [
     "corporation",
     "prompt",
     "shortcut",
+    "project",
     "search",
     "webhook",
     "admin",

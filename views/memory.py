@@ -54,7 +54,7 @@ def database_view(
     view = {
         "id": str(database.id),
         "space_id": str(database.space_id),
-        "project_id": "0",
+        "project_id": str(database.project_id or 0),
         "icon_uri": database.icon_uri,
         "icon_url": url_of(database.icon_uri),
         "table_name": database.name,
@@ -105,14 +105,38 @@ def variable_meta_view(definition: dict) -> dict:
     return {
         "Keyword": definition["key"],
         "DefaultValue": str(definition.get("default_value") or ""),
-        "VariableType": 1,
-        "Channel": 2 if system else 1,
+        "VariableType": definition.get("variable_type") or 1,
+        "Channel": definition.get("channel") or (2 if system else 1),
         "Description": definition.get("description") or "",
         "Enable": not definition.get("is_disabled"),
-        "EffectiveChannelList": [],
-        "Schema": "",
-        "IsReadOnly": system,
+        "EffectiveChannelList": list(definition.get("effective_channels") or []),
+        "Schema": definition.get("schema") or "",
+        "IsReadOnly": system or bool(definition.get("read_only")),
     }
+
+
+CHANNEL_SYSTEM, CHANNEL_APP = 2, 5
+_PROJECT_GROUPS = [  # (name, description, read only, channel): how the console groups them
+    ("App variables", "The project's own: each end user holds a value", False, CHANNEL_APP),
+    ("System variables", "Set by the platform; read only", True, CHANNEL_SYSTEM),
+]
+
+
+def project_variables_view(definitions: list[dict], can_edit: bool) -> dict:
+    found = [variable_meta_view(d) for d in definitions]
+    groups = [
+        {
+            "GroupName": name,
+            "GroupDesc": about,
+            "GroupExtDesc": "",
+            "VarInfoList": [v for v in found if (v["Channel"] == CHANNEL_SYSTEM) == read_only],
+            "SubGroupList": [],
+            "IsReadOnly": read_only,
+            "DefaultChannel": channel,
+        }
+        for name, about, read_only, channel in _PROJECT_GROUPS
+    ]
+    return {"VariableList": found, "CanEdit": can_edit, "GroupConf": groups}
 
 
 def import_view(job) -> dict:

@@ -7,13 +7,15 @@ from views.passport import avatar_url
 
 
 def intelligence_view(bot, published_at: int | None, user, kind: int) -> dict:
-    """`bot.creator` must be joined (services.search does)."""
+    """An agent (kind 1) or a project (kind 2); `bot.creator` must be joined (services.search
+    does)."""
     owner = bot.creator
     return {
         "basic_info": {
             "id": str(bot.id),
             "name": bot.name,
             "description": bot.description,
+            "icon_uri": bot.icon_uri,
             "icon_url": url_of(bot.icon_uri),
             "space_id": str(bot.space_id),
             "owner_id": str(bot.creator_id),
@@ -26,7 +28,7 @@ def intelligence_view(bot, published_at: int | None, user, kind: int) -> dict:
         "publish_info": {"has_published": published_at is not None, "publish_time": published_at or 0},
         "permission_info": {"can_delete": bot.creator_id == user.id, "can_view": True},
         "owner_info": {"user_id": str(owner.id), "nickname": owner.name, "avatar_url": avatar_url(owner)},
-        "other_info": {"bot_mode": bot.bot_mode},
+        "other_info": {"bot_mode": bot.bot_mode} if kind == 1 else {},
     }
 
 
