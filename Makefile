@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) -m bench.model_client
 	$(PY) -m bench.knowledge
 	$(PY) -m bench.knowledge_eval
+	$(PY) -m bench.memory
 
 clean:
 	rm -rf $(VENV) node_modules

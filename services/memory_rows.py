@@ -253,14 +253,19 @@ def _now() -> str:
 
 
 def _row_view(database: MemoryDatabase, row) -> dict:
+    return _columns_view(database, row.__data__)
+
+
+def _columns_view(database: MemoryDatabase, columns: dict) -> dict:
+    """A row (its columns by name) as the wire shows it: every value a string."""
     view = {
-        "bstudio_id": str(row.id),
-        "bstudio_create_time": row.created_at,
-        "bstudio_connector_uid": row.connector_uid,
-        "bstudio_connector_id": str(row.connector_id),
+        "bstudio_id": str(columns["id"]),
+        "bstudio_create_time": columns["created_at"],
+        "bstudio_connector_uid": columns["connector_uid"],
+        "bstudio_connector_id": str(columns["connector_id"]),
     }
     for field in database.fields:
-        view[field["name"]] = render_value(field["type"], getattr(row, f"f{field['id']}"))
+        view[field["name"]] = render_value(field["type"], columns.get(f"f{field['id']}"))
     return view
 
 
@@ -428,18 +433,21 @@ class Rows:
         where: str = "filter_criterion",
     ) -> Page:
         model = self.model
-        query = _scoped(model.select(), model, scope)
+        query = _scoped(model.select(SQL("*")), model, scope)  # the table's own columns, by name
         condition = filter_expression(self.database, model, criterion, where)
         if condition is not None:
             query = query.where(condition)
         ordering = _order(self.database, model, order_by, "order_by_list")
-        rows = list(query.order_by(*ordering).limit(limit + 1).offset(offset))
+        # raw rows: the views render every value as text, so the driver's types serve as they are
+        cursor = db.execute(query.order_by(*ordering).limit(limit + 1).offset(offset))
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, values)) for values in cursor.fetchall()]
         has_more = len(rows) > limit
         if has_more or (offset and not rows):
             total = query.select(fn.COUNT(SQL("*"))).scalar()
         else:
             total = offset + len(rows)  # this page holds the last row: nothing left to count
-        view = [_row_view(self.database, r) for r in rows[:limit]]
+        view = [_columns_view(self.database, r) for r in rows[:limit]]
         return Page(view, total, has_more)
 
     def check(self, record: dict, where: str) -> dict:
