@@ -322,6 +322,28 @@ const OVERRIDES = {
   delete_variable_values: { body: { bot_id: '{{botId}}', keywords: ['city'] } },
   open_get_variables: { query: { bot_id: '{{botId}}', connector_uid: 'postman-end-user', keywords: 'city' } },
   open_set_variables: { body: { bot_id: '{{botId}}', connector_uid: 'postman-end-user', data: [{ keyword: 'city', value: 'Lyon' }] } },
+  // a plugin registered from a manifest and a document, its tool debugged (the service's host
+  // does not resolve, so the call fails and says why), then deleted
+  register_plugin: {
+    body: {
+      space_id: '{{spaceId}}',
+      ai_plugin: JSON.stringify({ schema_version: 'v1', name_for_human: 'Postman tools', name_for_model: 'postman_tools',
+        description_for_human: 'Made by Postman', description_for_model: 'Notes', auth: { type: 'none' } }),
+      openapi: "openapi: 3.0.1\ninfo: {title: Postman tools, version: v1}\nservers: [{url: 'https://tools.invalid'}]\n" +
+        "paths:\n  /notes:\n    post:\n      operationId: add_note\n      requestBody: {content: {application/json: {schema: {type: object, properties: {text: {type: string}}}}}}\n" +
+        "      responses: {'200': {description: ok}}\n",
+    },
+    remember: ["pm.collectionVariables.set('pluginId', body.data.plugin_id);"],
+  },
+  get_plugin_info: { body: { plugin_id: '{{pluginId}}' }, envelope: 'meta_info' },
+  get_plugin_apis: {
+    body: { plugin_id: '{{pluginId}}', page: 1, size: 20 },
+    envelope: 'api_info',
+    remember: ["pm.collectionVariables.set('pluginToolId', body.api_info[0].api_id);"],
+  },
+  get_dev_plugin_list: { body: { space_id: '{{spaceId}}', page: 1, size: 20 }, envelope: 'plugin_list' },
+  debug_api: { body: { plugin_id: '{{pluginId}}', api_id: '{{pluginToolId}}', parameters: '{"text": "hello"}', operation: 1 }, envelope: 'success' },
+  del_plugin: { body: { plugin_id: '{{pluginId}}' }, envelope: 'msg' },
   // a project (app) with a variable, an end user's value of it, then deleted
   draft_project_create: {
     body: { space_id: '{{spaceId}}', name: 'Postman app', description: 'Made by Postman' },
@@ -357,7 +379,7 @@ const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
   // the import needs the csv the upload folder sends (upload_orders_csv)
   'get_table_schema', 'validate_table_schema', 'submit_table_import', 'get_import_progress', 'export_database',
-  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete'];
+  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin'];
 const LAST = ['delete_bot', 'delete_copied_bot', 'delete_open_bot', 'logout'];
 
 function loadSpec() {
@@ -483,7 +505,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

@@ -16,6 +16,7 @@ from models.db import db
 from models.identity import User
 from models.library import ShortcutCommand
 from models.llm import LlmModel
+from models.plugin import PluginTool
 from services import model_registry, refs, variables
 from views.shortcut import shortcut_view
 
@@ -183,7 +184,14 @@ def _check_references(user: User, bot: Bot, info: dict) -> None:
         ("workflow_info_list", refs.WORKFLOW, "workflow_id"),
     ):
         for index, item in enumerate(info.get(key) or []):
-            refs.one(user, kind, item.get(id_key), field=f"{key}[{index}].{id_key}")
+            row = refs.one(user, kind, item.get(id_key), field=f"{key}[{index}].{id_key}")
+            if kind is refs.PLUGIN and item.get("api_id") not in (None, "", "0", 0):
+                refs.under(
+                    refs.PLUGIN_TOOL,
+                    item["api_id"],
+                    PluginTool.plugin == row.id,
+                    field=f"{key}[{index}].api_id",
+                )
     if info.get("shortcut_sort") is not None:
         own = {str(c.id) for c in ShortcutCommand.of_bot(bot.id)}
         for index, command_id in enumerate(info["shortcut_sort"]):

@@ -33,6 +33,7 @@ from models.identity import User
 from services import (
     agent_knowledge,
     agent_memory,  # noqa: F401  (its import registers the database tools)
+    agent_plugins,  # noqa: F401  (its import registers the plugins' tools)
     conversations,
     llm,
     tools,

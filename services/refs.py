@@ -23,6 +23,7 @@ from models.identity import PersonalAccessToken, Space, User
 from models.knowledge import Dataset, Document, Slice
 from models.library import PromptResource, ShortcutCommand
 from models.memory import MemoryDatabase
+from models.plugin import Plugin, PluginTool
 from models.project import Project
 
 
@@ -55,6 +56,7 @@ CONVERSATION = Kind(
     "conversation", errors.CONVERSATION_NOT_FOUND, Conversation, owner_of=lambda row: row.creator_id
 )
 DATABASE = Kind("database", errors.DATABASE_NOT_FOUND, MemoryDatabase, space_of=lambda row: row.space_id)
+PLUGIN = Kind("plugin", errors.PLUGIN_NOT_FOUND, Plugin, space_of=lambda row: row.space_id)
 PROJECT = Kind("project", errors.APP_NOT_FOUND, Project, space_of=lambda row: row.space_id)
 PAT = Kind(
     "personal access token", errors.PAT_NOT_FOUND, PersonalAccessToken, owner_of=lambda row: row.user_id
@@ -63,8 +65,8 @@ PAT = Kind(
 MESSAGE = Kind("message", errors.MESSAGE_NOT_FOUND, Message)
 CHAT = Kind("chat", errors.CHAT_NOT_FOUND, ChatRun)
 SHORTCUT = Kind("shortcut command", errors.SHORTCUT_NOT_FOUND, ShortcutCommand)
+PLUGIN_TOOL = Kind("tool", errors.PLUGIN_TOOL_NOT_FOUND, PluginTool)
 # Bound to agents and shortcuts before their modules exist: until then every id names nothing.
-PLUGIN = Kind("plugin", errors.PLUGIN_NOT_FOUND)
 ORGANIZATION = Kind("organization", errors.CORPORATION_NOT_FOUND)
 WORKFLOW = Kind("workflow", errors.WORKFLOW_NOT_FOUND)
 

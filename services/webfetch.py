@@ -9,8 +9,10 @@ connection (rebinding) cannot redirect us inward."""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import socket
+import time
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -110,32 +112,95 @@ def file_type_of(url: str, content_type: str) -> str:
     return suffix if suffix in parsing.TEXT_TYPES else "html"
 
 
-def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float = 20.0) -> tuple[bytes, str, str]:
-    """(body, file type, final URL) of a page."""
+@dataclasses.dataclass
+class Sent:
+    """What an outbound call sent (after its last redirect) and what came back."""
+
+    method: str
+    url: str
+    headers: dict
+    body: bytes
+    status: int
+    response_headers: dict
+    response_body: bytes
+    elapsed_ms: int
+
+
+def send(
+    method: str,
+    url: str,
+    *,
+    headers: dict | None = None,
+    body: bytes = b"",
+    allow_private: bool = False,
+    max_bytes: int,
+    timeout: float = 20.0,
+    user_agent: str = "cozeplus/1.0",
+) -> Sent:
+    """One HTTP exchange with the guard on every hop. Redirects are followed (at most
+    MAX_REDIRECTS): 307 and 308 keep the method and body, the others become a GET without one.
+    A response larger than `max_bytes` is a FetchError; so is any transport failure."""
+    started = time.monotonic()
+    method = method.upper()
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
             scheme, host, port, address = check(url, allow_private)
             default_port = port == (443 if scheme == "https" else 80)
-            headers = {
-                "Host": host if default_port else f"{host}:{port}",
-                "User-Agent": "cozeplus-knowledge/1.0",
-                "Accept": "*/*",
-            }
+            sent_headers = {"User-Agent": user_agent, "Accept": "*/*", **(headers or {})}
+            sent_headers["Host"] = host if default_port else f"{host}:{port}"
             try:
                 with client.stream(
-                    "GET", pinned(url, address), headers=headers, extensions={"sni_hostname": host}
+                    method,
+                    pinned(url, address),
+                    headers=sent_headers,
+                    content=body or None,
+                    extensions={"sni_hostname": host},
                 ) as response:
                     if response.is_redirect:
                         url = urljoin(url, response.headers.get("location", ""))
+                        if response.status_code not in (307, 308):
+                            method, body = "GET", b""
+                            headers = {
+                                k: v for k, v in (headers or {}).items() if k.lower() != "content-type"
+                            }
                         continue
-                    if response.status_code >= 400:
-                        raise FetchError(f"the page answered HTTP {response.status_code}")
-                    body = bytearray()
+                    received = bytearray()
                     for piece in response.iter_bytes():
-                        body += piece
-                        if len(body) > max_bytes:
-                            raise FetchError(f"the page is over the limit of {max_bytes} bytes")
-                    return bytes(body), file_type_of(url, response.headers.get("content-type", "")), url
+                        received += piece
+                        if len(received) > max_bytes:
+                            raise FetchError(f"the response is over the limit of {max_bytes} bytes")
+                    return Sent(
+                        method,
+                        url,
+                        sent_headers,
+                        body,
+                        response.status_code,
+                        dict(response.headers),
+                        bytes(received),
+                        int((time.monotonic() - started) * 1000),
+                    )
+            except httpx.TimeoutException:
+                raise FetchError(f"no answer within {timeout:g} s")
             except httpx.HTTPError as exc:
-                raise FetchError(f"the page could not be fetched: {type(exc).__name__}")
-        raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+                raise FetchError(f"the request failed: {type(exc).__name__}")
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float = 20.0) -> tuple[bytes, str, str]:
+    """(body, file type, final URL) of a page."""
+    try:
+        sent = send(
+            "GET",
+            url,
+            allow_private=allow_private,
+            max_bytes=max_bytes,
+            timeout=timeout,
+            user_agent="cozeplus-knowledge/1.0",
+        )
+    except FetchError as exc:
+        if "over the limit" in str(exc):
+            raise FetchError(f"the page is over the limit of {max_bytes} bytes")
+        raise
+    if sent.status >= 400:
+        raise FetchError(f"the page answered HTTP {sent.status}")
+    return sent.response_body, file_type_of(sent.url, sent.response_headers.get("content-type", "")), sent.url

@@ -223,31 +223,36 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class ServerThread:
-    """The fake model served by uvicorn on a thread, for the duration of a test session."""
+class AppThread:
+    """An ASGI app served by uvicorn on a thread of this process, on the test hosts' address."""
 
-    def __init__(self, model: FakeModel):
-        self.model = model
+    def __init__(self, app):
         self.port = free_port()
-        config = uvicorn.Config(
-            model.app(), host=MODEL_HOST, port=self.port, log_level="warning", lifespan="off"
-        )
+        config = uvicorn.Config(app, host=MODEL_HOST, port=self.port, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{MODEL_HOST}:{self.port}/v1"
 
     def __enter__(self):
         self.thread.start()
         deadline = time.time() + 10
         while not self.server.started:
             if time.time() > deadline:
-                raise RuntimeError("the fake model server did not start")
+                raise RuntimeError("the test server did not start")
             time.sleep(0.02)
         return self
 
     def __exit__(self, *exc):
         self.server.should_exit = True
         self.thread.join(timeout=5)
+
+
+class ServerThread(AppThread):
+    """The fake model, for the duration of a test session."""
+
+    def __init__(self, model: FakeModel):
+        self.model = model
+        super().__init__(model.app())
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{MODEL_HOST}:{self.port}/v1"

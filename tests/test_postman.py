@@ -59,6 +59,7 @@ from models.identity import LoginSession, PersonalAccessToken, User
 from models.knowledge import Dataset
 from models.library import PromptResource
 from models.memory import MemoryDatabase
+from models.plugin import Plugin
 from models.project import Project
 from models.llm import LlmModel
 from models.server_config import ServerConfig
@@ -74,6 +75,7 @@ def owned(user):
         "prompts": PromptResource.select().where(PromptResource.creator == user.id).count(),
         "databases": MemoryDatabase.select().where(MemoryDatabase.creator == user.id).count(),
         "projects": Project.select().where(Project.creator == user.id).count(),
+        "plugins": Plugin.select().where(Plugin.creator == user.id).count(),
         "tokens": PersonalAccessToken.select().where(PersonalAccessToken.user == user.id).count(),
         "conversations": Conversation.select().where(Conversation.creator == user.id).count(),
         "sessions": sorted(s.jti for s in LoginSession.select().where(
@@ -157,6 +159,7 @@ def test_newman_runs_the_collection_green_and_leaves_the_server_as_it_was(live_s
         "prompts": 0,
         "databases": 0,
         "projects": 0,
+        "plugins": 0,
         "tokens": 0,
         "conversations": 0,
         "sessions": [],

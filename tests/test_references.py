@@ -18,7 +18,7 @@ from test_spec import SPEC
 
 CANDIDATE = re.compile(r"(^|_)(id|ids|uri|uris)$|_id_list$|_message_list$")
 GLOBAL = {"model"}  # the registry: every user chooses among the same models
-NOT_BUILT = {"plugin", "workflow", "organization"}  # until their modules land
+NOT_BUILT = {"workflow", "organization"}  # until their modules land
 PLACEHOLDER = "7412345678901234567"
 
 
@@ -216,6 +216,22 @@ class World:
         }
         return self._ok(self.account.post("/api/memory/database/add", body))["data"]["database_info"]["id"]
 
+    def _make_plugin(self):
+        from test_plugins import manifest
+
+        openapi = (
+            "openapi: 3.0.1\ninfo: {title: t, version: v1}\nservers: [{url: 'https://tools.invalid'}]\n"
+            "paths:\n  /n:\n    post:\n      operationId: note\n      responses: {'200': {description: ok}}\n"
+        )
+        body = {"space_id": self.get("space"), "ai_plugin": manifest(), "openapi": openapi}
+        return self._ok(self.account.post("/api/plugin_api/register", body))["data"]["plugin_id"]
+
+    def _make_plugin_tool(self):
+        listed = self._ok(
+            self.account.post("/api/plugin_api/get_plugin_apis", {"plugin_id": self.get("plugin")})
+        )
+        return listed["api_info"][0]["api_id"]
+
     def _make_project(self):
         body = {"space_id": self.get("space"), "name": f"app {id(self)}"}
         return self._ok(self.account.post("/api/intelligence_api/draft_project/create", body))["data"][
@@ -239,6 +255,7 @@ def snapshot(*accounts) -> dict:
     from models.knowledge import Dataset, Document, Slice
     from models.library import PromptResource, ShortcutCommand
     from models.memory import COPIES, MemoryDatabase, VariableValue
+    from models.plugin import Plugin, PluginTool
     from models.project import Project
     from services.memory_rows import row_model
 
@@ -268,6 +285,8 @@ def snapshot(*accounts) -> dict:
             VariableValue.bot.in_(bots) | VariableValue.project.in_(projects)
         ),
         "project": Project.select().where(Project.space.in_(spaces)),
+        "plugin": Plugin.select().where(Plugin.space.in_(spaces)),
+        "plugin_tool": PluginTool.select().join(Plugin).where(Plugin.space.in_(spaces)),
     }
     for database in MemoryDatabase.select().where(MemoryDatabase.space.in_(spaces)):
         for table_type in COPIES:

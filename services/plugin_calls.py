@@ -1,0 +1,157 @@
+"""Calling a plugin's tool: the HTTP request built from the tool's operation and the arguments
+(path, query, header and body parameters; schema defaults; the plugin's auth and common
+parameters), sent through the one outbound guard (services/webfetch) under a timeout and a size
+limit, and the response turned into the tool's output (cut for the model, whole for debugging)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from urllib.parse import quote, urlencode
+
+from jsonschema import Draft7Validator
+
+from core import crypto
+from core.settings import get_settings
+from models.plugin import AUTH_SERVICE, LOCATION_QUERY, Plugin
+from services import plugin_docs, webfetch
+
+MODEL_OUTPUT_CHARS = 8_000  # what the model reads of a response
+SECRET_SHOWN = "******"
+
+
+@dataclasses.dataclass
+class Outcome:
+    success: bool
+    reason: str
+    request: dict  # method, url, headers (secrets masked), body
+    status: int = 0
+    response: str = ""  # the whole response body, as text
+    output: str = ""  # what the model reads
+    refused: bool = False  # the guard refused the address (nothing was sent)
+    elapsed_ms: int = 0
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def _with_defaults(operation: dict, arguments: dict) -> dict:
+    filled = dict(arguments)
+    for parameter in operation.get("parameters") or []:
+        default = parameter["schema"].get("default")
+        if parameter["name"] not in filled and default is not None:
+            filled[parameter["name"]] = default
+    for name, prop in plugin_docs.body_properties(operation.get("requestBody")).items():
+        if name not in filled and isinstance(prop, dict) and prop.get("default") is not None:
+            filled[name] = prop["default"]
+    return filled
+
+
+def check_arguments(operation: dict, arguments) -> str:
+    """Why the arguments do not fit the tool's parameters ('' when they do)."""
+    if not isinstance(arguments, dict):
+        return "the arguments must be a JSON object"
+    problem = next(
+        iter(Draft7Validator(plugin_docs.arguments_schema(operation)).iter_errors(arguments)), None
+    )
+    if problem is None:
+        return ""
+    where = ".".join(str(p) for p in problem.absolute_path) or "arguments"
+    return f"{where}: {problem.message[:200]}"
+
+
+def build(
+    plugin: Plugin, method: str, path: str, operation: dict, arguments: dict
+) -> tuple[str, str, dict, bytes, dict]:
+    """(method, url, headers, body, the request as shown with secrets masked)."""
+    arguments = _with_defaults(operation, arguments)
+    common = plugin.common_params or {}
+    headers, query, shown_headers = {}, [], {}
+    for item in common.get("4") or common.get(4) or []:
+        headers[item["name"]] = str(item.get("value", ""))
+    for item in common.get("2") or common.get(2) or []:
+        query.append((item["name"], str(item.get("value", ""))))
+    for parameter in operation.get("parameters") or []:
+        name, location = parameter["name"], parameter["in"]
+        if name not in arguments or arguments[name] is None:
+            continue
+        value = arguments[name]
+        if location == "path":
+            path = path.replace("{" + name + "}", quote(_text(value), safe=""))
+        elif location == "query":
+            query += [(name, _text(v)) for v in value] if isinstance(value, list) else [(name, _text(value))]
+        else:
+            headers[name] = _text(value)
+    shown_headers.update(headers)
+    secret_query = []
+    if plugin.auth_type == AUTH_SERVICE and plugin.auth_secret:
+        token = crypto.decrypt(plugin.auth_secret) or ""
+        if plugin.auth_location == LOCATION_QUERY:
+            secret_query.append((plugin.auth_key, token))
+        else:
+            headers[plugin.auth_key] = token
+            shown_headers[plugin.auth_key] = SECRET_SHOWN
+    body, content_type = b"", ""
+    request_body = operation.get("requestBody")
+    if request_body:
+        media = next(iter(request_body["content"]))
+        fields = {k: arguments[k] for k in plugin_docs.body_properties(request_body) if k in arguments}
+        for item in common.get("3") or common.get(3) or []:
+            fields.setdefault(item["name"], item.get("value", ""))
+        if media == "application/json":
+            body, content_type = json.dumps(fields, ensure_ascii=False).encode(), "application/json"
+        else:
+            body, content_type = urlencode({k: _text(v) for k, v in fields.items()}).encode(), media
+        headers["Content-Type"] = shown_headers["Content-Type"] = content_type
+    url = plugin.server_url + path
+    shown_url = url + (
+        "?" + urlencode(query + [(k, SECRET_SHOWN) for k, _ in secret_query]) if query or secret_query else ""
+    )
+    if query or secret_query:
+        url += "?" + urlencode(query + secret_query)
+    shown = {
+        "method": method.upper(),
+        "url": shown_url,
+        "headers": shown_headers,
+        "body": body.decode("utf-8", "replace"),
+    }
+    return method.upper(), url, headers, body, shown
+
+
+def _for_model(text: str) -> str:
+    try:
+        text = json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
+    except ValueError:
+        pass
+    if len(text) > MODEL_OUTPUT_CHARS:
+        return text[:MODEL_OUTPUT_CHARS] + f"... [cut: {len(text)} characters in all]"
+    return text
+
+
+def call(plugin: Plugin, method: str, path: str, operation: dict, arguments: dict) -> Outcome:
+    problem = check_arguments(operation, arguments)
+    if problem:
+        return Outcome(False, problem, {})
+    method, url, headers, body, shown = build(plugin, method, path, operation, arguments)
+    settings = get_settings()
+    try:
+        sent = webfetch.send(
+            method,
+            url,
+            headers=headers,
+            body=body,
+            max_bytes=settings.plugin_max_response_bytes,
+            timeout=settings.plugin_timeout_seconds,
+            user_agent="cozeplus-plugin/1.0",
+        )
+    except webfetch.FetchError as exc:
+        return Outcome(False, str(exc), shown, refused=exc.forbidden)
+    text = sent.response_body.decode("utf-8", "replace")
+    success = sent.status < 400
+    reason = "" if success else f"the service answered HTTP {sent.status}"
+    return Outcome(success, reason, shown, sent.status, text, _for_model(text), elapsed_ms=sent.elapsed_ms)

@@ -1,0 +1,436 @@
+"""Plugins through HTTP, against a local service described by an OpenAPI document: registering
+(and what a bad document or manifest gets), the tools as the console reads them, debugging a
+call (auth, parameters by location, the outbound guard, timeouts, size limits), and agents
+calling the tools in chat, with the offline model and with an OpenAI-compatible test model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from conftest import assert_error, register
+from fake_openai import MODEL_HOST, AppThread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.routing import Route
+from test_chat import fake_model_id, fake_server, final_chat, messages_of, new_agent, open_chat  # noqa: F401
+from test_memory import space_of
+
+from core import crypto
+from models.plugin import DEBUG_PASSED, Plugin, PluginTool
+
+TOKEN = "svc-token-0123456789"
+
+
+class Service:
+    """The local service the plugin describes; it records what it was sent."""
+
+    def __init__(self):
+        self.received: list[dict] = []
+        self.url = ""
+
+        async def record(request: Request) -> dict:
+            entry = {
+                "method": request.method,
+                "path": request.url.path,
+                "query": list(request.query_params.multi_items()),
+                "headers": {k.lower(): v for k, v in request.headers.items()},
+                "body": (await request.body()).decode(),
+            }
+            self.received.append(entry)
+            return entry
+
+        async def forecast(request: Request):
+            entry = await record(request)
+            if entry["headers"].get("x-api-key") != TOKEN:
+                return JSONResponse({"error": "no key"}, status_code=401)
+            city = request.path_params["city"]
+            days = int(request.query_params.get("days", "0"))
+            units = entry["headers"].get("x-units", "")
+            return JSONResponse({"city": city, "days": days, "units": units, "high": 21.5})
+
+        async def notes(request: Request):
+            entry = await record(request)
+            return JSONResponse({"saved": json.loads(entry["body"] or "{}")})
+
+        async def slow(request: Request):
+            await record(request)
+            await asyncio.sleep(3)
+            return PlainTextResponse("late")
+
+        async def huge(request: Request):
+            await record(request)
+            return PlainTextResponse("x" * 3_000_000)
+
+        async def inward(request: Request):
+            await record(request)
+            return RedirectResponse("http://127.0.0.1:9/secret", status_code=302)
+
+        async def broken(request: Request):
+            await record(request)
+            return JSONResponse({"error": "down"}, status_code=503)
+
+        self.app = Starlette(
+            routes=[
+                Route("/api/forecast/{city}", forecast),
+                Route("/api/notes", notes, methods=["POST"]),
+                Route("/api/slow", slow),
+                Route("/api/huge", huge),
+                Route("/api/inward", inward),
+                Route("/api/broken", broken),
+            ]
+        )
+
+
+@pytest.fixture(scope="module")
+def service(app):
+    recorder = Service()
+    with AppThread(recorder.app) as thread:
+        recorder.url = f"http://{MODEL_HOST}:{thread.port}/api"
+        yield recorder
+
+
+def document(url: str, extra_paths: str = "") -> str:
+    return f"""
+openapi: 3.0.1
+info: {{title: Weather, version: v1}}
+servers: [{{url: "{url}"}}]
+paths:
+  /forecast/{{city}}:
+    get:
+      operationId: get_forecast
+      summary: The forecast for a city
+      parameters:
+        - {{name: city, in: path, required: true, schema: {{type: string}}, description: City name}}
+        - {{name: days, in: query, schema: {{type: integer, default: 3}}}}
+        - {{name: X-Units, in: header, schema: {{type: string, enum: [metric, imperial]}}}}
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: {{$ref: "#/components/schemas/Forecast"}}
+  /notes:
+    post:
+      operationId: add_note
+      summary: Save a note
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [text]
+              properties:
+                text: {{type: string}}
+                tags: {{type: array, items: {{type: string}}}}
+      responses:
+        "200": {{description: ok}}
+  /slow: {{get: {{operationId: slow, responses: {{"200": {{description: ok}}}}}}}}
+  /huge: {{get: {{operationId: huge, responses: {{"200": {{description: ok}}}}}}}}
+  /inward: {{get: {{operationId: inward, responses: {{"200": {{description: ok}}}}}}}}
+  /broken: {{get: {{operationId: broken, responses: {{"200": {{description: ok}}}}}}}}
+{extra_paths}
+components:
+  schemas:
+    Forecast:
+      type: object
+      properties:
+        city: {{type: string}}
+        high: {{type: number}}
+"""
+
+
+def manifest(**changes) -> str:
+    body = {
+        "schema_version": "v1",
+        "name_for_human": "Weather",
+        "name_for_model": "weather",
+        "description_for_human": "Forecasts",
+        "description_for_model": "Weather forecasts by city",
+        "auth": {
+            "type": "service_http",
+            "sub_type": "token/api_key",
+            "payload": json.dumps({"location": "header", "key": "X-Api-Key", "service_token": TOKEN}),
+        },
+        **changes,
+    }
+    return json.dumps(body)
+
+
+def register_plugin(account, url: str, **body) -> dict:
+    payload = {"space_id": space_of(account), "ai_plugin": manifest(), "openapi": document(url), **body}
+    return account.post("/api/plugin_api/register", payload)
+
+
+def made(account, url: str) -> str:
+    response = register_plugin(account, url)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]["plugin_id"]
+
+
+def tools_of(account, plugin_id) -> dict:
+    response = account.post("/api/plugin_api/get_plugin_apis", {"plugin_id": plugin_id})
+    assert response.status_code == 200, response.text
+    return {t["name"]: t for t in response.json()["api_info"]}
+
+
+def debug(account, plugin_id, api_id, arguments):
+    body = {"plugin_id": plugin_id, "api_id": api_id, "parameters": json.dumps(arguments), "operation": 1}
+    return account.post("/api/plugin_api/debug_api", body)
+
+
+class TestRegistering:
+    def test_register_keeps_the_tools_and_the_secret_encrypted(self, alice, service):
+        plugin_id = made(alice, service.url)
+        stored = Plugin.get_by_id(int(plugin_id))
+        assert stored.server_url == service.url and stored.auth_key == "X-Api-Key"
+        assert TOKEN not in stored.auth_secret and crypto.decrypt(stored.auth_secret) == TOKEN
+        assert TOKEN not in json.dumps(stored.manifest)
+        names = [
+            t.name for t in PluginTool.select().where(PluginTool.plugin == stored.id).order_by(PluginTool.id)
+        ]
+        assert names == ["get_forecast", "add_note", "slow", "huge", "inward", "broken"]
+        tools = tools_of(alice, plugin_id)
+        forecast = tools["get_forecast"]
+        assert (forecast["method"], forecast["path"], forecast["desc"]) == (
+            1,
+            "/forecast/{city}",
+            "The forecast for a city",
+        )
+        params = {p["name"]: (p["location"], p["type"], p["is_required"]) for p in forecast["request_params"]}
+        assert params == {"city": (1, 1, True), "days": (2, 2, False), "X-Units": (4, 1, False)}
+        assert [p["name"] for p in forecast["response_params"]] == ["city", "high"]
+        assert {p["name"]: p["location"] for p in tools["add_note"]["request_params"]} == {
+            "text": 3,
+            "tags": 3,
+        }
+
+    def test_info_masks_the_secret(self, alice, service):
+        plugin_id = made(alice, service.url)
+        response = alice.post("/api/plugin_api/get_plugin_info", {"plugin_id": plugin_id})
+        assert response.status_code == 200, response.text
+        info = response.json()
+        assert TOKEN not in response.text
+        assert info["meta_info"]["auth_type"] == [1] and info["meta_info"]["key"] == "X-Api-Key"
+        assert info["meta_info"]["service_token"] == "******"
+        assert "get_forecast" in info["code_info"]["openapi_desc"]
+        assert json.loads(info["code_info"]["plugin_desc"])["name_for_model"] == "weather"
+
+    @pytest.mark.parametrize(
+        "change, code, fragment",
+        [
+            ({"openapi": "openapi: 3.0.1\ninfo: {title: x}\npaths: {}"}, 109000003, "at info"),
+            (
+                {"openapi": "swagger: '2.0'\ninfo: {title: x, version: '1'}\npaths: {}"},
+                109000003,
+                "convert_to_openapi",
+            ),
+            ({"openapi": "a: &x [1]\nb: *x"}, 109000003, "aliases"),
+            ({"openapi": "[1, 2"}, 109000003, "not valid JSON or YAML"),
+            ({"openapi": "x" * 600_000}, 400, "openapi"),
+            ({"ai_plugin": "{}"}, 109000004, "name_for_human"),
+            ({"ai_plugin": manifest(name_for_model="has space")}, 109000004, "name_for_model"),
+            (
+                {"ai_plugin": manifest(auth={"type": "service_http", "payload": "{}"})},
+                109000004,
+                "payload.key",
+            ),
+        ],
+    )
+    def test_bad_documents_and_manifests_change_nothing(self, alice, service, change, code, fragment):
+        before = Plugin.select().count()
+        response = register_plugin(alice, service.url, **change)
+        if code == 400:
+            assert response.status_code == 400 and fragment in response.text
+        else:
+            assert_error(response, 400, code, fragment)
+        assert Plugin.select().count() == before
+
+    @pytest.mark.parametrize(
+        "paths, fragment",
+        [
+            (
+                "  /c:\n    get:\n      operationId: c\n"
+                "      parameters: [{name: s, in: cookie, schema: {type: string}}]\n"
+                "      responses: {'200': {description: ok}}\n",
+                "parameters[0].in",
+            ),
+            (
+                "  /d:\n    get:\n      operationId: d\n"
+                "      parameters: [{name: q, in: query, style: deepObject, schema: {type: object}}]\n"
+                "      responses: {'200': {description: ok}}\n",
+                "parameters[0].style",
+            ),
+            (
+                "  /e:\n    post:\n      operationId: e\n"
+                "      requestBody: {content: {multipart/form-data: {schema: {type: object}}}}\n"
+                "      responses: {'200': {description: ok}}\n",
+                "requestBody.content",
+            ),
+        ],
+    )
+    def test_unsupported_parameter_styles_are_named(self, alice, service, paths, fragment):
+        response = register_plugin(alice, service.url, openapi=document(service.url, paths))
+        assert_error(response, 400, 109000007, fragment)
+
+    def test_other_peoples_plugins_are_not_found(self, alice, client, service):
+        plugin_id = made(alice, service.url)
+        bob = register(client)
+        for path, body in [
+            ("/api/plugin_api/get_plugin_info", {"plugin_id": plugin_id}),
+            ("/api/plugin_api/get_plugin_apis", {"plugin_id": plugin_id}),
+            ("/api/plugin_api/del_plugin", {"plugin_id": plugin_id}),
+            ("/api/plugin_api/debug_api", {"plugin_id": plugin_id, "api_id": "1", "parameters": "{}"}),
+        ]:
+            assert_error(bob.post(path, body), 404, 109000005, plugin_id)
+        assert Plugin.get_or_none(Plugin.id == int(plugin_id)) is not None
+        listed = bob.post("/api/plugin_api/get_dev_plugin_list", {"space_id": space_of(bob)}).json()
+        assert listed["plugin_list"] == [] and listed["total"] == "0"
+
+    def test_list_search_and_delete(self, alice, service):
+        plugin_id = made(alice, service.url)
+        listed = alice.post(
+            "/api/plugin_api/get_dev_plugin_list", {"space_id": space_of(alice), "name": "add_no"}
+        ).json()
+        assert [p["id"] for p in listed["plugin_list"]] == [plugin_id]
+        assert [a["name"] for a in listed["plugin_list"][0]["plugin_apis"]][:2] == [
+            "get_forecast",
+            "add_note",
+        ]
+        none = alice.post(
+            "/api/plugin_api/get_dev_plugin_list", {"space_id": space_of(alice), "name": "zzz"}
+        ).json()
+        assert none["plugin_list"] == []
+        assert alice.post("/api/plugin_api/del_plugin", {"plugin_id": plugin_id}).status_code == 200
+        assert Plugin.get_or_none(Plugin.id == int(plugin_id)) is None
+        assert PluginTool.select().where(PluginTool.plugin == int(plugin_id)).count() == 0
+
+
+class TestDebugging:
+    def test_a_call_shows_the_request_and_marks_the_tool(self, alice, service):
+        plugin_id = made(alice, service.url)
+        tool = tools_of(alice, plugin_id)["get_forecast"]
+        response = debug(alice, plugin_id, tool["api_id"], {"city": "Paris Nord", "X-Units": "metric"})
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert result["success"] is True and result["reason"] == ""
+        assert json.loads(result["raw_resp"]) == {
+            "city": "Paris Nord",
+            "days": 3,
+            "units": "metric",
+            "high": 21.5,
+        }
+        sent = json.loads(result["raw_req"])
+        assert sent["method"] == "GET" and sent["url"] == f"{service.url}/forecast/Paris%20Nord?days=3"
+        assert sent["headers"]["X-Api-Key"] == "******" and TOKEN not in response.text
+        received = service.received[-1]
+        assert received["path"] == "/api/forecast/Paris Nord" and received["query"] == [("days", "3")]
+        assert received["headers"]["x-api-key"] == TOKEN and received["headers"]["x-units"] == "metric"
+        assert PluginTool.get_by_id(int(tool["api_id"])).debug_status == DEBUG_PASSED
+
+    def test_a_json_body(self, alice, service):
+        plugin_id = made(alice, service.url)
+        tool = tools_of(alice, plugin_id)["add_note"]
+        result = debug(alice, plugin_id, tool["api_id"], {"text": "buy milk", "tags": ["home"]}).json()
+        assert result["success"] is True
+        assert json.loads(service.received[-1]["body"]) == {"text": "buy milk", "tags": ["home"]}
+        assert service.received[-1]["headers"]["content-type"] == "application/json"
+
+    def test_a_token_in_the_query(self, alice, service):
+        auth = {
+            "type": "service_http",
+            "payload": json.dumps({"location": "query", "key": "key", "service_token": TOKEN}),
+        }
+        plugin_id = register_plugin(alice, service.url, ai_plugin=manifest(auth=auth)).json()["data"][
+            "plugin_id"
+        ]
+        tool = tools_of(alice, plugin_id)["add_note"]
+        result = debug(alice, plugin_id, tool["api_id"], {"text": "x"}).json()
+        assert ("key", TOKEN) in service.received[-1]["query"]
+        assert (
+            TOKEN not in result["raw_req"]
+            and "key=%2A%2A%2A%2A%2A%2A" in json.loads(result["raw_req"])["url"]
+        )
+
+    def test_failures_are_reported_not_raised(self, alice, service, settings_override):
+        settings_override(plugin_timeout_seconds=0.5, plugin_max_response_bytes=1_000_000)
+        plugin_id = made(alice, service.url)
+        tools = tools_of(alice, plugin_id)
+        cases = [
+            ("get_forecast", {}, "city"),  # a required argument missing: nothing is sent
+            ("get_forecast", {"city": "x", "days": "three"}, "days"),
+            ("slow", {}, "no answer within 0.5 s"),
+            ("huge", {}, "over the limit of 1000000 bytes"),
+            ("broken", {}, "HTTP 503"),
+        ]
+        for name, arguments, fragment in cases:
+            count = len(service.received)
+            result = debug(alice, plugin_id, tools[name]["api_id"], arguments).json()
+            assert result["success"] is False and fragment in result["reason"], (name, result)
+            if name == "get_forecast":
+                assert len(service.received) == count
+        assert PluginTool.get_by_id(int(tools["broken"]["api_id"])).debug_status != DEBUG_PASSED
+
+    @pytest.mark.parametrize("host", ["127.0.0.1", "10.0.0.1", "169.254.169.254", "localhost"])
+    def test_inward_addresses_are_refused(self, alice, host):
+        plugin_id = made(alice, f"http://{host}:8080/api")
+        tool = tools_of(alice, plugin_id)["add_note"]
+        assert_error(
+            debug(alice, plugin_id, tool["api_id"], {"text": "x"}), 403, 109000010, "private or reserved"
+        )
+
+    def test_a_redirect_inward_is_refused(self, alice, service):
+        plugin_id = made(alice, service.url)
+        tool = tools_of(alice, plugin_id)["inward"]
+        assert_error(debug(alice, plugin_id, tool["api_id"], {}), 403, 109000010, "127.0.0.1")
+
+    def test_a_tool_of_another_plugin_is_not_found(self, alice, service):
+        first, second = made(alice, service.url), made(alice, service.url)
+        theirs = tools_of(alice, second)["add_note"]["api_id"]
+        assert_error(debug(alice, first, theirs, {"text": "x"}), 404, 109000006, "api_id")
+
+
+class TestAgentsUsePlugins:
+    def _agent(self, account, plugin_id, names, **settings) -> str:
+        tools = tools_of(account, plugin_id)
+        bound = [{"plugin_id": plugin_id, "api_id": tools[n]["api_id"], "api_name": n} for n in names]
+        return new_agent(account, plugin_info_list=bound, **settings)
+
+    def test_the_offline_model_calls_a_bound_tool(self, alice, service):
+        plugin_id = made(alice, service.url)
+        bot_id = self._agent(alice, plugin_id, ["get_forecast"])
+        events = open_chat(alice, bot_id, '/call get_forecast {"city": "Oslo", "days": 2}')
+        completed = messages_of(events, "conversation.message.completed")
+        assert [m["type"] for m in completed[:3]] == ["function_call", "tool_response", "answer"]
+        assert json.loads(completed[0]["content"])["function"]["name"] == "get_forecast"
+        assert json.loads(completed[1]["content"]) == {"city": "Oslo", "days": 2, "units": "", "high": 21.5}
+        assert "Oslo" in completed[2]["content"]
+        assert service.received[-1]["path"] == "/api/forecast/Oslo"
+
+    def test_an_openai_compatible_model_calls_it(self, alice, service, fake_server, fake_model_id):  # noqa: F811
+        plugin_id = made(alice, service.url)
+        bot_id = self._agent(alice, plugin_id, ["add_note"], model_info={"model_id": fake_model_id})
+        chat = final_chat(open_chat(alice, bot_id, 'tool:add_note:{"text": "call mum"}'))
+        assert chat["status"] == "completed", chat
+        answering = [r for r in fake_server.model.requests if r["messages"][-1]["role"] == "tool"][-1]
+        offered = answering["tools"]
+        assert [t["function"]["name"] for t in offered] == ["add_note"]
+        assert offered[0]["function"]["parameters"]["required"] == ["text"]
+        assert json.loads(service.received[-1]["body"]) == {"text": "call mum"}
+        assert json.loads(answering["messages"][-1]["content"]) == {"saved": {"text": "call mum"}}
+
+    def test_binding_another_users_plugin_or_a_foreign_tool_is_refused(self, alice, client, service):
+        bob = register(client)
+        theirs = made(bob, service.url)
+        bot_id = new_agent(alice, publish=False)
+        update = {"bot_info": {"bot_id": bot_id, "plugin_info_list": [{"plugin_id": theirs, "api_id": "1"}]}}
+        response = alice.post("/api/playground_api/draftbot/update_draft_bot_info", update)
+        assert_error(response, 404, 109000005, "plugin_info_list[0].plugin_id")
+        mine = made(alice, service.url)
+        their_tool = tools_of(bob, theirs)["add_note"]["api_id"]
+        update["bot_info"]["plugin_info_list"] = [{"plugin_id": mine, "api_id": their_tool}]
+        response = alice.post("/api/playground_api/draftbot/update_draft_bot_info", update)
+        assert_error(response, 404, 109000006, "plugin_info_list[0].api_id")
