@@ -344,6 +344,45 @@ const OVERRIDES = {
   get_dev_plugin_list: { body: { space_id: '{{spaceId}}', page: 1, size: 20 }, envelope: 'plugin_list' },
   debug_api: { body: { plugin_id: '{{pluginId}}', api_id: '{{pluginToolId}}', parameters: '{"text": "hello"}', operation: 1 }, envelope: 'success' },
   del_plugin: { body: { plugin_id: '{{pluginId}}' }, envelope: 'msg' },
+  update_plugin: {
+    body: {
+      plugin_id: '{{pluginId}}',
+      ai_plugin: JSON.stringify({ schema_version: 'v1', name_for_human: 'Postman tools', name_for_model: 'postman_tools',
+        description_for_human: 'Updated by Postman', description_for_model: 'Notes', auth: { type: 'none' } }),
+      openapi: "openapi: 3.0.1\ninfo: {title: Postman tools, version: v1}\nservers: [{url: 'https://tools.invalid'}]\n" +
+        "paths:\n  /notes:\n    post:\n      operationId: add_note\n      summary: Keep a note\n" +
+        "      requestBody: {content: {application/json: {schema: {type: object, properties: {text: {type: string}}}}}}\n" +
+        "      responses: {'200': {description: ok}}\n",
+    },
+  },
+  register_plugin_meta: {
+    body: { space_id: '{{spaceId}}', name: 'Postman form plugin', desc: 'Made by Postman', url: 'https://tools.invalid', icon: { uri: '' }, auth_type: 0 },
+    envelope: 'plugin_id',
+    remember: ["pm.collectionVariables.set('formPluginId', body.plugin_id);"],
+  },
+  update_plugin_meta: { body: { plugin_id: '{{formPluginId}}', desc: 'Updated by Postman' }, envelope: 'edit_version' },
+  create_api: {
+    body: { plugin_id: '{{formPluginId}}', name: 'get_note', desc: 'A note by its id', path: '/notes/{id}', method: 1,
+      request_params: [{ name: 'id', type: 1, location: 1, is_required: true }] },
+    envelope: 'api_id',
+    remember: ["pm.collectionVariables.set('formToolId', body.api_id);"],
+  },
+  update_api: { body: { plugin_id: '{{formPluginId}}', api_id: '{{formToolId}}', desc: 'A note, by its id' }, envelope: 'edit_version' },
+  delete_api: { body: { plugin_id: '{{formPluginId}}', api_id: '{{formToolId}}' }, envelope: 'edit_version' },
+  batch_create_api: {
+    body: {
+      plugin_id: '{{formPluginId}}',
+      openapi: "openapi: 3.0.1\ninfo: {title: more, version: v1}\nservers: [{url: 'https://tools.invalid'}]\n" +
+        "paths:\n  /tags:\n    get:\n      operationId: list_tags\n      responses: {'200': {description: ok}}\n",
+      replace_same_paths: false,
+    },
+    envelope: 'paths_created',
+  },
+  check_and_lock_plugin_edit: { body: { plugin_id: '{{formPluginId}}' } },
+  unlock_plugin_edit: { body: { plugin_id: '{{formPluginId}}' }, envelope: 'released' },
+  publish_plugin: { body: { plugin_id: '{{formPluginId}}', version_desc: 'Published by Postman' }, envelope: 'version_ts' },
+  get_plugin_next_version: { body: { plugin_id: '{{formPluginId}}' }, envelope: 'next_version_name' },
+  get_playground_plugin_list: { body: { space_id: '{{spaceId}}', page: 1, size: 20 } },
   // a project (app) with a variable, an end user's value of it, then deleted
   draft_project_create: {
     body: { space_id: '{{spaceId}}', name: 'Postman app', description: 'Made by Postman' },
@@ -365,6 +404,7 @@ const OVERRIDES = {
 const EXTRA = [
   ['delete_copied_bot', 'delete_bot', { body: { bot_id: '{{copiedBotId}}' } }],
   ['delete_open_bot', 'delete_bot', { body: { bot_id: '{{openBotId}}' } }],
+  ['del_form_plugin', 'del_plugin', { body: { plugin_id: '{{formPluginId}}' }, envelope: 'msg' }],
   ['upload_orders_csv', 'upload_file', {
     formdata: [{ key: 'file', type: 'file', src: 'postman/fixtures/orders.csv' }],
     remember: ["pm.collectionVariables.set('csvFileId', body.data.id);"],
@@ -379,7 +419,7 @@ const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
   // the import needs the csv the upload folder sends (upload_orders_csv)
   'get_table_schema', 'validate_table_schema', 'submit_table_import', 'get_import_progress', 'export_database',
-  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin'];
+  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin', 'del_form_plugin'];
 const LAST = ['delete_bot', 'delete_copied_bot', 'delete_open_bot', 'logout'];
 
 function loadSpec() {
@@ -505,7 +545,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

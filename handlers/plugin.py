@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from core.envelope import SUCCESS_MSG, ok
-from models.identity import User
 from services import plugin_docs, plugins
 from views.plugin import api_info_view, creator_view, meta_info_view, playground_view
 
@@ -28,7 +27,8 @@ def register_plugin(token_info, body):
 def get_plugin_info(token_info, body):
     user = token_info["user"]
     plugin = plugins.load(user, body["plugin_id"])
-    creator = User.by_id(plugin.creator_id)
+    creator = plugins.creators([plugin])[plugin.creator_id]
+    version = plugins.latest_version(plugin.id)
     return _done(
         meta_info=meta_info_view(plugin),
         code_info={
@@ -38,8 +38,8 @@ def get_plugin_info(token_info, body):
             "client_secret": "",
             "service_token": plugins.masked(plugin.auth_secret),
         },
-        status=True,
-        published=False,
+        status=version is None or plugin.updated_at > version.created_at,  # changes since the last publish
+        published=version is not None,
         creator=creator_view(creator, user.id),
         edit_version=plugin.edit_version,
         plugin_type=plugin.plugin_type,
@@ -77,7 +77,7 @@ def get_dev_plugin_list(token_info, body):
         size=body.get("size", 20),
     )
     rows, total = plugins.space_plugins(user, criteria)
-    creators = {u.id: u for u in User.select().where(User.id.in_([p.creator_id for p, _ in rows] or [0]))}
+    creators = plugins.creators([p for p, _ in rows])
     return _done(
         plugin_list=[
             playground_view(p, tools, creator_view(creators[p.creator_id], user.id)) for p, tools in rows
@@ -96,3 +96,143 @@ def debug_api(token_info, body):
         raw_req=json.dumps(outcome.request, ensure_ascii=False),
         response_params=[],
     )
+
+
+def update_plugin(token_info, body):
+    plugin = plugins.update_code(token_info["user"], body["plugin_id"], body["ai_plugin"], body["openapi"])
+    return _done(data={"res": True, "edit_version": plugin.edit_version})
+
+
+def _meta(body: dict) -> plugins.Meta:
+    icon = body.get("icon")
+    return plugins.Meta(
+        name=body.get("name"),
+        desc=body.get("desc"),
+        url=body.get("url"),
+        icon_uri=(icon or {}).get("uri") if icon is not None else None,
+        auth_type=body.get("auth_type"),
+        location=body.get("location"),
+        key=body.get("key"),
+        service_token=body.get("service_token"),
+        common_params=body.get("common_params"),
+    )
+
+
+def register_plugin_meta(token_info, body):
+    plugin = plugins.register_meta(
+        token_info["user"], body["space_id"], _meta(body), project_id=body.get("project_id")
+    )
+    return _done(plugin_id=str(plugin.id))
+
+
+def update_plugin_meta(token_info, body):
+    plugin = plugins.update_meta(token_info["user"], body["plugin_id"], _meta(body))
+    return _done(edit_version=plugin.edit_version)
+
+
+def create_api(token_info, body):
+    plugin, tool = plugins.create_tool(
+        token_info["user"],
+        body["plugin_id"],
+        body["name"],
+        body["desc"],
+        path=body.get("path"),
+        method=body.get("method"),
+        request=body.get("request_params"),
+        response=body.get("response_params"),
+        disabled=bool(body.get("disabled")),
+    )
+    return _done(api_id=str(tool.id), edit_version=plugin.edit_version)
+
+
+def update_api(token_info, body):
+    changes = {
+        k: body.get(k)
+        for k in (
+            "name",
+            "desc",
+            "path",
+            "method",
+            "request_params",
+            "response_params",
+            "disabled",
+            "save_example",
+            "debug_example",
+        )
+    }
+    plugin = plugins.update_tool(token_info["user"], body["plugin_id"], body["api_id"], changes)
+    return _done(edit_version=plugin.edit_version)
+
+
+def delete_api(token_info, body):
+    plugin = plugins.delete_tool(token_info["user"], body["plugin_id"], body["api_id"])
+    return _done(edit_version=plugin.edit_version)
+
+
+def _api_infos(rows) -> list[dict]:
+    return [
+        api_info_view(t, plugin_docs.request_params(t.operation), plugin_docs.response_params(t.operation))
+        for t in rows
+    ]
+
+
+def batch_create_api(token_info, body):
+    plugin, created, duplicated = plugins.batch_create(
+        token_info["user"],
+        body["plugin_id"],
+        body["openapi"],
+        replace_same_paths=bool(body.get("replace_same_paths")),
+    )
+    return _done(
+        paths_created=_api_infos(created),
+        paths_duplicated=_api_infos(duplicated),
+        edit_version=plugin.edit_version,
+    )
+
+
+def check_and_lock_plugin_edit(token_info, body):
+    user = token_info["user"]
+    occupied, holder, seized = plugins.lock(user, body["plugin_id"])
+    data = {"Occupied": occupied, "Seized": seized}
+    if holder is not None:
+        data["user"] = creator_view(holder, user.id)
+    return _done(data=data)
+
+
+def unlock_plugin_edit(token_info, body):
+    return _done(released=plugins.unlock(token_info["user"], body["plugin_id"]))
+
+
+def publish_plugin(token_info, body):
+    version = plugins.publish(
+        token_info["user"], body["plugin_id"], body.get("version_name") or "", body.get("version_desc") or ""
+    )
+    return _done(version_ts=str(version.id))
+
+
+def get_plugin_next_version(token_info, body):
+    plugin = plugins.load(token_info["user"], body["plugin_id"])
+    return _done(next_version_name=plugins.next_version(plugin))
+
+
+def get_playground_plugin_list(token_info, body):
+    user = token_info["user"]
+    criteria = plugins.PluginQuery(
+        space_id=body["space_id"],
+        name=body.get("name") or "",
+        plugin_ids=tuple(body.get("plugin_ids") or ()),
+        page=body.get("page", 1),
+        size=body.get("size", 20),
+    )
+    rows, total = plugins.published_plugins(user, criteria)
+    creators = plugins.creators([p for p, _ in rows])
+    listed = []
+    for plugin, version in rows:
+        tools = [
+            plugins.VersionTool.of(t) for t in version.snapshot.get("tools") or [] if not t.get("disabled")
+        ]
+        view = playground_view(plugin, tools, creator_view(creators[plugin.creator_id], user.id))
+        listed.append(
+            view | {"version_name": version.version_name, "version_ts": str(version.id), "status": 4}
+        )
+    return ok({"plugin_list": listed, "total": total})

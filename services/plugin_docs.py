@@ -147,6 +147,15 @@ class ToolSpec:
     path: str
     operation: dict  # resolved: summary, description, parameters, requestBody, responses
 
+    def columns(self) -> dict:
+        """What a stored tool keeps of it, besides its name."""
+        return {
+            "description": self.description,
+            "method": self.method,
+            "path": self.path,
+            "operation": self.operation,
+        }
+
 
 def _unsupported(where: str, what: str):
     return errors.PLUGIN_TOOL_UNSUPPORTED(f"{where}: {what} is not supported")

@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
+
+from peewee import fn
 
 from core import authz, crypto, errors
 from core.ids import parse_id
@@ -25,6 +28,7 @@ from models.plugin import (
     SUB_TOKEN,
     Plugin,
     PluginTool,
+    PluginVersion,
 )
 from services import plugin_calls, plugin_docs, projects, refs
 
@@ -118,50 +122,56 @@ def _auth_of(auth, where: str) -> Auth:
 # --- registering ---------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass
+class Code:
+    """A manifest and a document, checked: what registering and updating a plugin store."""
+
+    manifest: dict
+    auth: Auth
+    document: dict
+    server: str
+    specs: list
+
+    @classmethod
+    def of(cls, ai_plugin: str, openapi: str) -> Code:
+        manifest, auth = manifest_of(ai_plugin)
+        document = plugin_docs.parse(openapi, "openapi", errors.PLUGIN_OPENAPI_INVALID)
+        plugin_docs.check_openapi(document)
+        return cls(manifest, auth, document, plugin_docs.server_url(document), plugin_docs.tools_of(document))
+
+    def fields(self, secret: str) -> dict:
+        """The plugin's columns it sets (`secret`: the stored, encrypted, secret)."""
+        return {
+            "name": self.manifest["name_for_human"].strip()[:255],
+            "description": self.manifest["description_for_human"],
+            "server_url": self.server,
+            "manifest": self.manifest,
+            "info": {k: self.document[k] for k in ("info",) if k in self.document},
+            "auth_type": self.auth.type,
+            "sub_auth_type": self.auth.sub_type,
+            "auth_location": self.auth.location,
+            "auth_key": self.auth.key,
+            "auth_secret": secret,
+        }
+
+
 def register(user: User, space_id, ai_plugin: str, openapi: str, *, project_id=None) -> tuple[Plugin, str]:
     space = refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id")
     project = projects.in_space(user, project_id, space.id)
-    manifest, auth = manifest_of(ai_plugin)
-    document = plugin_docs.parse(openapi, "openapi", errors.PLUGIN_OPENAPI_INVALID)
-    plugin_docs.check_openapi(document)
-    server = plugin_docs.server_url(document)
-    specs = plugin_docs.tools_of(document)
+    code = Code.of(ai_plugin, openapi)
+    logo = str(code.manifest.get("logo_url") or "")
     icon = (
-        refs.file_uri(
-            user,
-            str(manifest.get("logo_url") or ""),
-            field="ai_plugin.logo_url",
-            invalid=errors.PLUGIN_MANIFEST_INVALID,
-        )
-        if str(manifest.get("logo_url") or "").startswith("file:")
+        refs.file_uri(user, logo, field="ai_plugin.logo_url", invalid=errors.PLUGIN_MANIFEST_INVALID)
+        if logo.startswith("file:")
         else ""
     )
+    secret = crypto.encrypt(code.auth.secret) if code.auth.secret else ""
     with write_transaction():
         plugin = Plugin.create(
-            space=space.id,
-            creator=user.id,
-            project_id=project,
-            name=manifest["name_for_human"].strip()[:255],
-            description=manifest["description_for_human"],
-            icon_uri=icon,
-            server_url=server,
-            manifest=manifest,
-            info={k: document[k] for k in ("info",) if k in document},
-            auth_type=auth.type,
-            sub_auth_type=auth.sub_type,
-            auth_location=auth.location,
-            auth_key=auth.key,
-            auth_secret=crypto.encrypt(auth.secret) if auth.secret else "",
+            space=space.id, creator=user.id, project_id=project, icon_uri=icon, **code.fields(secret)
         )
-        for spec in specs:
-            PluginTool.create(
-                plugin=plugin.id,
-                name=spec.name,
-                description=spec.description,
-                method=spec.method,
-                path=spec.path,
-                operation=spec.operation,
-            )
+        for spec in code.specs:
+            PluginTool.create(plugin=plugin.id, name=spec.name, **spec.columns())
     return plugin, openapi
 
 
@@ -256,3 +266,463 @@ def debug(user: User, plugin_id, api_id, parameters: str) -> plugin_calls.Outcom
         example = {"req_example": parameters, "resp_example": outcome.response[:10_000]}
         tool.touch(debug_status=DEBUG_PASSED, debug_example=example)
     return outcome
+
+
+# --- editing: the lock, the code, the meta, tools one by one --------------------------------------
+
+LOCK_SECONDS = 300  # an editor's lock lapses unless renewed (the console renews it while open)
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _holder(plugin: Plugin, user: User) -> int | None:
+    """The other user whose lock on the plugin is current, if any."""
+    if plugin.locked_by not in (None, user.id) and plugin.locked_until > _now():
+        return plugin.locked_by
+    return None
+
+
+def editable(user: User, plugin_id, *, field: str = "plugin_id") -> Plugin:
+    """The plugin, if the caller may change it now (write access, and nobody else's lock)."""
+    plugin = load(user, plugin_id, authz.WRITE, field=field)
+    holder = _holder(plugin, user)
+    if holder is not None:
+        other = User.by_id(holder)
+        raise errors.PLUGIN_LOCKED(
+            f"{field}: {other.name if other else 'another user'} is editing plugin {plugin.id};"
+            " try again when they are done (or their lock lapses)"
+        )
+    return plugin
+
+
+def lock(user: User, plugin_id) -> tuple[bool, User | None, bool]:
+    """(occupied by someone else, who, whether the caller now holds the lock)."""
+    plugin = load(user, plugin_id, authz.WRITE)
+    with write_transaction():
+        plugin = Plugin.by_id(plugin.id)  # read again under the write lock
+        holder = _holder(plugin, user)
+        if holder is not None:
+            return True, User.by_id(holder), False
+        Plugin.update(locked_by=user.id, locked_until=_now() + LOCK_SECONDS).where(
+            Plugin.id == plugin.id
+        ).execute()
+    return False, user, True
+
+
+def unlock(user: User, plugin_id) -> bool:
+    plugin = load(user, plugin_id, authz.WRITE)
+    released = (
+        Plugin.update(locked_by=None, locked_until=0)
+        .where((Plugin.id == plugin.id) & (Plugin.locked_by == user.id))
+        .execute()
+    )
+    return bool(released)
+
+
+def _bump(plugin: Plugin, **changes) -> Plugin:
+    return plugin.touch(edit_version=plugin.edit_version + 1, **changes)
+
+
+def _secret(plugin: Plugin, auth: Auth) -> str:
+    """The stored secret for `auth`: a masked value sent back keeps the one stored."""
+    if auth.secret == MASK:
+        return plugin.auth_secret
+    return crypto.encrypt(auth.secret) if auth.secret else ""
+
+
+def update_code(user: User, plugin_id, ai_plugin: str, openapi: str) -> Plugin:
+    """Replace the manifest and the document. Tools keep their ids by operationId, so agents
+    that bind them keep them; operations no longer in the document are deleted."""
+    plugin = editable(user, plugin_id)
+    code = Code.of(ai_plugin, openapi)
+    with write_transaction():
+        existing = {t.name: t for t in PluginTool.select().where(PluginTool.plugin == plugin.id)}
+        for spec in code.specs:
+            fields = spec.columns()
+            if spec.name in existing:
+                existing.pop(spec.name).touch(**fields)
+            else:
+                PluginTool.create(plugin=plugin.id, name=spec.name, **fields)
+        for gone in existing.values():
+            gone.delete_instance()
+        _bump(plugin, **code.fields(_secret(plugin, code.auth)))
+    return plugin
+
+
+@dataclasses.dataclass
+class Meta:
+    """A plugin's meta as the console's form edits it (Coze's register/update_plugin_meta)."""
+
+    name: str | None = None
+    desc: str | None = None
+    url: str | None = None
+    icon_uri: str | None = None
+    auth_type: int | None = None
+    location: int | None = None
+    key: str | None = None
+    service_token: str | None = None
+    common_params: dict | None = None
+
+
+def _meta_auth(meta: Meta, plugin: Plugin | None) -> Auth | None:
+    """The auth a meta change asks for; None when it changes none (a key, token or location
+    sent alone changes the plugin's current service token)."""
+    kind = meta.auth_type
+    if kind is None and plugin is not None and (meta.key, meta.service_token, meta.location) != (None,) * 3:
+        kind = plugin.auth_type
+    if kind is None:
+        return None
+    if kind == AUTH_NONE:
+        return Auth()
+    if kind != AUTH_SERVICE:
+        raise errors.PLUGIN_INVALID_PARAM(
+            "auth_type: 0 (none) or 1 (service token); OAuth is not available yet"
+        )
+    key = meta.key if meta.key is not None else (plugin.auth_key if plugin else "")
+    token = meta.service_token if meta.service_token is not None else MASK
+    if not key:
+        raise errors.PLUGIN_INVALID_PARAM("key: the header or query parameter the token goes in")
+    if token == MASK and not (plugin and plugin.auth_secret):
+        raise errors.PLUGIN_INVALID_PARAM("service_token: required")
+    location = meta.location or (plugin.auth_location if plugin else LOCATION_HEADER)
+    return Auth(AUTH_SERVICE, SUB_TOKEN, location, key, token)
+
+
+def _meta_url(url: str) -> str:
+    if not re.match(r"https?://[^/\s]+", url or ""):
+        raise errors.PLUGIN_INVALID_PARAM("url: the service's absolute http(s) URL")
+    return url.rstrip("/")
+
+
+def _common(params: dict | None) -> dict:
+    checked = {}
+    for location, items in (params or {}).items():
+        if str(location) not in ("1", "2", "3", "4"):
+            raise errors.PLUGIN_INVALID_PARAM(
+                f"common_params.{location}: 1 path, 2 query, 3 body or 4 header"
+            )
+        checked[str(location)] = [
+            {"name": str(i.get("name", "")), "value": str(i.get("value", ""))} for i in items
+        ]
+    return checked
+
+
+def register_meta(user: User, space_id, meta: Meta, *, project_id=None) -> Plugin:
+    """A plugin made in the console's form: its meta now, its tools one by one afterwards."""
+    space = refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id")
+    project = projects.in_space(user, project_id, space.id)
+    auth = _meta_auth(meta, None) or Auth()
+    name = (meta.name or "").strip()
+    model_name = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_")[:64]
+    model_name = model_name if MODEL_NAME.fullmatch(model_name) else "plugin"
+    icon = refs.file_uri(user, meta.icon_uri or "", field="icon.uri", invalid=errors.PLUGIN_INVALID_PARAM)
+    return Plugin.create(
+        space=space.id,
+        creator=user.id,
+        project_id=project,
+        name=name[:255],
+        description=meta.desc or "",
+        icon_uri=icon,
+        server_url=_meta_url(meta.url or ""),
+        manifest={
+            "schema_version": "v1",
+            "name_for_human": name,
+            "name_for_model": model_name,
+            "description_for_human": meta.desc or "",
+            "description_for_model": meta.desc or "",
+            "api": {"type": "openapi"},
+            "auth": {"type": "service_http" if auth.type == AUTH_SERVICE else "none"},
+        },
+        info={"info": {"title": name, "version": "v1", "description": meta.desc or ""}},
+        auth_type=auth.type,
+        auth_location=auth.location,
+        auth_key=auth.key,
+        auth_secret=crypto.encrypt(auth.secret) if auth.secret else "",
+        common_params=_common(meta.common_params),
+    )
+
+
+def update_meta(user: User, plugin_id, meta: Meta) -> Plugin:
+    plugin = editable(user, plugin_id)
+    changes: dict = {}
+    if meta.name is not None:
+        changes["name"] = meta.name.strip()[:255]
+    if meta.desc is not None:
+        changes["description"] = meta.desc
+    if meta.url is not None:
+        changes["server_url"] = _meta_url(meta.url)
+    if meta.icon_uri is not None:
+        changes["icon_uri"] = refs.file_uri(
+            user, meta.icon_uri, field="icon.uri", invalid=errors.PLUGIN_INVALID_PARAM
+        )
+    if meta.common_params is not None:
+        changes["common_params"] = _common(meta.common_params)
+    auth = _meta_auth(meta, plugin)
+    if auth is not None:
+        changes |= {
+            "auth_type": auth.type,
+            "auth_location": auth.location,
+            "auth_key": auth.key,
+            "auth_secret": _secret(plugin, auth),
+        }
+        manifest = dict(plugin.manifest or {})
+        manifest["auth"] = {"type": "service_http" if auth.type == AUTH_SERVICE else "none"}
+        changes["manifest"] = manifest
+    return _bump(plugin, **changes)
+
+
+METHOD_NAMES = {number: name for name, number in plugin_docs.METHODS.items()}
+
+
+def _unique_name(plugin: Plugin, name: str, keep: int | None = None) -> str:
+    if not plugin_docs.NAME.fullmatch(name or ""):
+        raise errors.PLUGIN_INVALID_PARAM("name: a letter, then letters, digits and _ (at most 64)")
+    taken = PluginTool.select().where(
+        (PluginTool.plugin == plugin.id) & (fn.LOWER(PluginTool.name) == name.lower())
+    )
+    if keep is not None:
+        taken = taken.where(PluginTool.id != keep)
+    if taken.exists():
+        raise errors.PLUGIN_INVALID_PARAM(f"name: plugin {plugin.id} already has a tool named {name}")
+    return name
+
+
+def _tool_path(path: str | None, name: str) -> str:
+    path = path or f"/{name}"
+    if not path.startswith("/") or any(c.isspace() for c in path):
+        raise errors.PLUGIN_INVALID_PARAM("path: the tool's path under the plugin's URL, starting with /")
+    return path
+
+
+def create_tool(
+    user: User,
+    plugin_id,
+    name: str,
+    desc: str,
+    *,
+    path: str | None = None,
+    method: int | None = None,
+    request: list[dict] | None = None,
+    response: list[dict] | None = None,
+    disabled: bool = False,
+) -> tuple[Plugin, PluginTool]:
+    plugin = editable(user, plugin_id)
+    name = _unique_name(plugin, name)
+    verb = METHOD_NAMES.get(method or 1)
+    if verb is None:
+        raise errors.PLUGIN_INVALID_PARAM("method: 1 GET, 2 POST, 3 PUT, 4 DELETE or 5 PATCH")
+    path = _tool_path(path, name)
+    operation = plugin_docs.operation_from_params(desc, request or [], response or [], verb, "")
+    _check_path_params(path, operation)
+    with write_transaction():
+        tool = PluginTool.create(
+            plugin=plugin.id,
+            name=name,
+            description=desc,
+            method=verb,
+            path=path,
+            operation=operation,
+            disabled=disabled,
+        )
+        _bump(plugin)
+    return plugin, tool
+
+
+def _check_path_params(path: str, operation: dict) -> None:
+    in_path = set(plugin_docs._TEMPLATE.findall(path))
+    declared = {p["name"] for p in operation.get("parameters") or [] if p["in"] == "path"}
+    if in_path != declared:
+        names = ", ".join(sorted(in_path ^ declared))
+        raise errors.PLUGIN_INVALID_PARAM(
+            f"request_params: the path's {{names}} and the path parameters differ ({names})"
+        )
+
+
+def update_tool(user: User, plugin_id, api_id, changes: dict) -> Plugin:
+    """`changes`: any of name, desc, path, method, request_params, response_params, disabled,
+    debug_example (as the console sends them)."""
+    plugin = editable(user, plugin_id)
+    tool = tool_of(plugin, api_id)
+    fields: dict = {}
+    if changes.get("name") is not None:
+        fields["name"] = _unique_name(plugin, changes["name"], keep=tool.id)
+    if changes.get("desc") is not None:
+        fields["description"] = changes["desc"]
+    if changes.get("method") is not None:
+        if changes["method"] not in METHOD_NAMES:
+            raise errors.PLUGIN_INVALID_PARAM("method: 1 GET, 2 POST, 3 PUT, 4 DELETE or 5 PATCH")
+        fields["method"] = METHOD_NAMES[changes["method"]]
+    if changes.get("path") is not None:
+        fields["path"] = _tool_path(changes["path"], tool.name)
+    operation = dict(tool.operation)
+    if changes.get("request_params") is not None or changes.get("response_params") is not None:
+        request = changes.get("request_params")
+        response = changes.get("response_params")
+        rebuilt = plugin_docs.operation_from_params(
+            fields.get("description", tool.description),
+            request if request is not None else plugin_docs.request_params(operation),
+            response if response is not None else plugin_docs.response_params(operation),
+            fields.get("method", tool.method),
+            "",
+        )
+        operation = rebuilt
+    elif "description" in fields:
+        operation["summary"] = fields["description"]
+    _check_path_params(fields.get("path", tool.path), operation)
+    fields["operation"] = operation
+    if changes.get("disabled") is not None:
+        fields["disabled"] = bool(changes["disabled"])
+    if changes.get("save_example") and changes.get("debug_example") is not None:
+        fields["debug_example"] = changes["debug_example"]
+    with write_transaction():
+        tool.touch(**fields)
+        _bump(plugin)
+    return plugin
+
+
+def delete_tool(user: User, plugin_id, api_id) -> Plugin:
+    plugin = editable(user, plugin_id)
+    with write_transaction():
+        tool_of(plugin, api_id).delete_instance()
+        _bump(plugin)
+    return plugin
+
+
+def batch_create(
+    user: User, plugin_id, openapi: str, *, replace_same_paths: bool
+) -> tuple[Plugin, list, list]:
+    """Add a document's operations as tools: (plugin, created, duplicated). An operation on a
+    method and path the plugin already has is a duplicate: replaced when asked, else nothing is
+    created and the duplicates are returned."""
+    plugin = editable(user, plugin_id)
+    document = plugin_docs.parse(openapi, "openapi", errors.PLUGIN_OPENAPI_INVALID)
+    plugin_docs.check_openapi(document)
+    specs = plugin_docs.tools_of(document)
+    existing = {(t.method, t.path): t for t in PluginTool.select().where(PluginTool.plugin == plugin.id)}
+    duplicated = [existing[(s.method, s.path)] for s in specs if (s.method, s.path) in existing]
+    if duplicated and not replace_same_paths:
+        return plugin, [], duplicated
+    created = []
+    with write_transaction():
+        for spec in specs:
+            fields = {"description": spec.description, "operation": spec.operation}
+            same = existing.get((spec.method, spec.path))
+            if same is not None:
+                created.append(same.touch(name=_unique_name(plugin, spec.name, keep=same.id), **fields))
+            else:
+                name = _unique_name(plugin, spec.name)
+                created.append(
+                    PluginTool.create(
+                        plugin=plugin.id, name=name, method=spec.method, path=spec.path, **fields
+                    )
+                )
+        _bump(plugin)
+    return plugin, created, []
+
+
+# --- versions ------------------------------------------------------------------------------------
+
+
+def _snapshot(plugin: Plugin) -> dict:
+    tools_now = PluginTool.select().where(PluginTool.plugin == plugin.id).order_by(PluginTool.id)
+    return {
+        "name": plugin.name,
+        "description": plugin.description,
+        "server_url": plugin.server_url,
+        "manifest": plugin.manifest,
+        "tools": [
+            {
+                "id": t.id,
+                "name": t.name,
+                "description": t.description,
+                "method": t.method,
+                "path": t.path,
+                "operation": t.operation,
+                "disabled": t.disabled,
+            }
+            for t in tools_now
+        ],
+    }
+
+
+def publish(user: User, plugin_id, version_name: str, version_desc: str = "") -> PluginVersion:
+    plugin = editable(user, plugin_id)
+    if not PluginTool.select().where(PluginTool.plugin == plugin.id).exists():
+        raise errors.PLUGIN_INVALID_PARAM(f"plugin_id: plugin {plugin.id} has no tools to publish")
+    name = (version_name or "").strip() or next_version(plugin)
+    if (
+        PluginVersion.select()
+        .where((PluginVersion.plugin == plugin.id) & (PluginVersion.version_name == name))
+        .exists()
+    ):
+        raise errors.PLUGIN_INVALID_PARAM(f"version_name: plugin {plugin.id} already has a version {name}")
+    return PluginVersion.create(
+        plugin=plugin.id,
+        creator=user.id,
+        version_name=name[:64],
+        version_desc=version_desc or "",
+        snapshot=_snapshot(plugin),
+    )
+
+
+def next_version(plugin: Plugin) -> str:
+    """v1.0.0, then the last version's patch number plus one."""
+    last = (
+        PluginVersion.select()
+        .where(PluginVersion.plugin == plugin.id)
+        .order_by(PluginVersion.id.desc())
+        .first()
+    )
+    if last is None:
+        return "v1.0.0"
+    found = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)", last.version_name)
+    if not found:
+        return f"{last.version_name}.1"
+    major, minor, patch = (int(g) for g in found.groups())
+    return f"v{major}.{minor}.{patch + 1}"
+
+
+def latest_version(plugin_id: int) -> PluginVersion | None:
+    return (
+        PluginVersion.select()
+        .where(PluginVersion.plugin == plugin_id)
+        .order_by(PluginVersion.id.desc())
+        .first()
+    )
+
+
+def published_plugins(user: User, criteria: PluginQuery) -> tuple[list[tuple[Plugin, PluginVersion]], int]:
+    """The space's plugins that have a published version (what agents choose from), each with
+    its latest version."""
+    space = refs.one(user, refs.SPACE, criteria.space_id, field="space_id")
+    query = Plugin.select().where(
+        (Plugin.space == space.id) & Plugin.id.in_(PluginVersion.select(PluginVersion.plugin))
+    )
+    if criteria.name:
+        query = query.where(Plugin.name.contains(criteria.name))
+    if criteria.plugin_ids:
+        wanted = [parse_id(i) for i in criteria.plugin_ids]
+        query = query.where(Plugin.id.in_([w for w in wanted if w is not None]))
+    listed = paging.page(
+        query.order_by(Plugin.updated_at.desc(), Plugin.id.desc()), criteria.page, criteria.size, total=True
+    )
+    return [(p, latest_version(p.id)) for p in listed.rows], listed.total
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionTool:
+    """A tool as a published version holds it (what the playground list shows)."""
+
+    id: int
+    name: str
+    description: str
+
+    @classmethod
+    def of(cls, entry: dict) -> VersionTool:
+        return cls(entry["id"], entry["name"], entry.get("description") or "")
+
+
+def creators(rows: list[Plugin]) -> dict[int, User]:
+    return {u.id: u for u in User.select().where(User.id.in_([p.creator_id for p in rows] or [0]))}

@@ -434,3 +434,150 @@ class TestAgentsUsePlugins:
         update["bot_info"]["plugin_info_list"] = [{"plugin_id": mine, "api_id": their_tool}]
         response = alice.post("/api/playground_api/draftbot/update_draft_bot_info", update)
         assert_error(response, 404, 109000006, "plugin_info_list[0].api_id")
+
+
+class TestEditing:
+    def test_update_keeps_tool_ids_by_operation_id(self, alice, service):
+        plugin_id = made(alice, service.url)
+        before = tools_of(alice, plugin_id)
+        smaller = (
+            document(service.url)
+            .replace('  /slow: {get: {operationId: slow, responses: {"200": {description: ok}}}}\n', "")
+            .replace("summary: Save a note", "summary: Keep a note")
+        )
+        body = {"plugin_id": plugin_id, "ai_plugin": manifest(), "openapi": smaller}
+        response = alice.post("/api/plugin_api/update", body)
+        assert response.status_code == 200, response.text
+        after = tools_of(alice, plugin_id)
+        assert "slow" not in after and after["add_note"]["api_id"] == before["add_note"]["api_id"]
+        assert after["add_note"]["desc"] == "Keep a note"
+        stored = Plugin.get_by_id(int(plugin_id))
+        assert stored.edit_version == 2 and crypto.decrypt(stored.auth_secret) == TOKEN
+
+    def test_a_masked_token_keeps_the_stored_one(self, alice, service):
+        plugin_id = made(alice, service.url)
+        body = {"plugin_id": plugin_id, "service_token": "******", "desc": "Forecasts, updated"}
+        assert alice.post("/api/plugin_api/update_plugin_meta", body).status_code == 200
+        stored = Plugin.get_by_id(int(plugin_id))
+        assert crypto.decrypt(stored.auth_secret) == TOKEN and stored.description == "Forecasts, updated"
+        body = {"plugin_id": plugin_id, "service_token": "new-token-1"}
+        assert alice.post("/api/plugin_api/update_plugin_meta", body).status_code == 200
+        assert crypto.decrypt(Plugin.get_by_id(int(plugin_id)).auth_secret) == "new-token-1"
+
+    def test_a_plugin_made_in_the_form_and_its_tools_one_by_one(self, alice, service):
+        body = {
+            "space_id": space_of(alice),
+            "name": "Weather form",
+            "desc": "Made in the form",
+            "url": service.url,
+            "icon": {"uri": ""},
+            "auth_type": 1,
+            "location": 1,
+            "key": "X-Api-Key",
+            "service_token": TOKEN,
+        }
+        response = alice.post("/api/plugin_api/register_plugin_meta", body)
+        assert response.status_code == 200, response.text
+        plugin_id = response.json()["plugin_id"]
+        params = [
+            {"name": "city", "type": 1, "location": 1, "is_required": True},
+            {"name": "days", "type": 2, "location": 2, "global_default": "5"},
+        ]
+        create = {
+            "plugin_id": plugin_id,
+            "name": "forecast",
+            "desc": "A forecast",
+            "path": "/forecast/{city}",
+            "method": 1,
+            "request_params": params,
+        }
+        created = alice.post("/api/plugin_api/create_api", create)
+        assert created.status_code == 200, created.text
+        api_id = created.json()["api_id"]
+        result = debug(alice, plugin_id, api_id, {"city": "Rome"}).json()
+        assert result["success"] is True and json.loads(result["raw_resp"])["days"] == 5
+        assert_error(
+            alice.post("/api/plugin_api/create_api", create), 400, 109000000, "already has a tool named"
+        )
+        bad = {**create, "name": "other", "path": "/forecast/{town}"}
+        assert_error(alice.post("/api/plugin_api/create_api", bad), 400, 109000000, "town")
+        update = {"plugin_id": plugin_id, "api_id": api_id, "desc": "The forecast", "disabled": True}
+        assert alice.post("/api/plugin_api/update_api", update).status_code == 200
+        tool = PluginTool.get_by_id(int(api_id))
+        assert tool.description == "The forecast" and tool.disabled is True
+        response = alice.post("/api/plugin_api/delete_api", {"plugin_id": plugin_id, "api_id": api_id})
+        assert response.status_code == 200 and PluginTool.get_or_none(PluginTool.id == int(api_id)) is None
+
+    def test_batch_create_reports_duplicates_unless_replacing(self, alice, service):
+        plugin_id = made(alice, service.url)
+        extra = document(service.url).replace("operationId: add_note", "operationId: add_note_v2")
+        body = {"plugin_id": plugin_id, "openapi": extra}
+        first = alice.post("/api/plugin_api/batch_create_api", body).json()
+        assert first["paths_created"] == [] and len(first["paths_duplicated"]) == 6
+        assert "add_note_v2" not in tools_of(alice, plugin_id)
+        replaced = alice.post("/api/plugin_api/batch_create_api", {**body, "replace_same_paths": True}).json()
+        assert len(replaced["paths_created"]) == 6
+        assert "add_note_v2" in tools_of(alice, plugin_id) and "add_note" not in tools_of(alice, plugin_id)
+
+    def test_the_edit_lock(self, alice, client, service):
+        plugin_id = made(alice, service.url)
+        # a teammate in alice's space
+        bob = register(client)
+        from models.identity import ROLE_MEMBER, SpaceMember
+
+        SpaceMember.create(space=int(space_of(alice)), user=int(bob.user_id), role=ROLE_MEMBER)
+        taken = alice.post("/api/plugin_api/check_and_lock_plugin_edit", {"plugin_id": plugin_id}).json()[
+            "data"
+        ]
+        assert taken["Seized"] is True and taken["Occupied"] is False
+        theirs = bob.post("/api/plugin_api/check_and_lock_plugin_edit", {"plugin_id": plugin_id}).json()[
+            "data"
+        ]
+        assert (
+            theirs["Occupied"] is True and theirs["Seized"] is False and theirs["user"]["id"] == alice.user_id
+        )
+        change = {"plugin_id": plugin_id, "desc": "bob was here"}
+        assert_error(bob.post("/api/plugin_api/update_plugin_meta", change), 409, 109000008, "is editing")
+        assert Plugin.get_by_id(int(plugin_id)).description == "Forecasts"
+        assert (
+            bob.post("/api/plugin_api/unlock_plugin_edit", {"plugin_id": plugin_id}).json()["released"]
+            is False
+        )
+        assert (
+            alice.post("/api/plugin_api/unlock_plugin_edit", {"plugin_id": plugin_id}).json()["released"]
+            is True
+        )
+        assert bob.post("/api/plugin_api/update_plugin_meta", change).status_code == 200
+
+    def test_publish_versions_and_the_playground_list(self, alice, service):
+        plugin_id = made(alice, service.url)
+        listed = alice.post(
+            "/api/plugin_api/get_playground_plugin_list", {"space_id": space_of(alice)}
+        ).json()
+        assert listed["data"]["plugin_list"] == []
+        next_name = alice.post("/api/plugin_api/get_plugin_next_version", {"plugin_id": plugin_id}).json()
+        assert next_name["next_version_name"] == "v1.0.0"
+        response = alice.post(
+            "/api/plugin_api/publish_plugin", {"plugin_id": plugin_id, "version_desc": "first"}
+        )
+        assert response.status_code == 200, response.text
+        assert_error(
+            alice.post("/api/plugin_api/publish_plugin", {"plugin_id": plugin_id, "version_name": "v1.0.0"}),
+            400,
+            109000000,
+            "already has a version v1.0.0",
+        )
+        listed = alice.post(
+            "/api/plugin_api/get_playground_plugin_list", {"space_id": space_of(alice)}
+        ).json()
+        [entry] = listed["data"]["plugin_list"]
+        assert entry["id"] == plugin_id and entry["version_name"] == "v1.0.0"
+        assert [a["name"] for a in entry["plugin_apis"]][:2] == ["get_forecast", "add_note"]
+        info = alice.post("/api/plugin_api/get_plugin_info", {"plugin_id": plugin_id}).json()
+        assert info["published"] is True
+        assert (
+            alice.post("/api/plugin_api/get_plugin_next_version", {"plugin_id": plugin_id}).json()[
+                "next_version_name"
+            ]
+            == "v1.0.1"
+        )

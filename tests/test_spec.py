@@ -136,3 +136,20 @@ def test_every_operation_has_its_own_function():
         assert function.__name__ == op["operationId"], (
             f"{op['operationId']} is an alias of {function.__name__}"
         )
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (PyYAML keeps the last silently;
+    the Postman converter and other tools refuse the document)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            assert key not in seen, f"line {key_node.start_mark.line + 1}: {key!r} is given twice"
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def test_no_key_is_given_twice():
+    yaml.load((REPO_ROOT / "openapi.yaml").read_text(), Loader=_StrictLoader)
