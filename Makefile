@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(PY) -m bench.knowledge
 	$(PY) -m bench.knowledge_eval
 	$(PY) -m bench.memory
+	$(PY) -m bench.plugin_calls
 
 clean:
 	rm -rf $(VENV) node_modules

@@ -9,9 +9,11 @@ connection (rebinding) cannot redirect us inward."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import ipaddress
 import socket
+import threading
 import time
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -112,6 +114,27 @@ def file_type_of(url: str, content_type: str) -> str:
     return suffix if suffix in parsing.TEXT_TYPES else "html"
 
 
+_CLIENTS: collections.OrderedDict = collections.OrderedDict()
+_CLIENTS_LOCK = threading.Lock()
+MAX_CLIENTS = 64
+
+
+def _client_for(scheme: str, host: str, address: str, port: int) -> httpx.Client:
+    """A pooled client for one host at one checked address, so calls to the same service reuse
+    their connections. The key holds the host as well as the address: a connection made (and a
+    certificate checked) for one name is never used for another name on the same address."""
+    key = (scheme, host.lower(), address, port)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            limits = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30)
+            client = _CLIENTS[key] = httpx.Client(follow_redirects=False, trust_env=False, limits=limits)
+            while len(_CLIENTS) > MAX_CLIENTS:
+                _CLIENTS.popitem(last=False)  # left to the garbage collector: it may be in use
+        _CLIENTS.move_to_end(key)
+        return client
+
+
 @dataclasses.dataclass
 class Sent:
     """What an outbound call sent (after its last redirect) and what came back."""
@@ -139,50 +162,52 @@ def send(
 ) -> Sent:
     """One HTTP exchange with the guard on every hop. Redirects are followed (at most
     MAX_REDIRECTS): 307 and 308 keep the method and body, the others become a GET without one.
-    A response larger than `max_bytes` is a FetchError; so is any transport failure."""
+    A response larger than `max_bytes`, or not all in within `timeout` seconds, is a FetchError;
+    so is any transport failure."""
     started = time.monotonic()
     method = method.upper()
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            scheme, host, port, address = check(url, allow_private)
-            default_port = port == (443 if scheme == "https" else 80)
-            sent_headers = {"User-Agent": user_agent, "Accept": "*/*", **(headers or {})}
-            sent_headers["Host"] = host if default_port else f"{host}:{port}"
-            try:
-                with client.stream(
+    for _ in range(MAX_REDIRECTS + 1):
+        scheme, host, port, address = check(url, allow_private)
+        client = _client_for(scheme, host, address, port)
+        default_port = port == (443 if scheme == "https" else 80)
+        sent_headers = {"User-Agent": user_agent, "Accept": "*/*", **(headers or {})}
+        sent_headers["Host"] = host if default_port else f"{host}:{port}"
+        try:
+            with client.stream(
+                method,
+                pinned(url, address),
+                headers=sent_headers,
+                content=body or None,
+                extensions={"sni_hostname": host},
+                timeout=timeout,
+            ) as response:
+                if response.is_redirect:
+                    url = urljoin(url, response.headers.get("location", ""))
+                    if response.status_code not in (307, 308):
+                        method, body = "GET", b""
+                        headers = {k: v for k, v in (headers or {}).items() if k.lower() != "content-type"}
+                    continue
+                received = bytearray()
+                for piece in response.iter_bytes():
+                    received += piece
+                    if len(received) > max_bytes:
+                        raise FetchError(f"the response is over the limit of {max_bytes} bytes")
+                    if time.monotonic() - started > timeout:  # a body dripping in slowly
+                        raise FetchError(f"no answer within {timeout:g} s")
+                return Sent(
                     method,
-                    pinned(url, address),
-                    headers=sent_headers,
-                    content=body or None,
-                    extensions={"sni_hostname": host},
-                ) as response:
-                    if response.is_redirect:
-                        url = urljoin(url, response.headers.get("location", ""))
-                        if response.status_code not in (307, 308):
-                            method, body = "GET", b""
-                            headers = {
-                                k: v for k, v in (headers or {}).items() if k.lower() != "content-type"
-                            }
-                        continue
-                    received = bytearray()
-                    for piece in response.iter_bytes():
-                        received += piece
-                        if len(received) > max_bytes:
-                            raise FetchError(f"the response is over the limit of {max_bytes} bytes")
-                    return Sent(
-                        method,
-                        url,
-                        sent_headers,
-                        body,
-                        response.status_code,
-                        dict(response.headers),
-                        bytes(received),
-                        int((time.monotonic() - started) * 1000),
-                    )
-            except httpx.TimeoutException:
-                raise FetchError(f"no answer within {timeout:g} s")
-            except httpx.HTTPError as exc:
-                raise FetchError(f"the request failed: {type(exc).__name__}")
+                    url,
+                    sent_headers,
+                    body,
+                    response.status_code,
+                    dict(response.headers),
+                    bytes(received),
+                    int((time.monotonic() - started) * 1000),
+                )
+        except httpx.TimeoutException:
+            raise FetchError(f"no answer within {timeout:g} s")
+        except httpx.HTTPError as exc:
+            raise FetchError(f"the request failed: {type(exc).__name__}")
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
 

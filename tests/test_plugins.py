@@ -13,7 +13,7 @@ from conftest import assert_error, register
 from fake_openai import MODEL_HOST, AppThread
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 from starlette.routing import Route
 from test_chat import fake_model_id, fake_server, final_chat, messages_of, new_agent, open_chat  # noqa: F401
 from test_memory import space_of
@@ -64,6 +64,16 @@ class Service:
             await record(request)
             return PlainTextResponse("x" * 3_000_000)
 
+        async def drip(request: Request):
+            await record(request)
+
+            async def slowly():
+                for _ in range(20):
+                    yield b"."
+                    await asyncio.sleep(0.1)
+
+            return StreamingResponse(slowly(), media_type="text/plain")
+
         async def inward(request: Request):
             await record(request)
             return RedirectResponse("http://127.0.0.1:9/secret", status_code=302)
@@ -79,6 +89,7 @@ class Service:
                 Route("/api/slow", slow),
                 Route("/api/huge", huge),
                 Route("/api/inward", inward),
+                Route("/api/drip", drip),
                 Route("/api/broken", broken),
             ]
         )
@@ -132,6 +143,7 @@ paths:
   /huge: {{get: {{operationId: huge, responses: {{"200": {{description: ok}}}}}}}}
   /inward: {{get: {{operationId: inward, responses: {{"200": {{description: ok}}}}}}}}
   /broken: {{get: {{operationId: broken, responses: {{"200": {{description: ok}}}}}}}}
+  /drip: {{get: {{operationId: drip, responses: {{"200": {{description: ok}}}}}}}}
 {extra_paths}
 components:
   schemas:
@@ -192,7 +204,7 @@ class TestRegistering:
         names = [
             t.name for t in PluginTool.select().where(PluginTool.plugin == stored.id).order_by(PluginTool.id)
         ]
-        assert names == ["get_forecast", "add_note", "slow", "huge", "inward", "broken"]
+        assert names == ["get_forecast", "add_note", "slow", "huge", "inward", "broken", "drip"]
         tools = tools_of(alice, plugin_id)
         forecast = tools["get_forecast"]
         assert (forecast["method"], forecast["path"], forecast["desc"]) == (
@@ -365,6 +377,7 @@ class TestDebugging:
             ("slow", {}, "no answer within 0.5 s"),
             ("huge", {}, "over the limit of 1000000 bytes"),
             ("broken", {}, "HTTP 503"),
+            ("drip", {}, "no answer within 0.5 s"),  # each piece in time, the whole not
         ]
         for name, arguments, fragment in cases:
             count = len(service.received)
@@ -513,10 +526,10 @@ class TestEditing:
         extra = document(service.url).replace("operationId: add_note", "operationId: add_note_v2")
         body = {"plugin_id": plugin_id, "openapi": extra}
         first = alice.post("/api/plugin_api/batch_create_api", body).json()
-        assert first["paths_created"] == [] and len(first["paths_duplicated"]) == 6
+        assert first["paths_created"] == [] and len(first["paths_duplicated"]) == 7
         assert "add_note_v2" not in tools_of(alice, plugin_id)
         replaced = alice.post("/api/plugin_api/batch_create_api", {**body, "replace_same_paths": True}).json()
-        assert len(replaced["paths_created"]) == 6
+        assert len(replaced["paths_created"]) == 7
         assert "add_note_v2" in tools_of(alice, plugin_id) and "add_note" not in tools_of(alice, plugin_id)
 
     def test_the_edit_lock(self, alice, client, service):
