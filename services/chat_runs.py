@@ -97,6 +97,7 @@ class Runner:
         self.answer: Message | None = None
         self.answer_text: list[str] = []
         self.answer_reasoning: list[str] = []
+        self.answer_saved = False
 
     def _new_message(self, type_: str, content: str = "", **fields) -> Message:
         return self.turn.reply(type_, content, **fields)
@@ -266,8 +267,13 @@ class Runner:
         if status == BROKEN:
             answer.broken_pos = len(answer.content)
         answer.updated_at = now_s()
+        # a cancel landing after this insert must not save the answer a second time
+        self.answer_saved = True
         await run_db(answer.insert_new)
         return answer
+
+    def _answer_unsaved(self) -> bool:
+        return not self.answer_saved and bool(self.answer_text or self.answer_reasoning)
 
     async def _finish(self) -> None:
         turn = self.turn
@@ -313,13 +319,13 @@ class Runner:
             raise asyncio.CancelledError()
 
     async def _stopped(self) -> None:
-        if self.answer_text or self.answer_reasoning:
+        if self._answer_unsaved():
             self.emit(Completed(await self._save_answer(BROKEN)))
         await self._set_status(CANCELED, usage=self.turn.usage.as_coze())
 
     async def _failed(self, code: int, msg: str) -> None:
         turn = self.turn
-        if self.answer_text or self.answer_reasoning:
+        if self._answer_unsaved():
             await self._save_answer(BROKEN)
         await self._set_status(
             FAILED, failed_at=now_s(), last_error={"code": code, "msg": msg}, usage=turn.usage.as_coze()

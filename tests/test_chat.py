@@ -4,8 +4,10 @@ against a local OpenAI-compatible server."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import threading
 import time
 
 import pytest
@@ -13,7 +15,7 @@ import sse
 from conftest import assert_error
 
 from models.conversation import ChatRun, Conversation, Message
-from services import model_registry, tools
+from services import chat_runs, llm, model_registry, tools
 from tests.fake_openai import MODEL_HOST, FakeModel, ServerThread, free_port
 
 
@@ -501,6 +503,29 @@ class TestOpenChat:
             4104,
             "canceled",
         )
+
+    def test_cancel_after_the_answer_is_saved_keeps_it_whole(self, alice, monkeypatch):
+        """A cancel landing while follow-ups are asked for must not save the answer a second time."""
+        asked = threading.Event()
+
+        async def slow_follow_ups(model, messages, answer):
+            asked.set()
+            await asyncio.sleep(5)
+            return []
+
+        monkeypatch.setattr(llm, "follow_ups", slow_follow_ups)
+        bot_id = new_agent(alice)
+        chat = open_chat(alice, bot_id, "/echo whole", stream=False).json()["data"]
+        assert asked.wait(5)
+        live = chat_runs._live[int(chat["id"])]
+        response = alice.post(
+            "/v3/chat/cancel", json={"conversation_id": chat["conversation_id"], "chat_id": chat["id"]}
+        )
+        assert response.json()["data"]["status"] == "canceled", response.text
+        assert wait_for(alice, chat["conversation_id"], chat["id"])["status"] == "canceled"
+        answers = list(Message.select().where((Message.run == int(chat["id"])) & (Message.type == "answer")))
+        assert [(a.status, a.content) for a in answers] == [("available", "whole")]
+        assert live.task.done() and live.task.exception() is None
 
     def test_unpublished_and_foreign_agents_and_conversations(self, alice, bob):
         draft_only = new_agent(alice, publish=False)

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from core.settings import REPO_ROOT
+from tests.source import parsed
 
 LAYERS = ("handlers", "services", "views", "models", "core", "codegen")
 ALLOWED = {
@@ -31,7 +32,7 @@ def _modules():
 
 def _imported_tops(path) -> set[tuple[str, int]]:
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(parsed(path)):
         names = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -64,7 +65,7 @@ def test_services_take_named_arguments_not_request_bodies(layer, name, path):
     """Handlers translate wire names; a second caller (a workflow node, a channel) calls services."""
     bodies = [
         f"{node.name} (line {node.lineno})"
-        for node in ast.walk(ast.parse(path.read_text()))
+        for node in ast.walk(parsed(path))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and any(arg.arg == "body" and _not_bytes(arg) for arg in node.args.args + node.args.kwonlyargs)
     ]
