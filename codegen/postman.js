@@ -344,6 +344,13 @@ const OVERRIDES = {
   get_dev_plugin_list: { body: { space_id: '{{spaceId}}', page: 1, size: 20 }, envelope: 'plugin_list' },
   debug_api: { body: { plugin_id: '{{pluginId}}', api_id: '{{pluginToolId}}', parameters: '{"text": "hello"}', operation: 1 }, envelope: 'success' },
   del_plugin: { body: { plugin_id: '{{pluginId}}' }, envelope: 'msg' },
+  get_oauth_status: { body: { plugin_id: '{{pluginId}}' }, envelope: 'is_oauth' },
+  revoke_auth_token: { body: { plugin_id: '{{pluginId}}' }, envelope: 'msg' },
+  get_queried_oauth_plugins: { body: { bot_id: '{{botId}}' }, envelope: 'oauth_plugin_list' },
+  get_oauth_schema: { envelope: 'oauth_schema' },
+  // the authorization server's redirect back: without an authorization started here, its state
+  // is unknown, and the collection shows the refusal
+  oauth_callback: { query: { code: 'example-code', state: 'not-a-state-this-server-gave-out' }, auth: 'none', refused: { status: 400, code: 109000013 } },
   update_plugin: {
     body: {
       plugin_id: '{{pluginId}}',
@@ -446,6 +453,17 @@ function expectedStatus(op) {
 }
 
 function testScript(op, override) {
+  if (override.refused) {  // a request that can only be refused here: its refusal's shape is checked
+    const { status: refusedStatus, code } = override.refused;
+    return [{ listen: 'test', script: { type: 'text/javascript', exec: [
+      `pm.test('${op.operationId}: HTTP ${refusedStatus}', () => pm.response.to.have.status(${refusedStatus}));`,
+      'const body = pm.response.json();',
+      `pm.test('${op.operationId}: refused with code ${code}', () => {`,
+      `  pm.expect(body).to.have.property('code', ${code});`,
+      "  pm.expect(body.msg).to.be.a('string');",
+      '});',
+    ] } }];
+  }
   const status = expectedStatus(op);
   const lines = [`pm.test('${op.operationId}: HTTP ${status}', () => pm.response.to.have.status(${status}));`];
   if (override.json !== false) {

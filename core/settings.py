@@ -65,6 +65,7 @@ class Settings:
     knowledge_max_chars: int = 20_000_000  # text extracted from one document
     knowledge_allow_private_urls: bool = False  # let documents be fetched from private addresses
     memory_max_rows: int = 100_000  # rows one copy (draft or online) of a database may hold
+    public_url: str = "http://127.0.0.1:8888"  # how browsers reach this server (OAuth redirects)
     plugin_timeout_seconds: float = 20.0  # one tool call, redirects included
     plugin_max_response_bytes: int = 1_048_576  # a tool's response; larger ones fail the call
     # private hosts outbound calls may reach anyway: names, name:port, addresses or networks
@@ -129,6 +130,7 @@ class Settings:
             knowledge_max_chars=_int(env, "COZEPLUS_KNOWLEDGE_MAX_CHARS", 20_000_000),
             knowledge_allow_private_urls=_bool(env.get("COZEPLUS_KNOWLEDGE_ALLOW_PRIVATE_URLS"), False),
             memory_max_rows=_int(env, "COZEPLUS_MEMORY_MAX_ROWS", 100_000),
+            public_url=(env.get("COZEPLUS_PUBLIC_URL") or "http://127.0.0.1:8888").rstrip("/"),
             plugin_timeout_seconds=float(_int(env, "COZEPLUS_PLUGIN_TIMEOUT", 20)),
             plugin_max_response_bytes=_int(env, "COZEPLUS_PLUGIN_MAX_RESPONSE_BYTES", 1_048_576),
             outbound_allow=tuple(

@@ -4,9 +4,26 @@ from __future__ import annotations
 
 import json
 
+from connexion.lifecycle import ConnexionResponse
+
 from core.envelope import SUCCESS_MSG, ok
+from core.links import url_of
+from core.settings import get_settings
 from services import plugin_docs, plugins
 from views.plugin import api_info_view, creator_view, meta_info_view, playground_view
+
+# what the console's form asks for an OAuth plugin (Coze's get_oauth_schema): the oauth_info JSON
+OAUTH_SCHEMA = {
+    "authorization_code": [
+        "client_id",
+        "client_secret",
+        "client_url",
+        "scope",
+        "authorization_url",
+        "authorization_content_type",
+    ],
+    "client_credentials": ["client_id", "client_secret", "token_url", "scope"],
+}
 
 
 def _done(**fields) -> dict:
@@ -30,7 +47,7 @@ def get_plugin_info(token_info, body):
     creator = plugins.creators([plugin])[plugin.creator_id]
     version = plugins.latest_version(plugin.id)
     return _done(
-        meta_info=meta_info_view(plugin),
+        meta_info=meta_info_view(plugin, plugins.oauth_info(plugin)),
         code_info={
             "plugin_desc": plugins.manifest_text(plugin),
             "openapi_desc": plugins.document(plugin),
@@ -115,6 +132,8 @@ def _meta(body: dict) -> plugins.Meta:
         key=body.get("key"),
         service_token=body.get("service_token"),
         common_params=body.get("common_params"),
+        oauth_info=body.get("oauth_info"),
+        sub_auth_type=body.get("sub_auth_type"),
     )
 
 
@@ -236,3 +255,33 @@ def get_playground_plugin_list(token_info, body):
             view | {"version_name": version.version_name, "version_ts": str(version.id), "status": 4}
         )
     return ok({"plugin_list": listed, "total": total})
+
+
+def get_oauth_status(token_info, body):
+    is_oauth, authorized, url = plugins.oauth_status(token_info["user"], body["plugin_id"])
+    return _done(is_oauth=is_oauth, status=1 if authorized or not is_oauth else 2, content=url)
+
+
+def revoke_auth_token(token_info, body):
+    plugins.revoke_token(token_info["user"], body["plugin_id"])
+    return _done()
+
+
+def get_queried_oauth_plugins(token_info, body):
+    found = plugins.oauth_plugins_of_agent(token_info["user"], body["bot_id"])
+    listed = [
+        {"plugin_id": str(p.id), "status": 1 if ok_ else 2, "name": p.name, "plugin_icon": url_of(p.icon_uri)}
+        for p, ok_ in found
+    ]
+    return _done(oauth_plugin_list=listed)
+
+
+def get_oauth_schema(token_info, body=None):
+    return _done(oauth_schema=json.dumps(OAUTH_SCHEMA), ide_conf="")
+
+
+def oauth_callback(code, state):
+    plugins.complete_authorization(code, state)
+    return ConnexionResponse(
+        status_code=302, headers={"Location": f"{get_settings().public_url}/information/auth/success"}
+    )

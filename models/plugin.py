@@ -74,3 +74,31 @@ class PluginVersion(BaseModel):
 
     class Meta:
         table_name = "plugin_version"
+
+
+class PluginOAuthToken(BaseModel):
+    """An OAuth token a plugin's calls carry: an end user's (authorization code) or the plugin's
+    own (client credentials, `holder` "app"). Tokens are stored encrypted."""
+
+    plugin = ForeignKeyField(Plugin, backref="oauth_tokens", on_delete="CASCADE")
+    holder = CharField(max_length=300)  # "user:<id>", "end:<connector id>:<uid>" or "app"
+    access_token = TextField()
+    refresh_token = TextField(default="")
+    expires_at = BigIntegerField(default=0)  # 0: no expiry given
+    scope = TextField(default="")
+
+    class Meta:
+        table_name = "plugin_oauth_token"
+        indexes = ((("plugin", "holder"), True),)
+
+
+class PluginOAuthState(BaseModel):
+    """An authorization in progress: the `state` sent to the authorization server, used once."""
+
+    state = CharField(max_length=64, unique=True)
+    plugin = ForeignKeyField(Plugin, on_delete="CASCADE")
+    holder = CharField(max_length=300)
+    expires_at = BigIntegerField()
+
+    class Meta:
+        table_name = "plugin_oauth_state"

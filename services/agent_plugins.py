@@ -4,12 +4,13 @@ tool's parameters, and a call sends the tool's request (services/plugin_calls)."
 
 from __future__ import annotations
 
+import functools
 import json
 
 from core.ids import parse_id
 from models.db import run_db
 from models.plugin import Plugin, PluginTool
-from services import plugin_calls, plugin_docs, tools
+from services import plugin_calls, plugin_docs, plugin_oauth, tools
 
 
 def _entries(config: dict) -> list[dict]:
@@ -59,8 +60,14 @@ def _tool_provider(config: dict) -> list[tools.Tool]:
     for plugin, tool in bound_tools(config):
 
         async def run(arguments: dict, context: tools.ToolContext, plugin=plugin, tool=tool) -> str:
+            holder = plugin_oauth.holder_of(context.user_id, context.end_user, context.connector_id)
             outcome = await run_db(
-                plugin_calls.call, plugin, tool.method, tool.path, tool.operation, arguments
+                functools.partial(plugin_calls.call, holder=holder),
+                plugin,
+                tool.method,
+                tool.path,
+                tool.operation,
+                arguments,
             )
             if outcome.success:
                 return outcome.output

@@ -11,10 +11,10 @@ from urllib.parse import quote, urlencode
 
 from jsonschema import Draft7Validator
 
-from core import crypto
+from core import crypto, errors
 from core.settings import get_settings
-from models.plugin import AUTH_SERVICE, LOCATION_QUERY, Plugin
-from services import plugin_docs, webfetch
+from models.plugin import AUTH_OAUTH, AUTH_SERVICE, LOCATION_QUERY, Plugin
+from services import plugin_docs, plugin_oauth, webfetch
 
 MODEL_OUTPUT_CHARS = 8_000  # what the model reads of a response
 SECRET_SHOWN = "******"
@@ -30,6 +30,7 @@ class Outcome:
     output: str = ""  # what the model reads
     refused: bool = False  # the guard refused the address (nothing was sent)
     elapsed_ms: int = 0
+    authorize_url: str = ""  # the holder must authorize the plugin first (OAuth)
 
 
 def _text(value) -> str:
@@ -66,7 +67,7 @@ def check_arguments(operation: dict, arguments) -> str:
 
 
 def build(
-    plugin: Plugin, method: str, path: str, operation: dict, arguments: dict
+    plugin: Plugin, method: str, path: str, operation: dict, arguments: dict, bearer: str = ""
 ) -> tuple[str, str, dict, bytes, dict]:
     """(method, url, headers, body, the request as shown with secrets masked)."""
     arguments = _with_defaults(operation, arguments)
@@ -96,6 +97,9 @@ def build(
         else:
             headers[plugin.auth_key] = token
             shown_headers[plugin.auth_key] = SECRET_SHOWN
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+        shown_headers["Authorization"] = f"Bearer {SECRET_SHOWN}"
     body, content_type = b"", ""
     request_body = operation.get("requestBody")
     if request_body:
@@ -133,11 +137,23 @@ def _for_model(text: str) -> str:
     return text
 
 
-def call(plugin: Plugin, method: str, path: str, operation: dict, arguments: dict) -> Outcome:
+def call(
+    plugin: Plugin, method: str, path: str, operation: dict, arguments: dict, *, holder: str = ""
+) -> Outcome:
+    """`holder`: whose OAuth token the call carries (services.plugin_oauth.holder_of)."""
     problem = check_arguments(operation, arguments)
     if problem:
         return Outcome(False, problem, {})
-    method, url, headers, body, shown = build(plugin, method, path, operation, arguments)
+    bearer = ""
+    if plugin.auth_type == AUTH_OAUTH:
+        try:
+            bearer = plugin_oauth.access_token(plugin, holder) or ""
+        except errors.ApiError as exc:
+            return Outcome(False, exc.msg, {})
+        if not bearer:
+            url = plugin_oauth.authorization_url(plugin, holder)
+            return Outcome(False, f"the plugin needs authorization first: {url}", {}, authorize_url=url)
+    method, url, headers, body, shown = build(plugin, method, path, operation, arguments, bearer)
     settings = get_settings()
     try:
         sent = webfetch.send(

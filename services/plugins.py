@@ -21,16 +21,19 @@ from models.db import write_transaction
 from models.identity import User
 from models.plugin import (
     AUTH_NONE,
+    AUTH_OAUTH,
     AUTH_SERVICE,
     DEBUG_PASSED,
     LOCATION_HEADER,
     LOCATION_QUERY,
+    SUB_OAUTH_CLIENT_CREDENTIALS,
+    SUB_OAUTH_CODE,
     SUB_TOKEN,
     Plugin,
     PluginTool,
     PluginVersion,
 )
-from services import plugin_calls, plugin_docs, projects, refs
+from services import plugin_calls, plugin_docs, plugin_oauth, projects, refs
 
 MAX_MANIFEST = 64 * 1024
 MODEL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
@@ -94,14 +97,7 @@ def _auth_of(auth, where: str) -> Auth:
     if kind == "none":
         return Auth()
     if kind == "service_http":
-        payload = auth.get("payload") or {}
-        if isinstance(payload, str):
-            try:
-                payload = json.loads(payload) if payload.strip() else {}
-            except ValueError:
-                raise invalid(f"{where}.payload: not JSON")
-        if not isinstance(payload, dict):
-            raise invalid(f"{where}.payload: must be an object")
+        payload = _payload_of(auth, where)
         merged = {k: auth[k] for k in ("location", "key", "service_token") if k in auth} | payload
         location = str(merged.get("location") or "header").lower()
         if location not in ("header", "query"):
@@ -115,8 +111,50 @@ def _auth_of(auth, where: str) -> Auth:
             AUTH_SERVICE, SUB_TOKEN, LOCATION_QUERY if location == "query" else LOCATION_HEADER, key, token
         )
     if kind == "oauth":
-        raise invalid(f"{where}.type: OAuth plugins are not available on this server yet")
+        return _oauth_of(auth, where)
     raise invalid(f"{where}.type: none, service_http or oauth")
+
+
+def _payload_of(auth: dict, where: str) -> dict:
+    """Coze's auth payload: an object, or the same as a JSON string."""
+    invalid = errors.PLUGIN_MANIFEST_INVALID
+    payload = auth.get("payload") or {}
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload) if payload.strip() else {}
+        except ValueError:
+            raise invalid(f"{where}.payload: not JSON")
+    if not isinstance(payload, dict):
+        raise invalid(f"{where}.payload: must be an object")
+    return payload
+
+
+_OAUTH_FIELDS = {
+    "authorization_code": ("client_id", "client_secret", "client_url", "authorization_url"),
+    "client_credentials": ("client_id", "client_secret", "token_url"),
+}
+_OAUTH_URLS = ("client_url", "authorization_url", "token_url")
+
+
+def _oauth_of(auth: dict, where: str) -> Auth:
+    invalid = errors.PLUGIN_MANIFEST_INVALID
+    sub_type = auth.get("sub_type") or "authorization_code"
+    if sub_type not in _OAUTH_FIELDS:
+        raise invalid(f"{where}.sub_type: authorization_code or client_credentials")
+    payload = _payload_of(auth, where)
+    for key in _OAUTH_FIELDS[sub_type]:
+        if not isinstance(payload.get(key), str) or not payload[key]:
+            raise invalid(f"{where}.payload.{key}: required")
+    for key in _OAUTH_URLS:
+        if key in payload and not re.match(r"https?://[^/\s]+", str(payload[key])):
+            raise invalid(f"{where}.payload.{key}: an absolute http(s) URL")
+    kept = {
+        k: str(v)
+        for k, v in payload.items()
+        if k in (*_OAUTH_FIELDS[sub_type], "scope", "authorization_content_type")
+    }
+    sub = SUB_OAUTH_CODE if sub_type == "authorization_code" else SUB_OAUTH_CLIENT_CREDENTIALS
+    return Auth(AUTH_OAUTH, sub, LOCATION_HEADER, "Authorization", json.dumps(kept))
 
 
 # --- registering ---------------------------------------------------------------------------------
@@ -213,7 +251,25 @@ def manifest_text(plugin: Plugin) -> str:
                 }
             ),
         }
+    if plugin.auth_type == AUTH_OAUTH:
+        payload = json.loads(crypto.decrypt(plugin.auth_secret) or "{}")
+        payload["client_secret"] = masked(payload.get("client_secret", ""))
+        sub = (
+            "client_credentials"
+            if plugin.sub_auth_type == SUB_OAUTH_CLIENT_CREDENTIALS
+            else "authorization_code"
+        )
+        manifest["auth"] = {"type": "oauth", "sub_type": sub, "payload": json.dumps(payload)}
     return json.dumps(manifest, ensure_ascii=False)
+
+
+def oauth_info(plugin: Plugin) -> str:
+    """The OAuth payload as the console shows it (the client secret masked), or ''."""
+    if plugin.auth_type != AUTH_OAUTH:
+        return ""
+    payload = json.loads(crypto.decrypt(plugin.auth_secret) or "{}")
+    payload["client_secret"] = masked(payload.get("client_secret", ""))
+    return json.dumps(payload)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,7 +315,8 @@ def debug(user: User, plugin_id, api_id, parameters: str) -> plugin_calls.Outcom
         arguments = json.loads(parameters) if parameters.strip() else {}
     except ValueError:
         raise errors.PLUGIN_INVALID_PARAM("parameters: not JSON (a JSON object of the tool's arguments)")
-    outcome = plugin_calls.call(plugin, tool.method, tool.path, tool.operation, arguments)
+    holder = plugin_oauth.holder_of(user.id)
+    outcome = plugin_calls.call(plugin, tool.method, tool.path, tool.operation, arguments, holder=holder)
     if outcome.refused:
         raise errors.PLUGIN_CALL_REFUSED(f"api_id {tool.id}: {outcome.reason}")
     if outcome.success:
@@ -326,9 +383,16 @@ def _bump(plugin: Plugin, **changes) -> Plugin:
 
 
 def _secret(plugin: Plugin, auth: Auth) -> str:
-    """The stored secret for `auth`: a masked value sent back keeps the one stored."""
+    """The stored secret for `auth`: a masked value sent back keeps the one stored (for OAuth,
+    the masked client secret in the payload)."""
     if auth.secret == MASK:
         return plugin.auth_secret
+    if auth.type == AUTH_OAUTH and plugin.auth_type == AUTH_OAUTH:
+        payload = json.loads(auth.secret)
+        if payload.get("client_secret") == MASK:
+            stored = json.loads(crypto.decrypt(plugin.auth_secret) or "{}")
+            payload["client_secret"] = stored.get("client_secret", "")
+            return crypto.encrypt(json.dumps(payload))
     return crypto.encrypt(auth.secret) if auth.secret else ""
 
 
@@ -364,6 +428,8 @@ class Meta:
     key: str | None = None
     service_token: str | None = None
     common_params: dict | None = None
+    oauth_info: str | None = None  # JSON: the OAuth payload (auth_type 3)
+    sub_auth_type: int | None = None  # with OAuth: 10 client credentials, else authorization code
 
 
 def _meta_auth(meta: Meta, plugin: Plugin | None) -> Auth | None:
@@ -376,10 +442,19 @@ def _meta_auth(meta: Meta, plugin: Plugin | None) -> Auth | None:
         return None
     if kind == AUTH_NONE:
         return Auth()
-    if kind != AUTH_SERVICE:
-        raise errors.PLUGIN_INVALID_PARAM(
-            "auth_type: 0 (none) or 1 (service token); OAuth is not available yet"
+    if kind == AUTH_OAUTH:
+        if meta.oauth_info is None and plugin is not None and plugin.auth_type == AUTH_OAUTH:
+            return None  # unchanged
+        sub = (
+            meta.sub_auth_type if meta.sub_auth_type is not None else (plugin.sub_auth_type if plugin else 0)
         )
+        sub_type = "client_credentials" if sub == SUB_OAUTH_CLIENT_CREDENTIALS else "authorization_code"
+        try:
+            return _oauth_of({"sub_type": sub_type, "payload": meta.oauth_info or ""}, "oauth_info")
+        except errors.ApiError as exc:
+            raise errors.PLUGIN_INVALID_PARAM(exc.msg.replace("oauth_info.payload", "oauth_info"))
+    if kind != AUTH_SERVICE:
+        raise errors.PLUGIN_INVALID_PARAM("auth_type: 0 none, 1 a service token or 3 OAuth")
     key = meta.key if meta.key is not None else (plugin.auth_key if plugin else "")
     token = meta.service_token if meta.service_token is not None else MASK
     if not key:
@@ -433,10 +508,11 @@ def register_meta(user: User, space_id, meta: Meta, *, project_id=None) -> Plugi
             "description_for_human": meta.desc or "",
             "description_for_model": meta.desc or "",
             "api": {"type": "openapi"},
-            "auth": {"type": "service_http" if auth.type == AUTH_SERVICE else "none"},
+            "auth": {"type": {AUTH_SERVICE: "service_http", AUTH_OAUTH: "oauth"}.get(auth.type, "none")},
         },
         info={"info": {"title": name, "version": "v1", "description": meta.desc or ""}},
         auth_type=auth.type,
+        sub_auth_type=auth.sub_type,
         auth_location=auth.location,
         auth_key=auth.key,
         auth_secret=crypto.encrypt(auth.secret) if auth.secret else "",
@@ -463,12 +539,15 @@ def update_meta(user: User, plugin_id, meta: Meta) -> Plugin:
     if auth is not None:
         changes |= {
             "auth_type": auth.type,
+            "sub_auth_type": auth.sub_type,
             "auth_location": auth.location,
             "auth_key": auth.key,
             "auth_secret": _secret(plugin, auth),
         }
         manifest = dict(plugin.manifest or {})
-        manifest["auth"] = {"type": "service_http" if auth.type == AUTH_SERVICE else "none"}
+        manifest["auth"] = {
+            "type": {AUTH_SERVICE: "service_http", AUTH_OAUTH: "oauth"}.get(auth.type, "none")
+        }
         changes["manifest"] = manifest
     return _bump(plugin, **changes)
 
@@ -726,3 +805,42 @@ class VersionTool:
 
 def creators(rows: list[Plugin]) -> dict[int, User]:
     return {u.id: u for u in User.select().where(User.id.in_([p.creator_id for p in rows] or [0]))}
+
+
+# --- OAuth ---------------------------------------------------------------------------------------
+
+
+def oauth_status(
+    user: User, plugin_id, *, end_user: str = "", connector_id: int = 0
+) -> tuple[bool, bool, str]:
+    """(is an OAuth plugin, the caller has authorized it, where to authorize it)."""
+    plugin = load(user, plugin_id)
+    if plugin.auth_type != AUTH_OAUTH:
+        return False, False, ""
+    holder = plugin_oauth.holder_of(user.id, end_user, connector_id)
+    if plugin_oauth.authorized(plugin, holder):
+        return True, True, ""
+    return True, False, plugin_oauth.authorization_url(plugin, holder)
+
+
+def revoke_token(user: User, plugin_id) -> bool:
+    plugin = load(user, plugin_id)
+    return plugin_oauth.revoke(plugin, plugin_oauth.holder_of(user.id))
+
+
+def oauth_plugins_of_agent(user: User, bot_id) -> list[tuple[Plugin, bool]]:
+    """The OAuth plugins an agent's tools need, and whether the caller has authorized each."""
+    from services import agent_plugins, agents
+
+    bot = agents.load(user, bot_id)
+    holder = plugin_oauth.holder_of(user.id)
+    seen, found = set(), []
+    for plugin, _ in agent_plugins.bound_tools(bot.config):
+        if plugin.auth_type == AUTH_OAUTH and plugin.id not in seen:
+            seen.add(plugin.id)
+            found.append((plugin, plugin_oauth.authorized(plugin, holder)))
+    return found
+
+
+def complete_authorization(code: str, state: str) -> Plugin:
+    return plugin_oauth.complete(code, state)

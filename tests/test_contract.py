@@ -99,7 +99,9 @@ _rejection.expected_statuses = [*_rejection.expected_statuses, "413"]
 # embedding model, and column filters a table knowledge base. Memory: rows, filters and sorts
 # name the table's own fields with values of their types; a schema's field names are unique and
 # its field ids are the table's. Variables: the agent (bot_id, or app_id) must be named, and a
-# value set must be one of its variables.
+# value set must be one of its variables. Plugins: documents and manifests are checked beyond
+# their being strings (OpenAPI 3, the manifest's fields), tools' parameters must match their
+# paths, and an OAuth callback's state must be one this server gave out.
 SEMANTIC_400 = {
     "create_pat",
     "upload_avatar",
@@ -129,6 +131,16 @@ SEMANTIC_400 = {
     "set_variable_values",
     "open_get_variables",
     "open_set_variables",
+    "register_plugin",
+    "update_plugin",
+    "batch_create_api",
+    "register_plugin_meta",
+    "update_plugin_meta",
+    "create_api",
+    "update_api",
+    "publish_plugin",
+    "debug_api",
+    "oauth_callback",
 }
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+import urllib.parse
 
 import pytest
 from conftest import assert_error, register
@@ -29,6 +31,7 @@ class Service:
 
     def __init__(self):
         self.received: list[dict] = []
+        self.token_requests: list[dict] = []
         self.url = ""
 
         async def record(request: Request) -> dict:
@@ -74,6 +77,25 @@ class Service:
 
             return StreamingResponse(slowly(), media_type="text/plain")
 
+        async def me(request: Request):
+            entry = await record(request)
+            return JSONResponse({"authorization": entry["headers"].get("authorization", "")})
+
+        async def token(request: Request):
+            entry = await record(request)
+            form = dict(urllib.parse.parse_qsl(entry["body"]))
+            self.token_requests.append(form)
+            if form.get("client_secret") != "client-secret-1":
+                return JSONResponse({"error": "invalid_client"}, status_code=401)
+            grant = form.get("grant_type")
+            if grant == "authorization_code" and form.get("code") == "good-code":
+                return JSONResponse({"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 3600})
+            if grant == "refresh_token" and form.get("refresh_token") == "rt-1":
+                return JSONResponse({"access_token": "at-2", "expires_in": 3600})
+            if grant == "client_credentials":
+                return JSONResponse({"access_token": "cc-1", "expires_in": 3600})
+            return JSONResponse({"error": "invalid_grant", "error_description": "bad code"}, status_code=400)
+
         async def inward(request: Request):
             await record(request)
             return RedirectResponse("http://127.0.0.1:9/secret", status_code=302)
@@ -90,6 +112,8 @@ class Service:
                 Route("/api/huge", huge),
                 Route("/api/inward", inward),
                 Route("/api/drip", drip),
+                Route("/api/me", me),
+                Route("/oauth/token", token, methods=["POST"]),
                 Route("/api/broken", broken),
             ]
         )
@@ -144,6 +168,7 @@ paths:
   /inward: {{get: {{operationId: inward, responses: {{"200": {{description: ok}}}}}}}}
   /broken: {{get: {{operationId: broken, responses: {{"200": {{description: ok}}}}}}}}
   /drip: {{get: {{operationId: drip, responses: {{"200": {{description: ok}}}}}}}}
+  /me: {{get: {{operationId: whoami, responses: {{"200": {{description: ok}}}}}}}}
 {extra_paths}
 components:
   schemas:
@@ -204,7 +229,7 @@ class TestRegistering:
         names = [
             t.name for t in PluginTool.select().where(PluginTool.plugin == stored.id).order_by(PluginTool.id)
         ]
-        assert names == ["get_forecast", "add_note", "slow", "huge", "inward", "broken", "drip"]
+        assert names == ["get_forecast", "add_note", "slow", "huge", "inward", "broken", "drip", "whoami"]
         tools = tools_of(alice, plugin_id)
         forecast = tools["get_forecast"]
         assert (forecast["method"], forecast["path"], forecast["desc"]) == (
@@ -526,10 +551,10 @@ class TestEditing:
         extra = document(service.url).replace("operationId: add_note", "operationId: add_note_v2")
         body = {"plugin_id": plugin_id, "openapi": extra}
         first = alice.post("/api/plugin_api/batch_create_api", body).json()
-        assert first["paths_created"] == [] and len(first["paths_duplicated"]) == 7
+        assert first["paths_created"] == [] and len(first["paths_duplicated"]) == 8
         assert "add_note_v2" not in tools_of(alice, plugin_id)
         replaced = alice.post("/api/plugin_api/batch_create_api", {**body, "replace_same_paths": True}).json()
-        assert len(replaced["paths_created"]) == 7
+        assert len(replaced["paths_created"]) == 8
         assert "add_note_v2" in tools_of(alice, plugin_id) and "add_note" not in tools_of(alice, plugin_id)
 
     def test_the_edit_lock(self, alice, client, service):
@@ -593,4 +618,139 @@ class TestEditing:
                 "next_version_name"
             ]
             == "v1.0.1"
+        )
+
+
+def oauth_manifest(service, sub_type="authorization_code") -> str:
+    root = service.url.removesuffix("/api")
+    payloads = {
+        "authorization_code": {
+            "client_id": "client-1",
+            "client_secret": "client-secret-1",
+            "client_url": f"{root}/oauth/authorize",
+            "scope": "read write",
+            "authorization_url": f"{root}/oauth/token",
+            "authorization_content_type": "application/x-www-form-urlencoded",
+        },
+        "client_credentials": {
+            "client_id": "client-1",
+            "client_secret": "client-secret-1",
+            "token_url": f"{root}/oauth/token",
+        },
+    }
+    return manifest(auth={"type": "oauth", "sub_type": sub_type, "payload": json.dumps(payloads[sub_type])})
+
+
+class TestOAuth:
+    def _plugin(self, account, service, sub_type="authorization_code") -> tuple[str, str]:
+        response = register_plugin(account, service.url, ai_plugin=oauth_manifest(service, sub_type))
+        assert response.status_code == 200, response.text
+        plugin_id = response.json()["data"]["plugin_id"]
+        return plugin_id, tools_of(account, plugin_id)["whoami"]["api_id"]
+
+    def _status(self, account, plugin_id) -> dict:
+        response = account.post("/api/plugin_api/get_oauth_status", {"plugin_id": plugin_id})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def _authorize(self, account, plugin_id, code="good-code"):
+        url = self._status(account, plugin_id)["content"]
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        return query, account.client.get(
+            f"/api/oauth/authorization_code?code={code}&state={query['state']}", follow_redirects=False
+        )
+
+    def test_the_authorization_code_flow_end_to_end(self, alice, service):
+        from models.plugin import PluginOAuthToken
+
+        plugin_id, api_id = self._plugin(alice, service)
+        info = alice.post("/api/plugin_api/get_plugin_info", {"plugin_id": plugin_id})
+        assert "client-secret-1" not in info.text and info.json()["meta_info"]["auth_type"] == [3]
+        status = self._status(alice, plugin_id)
+        assert status["is_oauth"] is True and status["status"] == 2
+        before = debug(alice, plugin_id, api_id, {}).json()
+        assert before["success"] is False and "needs authorization" in before["reason"]
+        query, response = self._authorize(alice, plugin_id)
+        assert query["client_id"] == "client-1" and query["scope"] == "read write"
+        assert query["redirect_uri"] == "http://127.0.0.1:8888/api/oauth/authorization_code"
+        assert response.status_code == 302, response.text
+        assert response.headers["location"] == "http://127.0.0.1:8888/information/auth/success"
+        exchange = service.token_requests[-1]
+        assert (
+            exchange["grant_type"] == "authorization_code"
+            and exchange["redirect_uri"] == query["redirect_uri"]
+        )
+        stored = PluginOAuthToken.get(plugin=int(plugin_id))
+        assert stored.holder == f"user:{alice.user_id}" and "at-1" not in stored.access_token
+        assert crypto.decrypt(stored.access_token) == "at-1"
+        # the state is used once
+        again = alice.client.get(f"/api/oauth/authorization_code?code=good-code&state={query['state']}")
+        assert_error(again, 400, 109000013, "state")
+        assert self._status(alice, plugin_id)["status"] == 1
+        result = debug(alice, plugin_id, api_id, {}).json()
+        assert result["success"] is True and json.loads(result["raw_resp"]) == {
+            "authorization": "Bearer at-1"
+        }
+        assert "at-1" not in result["raw_req"]
+        # near expiry: refreshed before use
+        PluginOAuthToken.update(expires_at=int(time.time()) + 5).where(
+            PluginOAuthToken.id == stored.id
+        ).execute()
+        result = debug(alice, plugin_id, api_id, {}).json()
+        assert json.loads(result["raw_resp"]) == {"authorization": "Bearer at-2"}
+        assert service.token_requests[-1] == {
+            "grant_type": "refresh_token",
+            "refresh_token": "rt-1",
+            "client_id": "client-1",
+            "client_secret": "client-secret-1",
+        }
+        # revoked: authorize again
+        assert alice.post("/api/plugin_api/revoke_auth_token", {"plugin_id": plugin_id}).status_code == 200
+        assert PluginOAuthToken.select().where(PluginOAuthToken.plugin == int(plugin_id)).count() == 0
+        assert self._status(alice, plugin_id)["status"] == 2
+
+    def test_a_refused_exchange_stores_nothing(self, alice, service):
+        from models.plugin import PluginOAuthToken
+
+        plugin_id, _ = self._plugin(alice, service)
+        _, response = self._authorize(alice, plugin_id, code="bad-code")
+        assert_error(response, 400, 109000013, "HTTP 400", "bad code")
+        assert PluginOAuthToken.select().where(PluginOAuthToken.plugin == int(plugin_id)).count() == 0
+        assert_error(
+            alice.client.get("/api/oauth/authorization_code?code=x&state=made-up"), 400, 109000013, "state"
+        )
+
+    def test_client_credentials(self, alice, service):
+        plugin_id, api_id = self._plugin(alice, service, "client_credentials")
+        assert self._status(alice, plugin_id)["status"] == 1
+        result = debug(alice, plugin_id, api_id, {}).json()
+        assert json.loads(result["raw_resp"]) == {"authorization": "Bearer cc-1"}
+        assert service.token_requests[-1]["grant_type"] == "client_credentials"
+        count = len(service.token_requests)
+        debug(alice, plugin_id, api_id, {})
+        assert len(service.token_requests) == count  # the token is kept until it nears expiry
+
+    def test_an_agents_oauth_plugins_and_other_users(self, alice, client, service):
+        plugin_id, api_id = self._plugin(alice, service)
+        bot_id = new_agent(alice, plugin_info_list=[{"plugin_id": plugin_id, "api_id": api_id}])
+        listed = alice.post("/api/plugin_api/get_queried_oauth_plugins", {"bot_id": bot_id}).json()
+        assert [(p["plugin_id"], p["status"]) for p in listed["oauth_plugin_list"]] == [(plugin_id, 2)]
+        self._authorize(alice, plugin_id)
+        listed = alice.post("/api/plugin_api/get_queried_oauth_plugins", {"bot_id": bot_id}).json()
+        assert [p["status"] for p in listed["oauth_plugin_list"]] == [1]
+        bob = register(client)
+        assert_error(bob.post("/api/plugin_api/get_oauth_status", {"plugin_id": plugin_id}), 404, 109000005)
+        assert_error(bob.post("/api/plugin_api/revoke_auth_token", {"plugin_id": plugin_id}), 404, 109000005)
+
+    def test_bad_oauth_manifests(self, alice, service):
+        auth = {"type": "oauth", "sub_type": "authorization_code", "payload": json.dumps({"client_id": "x"})}
+        assert_error(
+            register_plugin(alice, service.url, ai_plugin=manifest(auth=auth)),
+            400,
+            109000004,
+            "client_secret",
+        )
+        auth = {"type": "oauth", "sub_type": "implicit", "payload": "{}"}
+        assert_error(
+            register_plugin(alice, service.url, ai_plugin=manifest(auth=auth)), 400, 109000004, "sub_type"
         )

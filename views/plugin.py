@@ -12,7 +12,8 @@ def creator_view(user, caller_id: int) -> dict:
     return {"id": str(user.id), "name": user.name, "avatar_url": "", "self": user.id == caller_id}
 
 
-def meta_info_view(plugin) -> dict:
+def meta_info_view(plugin, oauth_info: str = "") -> dict:
+    """`oauth_info`: the OAuth payload as shown (its client secret masked)."""
     view = {
         "name": plugin.name,
         "desc": plugin.description,
@@ -24,6 +25,8 @@ def meta_info_view(plugin) -> dict:
     }
     if plugin.auth_type == 1:
         view |= {"location": plugin.auth_location, "key": plugin.auth_key, "service_token": MASK}
+    if plugin.auth_type == 3:
+        view["oauth_info"] = oauth_info
     return view
 
 
