@@ -9,7 +9,8 @@ from connexion.lifecycle import ConnexionResponse
 from core.envelope import SUCCESS_MSG, ok
 from core.links import url_of
 from core.settings import get_settings
-from services import plugin_docs, plugins
+from models.db import run_db
+from services import chat, chat_runs, plugin_docs, plugins
 from views.plugin import api_info_view, creator_view, meta_info_view, playground_view
 
 # what the console's form asks for an OAuth plugin (Coze's get_oauth_schema): the oauth_info JSON
@@ -280,8 +281,10 @@ def get_oauth_schema(token_info, body=None):
     return _done(oauth_schema=json.dumps(OAUTH_SCHEMA), ide_conf="")
 
 
-def oauth_callback(code, state):
-    plugins.complete_authorization(code, state)
+async def oauth_callback(code, state):
+    plugin, holder = await run_db(plugins.complete_authorization, code, state)
+    for turn in await run_db(chat.resume_authorized, plugin.id, holder):
+        chat_runs.LiveRun(turn)  # the runs that waited for this authorization go on
     return ConnexionResponse(
         status_code=302, headers={"Location": f"{get_settings().public_url}/information/auth/success"}
     )

@@ -72,6 +72,19 @@ class ChatRun(BaseModel):
     worker_id = BigIntegerField(null=True)  # the WorkerInstance running it
 
 
+class ChatRunWait(BaseModel):
+    """A requires_action run waiting for an end user to authorize a plugin: the authorization's
+    callback finds the runs to resume here."""
+
+    run = ForeignKeyField(ChatRun, on_delete="CASCADE")
+    plugin_id = BigIntegerField()
+    holder = CharField(max_length=300)
+
+    class Meta:
+        table_name = "chat_run_wait"
+        indexes = ((("plugin_id", "holder"), False),)
+
+
 class Message(BaseModel):
     conversation = ForeignKeyField(Conversation, backref="messages", on_delete="CASCADE")
     run = ForeignKeyField(ChatRun, backref="messages", null=True, on_delete="CASCADE")

@@ -71,6 +71,8 @@ def _tool_provider(config: dict) -> list[tools.Tool]:
             )
             if outcome.success:
                 return outcome.output
+            if outcome.authorize_url:
+                raise tools.AuthorizationRequired(outcome.authorize_url, plugin.id, plugin.name, holder)
             return json.dumps({"error": outcome.reason, "status": outcome.status}, ensure_ascii=False)
 
         manifest = plugin.manifest or {}

@@ -22,6 +22,7 @@ from models.conversation import (
     SCENE_OPENAPI,
     SCENE_PLAYGROUND,
     ChatRun,
+    ChatRunWait,
     Conversation,
     Message,
 )
@@ -50,7 +51,8 @@ class Turn:
     suggest: bool
     interrupt_as_verbose: bool = False  # the console shows "requires action" as a verbose message
     params: dict = dataclasses.field(default_factory=dict)  # temperature, max_tokens ...
-    resumed: bool = False  # continuing after submit_tool_outputs
+    resumed: bool = False  # continuing after submit_tool_outputs or an authorization
+    rerun_calls: list[dict] = dataclasses.field(default_factory=list)  # calls that waited for one
     started: float = dataclasses.field(default_factory=time.monotonic)
     usage: llm.Usage = dataclasses.field(default_factory=llm.Usage)
 
@@ -274,25 +276,76 @@ def resume(user: User, run: ChatRun, outputs: list[dict]) -> Turn:
                 )
             )
         )
-    conversation = Conversation.get_by_id(run.conversation_id)
-    bot = Bot.get_by_id(run.bot_id)
-    question = Message.get((Message.run == run.id) & (Message.type == "question"))
-    config = _config_of_run(run, bot)
     state = copy.deepcopy(run.state)
     names = {c["id"]: c["function"]["name"] for c in calls}
-    usage = run.usage or {}
-    counted = llm.Usage(usage.get("input_count", 0), usage.get("output_count", 0))
-    resumed = {"params": state.get("params") or {}, "resumed": True, "usage": counted}
-    turn = _turn(
-        user, bot, conversation, run, question, config, model_of(config), state["messages"], **resumed
-    )
+    turn = _resumed_turn(user, run, state)
     with db.atomic():
         for call_id in pending:
             extra = {"tool_name": names[call_id], "call_id": call_id}
             turn.reply("tool_response", given[call_id], extra_info=extra).insert_new()
             state["messages"].append({"role": "tool", "tool_call_id": call_id, "content": given[call_id]})
-        run.touch(status=IN_PROGRESS, required_action=None, state=None, worker_id=recovery.current_id())
+        if not _claim(run):  # another submit (or an authorization) resumed it first
+            raise errors.CHAT_NOT_AWAITING_TOOLS(f"chat {run.id} is no longer requires_action")
     return turn
+
+
+def resume_authorized(plugin_id: int, holder: str) -> list[Turn]:
+    """The runs that waited for this plugin's authorization by this holder continue: the calls
+    that waited run again (a call still unauthorized makes the run wait again)."""
+    run_ids = {
+        w.run_id
+        for w in ChatRunWait.select(ChatRunWait.run).where(
+            (ChatRunWait.plugin_id == plugin_id) & (ChatRunWait.holder == holder)
+        )
+    }
+    turns = []
+    for run in ChatRun.select().where(ChatRun.id.in_(run_ids)) if run_ids else ():
+        if run.status != REQUIRES_ACTION or not run.state:
+            ChatRunWait.delete().where(ChatRunWait.run == run.id).execute()
+            continue
+        try:
+            turn = _resumed_turn(User.get_by_id(run.creator_id), run, copy.deepcopy(run.state))
+        except errors.ApiError as exc:  # its model went away: it waits for submit_tool_outputs
+            log.warning("run not resumed", extra={"chat_id": run.id, "error": exc.msg})
+            continue
+        turn.rerun_calls = run.required_action["submit_tool_outputs"]["tool_calls"]
+        with db.atomic():
+            if _claim(run):
+                turns.append(turn)
+    return turns
+
+
+def _resumed_turn(user: User, run: ChatRun, state: dict) -> Turn:
+    conversation = Conversation.get_by_id(run.conversation_id)
+    bot = Bot.get_by_id(run.bot_id)
+    question = Message.get((Message.run == run.id) & (Message.type == "question"))
+    config = _config_of_run(run, bot)
+    usage = run.usage or {}
+    counted = llm.Usage(usage.get("input_count", 0), usage.get("output_count", 0))
+    resumed = {"params": state.get("params") or {}, "resumed": True, "usage": counted}
+    return _turn(
+        user, bot, conversation, run, question, config, model_of(config), state["messages"], **resumed
+    )
+
+
+def _claim(run: ChatRun) -> bool:
+    """The run leaves requires_action for this resumption, unless another took it first."""
+    fields = {
+        "status": IN_PROGRESS,
+        "required_action": None,
+        "state": None,
+        "worker_id": recovery.current_id(),
+        "updated_at": now_s(),
+    }
+    claimed = (
+        ChatRun.update(fields).where((ChatRun.id == run.id) & (ChatRun.status == REQUIRES_ACTION)).execute()
+    )
+    if not claimed:
+        return False
+    for name, value in fields.items():
+        setattr(run, name, value)
+    ChatRunWait.delete().where(ChatRunWait.run == run.id).execute()
+    return True
 
 
 def _config_of_run(run: ChatRun, bot: Bot) -> dict:

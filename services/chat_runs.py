@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from core import errors, jsonsafe
-from core.ids import parse_id
+from core.ids import new_id, parse_id
 from core.settings import get_settings
 from models.base import now_s
 from models.conversation import (
@@ -26,6 +26,7 @@ from models.conversation import (
     LIVE_STATUSES,
     REQUIRES_ACTION,
     ChatRun,
+    ChatRunWait,
     Message,
 )
 from models.db import run_db
@@ -167,6 +168,10 @@ class Runner:
         request = llm.ChatRequest(
             messages=turn.messages, tools=[t.schema() for t in offered.values()], params=turn.params
         )
+        if turn.rerun_calls:  # resumed after an authorization: the calls that waited for it
+            calls = [llm.ToolCall.of_openai(c) for c in turn.rerun_calls]
+            if not await self._call_tools(offered, calls, request):
+                return
         for round_ in range(get_settings().chat_max_tool_rounds + 1):
             if round_ or turn.resumed:
                 await self._check_not_cancelled()
@@ -193,14 +198,8 @@ class Runner:
             if not all(c.name in offered for c in calls):
                 await self._require_action(calls, request)
                 return
-            outputs = await asyncio.gather(*(self._run_tool(offered[c.name], c) for c in calls))
-            for call, output in zip(calls, outputs):
-                await self._record(
-                    self._new_message(
-                        "tool_response", output, extra_info={"tool_name": call.name, "call_id": call.id}
-                    )
-                )
-                request.messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
+            if not await self._call_tools(offered, calls, request):
+                return
         raise llm.ProviderError(
             f"the agent called tools more than {get_settings().chat_max_tool_rounds} "
             f"times in one turn (COZEPLUS_CHAT_MAX_TOOL_ROUNDS)"
@@ -226,8 +225,31 @@ class Runner:
     def _reset_answer(self) -> None:
         self.answer, self.answer_text, self.answer_reasoning = None, [], []
 
-    async def _run_tool(self, tool: tools.Tool, call: llm.ToolCall) -> str:
+    async def _call_tools(self, offered: dict[str, tools.Tool], calls: list[llm.ToolCall], request) -> bool:
+        """Run the calls and add their outputs to the prompt. False when some wait for an end
+        user's authorization: the run then requires action and resumes when it arrives."""
+        outputs = await asyncio.gather(*(self._run_tool(offered.get(c.name), c) for c in calls))
+        waiting = []
+        for call, output in zip(calls, outputs):
+            if isinstance(output, tools.AuthorizationRequired):
+                waiting.append((call, output))
+                continue
+            await self._record(
+                self._new_message(
+                    "tool_response", output, extra_info={"tool_name": call.name, "call_id": call.id}
+                )
+            )
+            request.messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
+        if waiting:
+            await self._require_action([call for call, _ in waiting], request, [w for _, w in waiting])
+        return not waiting
+
+    async def _run_tool(
+        self, tool: tools.Tool | None, call: llm.ToolCall
+    ) -> str | tools.AuthorizationRequired:
         turn = self.turn
+        if tool is None:  # gone from the agent while the run waited
+            return f"error: the tool {call.name} is no longer available"
         try:
             arguments = jsonsafe.loads(call.arguments or "{}")
         except ValueError:
@@ -243,6 +265,8 @@ class Runner:
         )
         try:
             return await tool.run(arguments, context)
+        except tools.AuthorizationRequired as needed:
+            return needed
         except Exception as exc:  # a failing tool is reported to the model, which can recover
             log.warning("tool failed", extra={"tool": call.name, "error": str(exc)})
             return f"error: the tool {call.name} failed: {exc}"
@@ -291,11 +315,25 @@ class Runner:
         await self._set_status(COMPLETED, completed_at=now_s(), usage=turn.usage.as_coze())
         await self._discard_unsaved_history()
 
-    async def _require_action(self, calls: list[llm.ToolCall], request: llm.ChatRequest) -> None:
+    async def _require_action(
+        self,
+        calls: list[llm.ToolCall],
+        request: llm.ChatRequest,
+        authorizations: list[tools.AuthorizationRequired] = (),
+    ) -> None:
         action = {
             "type": "submit_tool_outputs",
             "submit_tool_outputs": {"tool_calls": [c.as_openai() for c in calls]},
         }
+        if authorizations:
+            action["authorizations"] = [a.wire(call.id) for call, a in zip(calls, authorizations)]
+            run_id = self.turn.run.id
+            waits = {(a.plugin_id, a.holder) for a in authorizations}
+            await run_db(
+                lambda: ChatRunWait.insert_many(
+                    [{"id": new_id(), "run": run_id, "plugin_id": p, "holder": h} for p, h in waits]
+                ).execute()
+            )
         if self.turn.interrupt_as_verbose:
             await self._record(
                 self._new_message(

@@ -17,6 +17,11 @@ class ToolCall:
     name: str
     arguments: str  # a JSON object, as the model wrote it
 
+    @classmethod
+    def of_openai(cls, call: dict) -> ToolCall:
+        function = call.get("function") or {}
+        return cls(call.get("id", ""), function.get("name", ""), function.get("arguments") or "")
+
     def as_openai(self) -> dict:
         return {
             "id": self.id,

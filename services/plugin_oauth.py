@@ -132,9 +132,9 @@ def _store(
         return PluginOAuthToken.create(plugin=plugin.id, holder=holder, **fields)
 
 
-def complete(code: str, state: str) -> Plugin:
+def complete(code: str, state: str) -> tuple[Plugin, str]:
     """The callback: the state must be one we gave out, unused and recent; the code is then
-    exchanged for the holder's tokens."""
+    exchanged for the holder's tokens. The plugin and who authorized it."""
     with write_transaction():
         pending = PluginOAuthState.get_or_none(PluginOAuthState.state == state)
         if pending is not None:
@@ -149,7 +149,7 @@ def complete(code: str, state: str) -> Plugin:
         config, {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri()}
     )
     _store(plugin, pending.holder, answer)
-    return plugin
+    return plugin, pending.holder
 
 
 def access_token(plugin: Plugin, holder: str) -> str | None:

@@ -842,5 +842,5 @@ def oauth_plugins_of_agent(user: User, bot_id) -> list[tuple[Plugin, bool]]:
     return found
 
 
-def complete_authorization(code: str, state: str) -> Plugin:
+def complete_authorization(code: str, state: str) -> tuple[Plugin, str]:
     return plugin_oauth.complete(code, state)

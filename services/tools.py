@@ -19,6 +19,23 @@ class ToolContext:
     draft: bool = True  # the playground's draft (not a published version)
 
 
+class AuthorizationRequired(Exception):
+    """A tool that can run only once the end user has authorized it (a plugin's OAuth): the run
+    waits with the URL to authorize at, and resumes when the authorization arrives."""
+
+    def __init__(self, url: str, plugin_id: int, plugin_name: str, holder: str):
+        super().__init__(f"authorize {plugin_name} first: {url}")
+        self.url, self.plugin_id, self.plugin_name, self.holder = url, plugin_id, plugin_name, holder
+
+    def wire(self, tool_call_id: str) -> dict:
+        return {
+            "tool_call_id": tool_call_id,
+            "plugin_id": str(self.plugin_id),
+            "plugin_name": self.plugin_name,
+            "authorization_url": self.url,
+        }
+
+
 @dataclasses.dataclass
 class Tool:
     name: str

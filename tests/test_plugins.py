@@ -17,7 +17,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 from starlette.routing import Route
-from test_chat import fake_model_id, fake_server, final_chat, messages_of, new_agent, open_chat  # noqa: F401
+from test_chat import (  # noqa: F401
+    fake_model_id,
+    fake_server,
+    final_chat,
+    messages_of,
+    new_agent,
+    open_chat,
+    wait_for,
+)
 from test_memory import space_of
 
 from core import crypto
@@ -741,6 +749,65 @@ class TestOAuth:
         bob = register(client)
         assert_error(bob.post("/api/plugin_api/get_oauth_status", {"plugin_id": plugin_id}), 404, 109000005)
         assert_error(bob.post("/api/plugin_api/revoke_auth_token", {"plugin_id": plugin_id}), 404, 109000005)
+
+    def _waiting_chat(self, account, service) -> tuple[str, dict]:
+        plugin_id, api_id = self._plugin(account, service)
+        bot_id = new_agent(account, plugin_info_list=[{"plugin_id": plugin_id, "api_id": api_id}])
+        chat = final_chat(open_chat(account, bot_id, "/call whoami {}"))
+        assert chat["status"] == "requires_action", chat
+        return plugin_id, chat
+
+    def test_a_chat_waits_for_the_end_users_authorization_then_resumes(self, alice, service):
+        from models.conversation import ChatRunWait, Message
+
+        plugin_id, chat = self._waiting_chat(alice, service)
+        action = chat["required_action"]
+        call = action["submit_tool_outputs"]["tool_calls"][0]
+        (wanted,) = action["authorizations"]
+        assert wanted["tool_call_id"] == call["id"] and call["function"]["name"] == "whoami"
+        assert wanted["plugin_id"] == plugin_id and wanted["plugin_name"] == "Weather"
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(wanted["authorization_url"]).query))
+        assert query["client_id"] == "client-1"
+        run_id = int(chat["id"])
+        assert [(w.plugin_id, w.holder) for w in ChatRunWait.select().where(ChatRunWait.run == run_id)] == [
+            (int(plugin_id), "end:1024:end-user-1")
+        ]
+        types = [m.type for m in Message.select().where(Message.run == run_id).order_by(Message.id)]
+        assert "tool_response" not in types and "function_call" in types
+        # the end user authorizes: the chat goes on by itself with their token
+        callback = f"/api/oauth/authorization_code?code=good-code&state={query['state']}"
+        assert alice.client.get(callback, follow_redirects=False).status_code == 302
+        done = wait_for(alice, chat["conversation_id"], chat["id"])
+        assert done["status"] == "completed", done
+        response = Message.get((Message.run == run_id) & (Message.type == "tool_response"))
+        assert json.loads(response.content) == {"authorization": "Bearer at-1"}
+        answer = Message.get((Message.run == run_id) & (Message.type == "answer"))
+        assert "Bearer at-1" in answer.content
+        assert ChatRunWait.select().where(ChatRunWait.run == run_id).count() == 0
+        # the token is the end user's: the console's own debugging still needs its authorization
+        api_id = tools_of(alice, plugin_id)["whoami"]["api_id"]
+        assert "needs authorization" in debug(alice, plugin_id, api_id, {}).json()["reason"]
+
+    def test_a_waiting_chat_can_be_answered_instead(self, alice, service):
+        from models.conversation import ChatRunWait
+
+        _, chat = self._waiting_chat(alice, service)
+        call = chat["required_action"]["submit_tool_outputs"]["tool_calls"][0]
+        path = f"/v3/chat/submit_tool_outputs?conversation_id={chat['conversation_id']}&chat_id={chat['id']}"
+        outputs = {"tool_outputs": [{"tool_call_id": call["id"], "output": "the user declined"}]}
+        assert alice.post(path, json=outputs).json()["code"] == 0
+        resumed = wait_for(alice, chat["conversation_id"], chat["id"])
+        assert resumed["status"] == "completed", resumed
+        assert ChatRunWait.select().where(ChatRunWait.run == int(chat["id"])).count() == 0
+        # a late authorization finds nothing to resume
+        query = dict(
+            urllib.parse.parse_qsl(
+                urllib.parse.urlsplit(chat["required_action"]["authorizations"][0]["authorization_url"]).query
+            )
+        )
+        callback = f"/api/oauth/authorization_code?code=good-code&state={query['state']}"
+        assert alice.client.get(callback, follow_redirects=False).status_code == 302
+        assert wait_for(alice, chat["conversation_id"], chat["id"])["status"] == "completed"
 
     def test_bad_oauth_manifests(self, alice, service):
         auth = {"type": "oauth", "sub_type": "authorization_code", "payload": json.dumps({"client_id": "x"})}
