@@ -36,5 +36,5 @@ def configure_logging(level: str) -> None:
         handler._cozeplus = True
         root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("connexion", "httpx"):
+    for noisy in ("connexion", "httpx", "mcp"):  # mcp: a line per session and per request
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

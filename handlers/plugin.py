@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from anyio import to_thread
 from connexion.lifecycle import ConnexionResponse
 
 from core.envelope import SUCCESS_MSG, ok
@@ -36,7 +37,7 @@ def register_plugin(token_info, body):
         token_info["user"],
         body["space_id"],
         body["ai_plugin"],
-        body["openapi"],
+        body.get("openapi") or "",
         project_id=body.get("project_id"),
     )
     return ok({"plugin_id": str(plugin.id), "openapi": openapi})
@@ -117,7 +118,9 @@ def debug_api(token_info, body):
 
 
 def update_plugin(token_info, body):
-    plugin = plugins.update_code(token_info["user"], body["plugin_id"], body["ai_plugin"], body["openapi"])
+    plugin = plugins.update_code(
+        token_info["user"], body["plugin_id"], body["ai_plugin"], body.get("openapi") or ""
+    )
     return _done(data={"res": True, "edit_version": plugin.edit_version})
 
 
@@ -282,7 +285,8 @@ def get_oauth_schema(token_info, body=None):
 
 
 async def oauth_callback(code, state):
-    plugin, holder = await run_db(plugins.complete_authorization, code, state)
+    # the code's exchange waits on the network: a thread, not run_db (inline on SQLite)
+    plugin, holder = await to_thread.run_sync(plugins.complete_authorization, code, state)
     for turn in await run_db(chat.resume_authorized, plugin.id, holder):
         chat_runs.LiveRun(turn)  # the runs that waited for this authorization go on
     return ConnexionResponse(

@@ -7,8 +7,9 @@ from __future__ import annotations
 import functools
 import json
 
+from anyio import to_thread
+
 from core.ids import parse_id
-from models.db import run_db
 from models.plugin import Plugin, PluginTool
 from services import plugin_calls, plugin_docs, plugin_oauth, tools
 
@@ -61,7 +62,8 @@ def _tool_provider(config: dict) -> list[tools.Tool]:
 
         async def run(arguments: dict, context: tools.ToolContext, plugin=plugin, tool=tool) -> str:
             holder = plugin_oauth.holder_of(context.user_id, context.end_user, context.connector_id)
-            outcome = await run_db(
+            # a thread even on SQLite (run_db runs inline there): the call waits on the network
+            outcome = await to_thread.run_sync(
                 functools.partial(plugin_calls.call, holder=holder),
                 plugin,
                 tool.method,

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from urllib.parse import quote, urlencode
 
 from jsonschema import Draft7Validator
 
 from core import crypto, errors
 from core.settings import get_settings
-from models.plugin import AUTH_OAUTH, AUTH_SERVICE, LOCATION_QUERY, Plugin
-from services import plugin_docs, plugin_oauth, webfetch
+from models.plugin import AUTH_OAUTH, AUTH_SERVICE, LOCATION_QUERY, TYPE_MCP, Plugin
+from services import plugin_docs, plugin_mcp, plugin_oauth, webfetch
 
 MODEL_OUTPUT_CHARS = 8_000  # what the model reads of a response
 SECRET_SHOWN = "******"
@@ -66,6 +67,24 @@ def check_arguments(operation: dict, arguments) -> str:
     return f"{where}: {problem.message[:200]}"
 
 
+def service_auth(auth_type: int, location: int, key: str, token: str) -> tuple[dict, dict]:
+    """Where a service token goes: ({header: token}, {query parameter: token})."""
+    if auth_type != AUTH_SERVICE or not token:
+        return {}, {}
+    return ({}, {key: token}) if location == LOCATION_QUERY else ({key: token}, {})
+
+
+def _service_auth_of(plugin: Plugin) -> tuple[dict, dict]:
+    token = crypto.decrypt(plugin.auth_secret) or "" if plugin.auth_secret else ""
+    return service_auth(plugin.auth_type, plugin.auth_location, plugin.auth_key, token)
+
+
+def mcp_headers(plugin: Plugin) -> dict[str, str]:
+    """The headers an MCP plugin's sessions send, in plain text."""
+    sealed = (plugin.info or {}).get("mcp_headers")
+    return json.loads(crypto.decrypt(sealed) or "{}") if sealed else {}
+
+
 def build(
     plugin: Plugin, method: str, path: str, operation: dict, arguments: dict, bearer: str = ""
 ) -> tuple[str, str, dict, bytes, dict]:
@@ -89,14 +108,10 @@ def build(
         else:
             headers[name] = _text(value)
     shown_headers.update(headers)
-    secret_query = []
-    if plugin.auth_type == AUTH_SERVICE and plugin.auth_secret:
-        token = crypto.decrypt(plugin.auth_secret) or ""
-        if plugin.auth_location == LOCATION_QUERY:
-            secret_query.append((plugin.auth_key, token))
-        else:
-            headers[plugin.auth_key] = token
-            shown_headers[plugin.auth_key] = SECRET_SHOWN
+    secret_headers, secret_params = _service_auth_of(plugin)
+    headers.update(secret_headers)
+    shown_headers.update({name: SECRET_SHOWN for name in secret_headers})
+    secret_query = list(secret_params.items())
     if bearer:
         headers["Authorization"] = f"Bearer {bearer}"
         shown_headers["Authorization"] = f"Bearer {SECRET_SHOWN}"
@@ -153,6 +168,8 @@ def call(
         if not bearer:
             url = plugin_oauth.authorization_url(plugin, holder)
             return Outcome(False, f"the plugin needs authorization first: {url}", {}, authorize_url=url)
+    if plugin.plugin_type == TYPE_MCP:
+        return _call_mcp(plugin, operation, _with_defaults(operation, arguments), bearer)
     method, url, headers, body, shown = build(plugin, method, path, operation, arguments, bearer)
     settings = get_settings()
     try:
@@ -171,3 +188,32 @@ def call(
     success = sent.status < 400
     reason = "" if success else f"the service answered HTTP {sent.status}"
     return Outcome(success, reason, shown, sent.status, text, _for_model(text), elapsed_ms=sent.elapsed_ms)
+
+
+def _call_mcp(plugin: Plugin, operation: dict, arguments: dict, bearer: str) -> Outcome:
+    name = operation.get(plugin_mcp.TOOL_KEY) or ""
+    headers, query = _service_auth_of(plugin)
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    server = plugin_mcp.Server(plugin.server_url, mcp_headers(plugin))
+    shown = {
+        "method": "tools/call",
+        "url": plugin.server_url,
+        "headers": {header: SECRET_SHOWN for header in {**server.headers, **headers}},
+        "body": json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False),
+    }
+    started = time.monotonic()
+    try:
+        called = plugin_mcp.call_tool(server, name, arguments, headers, query)
+    except plugin_mcp.Unreachable as exc:
+        return Outcome(False, str(exc), shown, refused=exc.refused)
+    elapsed = int((time.monotonic() - started) * 1000)
+    return Outcome(
+        called.success,
+        called.reason,
+        shown,
+        200,
+        called.response,
+        _for_model(called.output),
+        elapsed_ms=elapsed,
+    )

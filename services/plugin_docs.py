@@ -124,6 +124,14 @@ def _resolved(document: dict, node, where: str, depth: int = 0, expanding: tuple
     }
 
 
+def inline_refs(schema: dict, where: str) -> dict:
+    """A JSON schema with its local $refs (#/$defs/...) replaced by what they name, as a tool's
+    stored schema has no document around it (cycles refused)."""
+    if not isinstance(schema, dict):
+        raise errors.PLUGIN_OPENAPI_INVALID(f"{where}: must be an object")
+    return _resolved(schema, schema, where)
+
+
 def _target(document: dict, ref, where: str):
     if not isinstance(ref, str) or not ref.startswith("#/"):
         raise errors.PLUGIN_OPENAPI_INVALID(f"{where}.$ref: only local references (#/...) are followed")

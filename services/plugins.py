@@ -29,11 +29,13 @@ from models.plugin import (
     SUB_OAUTH_CLIENT_CREDENTIALS,
     SUB_OAUTH_CODE,
     SUB_TOKEN,
+    TYPE_MCP,
+    TYPE_OPENAPI,
     Plugin,
     PluginTool,
     PluginVersion,
 )
-from services import plugin_calls, plugin_docs, plugin_oauth, projects, refs
+from services import plugin_calls, plugin_docs, plugin_mcp, plugin_oauth, projects, refs
 
 MAX_MANIFEST = 64 * 1024
 MODEL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
@@ -81,9 +83,13 @@ def manifest_of(text: str, where: str = "ai_plugin") -> tuple[dict, Auth]:
     if not MODEL_NAME.fullmatch(str(manifest.get("name_for_model") or "")):
         raise invalid(f"{where}.name_for_model: a letter, then letters, digits and _ (at most 64)")
     api = manifest.get("api") or {"type": "openapi"}
-    if not isinstance(api, dict) or api.get("type", "openapi") != "openapi":
-        raise invalid(f"{where}.api.type: openapi (MCP servers are registered as such)")
+    if not isinstance(api, dict) or api.get("type", "openapi") not in ("openapi", plugin_mcp.MCP_TYPE):
+        raise invalid(f"{where}.api.type: openapi, or {plugin_mcp.MCP_TYPE} for an MCP server")
     auth = _auth_of(manifest.get("auth") or {"type": "none"}, f"{where}.auth")
+    if plugin_mcp.is_mcp(manifest):
+        plugin_mcp.server_of(manifest, where)
+        if auth.type == AUTH_OAUTH:
+            raise invalid(f"{where}.auth.type: none or service_http for an MCP server (or send headers)")
     kept = {k: v for k, v in manifest.items() if k != "auth"}
     kept["auth"] = {"type": (manifest.get("auth") or {}).get("type", "none")}
     return kept, auth
@@ -170,21 +176,57 @@ class Code:
     server: str
     specs: list
 
+    mcp_headers: dict | None = None  # an MCP server's headers, in plain text
+
     @classmethod
-    def of(cls, ai_plugin: str, openapi: str) -> Code:
+    def of(cls, ai_plugin: str, openapi: str, stored: Plugin | None = None) -> Code:
         manifest, auth = manifest_of(ai_plugin)
+        if plugin_mcp.is_mcp(manifest):
+            return cls._of_mcp(manifest, auth, stored)
+        if not openapi:
+            raise errors.PLUGIN_OPENAPI_INVALID("openapi: required (the plugin's OpenAPI document)")
         document = plugin_docs.parse(openapi, "openapi", errors.PLUGIN_OPENAPI_INVALID)
         plugin_docs.check_openapi(document)
         return cls(manifest, auth, document, plugin_docs.server_url(document), plugin_docs.tools_of(document))
 
+    @classmethod
+    def _of_mcp(cls, manifest: dict, auth: Auth, stored: Plugin | None) -> Code:
+        """An MCP server's tools, listed now (masked headers and token sent back keep the stored)."""
+        server = plugin_mcp.server_of(manifest)
+        kept = (
+            plugin_calls.mcp_headers(stored) if stored is not None and stored.plugin_type == TYPE_MCP else {}
+        )
+        headers = {k: kept.get(k, "") if v == MASK else v for k, v in server.headers.items()}
+        server = plugin_mcp.Server(server.url, headers)
+        secret = auth.secret
+        if secret == MASK and stored is not None:
+            secret = crypto.decrypt(stored.auth_secret)
+        extra, query = plugin_calls.service_auth(auth.type, auth.location, auth.key, secret)
+        try:
+            listed = plugin_mcp.list_tools(server, extra, query)
+        except plugin_mcp.Unreachable as exc:
+            if exc.refused:
+                raise errors.PLUGIN_CALL_REFUSED(f"ai_plugin.api: {exc}")
+            raise errors.PLUGIN_MCP_UNREACHABLE(
+                f"ai_plugin.api: the server's tools could not be listed: {exc}"
+            )
+        specs = plugin_mcp.specs_of(listed)
+        shown = plugin_mcp.with_headers(manifest, {k: MASK for k in headers})
+        document = {"info": {"title": manifest["name_for_human"], "version": "mcp"}}
+        return cls(shown, auth, document, server.url, specs, mcp_headers=headers)
+
     def fields(self, secret: str) -> dict:
         """The plugin's columns it sets (`secret`: the stored, encrypted, secret)."""
+        info = {k: self.document[k] for k in ("info",) if k in self.document}
+        if self.mcp_headers is not None:
+            info["mcp_headers"] = crypto.encrypt(json.dumps(self.mcp_headers))
         return {
             "name": self.manifest["name_for_human"].strip()[:255],
             "description": self.manifest["description_for_human"],
             "server_url": self.server,
+            "plugin_type": TYPE_MCP if self.mcp_headers is not None else TYPE_OPENAPI,
             "manifest": self.manifest,
-            "info": {k: self.document[k] for k in ("info",) if k in self.document},
+            "info": info,
             "auth_type": self.auth.type,
             "sub_auth_type": self.auth.sub_type,
             "auth_location": self.auth.location,
@@ -210,7 +252,7 @@ def register(user: User, space_id, ai_plugin: str, openapi: str, *, project_id=N
         )
         for spec in code.specs:
             PluginTool.create(plugin=plugin.id, name=spec.name, **spec.columns())
-    return plugin, openapi
+    return plugin, openapi or document(plugin)
 
 
 def delete(user: User, plugin_id) -> None:
@@ -400,7 +442,7 @@ def update_code(user: User, plugin_id, ai_plugin: str, openapi: str) -> Plugin:
     """Replace the manifest and the document. Tools keep their ids by operationId, so agents
     that bind them keep them; operations no longer in the document are deleted."""
     plugin = editable(user, plugin_id)
-    code = Code.of(ai_plugin, openapi)
+    code = Code.of(ai_plugin, openapi, stored=plugin)
     with write_transaction():
         existing = {t.name: t for t in PluginTool.select().where(PluginTool.plugin == plugin.id)}
         for spec in code.specs:

@@ -15,6 +15,7 @@ import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -209,6 +210,67 @@ def send(
         except httpx.HTTPError as exc:
             raise FetchError(f"the request failed: {type(exc).__name__}")
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+class _Capped(httpx.AsyncByteStream):
+    def __init__(self, stream: httpx.AsyncByteStream, max_bytes: int, failed: Callable[[FetchError], None]):
+        self._stream, self._max, self._failed = stream, max_bytes, failed
+
+    async def __aiter__(self):
+        seen = 0
+        async for piece in self._stream:
+            seen += len(piece)
+            if seen > self._max:
+                raise self._failed(FetchError(f"the response is over the limit of {self._max} bytes"))
+            yield piece
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """The guard for clients that hold a conversation rather than make one exchange (an MCP
+    session): each request, a redirect's included, is checked and sent to the checked address,
+    and each response is cut off past `max_bytes`. A refused address or an oversized response is
+    a FetchError, also handed to `on_failure` (a client may swallow the error and wait on)."""
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int,
+        allow_private: bool = False,
+        on_failure: Callable[[FetchError], None] | None = None,
+    ):
+        self._inner = httpx.AsyncHTTPTransport(trust_env=False)
+        self._max, self._allow_private, self._on_failure = max_bytes, allow_private, on_failure
+        self.refusals: list[int] = []  # error statuses answered, to name them when a client fails
+
+    def _failed(self, error: FetchError) -> FetchError:
+        if self._on_failure is not None:
+            self._on_failure(error)
+        return error
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        try:
+            scheme, host, port, address = check(url, self._allow_private)
+        except FetchError as exc:
+            raise self._failed(exc)
+        request.url = httpx.URL(pinned(url, address))
+        request.extensions = {**request.extensions, "sni_hostname": host}
+        response = await self._inner.handle_async_request(request)
+        if response.status_code >= 400:
+            self.refusals.append(response.status_code)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_Capped(response.stream, self._max, self._failed),
+            extensions=response.extensions,
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def fetch(url: str, *, allow_private: bool, max_bytes: int, timeout: float = 20.0) -> tuple[bytes, str, str]:

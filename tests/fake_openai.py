@@ -226,9 +226,9 @@ def free_port() -> int:
 class AppThread:
     """An ASGI app served by uvicorn on a thread of this process, on the test hosts' address."""
 
-    def __init__(self, app):
+    def __init__(self, app, lifespan: str = "off"):
         self.port = free_port()
-        config = uvicorn.Config(app, host=MODEL_HOST, port=self.port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(app, host=MODEL_HOST, port=self.port, log_level="warning", lifespan=lifespan)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

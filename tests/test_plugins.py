@@ -12,7 +12,8 @@ import urllib.parse
 
 import pytest
 from conftest import assert_error, register
-from fake_openai import MODEL_HOST, AppThread
+from fake_mcp import MCP_KEY, McpService, mcp_manifest
+from fake_openai import MODEL_HOST, AppThread, free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
@@ -821,3 +822,104 @@ class TestOAuth:
         assert_error(
             register_plugin(alice, service.url, ai_plugin=manifest(auth=auth)), 400, 109000004, "sub_type"
         )
+
+
+@pytest.fixture(scope="module")
+def mcp_service(app):
+    recorder = McpService()
+    with AppThread(recorder.app, lifespan="on") as thread:
+        recorder.url = f"http://{MODEL_HOST}:{thread.port}/mcp"
+        yield recorder
+
+
+def register_mcp(account, url: str, **changes):
+    body = {"space_id": space_of(account), "ai_plugin": mcp_manifest(url, **changes)}
+    return account.post("/api/plugin_api/register", body)
+
+
+class TestMcpServers:
+    def _plugin(self, account, mcp_service) -> str:
+        response = register_mcp(account, mcp_service.url)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]["plugin_id"]
+
+    def test_an_mcp_servers_tools_are_listed_debugged_and_kept_secret(self, alice, mcp_service):
+        plugin_id = self._plugin(alice, mcp_service)
+        stored = Plugin.get_by_id(int(plugin_id))
+        assert MCP_KEY not in json.dumps(stored.manifest) and MCP_KEY not in json.dumps(stored.info)
+        assert json.loads(crypto.decrypt(stored.info["mcp_headers"])) == {"X-Api-Key": MCP_KEY}
+        info = alice.post("/api/plugin_api/get_plugin_info", {"plugin_id": plugin_id})
+        assert MCP_KEY not in info.text and info.json()["plugin_type"] == 6
+        tools = tools_of(alice, plugin_id)
+        assert sorted(tools) == ["add", "big", "echo_text", "explode"]
+        assert [(p["name"], p["type"], p["is_required"]) for p in tools["add"]["request_params"]] == [
+            ("a", 2, True),
+            ("b", 2, True),
+        ]
+        assert tools["echo_text"]["desc"] == "Repeat a text"
+        added = debug(alice, plugin_id, tools["add"]["api_id"], {"a": 2, "b": 3}).json()
+        assert added["success"] is True, added
+        assert json.loads(added["resp"]) == {"result": 5}
+        assert json.loads(added["raw_req"])["body"] == json.dumps(
+            {"name": "add", "arguments": {"a": 2, "b": 3}}
+        )
+        assert MCP_KEY not in added["raw_req"]
+        assert mcp_service.seen_headers[-1]["x-api-key"] == MCP_KEY
+        # the server's own name is called, with defaults filled in
+        echoed = debug(alice, plugin_id, tools["echo_text"]["api_id"], {"text": "ab"}).json()
+        assert json.loads(echoed["resp"]) == {"result": "ab"}
+        failed = debug(alice, plugin_id, tools["explode"]["api_id"], {"reason": "on purpose"}).json()
+        assert failed["success"] is False and "on purpose" in failed["reason"]
+        wrong = debug(alice, plugin_id, tools["add"]["api_id"], {"a": "two"}).json()
+        assert wrong["success"] is False and wrong["reason"].startswith("a:")
+
+    def test_an_agent_calls_an_mcp_tool_in_chat(self, alice, mcp_service):
+        plugin_id = self._plugin(alice, mcp_service)
+        api_id = tools_of(alice, plugin_id)["add"]["api_id"]
+        bot_id = new_agent(alice, plugin_info_list=[{"plugin_id": plugin_id, "api_id": api_id}])
+        events = open_chat(alice, bot_id, '/call add {"a": 2, "b": 40}')
+        completed = messages_of(events, "conversation.message.completed")
+        assert [m["type"] for m in completed[:3]] == ["function_call", "tool_response", "answer"]
+        assert json.loads(completed[1]["content"]) == {"result": 42}
+        assert "42" in completed[2]["content"]
+
+    def test_updating_keeps_masked_headers_and_tool_ids(self, alice, mcp_service):
+        plugin_id = self._plugin(alice, mcp_service)
+        before = {name: t["api_id"] for name, t in tools_of(alice, plugin_id).items()}
+        shown = alice.post("/api/plugin_api/get_plugin_info", {"plugin_id": plugin_id}).json()
+        manifest = shown["code_info"]["plugin_desc"]
+        assert "******" in manifest
+        response = alice.post("/api/plugin_api/update", {"plugin_id": plugin_id, "ai_plugin": manifest})
+        assert response.json()["code"] == 0, response.text
+        assert {name: t["api_id"] for name, t in tools_of(alice, plugin_id).items()} == before
+        stored = Plugin.get_by_id(int(plugin_id))
+        assert json.loads(crypto.decrypt(stored.info["mcp_headers"])) == {"X-Api-Key": MCP_KEY}
+
+    def test_bad_mcp_servers_are_refused_and_nothing_is_stored(self, alice, mcp_service, settings_override):
+        count = Plugin.select().count()
+        assert_error(register_mcp(alice, mcp_service.url, key="wrong"), 400, 109000014, "HTTP 401")
+        refused = mcp_service.url.replace(MODEL_HOST, "127.0.0.1")
+        assert_error(register_mcp(alice, refused), 403, 109000010, "127.0.0.1")
+        assert_error(register_mcp(alice, "http://10.0.0.1/mcp"), 403, 109000010, "10.0.0.1")
+        closed = f"http://{MODEL_HOST}:{free_port()}/mcp"
+        assert_error(register_mcp(alice, closed), 400, 109000014, "could not be listed")
+        stdio = json.loads(mcp_manifest(mcp_service.url))
+        stdio["api"]["extensions"]["mcp_config"] = {
+            "transport_type": "stdio",
+            "stdio_config": {"command": ["sh"]},
+        }
+        body = {"space_id": space_of(alice), "ai_plugin": json.dumps(stdio)}
+        assert_error(alice.post("/api/plugin_api/register", body), 400, 109000004, "transport_type")
+        assert_error(register_mcp(alice, "ftp://example.com/mcp"), 400, 109000004, "url")
+        assert Plugin.select().count() == count
+        # a result over the size limit fails the call, and is not read whole
+        plugin_id = self._plugin(alice, mcp_service)
+        settings_override(plugin_max_response_bytes=10_000)
+        big = tools_of(alice, plugin_id)["big"]["api_id"]
+        result = debug(alice, plugin_id, big, {"size": 50_000}).json()
+        assert result["success"] is False and "over the limit" in result["reason"], result
+
+    def test_another_users_mcp_plugin_is_not_found(self, alice, client, mcp_service):
+        plugin_id = self._plugin(alice, mcp_service)
+        bob = register(client)
+        assert_error(bob.post("/api/plugin_api/get_plugin_info", {"plugin_id": plugin_id}), 404, 109000005)
