@@ -344,6 +344,16 @@ const OVERRIDES = {
   get_dev_plugin_list: { body: { space_id: '{{spaceId}}', page: 1, size: 20 }, envelope: 'plugin_list' },
   debug_api: { body: { plugin_id: '{{pluginId}}', api_id: '{{pluginToolId}}', parameters: '{"text": "hello"}', operation: 1 }, envelope: 'success' },
   del_plugin: { body: { plugin_id: '{{pluginId}}' }, envelope: 'msg' },
+  convert_to_openapi: {
+    body: { space_id: '{{spaceId}}', plugin_name: 'Converted notes', data: "curl -X POST https://tools.invalid/notes -H 'Content-Type: application/json' -d '{\"text\": \"hi\"}'" },
+    envelope: 'openapi',
+  },
+  get_bot_default_params: { body: { bot_id: '{{botId}}', plugin_id: '{{pluginId}}', api_name: 'add_note' }, envelope: 'request_params' },
+  update_bot_default_params: {
+    body: { bot_id: '{{botId}}', plugin_id: '{{pluginId}}', api_name: 'add_note', request_params: [{ name: 'text', type: 1, location: 3, local_default: 'from Postman' }] },
+    envelope: 'msg',
+  },
+  delete_bot_default_params: { body: { bot_id: '{{botId}}', plugin_id: '{{pluginId}}', api_name: 'add_note' }, envelope: 'msg' },
   get_oauth_status: { body: { plugin_id: '{{pluginId}}' }, envelope: 'is_oauth' },
   revoke_auth_token: { body: { plugin_id: '{{pluginId}}' }, envelope: 'msg' },
   get_queried_oauth_plugins: { body: { bot_id: '{{botId}}' }, envelope: 'oauth_plugin_list' },

@@ -11,7 +11,7 @@ from core.envelope import SUCCESS_MSG, ok
 from core.links import url_of
 from core.settings import get_settings
 from models.db import run_db
-from services import chat, chat_runs, plugin_docs, plugins
+from services import agent_plugins, chat, chat_runs, plugin_docs, plugin_import, plugins
 from views.plugin import api_info_view, creator_view, meta_info_view, playground_view
 
 # what the console's form asks for an OAuth plugin (Coze's get_oauth_schema): the oauth_info JSON
@@ -291,4 +291,60 @@ async def oauth_callback(code, state):
         chat_runs.LiveRun(turn)  # the runs that waited for this authorization go on
     return ConnexionResponse(
         status_code=302, headers={"Location": f"{get_settings().public_url}/information/auth/success"}
+    )
+
+
+def get_bot_default_params(token_info, body):
+    request, response = agent_plugins.tool_params(
+        token_info["user"],
+        body["bot_id"],
+        body["plugin_id"],
+        body["api_name"],
+        body.get("space_id"),
+        body.get("api_id"),
+    )
+    return _done(request_params=request, response_params=response, response_style={"mode": 0})
+
+
+def update_bot_default_params(token_info, body):
+    agent_plugins.set_tool_params(
+        token_info["user"],
+        body["bot_id"],
+        body["plugin_id"],
+        body["api_name"],
+        body.get("request_params") or [],
+        body.get("response_params") or [],
+        body.get("space_id"),
+    )
+    return _done()
+
+
+def delete_bot_default_params(token_info, body):
+    agent_plugins.drop_tool_params(
+        token_info["user"],
+        body["bot_id"],
+        body.get("plugin_id"),
+        body.get("api_name") or "",
+        everything=bool(body.get("delete_bot")),
+        space_id=body.get("space_id"),
+        api_id=body.get("api_id"),
+    )
+    return _done()
+
+
+def convert_to_openapi(token_info, body):
+    if body.get("space_id") is not None:
+        plugins.space_to_register_in(token_info["user"], body["space_id"])
+    converted = plugin_import.convert(
+        body["data"],
+        body.get("plugin_name") or "",
+        body.get("plugin_url") or "",
+        body.get("plugin_description") or "",
+        merge=bool(body.get("merge_same_paths")),
+    )
+    return _done(
+        openapi=converted.openapi,
+        ai_plugin=converted.ai_plugin,
+        plugin_data_format=converted.data_format,
+        duplicate_api_infos=converted.duplicates,
     )

@@ -142,9 +142,13 @@ def build(
     return method.upper(), url, headers, body, shown
 
 
-def _for_model(text: str) -> str:
+def _for_model(text: str, hide: frozenset = frozenset()) -> str:
+    """What the model reads: compact JSON without the fields the agent hides, cut to length."""
     try:
-        text = json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
+        value = json.loads(text)
+        if hide and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k not in hide}
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     except ValueError:
         pass
     if len(text) > MODEL_OUTPUT_CHARS:
@@ -153,9 +157,17 @@ def _for_model(text: str) -> str:
 
 
 def call(
-    plugin: Plugin, method: str, path: str, operation: dict, arguments: dict, *, holder: str = ""
+    plugin: Plugin,
+    method: str,
+    path: str,
+    operation: dict,
+    arguments: dict,
+    *,
+    holder: str = "",
+    hide: frozenset = frozenset(),
 ) -> Outcome:
-    """`holder`: whose OAuth token the call carries (services.plugin_oauth.holder_of)."""
+    """`holder`: whose OAuth token the call carries (services.plugin_oauth.holder_of); `hide`:
+    top-level response fields the model does not read (an agent's settings)."""
     problem = check_arguments(operation, arguments)
     if problem:
         return Outcome(False, problem, {})
@@ -169,7 +181,7 @@ def call(
             url = plugin_oauth.authorization_url(plugin, holder)
             return Outcome(False, f"the plugin needs authorization first: {url}", {}, authorize_url=url)
     if plugin.plugin_type == TYPE_MCP:
-        return _call_mcp(plugin, operation, _with_defaults(operation, arguments), bearer)
+        return _call_mcp(plugin, operation, _with_defaults(operation, arguments), bearer, hide)
     method, url, headers, body, shown = build(plugin, method, path, operation, arguments, bearer)
     settings = get_settings()
     try:
@@ -187,10 +199,11 @@ def call(
     text = sent.response_body.decode("utf-8", "replace")
     success = sent.status < 400
     reason = "" if success else f"the service answered HTTP {sent.status}"
-    return Outcome(success, reason, shown, sent.status, text, _for_model(text), elapsed_ms=sent.elapsed_ms)
+    output = _for_model(text, hide)
+    return Outcome(success, reason, shown, sent.status, text, output, elapsed_ms=sent.elapsed_ms)
 
 
-def _call_mcp(plugin: Plugin, operation: dict, arguments: dict, bearer: str) -> Outcome:
+def _call_mcp(plugin: Plugin, operation: dict, arguments: dict, bearer: str, hide: frozenset) -> Outcome:
     name = operation.get(plugin_mcp.TOOL_KEY) or ""
     headers, query = _service_auth_of(plugin)
     if bearer:
@@ -214,6 +227,6 @@ def _call_mcp(plugin: Plugin, operation: dict, arguments: dict, bearer: str) -> 
         shown,
         200,
         called.response,
-        _for_model(called.output),
+        _for_model(called.output, hide),
         elapsed_ms=elapsed,
     )

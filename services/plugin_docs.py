@@ -384,6 +384,24 @@ def _schema_of(parameter: dict, depth: int = 0) -> dict:
     return schema
 
 
+def typed_value(kind: str, text: str):
+    """`text` as a value of the JSON type `kind`; ValueError when it is not one."""
+    if kind == "integer":
+        return int(text)
+    if kind == "number":
+        return float(text)
+    if kind == "boolean":
+        if text.lower() not in ("true", "false"):
+            raise ValueError("true or false")
+        return text.lower() == "true"
+    if kind in ("object", "array"):
+        value = json.loads(text)
+        if not isinstance(value, dict if kind == "object" else list):
+            raise ValueError(f"a JSON {kind}")
+        return value
+    return text
+
+
 def _typed_default(kind: str, text: str):
     try:
         if kind == "integer":

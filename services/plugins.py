@@ -235,8 +235,12 @@ class Code:
         }
 
 
+def space_to_register_in(user: User, space_id):
+    return refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id")
+
+
 def register(user: User, space_id, ai_plugin: str, openapi: str, *, project_id=None) -> tuple[Plugin, str]:
-    space = refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id")
+    space = space_to_register_in(user, space_id)
     project = projects.in_space(user, project_id, space.id)
     code = Code.of(ai_plugin, openapi)
     logo = str(code.manifest.get("logo_url") or "")

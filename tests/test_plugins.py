@@ -30,6 +30,7 @@ from test_chat import (  # noqa: F401
 from test_memory import space_of
 
 from core import crypto
+from models.agent import Bot
 from models.plugin import DEBUG_PASSED, Plugin, PluginTool
 
 TOKEN = "svc-token-0123456789"
@@ -468,6 +469,82 @@ class TestAgentsUsePlugins:
         assert offered[0]["function"]["parameters"]["required"] == ["text"]
         assert json.loads(service.received[-1]["body"]) == {"text": "call mum"}
         assert json.loads(answering["messages"][-1]["content"]) == {"saved": {"text": "call mum"}}
+
+    def test_an_agents_own_parameter_defaults(self, alice, client, service, fake_server, fake_model_id):  # noqa: F811
+        plugin_id = made(alice, service.url)
+        bot_id = self._agent(alice, plugin_id, ["get_forecast"], model_info={"model_id": fake_model_id})
+        which = {"bot_id": bot_id, "plugin_id": plugin_id, "api_name": "get_forecast"}
+        shown = alice.post("/api/plugin_api/get_bot_default_params", which).json()
+        assert [(p["name"], p["local_default"], p["local_disable"]) for p in shown["request_params"]] == [
+            ("city", "", False),
+            ("days", "", False),
+            ("X-Units", "", False),
+        ]
+        assert [p["name"] for p in shown["response_params"]] == ["city", "high"]
+        settings = {
+            **which,
+            "request_params": [
+                {"name": "days", "type": 2, "location": 2, "local_default": "5", "local_disable": True},
+                {"name": "X-Units", "type": 1, "location": 4, "local_default": "imperial"},
+            ],
+            "response_params": [{"name": "high", "local_disable": True}],
+        }
+        before = Bot.get_by_id(int(bot_id)).draft_version
+        response = alice.post("/api/plugin_api/update_bot_default_params", settings)
+        assert response.json()["code"] == 0, response.text
+        assert Bot.get_by_id(int(bot_id)).draft_version == before + 1
+        shown = alice.post("/api/plugin_api/get_bot_default_params", which).json()
+        assert {p["name"]: (p["local_default"], p["local_disable"]) for p in shown["request_params"]} == {
+            "city": ("", False),
+            "days": ("5", True),
+            "X-Units": ("imperial", False),
+        }
+        assert [p["local_disable"] for p in shown["response_params"]] == [False, True]
+        # published with the agent: the model does not see days, the defaults are sent, high is hidden
+        alice.post("/v1/bot/publish", json={"bot_id": bot_id, "connector_ids": ["1024"]})
+        chat = final_chat(open_chat(alice, bot_id, 'tool:get_forecast:{"city": "Oslo", "days": 9}'))
+        assert chat["status"] == "completed", chat
+        offered = [r for r in fake_server.model.requests if r.get("tools")][-1]["tools"][0]["function"]
+        assert "days" not in offered["parameters"]["properties"]
+        assert offered["parameters"]["properties"]["X-Units"]["default"] == "imperial"
+        sent = service.received[-1]
+        assert sent["query"] == [("days", "5")] and sent["headers"]["x-units"] == "imperial"
+        answering = [r for r in fake_server.model.requests if r["messages"][-1]["role"] == "tool"][-1]
+        assert json.loads(answering["messages"][-1]["content"]) == {
+            "city": "Oslo",
+            "days": 5,
+            "units": "imperial",
+        }
+        # bad settings change nothing
+        version = Bot.get_by_id(int(bot_id)).draft_version
+        for params, field in (
+            ([{"name": "nope"}], "request_params[0].name"),
+            ([{"name": "days", "local_default": "many"}], "request_params[0].local_default"),
+            ([{"name": "city", "local_disable": True}], "request_params[0].local_disable"),
+        ):
+            bad = {**which, "request_params": params}
+            assert_error(alice.post("/api/plugin_api/update_bot_default_params", bad), 400, 109000000, field)
+        bad = {**which, "response_params": [{"name": "low", "local_disable": True}]}
+        assert_error(
+            alice.post("/api/plugin_api/update_bot_default_params", bad), 400, 109000000, "response_params[0]"
+        )
+        missing = {**which, "api_name": "no_such_tool"}
+        assert_error(
+            alice.post("/api/plugin_api/get_bot_default_params", missing), 404, 109000006, "api_name"
+        )
+        bob = register(client)
+        assert_error(bob.post("/api/plugin_api/update_bot_default_params", settings), 404, 100000002)
+        assert Bot.get_by_id(int(bot_id)).draft_version == version
+        assert_error(
+            alice.post("/api/plugin_api/delete_bot_default_params", {"bot_id": bot_id}),
+            400,
+            109000000,
+            "api_name",
+        )
+        # dropped: back to the plugin's own defaults
+        assert alice.post("/api/plugin_api/delete_bot_default_params", which).json()["code"] == 0
+        shown = alice.post("/api/plugin_api/get_bot_default_params", which).json()
+        assert all(not p["local_disable"] and p["local_default"] == "" for p in shown["request_params"])
 
     def test_binding_another_users_plugin_or_a_foreign_tool_is_refused(self, alice, client, service):
         bob = register(client)
@@ -923,3 +1000,148 @@ class TestMcpServers:
         plugin_id = self._plugin(alice, mcp_service)
         bob = register(client)
         assert_error(bob.post("/api/plugin_api/get_plugin_info", {"plugin_id": plugin_id}), 404, 109000005)
+
+
+def convert(account, data, **extra):
+    return account.post("/api/plugin_api/convert_to_openapi", {"data": data, **extra})
+
+
+def register_converted(account, converted: dict) -> str:
+    body = {
+        "space_id": space_of(account),
+        "ai_plugin": converted["ai_plugin"],
+        "openapi": converted["openapi"],
+    }
+    response = account.post("/api/plugin_api/register", body)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]["plugin_id"]
+
+
+class TestImport:
+    def test_a_swagger_2_document_becomes_a_plugin(self, alice, service):
+        host = service.url.removeprefix("http://").removesuffix("/api")
+        swagger = {
+            "swagger": "2.0",
+            "info": {"title": "Old weather", "version": "1.0", "description": "From Swagger"},
+            "host": host,
+            "basePath": "/api",
+            "schemes": ["http"],
+            "parameters": {"Days": {"name": "days", "in": "query", "type": "integer", "default": 3}},
+            "paths": {
+                "/forecast/{city}": {
+                    "get": {
+                        "operationId": "get_forecast",
+                        "parameters": [
+                            {"name": "city", "in": "path", "type": "string"},
+                            {"$ref": "#/parameters/Days"},
+                        ],
+                        "responses": {
+                            "200": {"description": "ok", "schema": {"$ref": "#/definitions/Forecast"}}
+                        },
+                    }
+                },
+                "/notes": {
+                    "post": {
+                        "parameters": [
+                            {"name": "note", "in": "body", "schema": {"$ref": "#/definitions/Note"}}
+                        ],
+                        "responses": {"200": {"description": "ok"}},
+                    }
+                },
+            },
+            "definitions": {
+                "Forecast": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}, "high": {"type": "number"}},
+                },
+                "Note": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+            },
+        }
+        converted = convert(alice, json.dumps(swagger)).json()
+        assert converted["code"] == 0, converted
+        assert converted["plugin_data_format"] == 4 and converted["duplicate_api_infos"] == []
+        manifest = json.loads(converted["ai_plugin"])
+        assert manifest["name_for_human"] == "Old weather" and manifest["name_for_model"] == "old_weather"
+        assert "#/components/schemas/Note" in converted["openapi"]
+        plugin_id = register_converted(alice, converted)
+        tools = tools_of(alice, plugin_id)
+        assert sorted(tools) == ["get_forecast", "post_notes"]
+        forecast = debug(alice, plugin_id, tools["get_forecast"]["api_id"], {"city": "Oslo"}).json()
+        assert service.received[-1]["query"] == [("days", "3")] and forecast["raw_req"]
+        note = debug(alice, plugin_id, tools["post_notes"]["api_id"], {"text": "from swagger"}).json()
+        assert note["success"] is True and json.loads(note["resp"]) == {"saved": {"text": "from swagger"}}
+
+    def test_a_postman_collection_becomes_a_plugin(self, alice, service):
+        collection = {
+            "info": {
+                "name": "Notes collection",
+                "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
+            },
+            "variable": [{"key": "base", "value": service.url}],
+            "item": [
+                {
+                    "name": "Notes",
+                    "item": [
+                        {
+                            "name": "Add note",
+                            "request": {
+                                "method": "POST",
+                                "header": [{"key": "Content-Type", "value": "application/json"}],
+                                "url": {"raw": "{{base}}/notes"},
+                                "body": {"mode": "raw", "raw": '{"text": "hello", "tags": ["a"]}'},
+                            },
+                        }
+                    ],
+                },
+                {"name": "Forecast", "request": {"method": "GET", "url": "{{base}}/forecast/:city?days=2"}},
+            ],
+        }
+        converted = convert(alice, json.dumps(collection)).json()
+        assert converted["code"] == 0 and converted["plugin_data_format"] == 3, converted
+        plugin_id = register_converted(alice, converted)
+        tools = tools_of(alice, plugin_id)
+        assert sorted(tools) == ["forecast", "notes_add_note"]
+        params = {p["name"]: (p["location"], p["type"]) for p in tools["notes_add_note"]["request_params"]}
+        assert params == {"text": (3, 1), "tags": (3, 5)}
+        assert {p["name"] for p in tools["forecast"]["request_params"]} == {"city", "days"}
+        note = debug(alice, plugin_id, tools["notes_add_note"]["api_id"], {"text": "via postman"}).json()
+        assert json.loads(note["resp"]) == {"saved": {"text": "via postman"}}
+
+    def test_curl_commands_become_a_plugin(self, alice, service):
+        commands = (
+            f"curl -s -X POST '{service.url}/notes' -H 'Content-Type: application/json' \\\n"
+            '  -d \'{"text": "hi", "count": 2}\'\n'
+            f"curl '{service.url}/forecast/Oslo?days=4' -H 'X-Units: metric'\n"
+        )
+        converted = convert(alice, commands, plugin_name="From curl").json()
+        assert converted["code"] == 0 and converted["plugin_data_format"] == 2, converted
+        plugin_id = register_converted(alice, converted)
+        tools = tools_of(alice, plugin_id)
+        assert sorted(tools) == ["get_api_forecast_oslo", "post_api_notes"]
+        notes = {p["name"]: p["type"] for p in tools["post_api_notes"]["request_params"]}
+        assert notes == {"text": 1, "count": 2}
+        forecast = {p["name"]: p["location"] for p in tools["get_api_forecast_oslo"]["request_params"]}
+        assert forecast == {"days": 2, "X-Units": 4}
+        # the same request twice: refused unless merged
+        twice = commands.splitlines()[2] + "\n" + commands.splitlines()[2]
+        assert_error(convert(alice, twice), 400, 109000003, "GET /api/forecast/Oslo (2 times)")
+        merged = convert(alice, twice, merge_same_paths=True).json()
+        assert merged["duplicate_api_infos"] == [{"method": "GET", "path": "/api/forecast/Oslo", "count": 2}]
+
+    def test_an_openapi_document_passes_through_and_bad_data_is_refused(self, alice, service):
+        passed = convert(alice, document(service.url), plugin_url="https://other.example.com").json()
+        assert passed["plugin_data_format"] == 1 and "https://other.example.com" in passed["openapi"]
+        assert_error(convert(alice, "just some words"), 400, 109000003, "data")
+        assert_error(convert(alice, "curl -F file=@x.png https://example.com/up"), 400, 109000007, "-F")
+        upload = {
+            "swagger": "2.0",
+            "info": {"title": "t", "version": "1"},
+            "host": "example.com",
+            "paths": {
+                "/up": {
+                    "post": {"parameters": [{"name": "f", "in": "formData", "type": "file"}], "responses": {}}
+                }
+            },
+        }
+        assert_error(convert(alice, json.dumps(upload)), 400, 109000007, "file upload")
+        assert_error(convert(alice, "curl"), 400, 109000003, "no URL")

@@ -221,7 +221,10 @@ class World:
 
         openapi = (
             "openapi: 3.0.1\ninfo: {title: t, version: v1}\nservers: [{url: 'https://tools.invalid'}]\n"
-            "paths:\n  /n:\n    post:\n      operationId: note\n      responses: {'200': {description: ok}}\n"
+            "paths:\n  /n:\n    post:\n      operationId: note\n"
+            "      requestBody:\n"
+            "        content: {application/json: {schema: {properties: {text: {type: string}}}}}\n"
+            "      responses: {'200': {description: ok}}\n"
         )
         body = {"space_id": self.get("space"), "ai_plugin": manifest(), "openapi": openapi}
         return self._ok(self.account.post("/api/plugin_api/register", body))["data"]["plugin_id"]
