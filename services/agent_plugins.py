@@ -15,7 +15,7 @@ from core import authz, errors
 from core.ids import parse_id
 from models.agent import Bot
 from models.identity import User
-from models.plugin import Plugin, PluginTool
+from models.plugin import Plugin, PluginTool, PluginVersion
 from services import agents, plugin_calls, plugin_docs, plugin_oauth, plugins, refs, tools
 
 
@@ -27,17 +27,43 @@ def _entries(config: dict) -> list[dict]:
     ]
 
 
+def _pinned_tools(plugins_by_id: dict[int, Plugin], pinned: dict) -> list[PluginTool]:
+    """The tools of the plugin versions a published agent was published with, as rows (not
+    saved) of a plugin whose server is the version's; auth stays the plugin's current one."""
+    version_ids = [parse_id(v) for k, v in pinned.items() if parse_id(k) in plugins_by_id]
+    rows = []
+    for version in PluginVersion.select().where(PluginVersion.id.in_([v for v in version_ids if v])):
+        current = plugins_by_id[version.plugin_id]
+        snapshot = version.snapshot or {}
+        plugin = Plugin(**{**current.__data__, "server_url": snapshot.get("server_url", current.server_url)})
+        for entry in snapshot.get("tools") or []:
+            if not entry.get("disabled"):
+                fields = {k: entry[k] for k in ("id", "name", "description", "method", "path", "operation")}
+                rows.append(PluginTool(plugin=plugin, **fields))
+    return rows
+
+
 def bound_tools(config: dict) -> list[tuple[Plugin, PluginTool]]:
-    """The bound tools that exist and are enabled, in the settings' order."""
+    """The bound tools that exist and are enabled, in the settings' order: for a published agent,
+    as they were in the plugin versions it was published with."""
     entries = _entries(config)
     if not entries:
         return []
     plugin_ids = {parse_id(e["plugin_id"]) for e in entries}
-    rows = list(
-        PluginTool.select(PluginTool, Plugin)
-        .join(Plugin)
-        .where(PluginTool.plugin.in_(plugin_ids), PluginTool.disabled == False)  # noqa: E712
+    pinned = config.get(agents.PLUGIN_VERSIONS_KEY) or {}
+    live_ids = {p for p in plugin_ids if str(p) not in pinned}
+    rows = (
+        list(
+            PluginTool.select(PluginTool, Plugin)
+            .join(Plugin)
+            .where(PluginTool.plugin.in_(live_ids), PluginTool.disabled == False)  # noqa: E712
+        )
+        if live_ids
+        else []
     )
+    if len(live_ids) < len(plugin_ids):
+        existing = {p.id: p for p in Plugin.select().where(Plugin.id.in_(plugin_ids - live_ids))}
+        rows += _pinned_tools(existing, pinned)
     by_id = {t.id: t for t in rows}
     by_name = {(t.plugin_id, t.name): t for t in rows}
     found, seen = [], set()

@@ -16,7 +16,7 @@ from models.db import db
 from models.identity import User
 from models.library import ShortcutCommand
 from models.llm import LlmModel
-from models.plugin import PluginTool
+from models.plugin import PluginTool, PluginVersion
 from services import model_registry, refs, variables
 from views.shortcut import shortcut_view
 
@@ -281,6 +281,23 @@ def duplicate(user: User, bot_id, space_id=None) -> Bot:
     return copy_bot
 
 
+PLUGIN_VERSIONS_KEY = "plugin_versions"  # in a published snapshot: the plugin versions it calls
+
+
+def _plugin_versions(config: dict) -> dict[str, str]:
+    """The latest published version of each bound plugin (plugins never published are called
+    as they are)."""
+    ids = {parse_id(e.get("plugin_id")) for e in config.get("plugin_info_list") or [] if isinstance(e, dict)}
+    ids.discard(None)
+    if not ids:
+        return {}
+    latest = {}
+    query = PluginVersion.select(PluginVersion.id, PluginVersion.plugin).where(PluginVersion.plugin.in_(ids))
+    for version in query.order_by(PluginVersion.id):
+        latest[str(version.plugin_id)] = str(version.id)
+    return latest
+
+
 def publish(user: User, bot_id, connector_ids: list[str], info: str = "", space_id=None) -> BotVersion:
     bot = load(user, bot_id, authz.WRITE, space_id)
     unknown = [c for c in connector_ids if parse_id(c) not in CONNECTORS]
@@ -289,11 +306,13 @@ def publish(user: User, bot_id, connector_ids: list[str], info: str = "", space_
             f"connectors must be among {sorted(CONNECTORS)}; got {', '.join(unknown) or 'none'}"
         )
     model_registry.usable(bot.config["model_info"]["model_id"])
+    snapshot = bot_info(bot)
+    snapshot[PLUGIN_VERSIONS_KEY] = _plugin_versions(bot.config)
     with db.atomic():
         version = BotVersion.create(
             bot=bot.id,
             creator=user.id,
-            snapshot=bot_info(bot),
+            snapshot=snapshot,
             connector_ids=sorted({int(c) for c in connector_ids}),
             draft_version=bot.draft_version,
             info=info,

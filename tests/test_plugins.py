@@ -458,6 +458,33 @@ class TestAgentsUsePlugins:
         assert "Oslo" in completed[2]["content"]
         assert service.received[-1]["path"] == "/api/forecast/Oslo"
 
+    def test_a_published_agent_calls_the_plugin_version_it_was_published_with(self, alice, service):
+        plugin_id = made(alice, service.url)
+        response = alice.post(
+            "/api/plugin_api/publish_plugin", {"plugin_id": plugin_id, "version_name": "v1.0.0"}
+        )
+        assert response.json()["code"] == 0, response.text
+        bot_id = self._agent(alice, plugin_id, ["get_forecast"])  # published with v1.0.0
+        # the plugin's draft moves to another path; the published agent keeps the version's
+        moved = (
+            document(service.url)
+            .replace("/forecast/{{city}}", "/moved/{{city}}")
+            .replace("/forecast/{city}", "/moved/{city}")
+        )
+        body = {"plugin_id": plugin_id, "ai_plugin": manifest(), "openapi": moved}
+        assert alice.post("/api/plugin_api/update", body).json()["code"] == 0
+        assert tools_of(alice, plugin_id)["get_forecast"]["path"] == "/moved/{city}"
+        events = open_chat(alice, bot_id, '/call get_forecast {"city": "Oslo"}')
+        completed = messages_of(events, "conversation.message.completed")
+        assert json.loads(completed[1]["content"])["city"] == "Oslo"
+        assert service.received[-1]["path"] == "/api/forecast/Oslo"
+        # both published again: the agent calls v1.0.1, whose path the service does not have
+        alice.post("/api/plugin_api/publish_plugin", {"plugin_id": plugin_id, "version_name": "v1.0.1"})
+        alice.post("/v1/bot/publish", json={"bot_id": bot_id, "connector_ids": ["1024"]})
+        events = open_chat(alice, bot_id, '/call get_forecast {"city": "Rome"}')
+        completed = messages_of(events, "conversation.message.completed")
+        assert json.loads(completed[1]["content"])["status"] == 404
+
     def test_an_openai_compatible_model_calls_it(self, alice, service, fake_server, fake_model_id):  # noqa: F811
         plugin_id = made(alice, service.url)
         bot_id = self._agent(alice, plugin_id, ["add_note"], model_info={"model_id": fake_model_id})
