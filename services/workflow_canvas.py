@@ -1,0 +1,260 @@
+"""Coze's workflow canvas (the `schema` string a workflow is saved as): nodes with numeric types as
+strings, their inputs as literals or references to earlier nodes' outputs, and the edges between
+their ports. This module reads a canvas into a checked graph and resolves input values; the
+engine (to come, services/workflow_engine) runs the graph.
+
+The format follows Coze Studio's exports, so a canvas from there is read unchanged: `nodes[]`
+{id, type, data{nodeMeta, inputs, outputs}, blocks[] (a loop's or a batch's inner nodes),
+edges[] (among those)}, and `edges[]` {sourceNodeID, targetNodeID, sourcePortID}."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+from core import errors
+
+START_ID, END_ID = "100001", "900001"
+# Coze's node type ids (backend/domain/workflow/entity/node_meta.go)
+START, END, LLM, PLUGIN, CODE, KNOWLEDGE = "1", "2", "3", "4", "5", "6"
+CONDITION, SUB_WORKFLOW, CUSTOM_SQL, OUTPUT, TEXT = "8", "9", "12", "13", "15"
+QUESTION, BREAK, SET_VARIABLE, LOOP, INTENT = "18", "19", "20", "21", "22"
+KNOWLEDGE_WRITE, BATCH, CONTINUE, INPUT, COMMENT, AGGREGATOR = "27", "28", "29", "30", "31", "32"
+VALUE_TYPES = ("string", "integer", "float", "boolean", "object", "list")
+MAX_NODES = 1000
+MAX_TEMPLATE_PATH = 20
+_TEMPLATE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+
+
+def _invalid(message: str) -> errors.ApiError:
+    return errors.WORKFLOW_INVALID_PARAM(message)
+
+
+@dataclasses.dataclass
+class Node:
+    id: str
+    type: str
+    title: str
+    data: dict
+    blocks: list[Node] = dataclasses.field(default_factory=list)
+    inner_edges: list[Edge] = dataclasses.field(default_factory=list)
+
+    @property
+    def inputs(self) -> dict:
+        return self.data.get("inputs") or {}
+
+    @property
+    def outputs(self) -> list[dict]:
+        return self.data.get("outputs") or []
+
+    @property
+    def parameters(self) -> list[dict]:
+        return self.inputs.get("inputParameters") or []
+
+
+@dataclasses.dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    source_port: str = ""
+    target_port: str = ""
+
+
+@dataclasses.dataclass
+class Canvas:
+    nodes: dict[str, Node]
+    edges: list[Edge]
+
+    def successors(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.source == node_id]
+
+    def predecessors(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.target == node_id]
+
+
+def parse(schema, where: str = "schema") -> Canvas:
+    """The canvas in `schema` (its JSON text, or the object), with every node id unique, every
+    edge between known nodes, and a Start and an End; 400 naming the place otherwise."""
+    if isinstance(schema, str):
+        try:
+            schema = json.loads(schema)
+        except ValueError as exc:
+            raise _invalid(f"{where}: not JSON ({exc})")
+    if not isinstance(schema, dict):
+        raise _invalid(f"{where}: must be an object with nodes and edges")
+    seen: set[str] = set()
+    nodes = _nodes(schema.get("nodes"), f"{where}.nodes", seen)
+    edges = _edges(schema.get("edges"), f"{where}.edges", nodes)
+    kinds = [n.type for n in nodes.values()]
+    if kinds.count(START) != 1 or kinds.count(END) != 1:
+        raise _invalid(f"{where}.nodes: a workflow has one Start (type 1) and one End (type 2) node")
+    return Canvas(nodes, edges)
+
+
+def _nodes(raw, where: str, seen: set[str], depth: int = 0) -> dict[str, Node]:
+    if not isinstance(raw, list):
+        raise _invalid(f"{where}: must be a list")
+    found: dict[str, Node] = {}
+    for index, item in enumerate(raw):
+        at = f"{where}[{index}]"
+        if not isinstance(item, dict):
+            raise _invalid(f"{at}: must be an object")
+        node_id, kind = str(item.get("id") or ""), str(item.get("type") or "")
+        if not node_id:
+            raise _invalid(f"{at}.id: required")
+        if node_id in seen:
+            raise _invalid(f"{at}.id: {node_id} is used twice")
+        if len(seen) >= MAX_NODES:
+            raise _invalid(f"{where}: at most {MAX_NODES} nodes")
+        seen.add(node_id)
+        data = item.get("data") or {}
+        if not isinstance(data, dict):
+            raise _invalid(f"{at}.data: must be an object")
+        title = str((data.get("nodeMeta") or {}).get("title") or node_id)
+        node = Node(node_id, kind, title, data)
+        if item.get("blocks"):
+            if depth >= 3:
+                raise _invalid(f"{at}.blocks: nested too deeply")
+            inner = _nodes(item["blocks"], f"{at}.blocks", seen, depth + 1)
+            node.blocks = list(inner.values())
+            node.inner_edges = _edges(item.get("edges") or [], f"{at}.edges", {**inner, node_id: node})
+        found[node_id] = node
+    return found
+
+
+def _edges(raw, where: str, nodes: dict[str, Node]) -> list[Edge]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise _invalid(f"{where}: must be a list")
+    edges = []
+    for index, item in enumerate(raw):
+        at = f"{where}[{index}]"
+        if not isinstance(item, dict):
+            raise _invalid(f"{at}: must be an object")
+        edge = Edge(
+            str(item.get("sourceNodeID") or ""),
+            str(item.get("targetNodeID") or ""),
+            str(item.get("sourcePortID") or ""),
+            str(item.get("targetPortID") or ""),
+        )
+        for end, node_id in (("sourceNodeID", edge.source), ("targetNodeID", edge.target)):
+            if node_id not in nodes:
+                raise _invalid(f"{at}.{end}: no node {node_id!r} on the canvas")
+        edges.append(edge)
+    return edges
+
+
+# --- values -----------------------------------------------------------------------------------------
+
+
+class Scope:
+    """What a node's inputs can refer to: earlier nodes' outputs by node id, and variables."""
+
+    def __init__(self, outputs: dict[str, dict] | None = None, variables: dict[str, dict] | None = None):
+        self.outputs = outputs if outputs is not None else {}
+        self.variables = variables or {}  # source (global_variable_app ...) -> {name: value}
+
+    def lookup(self, reference: dict, where: str):
+        source = reference.get("source") or "block-output"
+        if source == "block-output":
+            block = str(reference.get("blockID") or "")
+            if block not in self.outputs:
+                raise errors.WORKFLOW_EXECUTION_FAILED(
+                    f"{where}: node {block} has not run (or is not on the canvas)"
+                )
+            return _at_path(self.outputs[block], _path_of(reference), where)
+        values = self.variables.get(source) or {}
+        return _at_path(values, _path_of(reference), where)
+
+
+def _path_of(reference: dict) -> list[str]:
+    path = reference.get("path")
+    if isinstance(path, list) and path:
+        return [str(p) for p in path]
+    name = str(reference.get("name") or "")
+    return name.split(".") if name else []
+
+
+def _at_path(value, path: list[str], where: str):
+    for part in path[:MAX_TEMPLATE_PATH]:
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit():
+            index = int(part)
+            value = value[index] if index < len(value) else None
+        else:
+            return None
+    return value
+
+
+def typed(kind: str, value, where: str):
+    """A literal (often text from the canvas) as a value of the canvas type `kind`."""
+    if value is None:
+        return None
+    try:
+        if kind == "string":
+            return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if kind == "integer":
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value) if not isinstance(value, str) else int(value.strip())
+        if kind == "float":
+            return float(value)
+        if kind == "boolean":
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "false"):
+                return str(value).lower() == "true"
+            raise ValueError
+        if kind in ("object", "list"):
+            parsed = json.loads(value) if isinstance(value, str) else value
+            if not isinstance(parsed, dict if kind == "object" else list):
+                raise ValueError
+            return parsed
+    except (ValueError, TypeError):
+        raise errors.WORKFLOW_EXECUTION_FAILED(f"{where}: {str(value)[:100]!r} is not a valid {kind}")
+    return value
+
+
+def value_of(block_input: dict, scope: Scope, where: str):
+    """A BlockInput's value: a literal typed by its type, a reference's value, or an object
+    built from its schema's own inputs (object_ref)."""
+    kind = block_input.get("type") or "string"
+    value = block_input.get("value") or {}
+    mode = value.get("type")
+    if mode == "literal":
+        return typed(kind, value.get("content"), where)
+    if mode == "ref":
+        content = value.get("content") or {}
+        return scope.lookup(content if isinstance(content, dict) else {}, where)
+    if mode == "object_ref":
+        return {
+            field.get("name"): value_of(field.get("input") or {}, scope, f"{where}.{field.get('name')}")
+            for field in block_input.get("schema") or []
+            if isinstance(field, dict)
+        }
+    return None
+
+
+def inputs_of(node: Node, scope: Scope) -> dict:
+    """The node's inputParameters by name, resolved."""
+    return {
+        p.get("name"): value_of(p.get("input") or {}, scope, f"node {node.id} ({node.title}).{p.get('name')}")
+        for p in node.parameters
+        if isinstance(p, dict) and p.get("name")
+    }
+
+
+def render(template: str, values: dict) -> str:
+    """`{{name}}` and `{{name.field}}` replaced by the values (objects and lists as JSON)."""
+
+    def fill(match: re.Match) -> str:
+        parts = match.group(1).split(".")
+        found = _at_path(values, parts, "template")
+        if found is None:
+            return ""
+        return found if isinstance(found, str) else json.dumps(found, ensure_ascii=False)
+
+    return _TEMPLATE.sub(fill, template or "")
