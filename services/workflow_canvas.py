@@ -66,11 +66,18 @@ class Canvas:
     nodes: dict[str, Node]
     edges: list[Edge]
 
+    def __post_init__(self):
+        self._out: dict[str, list[Edge]] = {node_id: [] for node_id in self.nodes}
+        self._in: dict[str, list[Edge]] = {node_id: [] for node_id in self.nodes}
+        for edge in self.edges:
+            self._out[edge.source].append(edge)
+            self._in[edge.target].append(edge)
+
     def successors(self, node_id: str) -> list[Edge]:
-        return [e for e in self.edges if e.source == node_id]
+        return self._out.get(node_id, [])
 
     def predecessors(self, node_id: str) -> list[Edge]:
-        return [e for e in self.edges if e.target == node_id]
+        return self._in.get(node_id, [])
 
 
 def parse(schema, where: str = "schema") -> Canvas:

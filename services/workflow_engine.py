@@ -1,0 +1,329 @@
+"""The workflow engine: runs a canvas (services/workflow_canvas) as a graph. Every node whose
+incoming edges are all decided runs at once, so parallel branches really run in parallel; a node
+none of whose incoming edges was taken is skipped, and so are the edges out of it. Each node has
+its error setting (Coze's settingOnError): a timeout per attempt, retries, and on failure either
+fail the run, give its default output, or take its exception branch.
+
+Node kinds are handlers registered by type id; this module has the ones that need nothing but the
+canvas (Start, End, Condition, Text processing). The others (LLM, plugins, code, knowledge,
+databases, loops ...) register themselves from their own modules."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from collections.abc import Awaitable, Callable
+
+from core import errors
+from services import workflow_canvas as wc
+
+ERROR_PORT = "branch_error"
+THROW, DEFAULT_OUTPUT, EXCEPTION_BRANCH = 1, 2, 3
+WAITING, RUNNING, SUCCEEDED, FAILED, SKIPPED = "waiting", "running", "succeeded", "failed", "skipped"
+
+
+@dataclasses.dataclass
+class Outcome:
+    outputs: dict
+    port: str | None = None  # the branch taken (Condition, intent ...); None: the normal edges
+    answer: str | None = None  # the End node's answer text (useAnswerContent)
+
+
+Handler = Callable[["wc.Node", dict, "Run"], Awaitable[Outcome]]
+_handlers: dict[str, Handler] = {}
+
+
+def handles(*types: str):
+    def register(handler: Handler) -> Handler:
+        for kind in types:
+            _handlers[kind] = handler
+        return handler
+
+    return register
+
+
+class NodeError(Exception):
+    """A node failed; `code` is the error registry's code it reports."""
+
+    def __init__(self, message: str, code: int = 0):
+        super().__init__(message)
+        self.code = code or errors.WORKFLOW_EXECUTION_FAILED.code
+
+
+@dataclasses.dataclass
+class NodeResult:
+    node_id: str
+    node_type: str
+    title: str
+    status: str = WAITING
+    inputs: dict = dataclasses.field(default_factory=dict)
+    outputs: dict = dataclasses.field(default_factory=dict)
+    error: str = ""
+    attempts: int = 0
+    started: float = 0.0
+    ended: float = 0.0
+
+    @property
+    def elapsed_ms(self) -> int:
+        return int((self.ended - self.started) * 1000) if self.ended else 0
+
+
+class Run:
+    """One execution of a canvas with the Start node's inputs."""
+
+    def __init__(
+        self,
+        canvas: wc.Canvas,
+        inputs: dict,
+        *,
+        variables: dict | None = None,
+        on_node: Callable[[NodeResult], None] | None = None,
+    ):
+        self.canvas, self.inputs = canvas, inputs
+        self.scope = wc.Scope(variables=variables)
+        self.results = {n.id: NodeResult(n.id, n.type, n.title) for n in canvas.nodes.values()}
+        self.on_node = on_node
+        self.output: dict = {}
+        self.answer: str | None = None
+        self._decided: dict[wc.Edge, bool] = {}
+
+    async def execute(self) -> dict:
+        """The End node's output; NodeError when a node fails with nothing to handle it."""
+        pending: dict[asyncio.Task, str] = {}
+        started: set[str] = set()
+
+        def launch(candidates) -> None:
+            queue = list(candidates)
+            while queue:  # a skipped node decides its edges at once, which may ready others
+                node_id = queue.pop()
+                if node_id in started or not self._ready(node_id):
+                    continue
+                started.add(node_id)
+                if self._taken_into(node_id):
+                    pending[asyncio.create_task(self._run_node(self.canvas.nodes[node_id]))] = node_id
+                else:
+                    self._skip(node_id)
+                    queue.extend(edge.target for edge in self.canvas.successors(node_id))
+
+        launch(n.id for n in self.canvas.nodes.values() if n.type == wc.START)
+        try:
+            while pending:
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    node_id = pending.pop(task)
+                    task.result()  # a failure that ends the run is raised here
+                    launch(edge.target for edge in self.canvas.successors(node_id))
+        finally:
+            for task in pending:
+                task.cancel()
+        end = next(r for r in self.results.values() if r.node_type == wc.END)
+        if end.status != SUCCEEDED:
+            raise NodeError("the End node was not reached: no path to it was taken")
+        return self.output
+
+    def _ready(self, node_id: str) -> bool:
+        if self.canvas.nodes[node_id].type == wc.START:
+            return True
+        incoming = self.canvas.predecessors(node_id)
+        return bool(incoming) and all(edge in self._decided for edge in incoming)
+
+    def _taken_into(self, node_id: str) -> bool:
+        incoming = self.canvas.predecessors(node_id)
+        return not incoming or any(self._decided[edge] for edge in incoming)
+
+    def _skip(self, node_id: str) -> None:
+        self.results[node_id].status = SKIPPED
+        self.scope.outputs[node_id] = {}  # what refers to a branch not taken reads nothing
+        for edge in self.canvas.successors(node_id):
+            self._decided[edge] = False
+
+    def _decide(self, node_id: str, port: str | None) -> None:
+        for edge in self.canvas.successors(node_id):
+            if port is None:
+                self._decided[edge] = edge.source_port != ERROR_PORT
+            else:
+                self._decided[edge] = edge.source_port == port
+
+    def _notify(self, result: NodeResult) -> None:
+        if self.on_node is not None:
+            self.on_node(result)
+
+    async def _run_node(self, node: wc.Node) -> None:
+        result = self.results[node.id]
+        result.status, result.started = RUNNING, time.monotonic()
+        self._notify(result)
+        setting = node.inputs.get("settingOnError") or {}
+        handler = _handlers.get(node.type)
+        try:
+            if handler is None:
+                raise NodeError(f"node {node.id} ({node.title}): node type {node.type} is not supported")
+            result.inputs = wc.inputs_of(node, self.scope)
+            outcome = await self._attempts(node, handler, result, setting)
+        except (NodeError, errors.ApiError) as exc:
+            message = exc.msg if isinstance(exc, errors.ApiError) else str(exc)
+            code = exc.error.code if isinstance(exc, errors.ApiError) else exc.code
+            outcome = self._on_error(node, result, setting, message, code)
+        result.status, result.ended, result.outputs = SUCCEEDED, time.monotonic(), outcome.outputs
+        self.scope.outputs[node.id] = outcome.outputs
+        if outcome.answer is not None:
+            self.answer = outcome.answer
+        if node.type == wc.END:
+            self.output = outcome.outputs
+        self._decide(node.id, outcome.port)
+        self._notify(result)
+
+    async def _attempts(self, node: wc.Node, handler: Handler, result: NodeResult, setting: dict) -> Outcome:
+        retries = max(0, min(int(setting.get("retryTimes") or 0), 10))
+        timeout_ms = int(setting.get("timeoutMs") or 0)
+        for attempt in range(retries + 1):
+            result.attempts = attempt + 1
+            try:
+                work = handler(node, result.inputs, self)
+                if timeout_ms > 0:
+                    return await asyncio.wait_for(work, timeout_ms / 1000)
+                return await work
+            except TimeoutError:
+                failure = NodeError(f"node {node.id} ({node.title}): no result within {timeout_ms} ms")
+            except NodeError as exc:
+                failure = exc
+            if attempt == retries:
+                raise failure
+        raise AssertionError("unreachable")
+
+    def _on_error(self, node: wc.Node, result: NodeResult, setting: dict, message: str, code: int) -> Outcome:
+        process = int(setting.get("processType") or THROW) if setting.get("switch", True) else THROW
+        error_body = {"errorMessage": message, "errorCode": code}
+        if process == DEFAULT_OUTPUT:
+            try:
+                default = json.loads(setting.get("dataOnErr") or "{}")
+            except ValueError:
+                default = {}
+            return Outcome({**(default if isinstance(default, dict) else {}), "errorBody": error_body})
+        if process == EXCEPTION_BRANCH:
+            return Outcome({"errorBody": error_body}, port=ERROR_PORT)
+        result.status, result.ended, result.error = FAILED, time.monotonic(), message
+        self._notify(result)
+        raise NodeError(message, code)
+
+
+# --- nodes that need only the canvas -----------------------------------------------------------------
+
+
+@handles(wc.START)
+async def _start(node: wc.Node, inputs: dict, run: Run) -> Outcome:
+    values = {}
+    for variable in node.outputs:
+        name, kind = variable.get("name"), variable.get("type") or "string"
+        given = run.inputs.get(name)
+        if given is None and variable.get("defaultValue") not in (None, ""):
+            given = variable["defaultValue"]
+        if given is None:
+            if variable.get("required"):
+                raise errors.WORKFLOW_INVALID_PARAM(f"parameters.{name}: required")
+            continue
+        if kind in ("object", "list") and isinstance(given, dict | list):
+            values[name] = given
+        else:
+            values[name] = wc.typed(kind, given, f"parameters.{name}")
+    return Outcome(values)
+
+
+@handles(wc.END)
+async def _end(node: wc.Node, inputs: dict, run: Run) -> Outcome:
+    if node.inputs.get("terminatePlan") == "useAnswerContent":
+        content = ((node.inputs.get("content") or {}).get("value") or {}).get("content") or ""
+        answer = wc.render(str(content), inputs)
+        return Outcome({"output": answer}, answer=answer)
+    return Outcome(inputs)
+
+
+_OPERATORS: dict[int, Callable] = {
+    1: lambda a, b: a == b,
+    2: lambda a, b: a != b,
+    3: lambda a, b: _length(a) > _number(b),
+    4: lambda a, b: _length(a) >= _number(b),
+    5: lambda a, b: _length(a) < _number(b),
+    6: lambda a, b: _length(a) <= _number(b),
+    7: lambda a, b: a is not None and b is not None and _contains(a, b),
+    8: lambda a, b: not (a is not None and b is not None and _contains(a, b)),
+    9: lambda a, b: a in (None, "", [], {}),
+    10: lambda a, b: a not in (None, "", [], {}),
+    11: lambda a, b: a is True,
+    12: lambda a, b: a is False,
+    13: lambda a, b: _number(a) > _number(b),
+    14: lambda a, b: _number(a) >= _number(b),
+    15: lambda a, b: _number(a) < _number(b),
+    16: lambda a, b: _number(a) <= _number(b),
+}
+OR, AND = 1, 2
+
+
+def _number(value) -> float:
+    if isinstance(value, bool) or value is None:
+        raise NodeError(f"{value!r} is not a number to compare")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise NodeError(f"{str(value)[:100]!r} is not a number to compare")
+
+
+def _length(value) -> int:
+    return len(value) if isinstance(value, str | list | dict) else 0
+
+
+def _contains(container, item) -> bool:
+    if isinstance(container, str):
+        return str(item) in container
+    if isinstance(container, dict):
+        return item in container
+    return item in container if isinstance(container, list) else False
+
+
+@handles(wc.CONDITION)
+async def _condition(node: wc.Node, inputs: dict, run: Run) -> Outcome:
+    """The first branch whose conditions hold: ports "true", "true_1", ...; else "false"."""
+    for index, branch in enumerate(node.inputs.get("branches") or []):
+        condition = (branch or {}).get("condition") or {}
+        checks = []
+        for at, clause in enumerate(condition.get("conditions") or []):
+            where = f"node {node.id} ({node.title}).branches[{index}].conditions[{at}]"
+            operator = _OPERATORS.get(int(clause.get("operator") or 0))
+            if operator is None:
+                raise NodeError(f"{where}.operator: {clause.get('operator')!r} is not an operator")
+            left = wc.value_of((clause.get("left") or {}).get("input") or {}, run.scope, f"{where}.left")
+            right_input = (clause.get("right") or {}).get("input")
+            right = wc.value_of(right_input, run.scope, f"{where}.right") if right_input else None
+            checks.append(bool(operator(left, right)))
+        holds = any(checks) if int(condition.get("logic") or AND) == OR else bool(checks) and all(checks)
+        if holds:
+            return Outcome({}, port="true" if index == 0 else f"true_{index}")
+    return Outcome({}, port="false")
+
+
+@handles(wc.TEXT)
+async def _text(node: wc.Node, inputs: dict, run: Run) -> Outcome:
+    method = node.inputs.get("method") or "concat"
+    params = {
+        p.get("name"): wc.value_of(p.get("input") or {}, run.scope, f"node {node.id}.{p.get('name')}")
+        for p in (node.inputs.get("concatParams") or node.inputs.get("splitParams") or [])
+        if isinstance(p, dict)
+    }
+    if method == "concat":
+        joiner = params.get("arrayItemConcatChar") or ""
+        shown = {
+            name: joiner.join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
+            if isinstance(value, list)
+            else value
+            for name, value in inputs.items()
+        }
+        return Outcome({"output": wc.render(str(params.get("concatResult") or ""), shown)})
+    if method == "split":
+        text = inputs.get("String1") if "String1" in inputs else next(iter(inputs.values()), "")
+        separators = [s for s in params.get("delimiters") or [] if isinstance(s, str) and s]
+        pieces = [str(text or "")]
+        for separator in separators:
+            pieces = [part for piece in pieces for part in piece.split(separator)]
+        return Outcome({"output": pieces})
+    raise NodeError(f"node {node.id} ({node.title}).method: concat or split, not {method!r}")

@@ -1,0 +1,273 @@
+"""The workflow engine on canvases in Coze's format: values flow from node to node, branches are
+taken or skipped, ready nodes run together, and each error setting does what it says."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from test_workflow_canvas import literal, ref
+
+from services import workflow_canvas as wc
+from services import workflow_engine as engine
+
+
+def node(node_id: str, kind: str, inputs: dict | None = None, outputs: list | None = None) -> dict:
+    return {
+        "id": node_id,
+        "type": kind,
+        "data": {"nodeMeta": {"title": f"n{node_id}"}, "inputs": inputs or {}, "outputs": outputs or []},
+    }
+
+
+def edge(source: str, target: str, port: str = "") -> dict:
+    return {"sourceNodeID": source, "targetNodeID": target, "sourcePortID": port}
+
+
+def start(*names: tuple[str, str]) -> dict:
+    return node("100001", "1", outputs=[{"name": n, "type": t, "required": True} for n, t in names])
+
+
+def end_returning(**refs) -> dict:
+    return node(
+        "900001",
+        "2",
+        {
+            "terminatePlan": "returnVariables",
+            "inputParameters": [{"name": k, "input": v} for k, v in refs.items()],
+        },
+    )
+
+
+def run(schema: dict, inputs: dict) -> engine.Run:
+    job = engine.Run(wc.parse(schema), inputs)
+    asyncio.run(job.execute())
+    return job
+
+
+class Probe:
+    """A node type for the tests: waits, fails a number of times, and counts how many run at once."""
+
+    def __init__(self):
+        self.running = self.most = 0
+        self.calls: dict[str, int] = {}
+
+    async def __call__(self, node, inputs, job):
+        self.calls[node.id] = self.calls.get(node.id, 0) + 1
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            await asyncio.sleep(float(inputs.get("sleep") or 0))
+            if self.calls[node.id] <= int(inputs.get("fail_times") or 0):
+                raise engine.NodeError(f"node {node.id} failed on purpose")
+            return engine.Outcome({"value": f"{node.id}:{inputs.get('x', '')}"})
+        finally:
+            self.running -= 1
+
+
+@pytest.fixture
+def probe():
+    made = Probe()
+    engine._handlers["test-probe"] = made
+    yield made
+    engine._handlers.pop("test-probe")
+
+
+def test_values_flow_from_start_to_end_with_an_answer():
+    schema = {
+        "nodes": [
+            start(("city", "string"), ("days", "integer")),
+            node(
+                "900001",
+                "2",
+                {
+                    "terminatePlan": "useAnswerContent",
+                    "content": literal("{{city}} for {{days}} days"),
+                    "inputParameters": [
+                        {"name": "city", "input": ref("100001", "city")},
+                        {"name": "days", "input": ref("100001", "days", "integer")},
+                    ],
+                },
+            ),
+        ],
+        "edges": [edge("100001", "900001")],
+    }
+    job = run(schema, {"city": "Oslo", "days": "3"})
+    assert job.output == {"output": "Oslo for 3 days"} and job.answer == "Oslo for 3 days"
+    assert job.results["100001"].outputs == {"city": "Oslo", "days": 3}
+    with pytest.raises(Exception) as missing:
+        run(schema, {"city": "Oslo"})
+    assert "parameters.days: required" in str(missing.value)
+
+
+@pytest.mark.parametrize("number,taken", [(5, "big"), (1, "small")])
+def test_a_condition_takes_one_branch_and_skips_the_other(number, taken):
+    condition = {
+        "branches": [
+            {
+                "condition": {
+                    "logic": 2,
+                    "conditions": [
+                        {
+                            "operator": 13,
+                            "left": {"input": ref("100001", "n", "integer")},
+                            "right": {"input": literal(3, "integer")},
+                        }
+                    ],
+                }
+            }
+        ]
+    }
+    text = lambda node_id, word: node(
+        node_id,
+        "15",
+        {"method": "concat", "concatParams": [{"name": "concatResult", "input": literal(word)}]},
+    )  # noqa: E731
+    schema = {
+        "nodes": [
+            start(("n", "integer")),
+            node("2", "8", condition),
+            text("3", "big"),
+            text("4", "small"),
+            node(
+                "900001",
+                "2",
+                {
+                    "terminatePlan": "returnVariables",
+                    "inputParameters": [
+                        {"name": "big", "input": ref("3", "output")},
+                        {"name": "small", "input": ref("4", "output")},
+                    ],
+                },
+            ),
+        ],
+        "edges": [
+            edge("100001", "2"),
+            edge("2", "3", "true"),
+            edge("2", "4", "false"),
+            edge("3", "900001"),
+            edge("4", "900001"),
+        ],
+    }
+    job = run(schema, {"n": number})
+    assert job.output[taken] == taken
+    skipped = "4" if taken == "big" else "3"
+    assert (
+        job.results[skipped].status == engine.SKIPPED
+        and job.output[("small" if taken == "big" else "big")] is None
+    )
+
+
+def test_parallel_branches_run_at_the_same_time(probe):
+    branches = [str(10 + i) for i in range(10)]
+    schema = {
+        "nodes": [
+            start(),
+            *[
+                node(b, "test-probe", {"inputParameters": [{"name": "sleep", "input": literal("0.05")}]})
+                for b in branches
+            ],
+            end_returning(**{f"b{b}": ref(b, "value") for b in branches}),
+        ],
+        "edges": [*[edge("100001", b) for b in branches], *[edge(b, "900001") for b in branches]],
+    }
+    job = run(schema, {})
+    assert probe.most == 10 and job.output["b10"] == "10:"
+
+
+def _failing(process: int, **setting) -> dict:
+    inputs = {
+        "inputParameters": [{"name": "fail_times", "input": literal("5")}],
+        "settingOnError": {"switch": True, "processType": process, **setting},
+    }
+    return node("5", "test-probe", inputs)
+
+
+def test_a_failing_node_fails_the_run_by_default(probe):
+    schema = {
+        "nodes": [start(), _failing(1), end_returning(v=ref("5", "value"))],
+        "edges": [edge("100001", "5"), edge("5", "900001")],
+    }
+    with pytest.raises(engine.NodeError) as failed:
+        run(schema, {})
+    assert "failed on purpose" in str(failed.value)
+
+
+def test_a_failing_node_can_give_its_default_output(probe):
+    schema = {
+        "nodes": [
+            start(),
+            _failing(2, dataOnErr=json.dumps({"value": "fallback"})),
+            end_returning(v=ref("5", "value"), why=ref("5", "errorBody.errorMessage")),
+        ],
+        "edges": [edge("100001", "5"), edge("5", "900001")],
+    }
+    job = run(schema, {})
+    assert job.output == {"v": "fallback", "why": "node 5 failed on purpose"}
+
+
+def test_a_failing_node_can_take_its_exception_branch(probe):
+    recover = node(
+        "6",
+        "15",
+        {"method": "concat", "concatParams": [{"name": "concatResult", "input": literal("recovered")}]},
+    )
+    schema = {
+        "nodes": [start(), _failing(3), recover, end_returning(r=ref("6", "output"))],
+        "edges": [
+            edge("100001", "5"),
+            edge("5", "900001"),
+            edge("5", "6", "branch_error"),
+            edge("6", "900001"),
+        ],
+    }
+    job = run(schema, {})
+    assert job.output == {"r": "recovered"} and job.results["6"].status == engine.SUCCEEDED
+
+
+def test_retries_and_timeouts(probe):
+    flaky = node(
+        "5",
+        "test-probe",
+        {
+            "inputParameters": [{"name": "fail_times", "input": literal("2")}],
+            "settingOnError": {"retryTimes": 2},
+        },
+    )
+    schema = {
+        "nodes": [start(), flaky, end_returning(v=ref("5", "value"))],
+        "edges": [edge("100001", "5"), edge("5", "900001")],
+    }
+    job = run(schema, {})
+    assert job.output == {"v": "5:"} and job.results["5"].attempts == 3
+    slow = node(
+        "5",
+        "test-probe",
+        {"inputParameters": [{"name": "sleep", "input": literal("2")}], "settingOnError": {"timeoutMs": 50}},
+    )
+    schema["nodes"][1] = slow
+    with pytest.raises(engine.NodeError) as late:
+        run(schema, {})
+    assert "no result within 50 ms" in str(late.value)
+
+
+def test_text_split_and_an_unknown_node_type():
+    split = node(
+        "3",
+        "15",
+        {
+            "method": "split",
+            "inputParameters": [{"name": "String1", "input": ref("100001", "s")}],
+            "splitParams": [{"name": "delimiters", "input": literal('[",", ";"]', "list")}],
+        },
+    )
+    schema = {
+        "nodes": [start(("s", "string")), split, end_returning(parts=ref("3", "output"))],
+        "edges": [edge("100001", "3"), edge("3", "900001")],
+    }
+    assert run(schema, {"s": "a,b;c"}).output == {"parts": ["a", "b", "c"]}
+    schema["nodes"][1]["type"] = "999"
+    with pytest.raises(engine.NodeError) as unknown:
+        run(schema, {"s": "x"})
+    assert "node type 999 is not supported" in str(unknown.value)
