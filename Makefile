@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) -m bench.knowledge_eval
 	$(PY) -m bench.memory
 	$(PY) -m bench.plugin_calls
+	$(PY) -m bench.workflow_engine
 
 clean:
 	rm -rf $(VENV) node_modules
