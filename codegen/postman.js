@@ -344,6 +344,17 @@ const OVERRIDES = {
   get_dev_plugin_list: { body: { space_id: '{{spaceId}}', page: 1, size: 20 }, envelope: 'plugin_list' },
   debug_api: { body: { plugin_id: '{{pluginId}}', api_id: '{{pluginToolId}}', parameters: '{"text": "hello"}', operation: 1 }, envelope: 'success' },
   del_plugin: { body: { plugin_id: '{{pluginId}}' }, envelope: 'msg' },
+  workflow_create: {
+    body: { space_id: '{{spaceId}}', name: 'postman_flow', desc: 'Made by Postman', flow_mode: 0 },
+    remember: ["pm.collectionVariables.set('workflowId', body.data.workflow_id);"],
+  },
+  workflow_save: {
+    body: { workflow_id: '{{workflowId}}', submit_commit_id: '', schema: JSON.stringify({ nodes: [{ id: '100001', type: '1', data: { nodeMeta: { title: 'Start' }, outputs: [] } }, { id: '900001', type: '2', data: { nodeMeta: { title: 'End' }, inputs: { terminatePlan: 'returnVariables', inputParameters: [] } } }], edges: [{ sourceNodeID: '100001', targetNodeID: '900001' }] }) },
+  },
+  workflow_canvas: { body: { workflow_id: '{{workflowId}}' } },
+  workflow_update_meta: { body: { workflow_id: '{{workflowId}}', desc: 'Updated by Postman' } },
+  workflow_list: { body: { space_id: '{{spaceId}}', page: 1, size: 20 } },
+  workflow_delete: { body: { workflow_id: '{{workflowId}}' } },
   convert_to_openapi: {
     body: { space_id: '{{spaceId}}', plugin_name: 'Converted notes', data: "curl -X POST https://tools.invalid/notes -H 'Content-Type: application/json' -d '{\"text\": \"hi\"}'" },
     envelope: 'openapi',
@@ -436,7 +447,7 @@ const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
   // the import needs the csv the upload folder sends (upload_orders_csv)
   'get_table_schema', 'validate_table_schema', 'submit_table_import', 'get_import_progress', 'export_database',
-  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin', 'del_form_plugin'];
+  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin', 'del_form_plugin', 'workflow_delete'];
 const LAST = ['delete_bot', 'delete_copied_bot', 'delete_open_bot', 'logout'];
 
 function loadSpec() {
@@ -573,7 +584,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

@@ -12,7 +12,8 @@ from core.links import url_of
 from core.settings import get_settings
 from models.db import run_db
 from services import agent_plugins, chat, chat_runs, plugin_docs, plugin_import, plugins
-from views.plugin import api_info_view, creator_view, meta_info_view, playground_view
+from views.passport import creator_view
+from views.plugin import api_info_view, meta_info_view, playground_view
 
 # what the console's form asks for an OAuth plugin (Coze's get_oauth_schema): the oauth_info JSON
 OAUTH_SCHEMA = {

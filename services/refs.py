@@ -25,6 +25,7 @@ from models.library import PromptResource, ShortcutCommand
 from models.memory import MemoryDatabase
 from models.plugin import Plugin, PluginTool
 from models.project import Project
+from models.workflow import Workflow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,9 +67,9 @@ MESSAGE = Kind("message", errors.MESSAGE_NOT_FOUND, Message)
 CHAT = Kind("chat", errors.CHAT_NOT_FOUND, ChatRun)
 SHORTCUT = Kind("shortcut command", errors.SHORTCUT_NOT_FOUND, ShortcutCommand)
 PLUGIN_TOOL = Kind("tool", errors.PLUGIN_TOOL_NOT_FOUND, PluginTool)
+WORKFLOW = Kind("workflow", errors.WORKFLOW_NOT_FOUND, Workflow, space_of=lambda row: row.space_id)
 # Bound to agents and shortcuts before their modules exist: until then every id names nothing.
 ORGANIZATION = Kind("organization", errors.CORPORATION_NOT_FOUND)
-WORKFLOW = Kind("workflow", errors.WORKFLOW_NOT_FOUND)
 
 
 def _scope(kind: Kind, row) -> int:

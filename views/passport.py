@@ -7,6 +7,16 @@ def avatar_url(user) -> str:
     return f"/api/user/avatar/{user.avatar_key}" if user.avatar_key else ""
 
 
+def creator_view(user, caller_id: int) -> dict:
+    """Who made a plugin or a workflow, as Coze's Creator struct shows them."""
+    return {
+        "id": str(user.id),
+        "name": user.name,
+        "avatar_url": avatar_url(user),
+        "self": user.id == caller_id,
+    }
+
+
 def user_view(user) -> dict:
     return {
         "user_id_str": str(user.id),

@@ -8,10 +8,6 @@ METHODS = {"get": 1, "post": 2, "put": 3, "delete": 4, "patch": 5}
 MASK = "******"
 
 
-def creator_view(user, caller_id: int) -> dict:
-    return {"id": str(user.id), "name": user.name, "avatar_url": "", "self": user.id == caller_id}
-
-
 def meta_info_view(plugin, oauth_info: str = "") -> dict:
     """`oauth_info`: the OAuth payload as shown (its client secret masked)."""
     view = {

@@ -1,0 +1,107 @@
+"""Workflows at design time (/api/workflow_api/*)."""
+
+from __future__ import annotations
+
+from core.envelope import ok
+from core.links import url_of
+from services import workflows
+from views.workflow import NEVER_PUBLISHED, PUBLISHED, workflow_view
+
+
+def workflow_create(token_info, body):
+    workflow = workflows.create(
+        token_info["user"],
+        body["space_id"],
+        body["name"],
+        body.get("desc") or "",
+        icon_uri=body.get("icon_uri") or "",
+        flow_mode=body.get("flow_mode"),
+        project_id=body.get("project_id"),
+    )
+    return ok(
+        {
+            "workflow_id": str(workflow.id),
+            "name": workflow.name,
+            "url": url_of(workflow.icon_uri),
+            "status": NEVER_PUBLISHED,
+            "type": 0,
+        }
+    )
+
+
+def workflow_save(token_info, body):
+    workflow = workflows.save(
+        token_info["user"],
+        body["workflow_id"],
+        body.get("schema"),
+        space_id=body.get("space_id"),
+        name=body.get("name"),
+        description=body.get("desc"),
+        icon_uri=body.get("icon_uri"),
+    )
+    published = workflows.latest_version(workflow) is not None
+    return ok(
+        {
+            "name": workflow.name,
+            "url": url_of(workflow.icon_uri),
+            "status": PUBLISHED if published else NEVER_PUBLISHED,
+            "workflow_status": PUBLISHED if published else NEVER_PUBLISHED,
+        }
+    )
+
+
+def workflow_canvas(token_info, body):
+    user = token_info["user"]
+    workflow = workflows.load(user, body["workflow_id"], space_id=body.get("space_id"))
+    version = workflows.latest_version(workflow)
+    creator = workflows.creators([workflow])[workflow.creator_id]
+    return ok(
+        {
+            "workflow": workflow_view(workflow, creator, user.id, version is not None, with_schema=True),
+            "vcs_data": {
+                "submit_commit_id": workflow.commit_id,
+                "draft_commit_id": workflow.commit_id,
+                "can_edit": True,
+                "publish_commit_id": version.commit_id if version else "",
+            },
+            "is_bind_agent": workflows.bound_to_agents(workflow),
+            "workflow_version": version.version if version else "",
+        }
+    )
+
+
+def workflow_update_meta(token_info, body):
+    workflows.update_meta(
+        token_info["user"],
+        body["workflow_id"],
+        space_id=body.get("space_id"),
+        name=body.get("name"),
+        description=body.get("desc"),
+        icon_uri=body.get("icon_uri"),
+        flow_mode=body.get("flow_mode"),
+    )
+    return ok()
+
+
+def workflow_delete(token_info, body):
+    workflows.delete(token_info["user"], body["workflow_id"], body.get("space_id"))
+    return ok({"status": 0})
+
+
+def workflow_list(token_info, body):
+    user = token_info["user"]
+    rows, published, total = workflows.space_workflows(
+        user,
+        body["space_id"],
+        page=body.get("page", 1),
+        size=body.get("size", 20),
+        name=body.get("name") or "",
+        workflow_ids=body.get("workflow_ids"),
+        status=body.get("status"),
+        flow_mode=body.get("flow_mode"),
+        project_id=body.get("project_id"),
+        mine_only=bool(body.get("login_user_create")),
+    )
+    people = workflows.creators(rows)
+    listed = [workflow_view(w, people[w.creator_id], user.id, w.id in published) for w in rows]
+    return ok({"workflow_list": listed, "auth_list": [], "total": total})

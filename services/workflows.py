@@ -1,0 +1,209 @@
+"""Workflows at design time (Coze's /api/workflow_api/*): a space's drafts, each a canvas saved as
+the console sends it, and their published versions. A draft may be incomplete; it is checked
+(services/workflow_canvas) when it is validated, run or published."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from core import authz, errors
+from core.ids import new_id, parse_id
+from models import paging
+from models.db import write_transaction
+from models.identity import User
+from models.workflow import FLOW_CHATFLOW, FLOW_WORKFLOW, Workflow, WorkflowVersion
+from services import projects, refs
+
+MAX_SCHEMA = 1024 * 1024
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
+FLOW_MODES = (FLOW_WORKFLOW, FLOW_CHATFLOW)
+UNPUBLISHED, PUBLISHED = 1, 2  # workflow_list's status filter
+
+
+def _invalid(message: str) -> errors.ApiError:
+    return errors.WORKFLOW_INVALID_PARAM(message)
+
+
+def load(user: User, workflow_id, action: str = authz.READ, space_id=None) -> Workflow:
+    return refs.one_in_space(user, refs.WORKFLOW, workflow_id, space_id, action)
+
+
+def default_schema() -> str:
+    """A new draft: Start and End, not yet connected (as Coze's console makes it)."""
+    nodes = [
+        {
+            "id": "100001",
+            "type": "1",
+            "meta": {"position": {"x": 0, "y": 0}},
+            "data": {"nodeMeta": {"title": "Start"}, "outputs": []},
+        },
+        {
+            "id": "900001",
+            "type": "2",
+            "meta": {"position": {"x": 1000, "y": 0}},
+            "data": {
+                "nodeMeta": {"title": "End"},
+                "inputs": {"terminatePlan": "returnVariables", "inputParameters": []},
+            },
+        },
+    ]
+    return json.dumps({"nodes": nodes, "edges": []})
+
+
+def _name(raw, where: str = "name") -> str:
+    name = (raw or "").strip()
+    if not NAME.fullmatch(name):
+        raise _invalid(f"{where}: a letter, then letters, digits and _ (at most 100)")
+    return name
+
+
+def _icon(user: User, icon_uri, current: str = "") -> str:
+    return refs.file_uri(
+        user, icon_uri or "", field="icon_uri", current=current, invalid=errors.WORKFLOW_INVALID_PARAM
+    )
+
+
+def _flow_mode(raw) -> int:
+    mode = FLOW_WORKFLOW if raw is None else raw
+    if mode not in FLOW_MODES:
+        raise _invalid("flow_mode: 0 (workflow) or 3 (chatflow)")
+    return mode
+
+
+def create(
+    user: User, space_id, name: str, description: str, *, icon_uri="", flow_mode=None, project_id=None
+) -> Workflow:
+    space = refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id")
+    project = projects.in_space(user, project_id if project_id not in ("", "0") else None, space.id)
+    return Workflow.create(
+        space=space.id,
+        creator=user.id,
+        project_id=project,
+        name=_name(name),
+        description=description or "",
+        icon_uri=_icon(user, icon_uri),
+        flow_mode=_flow_mode(flow_mode),
+        schema_json=default_schema(),
+        commit_id=str(new_id()),
+    )
+
+
+def _schema_text(schema: str) -> str:
+    if len(schema.encode()) > MAX_SCHEMA:
+        raise _invalid(f"schema: at most {MAX_SCHEMA // 1024} KB")
+    try:
+        canvas = json.loads(schema)
+    except ValueError as exc:
+        raise _invalid(f"schema: not JSON ({exc})")
+    if not isinstance(canvas, dict) or not isinstance(canvas.get("nodes", []), list):
+        raise _invalid("schema: a canvas object ({nodes: [...], edges: [...]})")
+    if not isinstance(canvas.get("edges") or [], list):
+        raise _invalid("schema.edges: must be a list")
+    return schema
+
+
+def save(
+    user: User, workflow_id, schema: str | None, *, space_id=None, name=None, description=None, icon_uri=None
+) -> Workflow:
+    workflow = load(user, workflow_id, authz.WRITE, space_id)
+    changes: dict = {"commit_id": str(new_id()), "test_run_passed": False}
+    if schema is not None:
+        changes["schema_json"] = _schema_text(schema)
+    if name not in (None, ""):
+        changes["name"] = _name(name)
+    if description is not None:
+        changes["description"] = description
+    if icon_uri is not None:
+        changes["icon_uri"] = _icon(user, icon_uri, workflow.icon_uri)
+    return workflow.touch(**changes)
+
+
+def update_meta(
+    user: User, workflow_id, *, space_id=None, name=None, description=None, icon_uri=None, flow_mode=None
+) -> Workflow:
+    workflow = load(user, workflow_id, authz.WRITE, space_id)
+    changes: dict = {}
+    if name is not None:
+        changes["name"] = _name(name)
+    if description is not None:
+        changes["description"] = description
+    if icon_uri is not None:
+        changes["icon_uri"] = _icon(user, icon_uri, workflow.icon_uri)
+    if flow_mode is not None:
+        changes["flow_mode"] = _flow_mode(flow_mode)
+    return workflow.touch(**changes) if changes else workflow
+
+
+def delete(user: User, workflow_id, space_id=None) -> None:
+    workflow = load(user, workflow_id, authz.WRITE, space_id)
+    with write_transaction():
+        workflow.delete_instance()
+
+
+def latest_version(workflow: Workflow) -> WorkflowVersion | None:
+    return (
+        WorkflowVersion.select()
+        .where(WorkflowVersion.workflow == workflow.id)
+        .order_by(WorkflowVersion.id.desc())
+        .first()
+    )
+
+
+def space_workflows(
+    user: User,
+    space_id,
+    *,
+    page: int = 1,
+    size: int = 20,
+    name: str = "",
+    workflow_ids=None,
+    status=None,
+    flow_mode=None,
+    project_id=None,
+    mine_only: bool = False,
+) -> tuple[list[Workflow], set[int], int]:
+    """(a page of the space's workflows, the ids of those published, the total)."""
+    space = refs.one(user, refs.SPACE, space_id, field="space_id")
+    query = Workflow.select().where(Workflow.space == space.id)
+    if name:
+        query = query.where(Workflow.name.contains(name))
+    if workflow_ids:
+        query = query.where(Workflow.id.in_([parse_id(w) for w in workflow_ids if parse_id(w)] or [0]))
+    if flow_mode is not None:
+        query = query.where(Workflow.flow_mode == flow_mode)
+    if project_id not in (None, "", "0"):
+        query = query.where(Workflow.project_id == projects.in_space(user, project_id, space.id))
+    if mine_only:
+        query = query.where(Workflow.creator == user.id)
+    published = WorkflowVersion.select(WorkflowVersion.workflow).distinct()
+    if status == PUBLISHED:
+        query = query.where(Workflow.id.in_(published))
+    elif status == UNPUBLISHED:
+        query = query.where(Workflow.id.not_in(published))
+    listed = paging.page(query.order_by(Workflow.id.desc()), page, size, total=True)
+    ids = [w.id for w in listed.rows]
+    published_ids = {
+        v.workflow_id
+        for v in WorkflowVersion.select(WorkflowVersion.workflow).where(
+            WorkflowVersion.workflow.in_(ids or [0])
+        )
+    }
+    return listed.rows, published_ids, listed.total
+
+
+def creators(rows: list[Workflow]) -> dict[int, User]:
+    return {u.id: u for u in User.select().where(User.id.in_([w.creator_id for w in rows] or [0]))}
+
+
+def bound_to_agents(workflow: Workflow) -> bool:
+    from models.agent import Bot
+
+    for bot in Bot.select(Bot.config).where(Bot.space == workflow.space_id):
+        if any(
+            str(e.get("workflow_id")) == str(workflow.id)
+            for e in bot.config.get("workflow_info_list") or []
+            if isinstance(e, dict)
+        ):
+            return True
+    return False

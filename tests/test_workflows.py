@@ -1,0 +1,110 @@
+"""Workflows at design time through HTTP: create, the canvas, save, meta, the space's list and
+delete, and others' workflows not reachable."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import assert_error, register
+from test_memory import space_of
+
+from models.workflow import Workflow
+
+
+def create(account, name="weather_report", **extra):
+    body = {"space_id": space_of(account), "name": name, "desc": "Forecast for a city", **extra}
+    response = account.post("/api/workflow_api/create", body)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]["workflow_id"]
+
+
+def canvas_of(account, workflow_id) -> dict:
+    response = account.post("/api/workflow_api/canvas", {"workflow_id": workflow_id})
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def test_create_save_and_read_the_canvas(alice):
+    workflow_id = create(alice)
+    data = canvas_of(alice, workflow_id)
+    info = data["workflow"]
+    assert (info["name"], info["desc"], info["flow_mode"], info["status"]) == (
+        "weather_report",
+        "Forecast for a city",
+        0,
+        1,
+    )
+    nodes = json.loads(info["schema_json"])["nodes"]
+    assert [(n["id"], n["type"]) for n in nodes] == [("100001", "1"), ("900001", "2")]
+    first_commit = data["vcs_data"]["draft_commit_id"]
+    assert data["is_bind_agent"] is False and data["workflow_version"] == ""
+    schema = json.dumps({"nodes": nodes, "edges": [{"sourceNodeID": "100001", "targetNodeID": "900001"}]})
+    response = alice.post(
+        "/api/workflow_api/save", {"workflow_id": workflow_id, "schema": schema, "submit_commit_id": ""}
+    )
+    assert response.json()["code"] == 0, response.text
+    data = canvas_of(alice, workflow_id)
+    assert json.loads(data["workflow"]["schema_json"])["edges"] == [
+        {"sourceNodeID": "100001", "targetNodeID": "900001"}
+    ]
+    assert data["vcs_data"]["draft_commit_id"] != first_commit
+    stored = Workflow.get_by_id(int(workflow_id))
+    assert stored.schema_json == schema and stored.test_run_passed is False
+
+
+def test_meta_list_and_delete(alice):
+    first = create(alice, "first_flow")
+    second = create(alice, "chat_flow", flow_mode=3)
+    response = alice.post("/api/workflow_api/update_meta", {"workflow_id": first, "desc": "Changed"})
+    assert response.json()["code"] == 0
+    assert Workflow.get_by_id(int(first)).description == "Changed"
+    space = space_of(alice)
+    listed = alice.post("/api/workflow_api/workflow_list", {"space_id": space, "size": 100}).json()["data"]
+    names = [w["name"] for w in listed["workflow_list"]]
+    assert names.index("chat_flow") < names.index("first_flow") and listed["total"] >= 2
+    chatflows = alice.post(
+        "/api/workflow_api/workflow_list", {"space_id": space, "flow_mode": 3, "size": 100}
+    ).json()["data"]
+    assert second in [w["workflow_id"] for w in chatflows["workflow_list"]]
+    assert first not in [w["workflow_id"] for w in chatflows["workflow_list"]]
+    found = alice.post("/api/workflow_api/workflow_list", {"space_id": space, "name": "first_fl"}).json()[
+        "data"
+    ]
+    assert [w["workflow_id"] for w in found["workflow_list"]] == [first]
+    response = alice.post("/api/workflow_api/delete", {"workflow_id": first})
+    assert response.json()["data"] == {"status": 0}
+    assert Workflow.get_or_none(Workflow.id == int(first)) is None
+    assert_error(alice.post("/api/workflow_api/canvas", {"workflow_id": first}), 404, 720702004)
+
+
+def test_bad_input_changes_nothing(alice, client):
+    workflow_id = create(alice)
+    before = Workflow.get_by_id(int(workflow_id))
+    for schema, message in (
+        ("not json", "schema: not JSON"),
+        ('{"nodes": 3}', "schema: a canvas"),
+        ("[]", "schema: a canvas"),
+    ):
+        response = alice.post("/api/workflow_api/save", {"workflow_id": workflow_id, "schema": schema})
+        assert_error(response, 400, 720702001, message)
+    assert_error(
+        alice.post("/api/workflow_api/update_meta", {"workflow_id": workflow_id, "name": "9lives"}),
+        400,
+        720702001,
+        "name",
+    )
+    body = {"space_id": space_of(alice), "name": "has space", "desc": ""}
+    assert_error(alice.post("/api/workflow_api/create", body), 400, 720702001, "name")
+    after = Workflow.get_by_id(int(workflow_id))
+    assert (after.schema_json, after.commit_id, after.name) == (
+        before.schema_json,
+        before.commit_id,
+        before.name,
+    )
+    bob = register(client)
+    assert_error(bob.post("/api/workflow_api/canvas", {"workflow_id": workflow_id}), 404, 720702004)
+    assert_error(
+        bob.post("/api/workflow_api/save", {"workflow_id": workflow_id, "schema": "{}"}), 404, 720702004
+    )
+    assert_error(bob.post("/api/workflow_api/delete", {"workflow_id": workflow_id}), 404, 720702004)
+    assert Workflow.get_or_none(Workflow.id == int(workflow_id)) is not None
