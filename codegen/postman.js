@@ -352,6 +352,7 @@ const OVERRIDES = {
     body: { workflow_id: '{{workflowId}}', submit_commit_id: '', schema: JSON.stringify({ nodes: [{ id: '100001', type: '1', data: { nodeMeta: { title: 'Start' }, outputs: [] } }, { id: '900001', type: '2', data: { nodeMeta: { title: 'End' }, inputs: { terminatePlan: 'returnVariables', inputParameters: [] } } }], edges: [{ sourceNodeID: '100001', targetNodeID: '900001' }] }) },
   },
   workflow_canvas: { body: { workflow_id: '{{workflowId}}' } },
+  workflow_validate_tree: { body: { workflow_id: '{{workflowId}}' } },
   workflow_update_meta: { body: { workflow_id: '{{workflowId}}', desc: 'Updated by Postman' } },
   workflow_list: { body: { space_id: '{{spaceId}}', page: 1, size: 20 } },
   workflow_delete: { body: { workflow_id: '{{workflowId}}' } },

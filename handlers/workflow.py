@@ -105,3 +105,32 @@ def workflow_list(token_info, body):
     people = workflows.creators(rows)
     listed = [workflow_view(w, people[w.creator_id], user.id, w.id in published) for w in rows]
     return ok({"workflow_list": listed, "auth_list": [], "total": total})
+
+
+NODE_PROBLEM, PATH_PROBLEM = 1, 2  # Coze's ValidateErrorType
+LEVEL_ERROR = 1
+
+
+def _problem_view(problem) -> dict:
+    view = {
+        "message": problem.message,
+        "type": PATH_PROBLEM if problem.path else NODE_PROBLEM,
+        "level": LEVEL_ERROR,
+    }
+    if problem.node_id:
+        view["node_error"] = {"node_id": problem.node_id}
+    if problem.path:
+        view["path_error"] = {"start": problem.path[0], "end": problem.path[-1], "path": list(problem.path)}
+    return view
+
+
+def workflow_validate_tree(token_info, body):
+    user = token_info["user"]
+    found = workflows.validate(user, body["workflow_id"], body.get("schema"), body.get("space_id"))
+    workflow = workflows.load(user, body["workflow_id"])
+    report = {
+        "workflow_id": str(workflow.id),
+        "name": workflow.name,
+        "errors": [_problem_view(p) for p in found],
+    }
+    return ok([report])

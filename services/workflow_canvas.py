@@ -265,3 +265,125 @@ def render(template: str, values: dict) -> str:
         return found if isinstance(found, str) else json.dumps(found, ensure_ascii=False)
 
     return _TEMPLATE.sub(fill, template or "")
+
+
+# --- validation (validate_tree) ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    message: str
+    node_id: str = ""  # a node's problem
+    path: tuple[str, ...] = ()  # a path's problem (a cycle)
+
+
+def _reachable(start: str, step) -> set[str]:
+    seen, queue = {start}, [start]
+    while queue:
+        for nxt in step(queue.pop()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def _cycle(graph: Canvas) -> list[str]:
+    """A cycle among the top-level nodes, as the ids along it ([] when there is none)."""
+    state: dict[str, int] = {}
+    for root in graph.nodes:
+        if state.get(root):
+            continue
+        stack = [(root, iter(graph.successors(root)))]
+        trail = [root]
+        state[root] = 1
+        while stack:
+            node_id, edges = stack[-1]
+            edge = next(edges, None)
+            if edge is None:
+                state[node_id] = 2
+                stack.pop()
+                trail.pop()
+                continue
+            if state.get(edge.target) == 1:
+                return trail[trail.index(edge.target) :] + [edge.target]
+            if not state.get(edge.target):
+                state[edge.target] = 1
+                stack.append((edge.target, iter(graph.successors(edge.target))))
+                trail.append(edge.target)
+    return []
+
+
+def _references(block_input: dict, where: str):
+    """(reference, where) for every block-output reference in a BlockInput, objects included."""
+    value = (block_input or {}).get("value") or {}
+    if value.get("type") == "ref" and isinstance(value.get("content"), dict):
+        if (value["content"].get("source") or "block-output") == "block-output":
+            yield value["content"], block_input.get("type"), where
+    for field in (
+        (block_input or {}).get("schema") or [] if isinstance(block_input.get("schema"), list) else []
+    ):
+        if isinstance(field, dict) and isinstance(field.get("input"), dict):
+            yield from _references(field["input"], f"{where}.{field.get('name')}")
+
+
+COMPATIBLE = {("integer", "float"), ("integer", "string"), ("float", "string"), ("boolean", "string")}
+
+
+def problems(graph: Canvas) -> list[Problem]:
+    """What would stop the canvas from running as drawn: nodes not on a path from Start to End,
+    cycles (outside loops), references to nodes that do not run before, to outputs they do not
+    have, or of another type."""
+    found: list[Problem] = []
+    start = next(n.id for n in graph.nodes.values() if n.type == START)
+    end = next(n.id for n in graph.nodes.values() if n.type == END)
+    forward = _reachable(start, lambda n: [e.target for e in graph.successors(n)])
+    backward = _reachable(end, lambda n: [e.source for e in graph.predecessors(n)])
+    for node in graph.nodes.values():
+        if node.type != COMMENT and (node.id not in forward or node.id not in backward):
+            found.append(
+                Problem(f"node {node.id} ({node.title}) is not on a path from Start to End", node.id)
+            )
+    cycle = _cycle(graph)
+    if cycle:
+        found.append(
+            Problem(
+                f"the nodes {' -> '.join(cycle)} form a cycle (repeat work with a Loop node)",
+                path=tuple(cycle),
+            )
+        )
+    for node in graph.nodes.values():
+        upstream = _reachable(node.id, lambda n: [e.source for e in graph.predecessors(n)]) - {node.id}
+        inner = {b.id: b for b in node.blocks}
+        for parameter in node.parameters:
+            if not isinstance(parameter, dict):
+                continue
+            where = f"node {node.id} ({node.title}) input {parameter.get('name')}"
+            for reference, kind, at in _references(parameter.get("input") or {}, where):
+                block = str(reference.get("blockID") or "")
+                source = graph.nodes.get(block) or inner.get(block)
+                if source is None:
+                    found.append(
+                        Problem(f"{at}: refers to node {block!r}, which is not on the canvas", node.id)
+                    )
+                    continue
+                if block not in upstream and block not in inner:
+                    found.append(
+                        Problem(
+                            f"{at}: refers to node {block} ({source.title}), which does not run before it",
+                            node.id,
+                        )
+                    )
+                    continue
+                name = (_path_of(reference) or [""])[0]
+                declared = {o.get("name"): o.get("type") for o in source.outputs if isinstance(o, dict)}
+                if declared and name not in declared:
+                    found.append(
+                        Problem(f"{at}: node {block} ({source.title}) has no output {name!r}", node.id)
+                    )
+                    continue
+                given = declared.get(name) if len(_path_of(reference)) == 1 else None
+                if given and kind and given != kind and (given, kind) not in COMPATIBLE:
+                    found.append(
+                        Problem(f"{at}: is a {kind}, but node {block}'s {name} is a {given}", node.id)
+                    )
+    return found

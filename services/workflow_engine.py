@@ -44,6 +44,10 @@ def handles(*types: str):
     return register
 
 
+def supported(kind: str) -> bool:
+    return kind in _handlers
+
+
 class NodeError(Exception):
     """A node failed; `code` is the error registry's code it reports."""
 

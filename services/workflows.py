@@ -13,7 +13,7 @@ from models import paging
 from models.db import write_transaction
 from models.identity import User
 from models.workflow import FLOW_CHATFLOW, FLOW_WORKFLOW, Workflow, WorkflowVersion
-from services import projects, refs
+from services import projects, refs, workflow_canvas, workflow_engine
 
 MAX_SCHEMA = 1024 * 1024
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
@@ -207,3 +207,23 @@ def bound_to_agents(workflow: Workflow) -> bool:
         ):
             return True
     return False
+
+
+def validate(
+    user: User, workflow_id, schema: str | None = None, space_id=None
+) -> list[workflow_canvas.Problem]:
+    """What would stop the draft (or `schema`, unsaved) from running: [] when nothing."""
+    workflow = load(user, workflow_id, space_id=space_id)
+    try:
+        graph = workflow_canvas.parse(schema if schema not in (None, "") else workflow.schema_json)
+    except errors.ApiError as exc:
+        return [workflow_canvas.Problem(exc.msg)]
+    found = workflow_canvas.problems(graph)
+    for node in graph.nodes.values():
+        if node.type != workflow_canvas.COMMENT and not workflow_engine.supported(node.type):
+            found.append(
+                workflow_canvas.Problem(
+                    f"node {node.id} ({node.title}): node type {node.type} is not supported yet", node.id
+                )
+            )
+    return found

@@ -108,3 +108,94 @@ def test_bad_input_changes_nothing(alice, client):
     )
     assert_error(bob.post("/api/workflow_api/delete", {"workflow_id": workflow_id}), 404, 720702004)
     assert Workflow.get_or_none(Workflow.id == int(workflow_id)) is not None
+
+
+def _node(node_id, kind, inputs=None, outputs=None):
+    return {
+        "id": node_id,
+        "type": kind,
+        "data": {"nodeMeta": {"title": f"n{node_id}"}, "inputs": inputs or {}, "outputs": outputs or []},
+    }
+
+
+def _ref(block, name, kind="string"):
+    return {
+        "type": kind,
+        "value": {"type": "ref", "content": {"blockID": block, "name": name, "source": "block-output"}},
+    }
+
+
+def _validate(account, workflow_id, schema=None) -> list[dict]:
+    body = {"workflow_id": workflow_id, **({"schema": json.dumps(schema)} if schema is not None else {})}
+    response = account.post("/api/workflow_api/validate_tree", body)
+    assert response.status_code == 200, response.text
+    (report,) = response.json()["data"]
+    assert report["workflow_id"] == workflow_id
+    return report["errors"]
+
+
+def test_validate_tree_names_each_problem(alice):
+    workflow_id = create(alice)
+    # the new draft: Start and End not connected
+    problems = _validate(alice, workflow_id)
+    assert {p["node_error"]["node_id"] for p in problems} == {"100001", "900001"}
+    start = _node(
+        "100001", "1", outputs=[{"name": "city", "type": "string"}, {"name": "n", "type": "integer"}]
+    )
+    end = _node(
+        "900001",
+        "2",
+        {
+            "terminatePlan": "returnVariables",
+            "inputParameters": [{"name": "c", "input": _ref("100001", "city")}],
+        },
+    )
+    good = {"nodes": [start, end], "edges": [{"sourceNodeID": "100001", "targetNodeID": "900001"}]}
+    assert _validate(alice, workflow_id, good) == []
+    text = lambda node_id, ref: _node(
+        node_id,
+        "15",
+        {"method": "concat", "inputParameters": [{"name": "v", "input": ref}]},
+        [{"name": "output", "type": "string"}],
+    )  # noqa: E731
+    bad = {
+        "nodes": [
+            start,
+            text("2", _ref("3", "output")),  # 3 runs after 2
+            text("3", _ref("100001", "nope")),  # Start has no output "nope"
+            text("4", _ref("100001", "n", "boolean")),  # an integer is not a boolean
+            _node("5", "999"),  # not supported, and not connected
+            end,
+        ],
+        "edges": [
+            {"sourceNodeID": "100001", "targetNodeID": "2"},
+            {"sourceNodeID": "2", "targetNodeID": "3"},
+            {"sourceNodeID": "3", "targetNodeID": "4"},
+            {"sourceNodeID": "4", "targetNodeID": "900001"},
+            {"sourceNodeID": "4", "targetNodeID": "2"},
+        ],
+    }
+    messages = [p["message"] for p in _validate(alice, workflow_id, bad)]
+    assert any("2 -> 3 -> 4 -> 2" in m for m in messages), messages
+    parallel = {
+        "nodes": [start, text("2", _ref("3", "output")), text("3", _ref("100001", "city")), end],
+        "edges": [
+            {"sourceNodeID": "100001", "targetNodeID": "2"},
+            {"sourceNodeID": "100001", "targetNodeID": "3"},
+            {"sourceNodeID": "2", "targetNodeID": "900001"},
+            {"sourceNodeID": "3", "targetNodeID": "900001"},
+        ],
+    }
+    assert [p["message"] for p in _validate(alice, workflow_id, parallel)] == [
+        "node 2 (n2) input v: refers to node 3 (n3), which does not run before it"
+    ]
+    assert any("has no output 'nope'" in m for m in messages)
+    assert any("is a boolean, but node 100001's n is a integer" in m for m in messages)
+    assert any(m.startswith("node 5 (n5) is not on a path") for m in messages)
+    assert any("node type 999 is not supported" in m for m in messages)
+    path = next(p for p in _validate(alice, workflow_id, bad) if p["type"] == 2)["path_error"]
+    assert path["path"][0] == path["path"][-1]
+    broken = _validate(alice, workflow_id, {"nodes": [start]})
+    assert [p["message"] for p in broken] == [
+        "schema.nodes: a workflow has one Start (type 1) and one End (type 2) node"
+    ]
