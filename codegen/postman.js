@@ -353,6 +353,8 @@ const OVERRIDES = {
   },
   workflow_canvas: { body: { workflow_id: '{{workflowId}}' } },
   workflow_validate_tree: { body: { workflow_id: '{{workflowId}}' } },
+  workflow_publish: { body: { workflow_id: '{{workflowId}}', workflow_version: 'v1.0.0', version_description: 'From Postman', force: true } },
+  workflow_copy: { body: { workflow_id: '{{workflowId}}' }, remember: ["pm.collectionVariables.set('copiedWorkflowId', body.data.workflow_id);"] },
   workflow_update_meta: { body: { workflow_id: '{{workflowId}}', desc: 'Updated by Postman' } },
   workflow_list: { body: { space_id: '{{spaceId}}', page: 1, size: 20 } },
   workflow_delete: { body: { workflow_id: '{{workflowId}}' } },
@@ -434,6 +436,7 @@ const EXTRA = [
   ['delete_copied_bot', 'delete_bot', { body: { bot_id: '{{copiedBotId}}' } }],
   ['delete_open_bot', 'delete_bot', { body: { bot_id: '{{openBotId}}' } }],
   ['del_form_plugin', 'del_plugin', { body: { plugin_id: '{{formPluginId}}' }, envelope: 'msg' }],
+  ['delete_copied_workflow', 'workflow_delete', { body: { workflow_id: '{{copiedWorkflowId}}' } }],
   ['upload_orders_csv', 'upload_file', {
     formdata: [{ key: 'file', type: 'file', src: 'postman/fixtures/orders.csv' }],
     remember: ["pm.collectionVariables.set('csvFileId', body.data.id);"],
@@ -448,7 +451,7 @@ const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
   // the import needs the csv the upload folder sends (upload_orders_csv)
   'get_table_schema', 'validate_table_schema', 'submit_table_import', 'get_import_progress', 'export_database',
-  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin', 'del_form_plugin', 'workflow_delete'];
+  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin', 'del_form_plugin', 'workflow_delete', 'delete_copied_workflow'];
 const LAST = ['delete_bot', 'delete_copied_bot', 'delete_open_bot', 'logout'];
 
 function loadSpec() {
@@ -585,7 +588,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

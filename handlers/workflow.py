@@ -134,3 +134,22 @@ def workflow_validate_tree(token_info, body):
         "errors": [_problem_view(p) for p in found],
     }
     return ok([report])
+
+
+def workflow_publish(token_info, body):
+    version = workflows.publish(
+        token_info["user"],
+        body["workflow_id"],
+        space_id=body.get("space_id"),
+        version=body.get("workflow_version"),
+        description=body.get("version_description") or "",
+        force=bool(body.get("force")),
+    )
+    return ok(
+        {"workflow_id": str(version.workflow_id), "publish_commit_id": version.commit_id, "success": True}
+    )
+
+
+def workflow_copy(token_info, body):
+    workflow = workflows.copy(token_info["user"], body["workflow_id"], body.get("space_id"))
+    return ok({"workflow_id": str(workflow.id), "schema_type": 1})

@@ -30,7 +30,7 @@ def load(user: User, workflow_id, action: str = authz.READ, space_id=None) -> Wo
 
 
 def default_schema() -> str:
-    """A new draft: Start and End, not yet connected (as Coze's console makes it)."""
+    """A new draft: Start joined to End, so it runs (and publishes) before anything is added."""
     nodes = [
         {
             "id": "100001",
@@ -48,7 +48,7 @@ def default_schema() -> str:
             },
         },
     ]
-    return json.dumps({"nodes": nodes, "edges": []})
+    return json.dumps({"nodes": nodes, "edges": [{"sourceNodeID": "100001", "targetNodeID": "900001"}]})
 
 
 def _name(raw, where: str = "name") -> str:
@@ -227,3 +227,63 @@ def validate(
                 )
             )
     return found
+
+
+_VERSION = re.compile(r"v(\d{1,6})\.(\d{1,6})\.(\d{1,6})")
+
+
+def _version_key(name: str) -> tuple[int, int, int]:
+    found = _VERSION.fullmatch(name)
+    if not found:
+        raise errors.WORKFLOW_VERSION_INVALID(f"workflow_version: vX.Y.Z (got {name[:40]!r})")
+    return tuple(int(g) for g in found.groups())
+
+
+def publish(
+    user: User,
+    workflow_id,
+    *,
+    space_id=None,
+    version: str | None = None,
+    description: str = "",
+    force: bool = False,
+) -> WorkflowVersion:
+    workflow = load(user, workflow_id, authz.WRITE, space_id)
+    found = validate(user, workflow.id)
+    if found:
+        raise _invalid(f"schema: {found[0].message} (validate_tree lists every problem)")
+    if not workflow.test_run_passed and not force:
+        raise _invalid(
+            "the draft has not run to its end since it was saved: test_run it, or publish with force"
+        )
+    last = latest_version(workflow)
+    if version in (None, ""):
+        major, minor, patch = _version_key(last.version) if last else (1, 0, -1)
+        version = f"v{major}.{minor}.{patch + 1}"
+    wanted = _version_key(version)
+    if last is not None and wanted <= _version_key(last.version):
+        raise errors.WORKFLOW_VERSION_INVALID(f"workflow_version: must be greater than {last.version}")
+    return WorkflowVersion.create(
+        workflow=workflow.id,
+        creator=user.id,
+        version=version,
+        description=description or "",
+        schema_json=workflow.schema_json,
+        commit_id=workflow.commit_id,
+    )
+
+
+def copy(user: User, workflow_id, space_id=None) -> Workflow:
+    source = load(user, workflow_id, space_id=space_id)
+    refs.one(user, refs.SPACE, source.space_id, authz.WRITE, field="workflow_id")
+    return Workflow.create(
+        space=source.space_id,
+        creator=user.id,
+        project_id=source.project_id,
+        name=f"{source.name[:95]}_copy",
+        description=source.description,
+        icon_uri=source.icon_uri,
+        flow_mode=source.flow_mode,
+        schema_json=source.schema_json,
+        commit_id=str(new_id()),
+    )

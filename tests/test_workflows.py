@@ -136,8 +136,9 @@ def _validate(account, workflow_id, schema=None) -> list[dict]:
 
 def test_validate_tree_names_each_problem(alice):
     workflow_id = create(alice)
-    # the new draft: Start and End not connected
-    problems = _validate(alice, workflow_id)
+    assert _validate(alice, workflow_id) == []  # a new draft: Start joined to End
+    loose = json.loads(canvas_of(alice, workflow_id)["workflow"]["schema_json"])
+    problems = _validate(alice, workflow_id, {**loose, "edges": []})
     assert {p["node_error"]["node_id"] for p in problems} == {"100001", "900001"}
     start = _node(
         "100001", "1", outputs=[{"name": "city", "type": "string"}, {"name": "n", "type": "integer"}]
@@ -199,3 +200,45 @@ def test_validate_tree_names_each_problem(alice):
     assert [p["message"] for p in broken] == [
         "schema.nodes: a workflow has one Start (type 1) and one End (type 2) node"
     ]
+
+
+def test_publish_versions_and_copy(alice):
+    workflow_id = create(alice)
+    body = {"workflow_id": workflow_id, "force": True}
+    nodes = json.loads(canvas_of(alice, workflow_id)["workflow"]["schema_json"])["nodes"]
+    alice.post(
+        "/api/workflow_api/save",
+        {"workflow_id": workflow_id, "schema": json.dumps({"nodes": nodes, "edges": []})},
+    )
+    assert_error(alice.post("/api/workflow_api/publish", body), 400, 720702001, "not on a path")
+    schema = json.dumps({"nodes": nodes, "edges": [{"sourceNodeID": "100001", "targetNodeID": "900001"}]})
+    alice.post("/api/workflow_api/save", {"workflow_id": workflow_id, "schema": schema})
+    assert_error(
+        alice.post("/api/workflow_api/publish", {"workflow_id": workflow_id}), 400, 720702001, "test_run"
+    )
+    published = alice.post("/api/workflow_api/publish", body).json()["data"]
+    assert (
+        published["success"] is True
+        and published["publish_commit_id"] == canvas_of(alice, workflow_id)["vcs_data"]["draft_commit_id"]
+    )
+    data = canvas_of(alice, workflow_id)
+    assert data["workflow_version"] == "v1.0.0" and data["workflow"]["status"] == 3
+    assert_error(
+        alice.post("/api/workflow_api/publish", {**body, "workflow_version": "v0.9.0"}),
+        400,
+        777777769,
+        "greater than v1.0.0",
+    )
+    assert_error(
+        alice.post("/api/workflow_api/publish", {**body, "workflow_version": "1.2"}), 400, 777777769, "vX.Y.Z"
+    )
+    assert alice.post("/api/workflow_api/publish", {**body, "workflow_version": "v2.0.0"}).json()["code"] == 0
+    assert canvas_of(alice, workflow_id)["workflow_version"] == "v2.0.0"
+    listed = alice.post(
+        "/api/workflow_api/workflow_list", {"space_id": space_of(alice), "status": 2, "size": 100}
+    ).json()["data"]
+    assert workflow_id in [w["workflow_id"] for w in listed["workflow_list"]]
+    copied = alice.post("/api/workflow_api/copy", {"workflow_id": workflow_id}).json()["data"]["workflow_id"]
+    twin = Workflow.get_by_id(int(copied))
+    assert twin.name == "weather_report_copy" and twin.schema_json == schema
+    assert canvas_of(alice, copied)["workflow_version"] == ""  # a copy starts unpublished
