@@ -126,8 +126,7 @@ def _problem_view(problem) -> dict:
 
 def workflow_validate_tree(token_info, body):
     user = token_info["user"]
-    found = workflows.validate(user, body["workflow_id"], body.get("schema"), body.get("space_id"))
-    workflow = workflows.load(user, body["workflow_id"])
+    workflow, found = workflows.validate(user, body["workflow_id"], body.get("schema"), body.get("space_id"))
     report = {
         "workflow_id": str(workflow.id),
         "name": workflow.name,

@@ -384,6 +384,8 @@ def problems(graph: Canvas) -> list[Problem]:
                 given = declared.get(name) if len(_path_of(reference)) == 1 else None
                 if given and kind and given != kind and (given, kind) not in COMPATIBLE:
                     found.append(
-                        Problem(f"{at}: is a {kind}, but node {block}'s {name} is a {given}", node.id)
+                        Problem(
+                            f"{at}: is of type {kind}, but node {block}'s {name} is of type {given}", node.id
+                        )
                     )
     return found

@@ -211,11 +211,15 @@ def bound_to_agents(workflow: Workflow) -> bool:
 
 def validate(
     user: User, workflow_id, schema: str | None = None, space_id=None
-) -> list[workflow_canvas.Problem]:
-    """What would stop the draft (or `schema`, unsaved) from running: [] when nothing."""
+) -> tuple[Workflow, list[workflow_canvas.Problem]]:
+    """The workflow, and what would stop its draft (or `schema`, unsaved) from running."""
     workflow = load(user, workflow_id, space_id=space_id)
+    return workflow, problems_of(schema if schema not in (None, "") else workflow.schema_json)
+
+
+def problems_of(schema: str) -> list[workflow_canvas.Problem]:
     try:
-        graph = workflow_canvas.parse(schema if schema not in (None, "") else workflow.schema_json)
+        graph = workflow_canvas.parse(schema)
     except errors.ApiError as exc:
         return [workflow_canvas.Problem(exc.msg)]
     found = workflow_canvas.problems(graph)
@@ -249,7 +253,7 @@ def publish(
     force: bool = False,
 ) -> WorkflowVersion:
     workflow = load(user, workflow_id, authz.WRITE, space_id)
-    found = validate(user, workflow.id)
+    found = problems_of(workflow.schema_json)
     if found:
         raise _invalid(f"schema: {found[0].message} (validate_tree lists every problem)")
     if not workflow.test_run_passed and not force:

@@ -568,10 +568,19 @@ class TestAgentsUsePlugins:
             109000000,
             "api_name",
         )
+        # the tool named by its id reads the same settings
+        by_id = {**which, "api_id": tools_of(alice, plugin_id)["get_forecast"]["api_id"], "api_name": "label"}
+        named = alice.post("/api/plugin_api/get_bot_default_params", by_id).json()
+        assert {p["name"]: p["local_default"] for p in named["request_params"]}["days"] == "5"
         # dropped: back to the plugin's own defaults
         assert alice.post("/api/plugin_api/delete_bot_default_params", which).json()["code"] == 0
         shown = alice.post("/api/plugin_api/get_bot_default_params", which).json()
         assert all(not p["local_disable"] and p["local_default"] == "" for p in shown["request_params"])
+        # delete_bot drops every tool's settings of the agent
+        alice.post("/api/plugin_api/update_bot_default_params", settings)
+        dropped = {"bot_id": bot_id, "delete_bot": True}
+        assert alice.post("/api/plugin_api/delete_bot_default_params", dropped).json()["code"] == 0
+        assert Bot.get_by_id(int(bot_id)).config["plugin_param_defaults"] == {}
 
     def test_binding_another_users_plugin_or_a_foreign_tool_is_refused(self, alice, client, service):
         bob = register(client)

@@ -191,7 +191,7 @@ def test_validate_tree_names_each_problem(alice):
         "node 2 (n2) input v: refers to node 3 (n3), which does not run before it"
     ]
     assert any("has no output 'nope'" in m for m in messages)
-    assert any("is a boolean, but node 100001's n is a integer" in m for m in messages)
+    assert any("is of type boolean, but node 100001's n is of type integer" in m for m in messages)
     assert any(m.startswith("node 5 (n5) is not on a path") for m in messages)
     assert any("node type 999 is not supported" in m for m in messages)
     path = next(p for p in _validate(alice, workflow_id, bad) if p["type"] == 2)["path_error"]
