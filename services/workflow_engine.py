@@ -22,6 +22,9 @@ from services import workflow_canvas as wc
 ERROR_PORT = "branch_error"
 THROW, DEFAULT_OUTPUT, EXCEPTION_BRANCH = 1, 2, 3
 WAITING, RUNNING, SUCCEEDED, FAILED, SKIPPED = "waiting", "running", "succeeded", "failed", "skipped"
+INTERRUPTED = "interrupted"
+# Coze's interrupt event types (NodeEvent.type / InterruptType)
+QUESTION_EVENT, INPUT_EVENT = 2, 5
 
 
 @dataclasses.dataclass
@@ -48,6 +51,29 @@ def supported(kind: str) -> bool:
     return kind in _handlers
 
 
+class Interrupt(Exception):
+    """A node waits for the user (a question, an input form): the run stops when nothing else
+    can go on, and is resumed with the answer (Run.answers) by running it again from what was done."""
+
+    def __init__(self, kind: int, data: dict):
+        super().__init__(f"waiting for the user (event type {kind})")
+        self.kind, self.data = kind, data
+
+
+@dataclasses.dataclass
+class Waiting:
+    node_id: str
+    title: str
+    kind: int
+    data: dict
+
+
+class RunInterrupted(Exception):
+    def __init__(self, waiting: list[Waiting]):
+        super().__init__(f"{len(waiting)} node(s) wait for the user")
+        self.waiting = waiting
+
+
 class NodeError(Exception):
     """A node failed; `code` is the error registry's code it reports."""
 
@@ -68,6 +94,7 @@ class NodeResult:
     attempts: int = 0
     started: float = 0.0
     ended: float = 0.0
+    tokens: int = 0
 
     @property
     def elapsed_ms(self) -> int:
@@ -84,11 +111,22 @@ class Run:
         *,
         variables: dict | None = None,
         on_node: Callable[[NodeResult], None] | None = None,
+        on_message: Callable[[NodeResult, str, bool], None] | None = None,
+        done: dict[str, dict] | None = None,
+        answers: dict[str, str] | None = None,
+        context: dict | None = None,
     ):
+        """`done` has the outcomes ({outputs, port}) of nodes an earlier pass finished (a run
+        resumed after an interrupt): they are not run again. `answers` are the user's replies by
+        node id. `context` is what node kinds need from outside (the user, the space ...)."""
         self.canvas, self.inputs = canvas, inputs
         self.scope = wc.Scope(variables=variables)
         self.results = {n.id: NodeResult(n.id, n.type, n.title) for n in canvas.nodes.values()}
-        self.on_node = on_node
+        self.on_node, self.on_message = on_node, on_message
+        self.done: dict[str, dict] = dict(done or {})
+        self.answers = answers or {}
+        self.context = context or {}
+        self.waiting: list[Waiting] = []
         self.output: dict = {}
         self.answer: str | None = None
         self._decided: dict[wc.Edge, bool] = {}
@@ -122,6 +160,8 @@ class Run:
         finally:
             for task in pending:
                 task.cancel()
+        if self.waiting:
+            raise RunInterrupted(self.waiting)
         end = next(r for r in self.results.values() if r.node_type == wc.END)
         if end.status != SUCCEEDED:
             raise NodeError("the End node was not reached: no path to it was taken")
@@ -154,8 +194,19 @@ class Run:
         if self.on_node is not None:
             self.on_node(result)
 
+    def emit(self, node: wc.Node, content: str, finished: bool = True) -> None:
+        """A message for the user mid-run (Output nodes, the End node's answer, streamed LLM text)."""
+        if self.on_message is not None:
+            self.on_message(self.results[node.id], content, finished)
+
     async def _run_node(self, node: wc.Node) -> None:
         result = self.results[node.id]
+        earlier = self.done.get(node.id)
+        if earlier is not None:  # finished before the run was interrupted
+            outcome = Outcome(earlier.get("outputs") or {}, earlier.get("port"), earlier.get("answer"))
+            result.status, result.outputs = SUCCEEDED, outcome.outputs
+            self._finish(node, outcome)
+            return
         result.status, result.started = RUNNING, time.monotonic()
         self._notify(result)
         setting = node.inputs.get("settingOnError") or {}
@@ -165,18 +216,27 @@ class Run:
                 raise NodeError(f"node {node.id} ({node.title}): node type {node.type} is not supported")
             result.inputs = wc.inputs_of(node, self.scope)
             outcome = await self._attempts(node, handler, result, setting)
+        except Interrupt as waiting:
+            result.status, result.ended = INTERRUPTED, time.monotonic()
+            self.waiting.append(Waiting(node.id, node.title, waiting.kind, waiting.data))
+            self._notify(result)
+            return
         except (NodeError, errors.ApiError) as exc:
             message = exc.msg if isinstance(exc, errors.ApiError) else str(exc)
             code = exc.error.code if isinstance(exc, errors.ApiError) else exc.code
             outcome = self._on_error(node, result, setting, message, code)
         result.status, result.ended, result.outputs = SUCCEEDED, time.monotonic(), outcome.outputs
+        self.done[node.id] = {"outputs": outcome.outputs, "port": outcome.port, "answer": outcome.answer}
+        self._finish(node, outcome)
+        self._notify(result)
+
+    def _finish(self, node: wc.Node, outcome: Outcome) -> None:
         self.scope.outputs[node.id] = outcome.outputs
         if outcome.answer is not None:
             self.answer = outcome.answer
         if node.type == wc.END:
             self.output = outcome.outputs
         self._decide(node.id, outcome.port)
-        self._notify(result)
 
     async def _attempts(self, node: wc.Node, handler: Handler, result: NodeResult, setting: dict) -> Outcome:
         retries = max(0, min(int(setting.get("retryTimes") or 0), 10))
@@ -190,7 +250,7 @@ class Run:
                 return await work
             except TimeoutError:
                 failure = NodeError(f"node {node.id} ({node.title}): no result within {timeout_ms} ms")
-            except NodeError as exc:
+            except (NodeError, errors.ApiError) as exc:
                 failure = exc
             if attempt == retries:
                 raise failure
@@ -234,13 +294,107 @@ async def _start(node: wc.Node, inputs: dict, run: Run) -> Outcome:
     return Outcome(values)
 
 
+def _content(node: wc.Node, inputs: dict) -> str:
+    """The node's `content` template (End's answer, Output's message) with its inputs filled in."""
+    content = ((node.inputs.get("content") or {}).get("value") or {}).get("content") or ""
+    return wc.render(str(content), inputs)
+
+
 @handles(wc.END)
 async def _end(node: wc.Node, inputs: dict, run: Run) -> Outcome:
     if node.inputs.get("terminatePlan") == "useAnswerContent":
-        content = ((node.inputs.get("content") or {}).get("value") or {}).get("content") or ""
-        answer = wc.render(str(content), inputs)
+        answer = _content(node, inputs)
+        run.emit(node, answer)
         return Outcome({"output": answer}, answer=answer)
     return Outcome(inputs)
+
+
+@handles(wc.OUTPUT)
+async def _output(node: wc.Node, inputs: dict, run: Run) -> Outcome:
+    message = _content(node, inputs)
+    run.emit(node, message)
+    return Outcome({"output": message})
+
+
+# --- nodes that wait for the user ----------------------------------------------------------------
+
+OPTION_IDS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@handles(wc.QUESTION)
+async def _question(node: wc.Node, inputs: dict, run: Run) -> Outcome:
+    """Asks, then waits. A text answer is USER_RESPONSE (and, when the node extracts fields, the
+    fields of an answer given as a JSON object or as `name: value` lines); an option answer takes
+    the option's port ("branch_0" ...; "default" for anything else)."""
+    question = wc.render(str(node.inputs.get("question") or ""), inputs)
+    options = [
+        str((o or {}).get("name") or "")
+        for o in node.inputs.get("options") or []
+        if isinstance(o, dict) and (o.get("name") or "")
+    ]
+    if node.inputs.get("option_type") == "dynamic":
+        dynamic = node.inputs.get("dynamic_option") or {}
+        found = wc.value_of(dynamic, run.scope, f"node {node.id} ({node.title}).dynamic_option")
+        options = [str(o) for o in found] if isinstance(found, list) else options
+    by_option = node.inputs.get("answer_type") == "option"
+    if node.id not in run.answers:
+        content = {"question": question, "options": [{"name": o} for o in options]} if by_option else question
+        message = {"type": "question", "content_type": "option" if by_option else "text", "content": content}
+        raise Interrupt(QUESTION_EVENT, {"messages": [message], "question": question})
+    answer = run.answers[node.id]
+    if by_option:
+        if answer in options:
+            index = options.index(answer)
+            return Outcome(
+                {"optionId": OPTION_IDS[index % 26], "optionContent": answer}, port=f"branch_{index}"
+            )
+        return Outcome({"optionId": "other", "optionContent": answer}, port="default")
+    outputs = {"USER_RESPONSE": answer}
+    fields = [o for o in node.outputs if isinstance(o, dict) and o.get("name") != "USER_RESPONSE"]
+    if fields and node.inputs.get("extra_output"):
+        given = _fields_in(answer)
+        for field in fields:
+            name = field.get("name")
+            if name in given:
+                outputs[name] = wc.typed(field.get("type") or "string", given[name], f"answer.{name}")
+    return Outcome(outputs)
+
+
+def _fields_in(answer: str) -> dict:
+    try:
+        parsed = json.loads(answer)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        return parsed
+    found = {}
+    for line in answer.replace(",", "\n").splitlines():
+        name, colon, value = line.partition(":")
+        if colon and name.strip():
+            found[name.strip()] = value.strip()
+    return found
+
+
+@handles(wc.INPUT)
+async def _input(node: wc.Node, inputs: dict, run: Run) -> Outcome:
+    """Waits for a form: the answer is a JSON object of the node's outputs."""
+    if node.id not in run.answers:
+        raise Interrupt(INPUT_EVENT, {"content": node.inputs.get("outputSchema") or "[]"})
+    try:
+        given = json.loads(run.answers[node.id])
+    except ValueError:
+        raise NodeError(f"node {node.id} ({node.title}): the input must be a JSON object")
+    if not isinstance(given, dict):
+        raise NodeError(f"node {node.id} ({node.title}): the input must be a JSON object")
+    values = {}
+    for field in node.outputs:
+        name, kind = field.get("name"), field.get("type") or "string"
+        if given.get(name) is None:
+            if field.get("required"):
+                raise NodeError(f"node {node.id} ({node.title}): input {name} is required")
+            continue
+        values[name] = wc.typed(kind, given[name], f"input.{name}")
+    return Outcome(values)
 
 
 _OPERATORS: dict[int, Callable] = {

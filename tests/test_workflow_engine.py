@@ -271,3 +271,110 @@ def test_text_split_and_an_unknown_node_type():
     with pytest.raises(engine.NodeError) as unknown:
         run(schema, {"s": "x"})
     assert "node type 999 is not supported" in str(unknown.value)
+
+
+def question(node_id: str, text: str, **inputs) -> dict:
+    return node(
+        node_id,
+        "18",
+        {"question": text, "answer_type": "text", **inputs},
+        [{"name": "USER_RESPONSE", "type": "string"}, {"name": "age", "type": "integer"}],
+    )
+
+
+def test_a_question_interrupts_and_the_run_resumes_from_what_was_done(probe):
+    schema = {
+        "nodes": [
+            start(("city", "string")),
+            node("2", "test-probe"),
+            question(
+                "3",
+                "How old is {{who}}?",
+                extra_output=True,
+                inputParameters=[{"name": "who", "input": ref("100001", "city")}],
+            ),
+            end_returning(reply=ref("3", "USER_RESPONSE"), age=ref("3", "age", "integer")),
+        ],
+        "edges": [edge("100001", "2"), edge("2", "3"), edge("3", "900001")],
+    }
+    first = engine.Run(wc.parse(schema), {"city": "Oslo"})
+    with pytest.raises(engine.RunInterrupted) as stopped:
+        asyncio.run(first.execute())
+    [waiting] = stopped.value.waiting
+    assert (waiting.node_id, waiting.kind) == ("3", engine.QUESTION_EVENT)
+    assert waiting.data["messages"][0]["content"] == "How old is Oslo?"
+    assert (
+        first.results["3"].status == engine.INTERRUPTED and first.results["900001"].status == engine.WAITING
+    )
+    assert probe.calls == {"2": 1}
+    again = engine.Run(wc.parse(schema), {"city": "Oslo"}, done=first.done, answers={"3": '{"age": "41"}'})
+    assert asyncio.run(again.execute()) == {"reply": '{"age": "41"}', "age": 41}
+    assert probe.calls == {"2": 1}  # the probe's output came from the first pass
+
+
+def test_parallel_questions_both_wait_and_options_take_their_port():
+    chooser = node(
+        "3",
+        "18",
+        {"question": "Which?", "answer_type": "option", "options": [{"name": "tea"}, {"name": "coffee"}]},
+    )
+    schema = {
+        "nodes": [
+            start(),
+            question("2", "Name?"),
+            chooser,
+            node(
+                "4",
+                "13",
+                {
+                    "content": {"type": "string", "value": {"type": "literal", "content": "chose {{c}}"}},
+                    "inputParameters": [{"name": "c", "input": ref("3", "optionContent")}],
+                },
+            ),
+            end_returning(name=ref("2", "USER_RESPONSE"), picked=ref("3", "optionId")),
+        ],
+        "edges": [
+            edge("100001", "2"),
+            edge("100001", "3"),
+            edge("2", "900001"),
+            edge("3", "4", "branch_1"),
+            edge("3", "900001", "default"),
+            edge("4", "900001"),
+        ],
+    }
+    first = engine.Run(wc.parse(schema), {})
+    with pytest.raises(engine.RunInterrupted) as stopped:
+        asyncio.run(first.execute())
+    assert sorted(w.node_id for w in stopped.value.waiting) == ["2", "3"]
+    options = stopped.value.waiting[[w.node_id for w in stopped.value.waiting].index("3")].data
+    assert options["messages"][0]["content"]["options"] == [{"name": "tea"}, {"name": "coffee"}]
+    half = engine.Run(wc.parse(schema), {}, done=first.done, answers={"2": "Ada"})
+    with pytest.raises(engine.RunInterrupted) as still:
+        asyncio.run(half.execute())
+    assert [w.node_id for w in still.value.waiting] == ["3"]
+    said = []
+    last = engine.Run(
+        wc.parse(schema),
+        {},
+        done=half.done,
+        answers={"2": "Ada", "3": "coffee"},
+        on_message=lambda result, text, finished: said.append((result.node_id, text)),
+    )
+    assert asyncio.run(last.execute()) == {"name": "Ada", "picked": "B"}
+    assert said == [("4", "chose coffee")]
+
+
+def test_an_input_node_takes_a_json_object():
+    schema = {
+        "nodes": [
+            start(),
+            node("2", "30", {"outputSchema": "[]"}, [{"name": "n", "type": "integer", "required": True}]),
+            end_returning(n=ref("2", "n", "integer")),
+        ],
+        "edges": [edge("100001", "2"), edge("2", "900001")],
+    }
+    with pytest.raises(engine.RunInterrupted):
+        asyncio.run(engine.Run(wc.parse(schema), {}).execute())
+    assert asyncio.run(engine.Run(wc.parse(schema), {}, answers={"2": '{"n": "7"}'}).execute()) == {"n": 7}
+    with pytest.raises(engine.NodeError, match="input n is required"):
+        asyncio.run(engine.Run(wc.parse(schema), {}, answers={"2": "{}"}).execute())
