@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) -m bench.memory
 	$(PY) -m bench.plugin_calls
 	$(PY) -m bench.workflow_engine
+	$(PY) -m bench.workflow_runs
 
 clean:
 	rm -rf $(VENV) node_modules

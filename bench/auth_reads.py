@@ -9,11 +9,8 @@ Needs wrk (apt-get install wrk). Uses its own SQLite data directory (or DATABASE
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -21,22 +18,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import start_uvicorn  # noqa: E402
+from bench.harness import migrate, run_wrk, server_env, start_uvicorn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = 'wrk.method = "POST"\nwrk.headers["Authorization"] = "Bearer {token}"\n'
-
-
-def run_wrk(url: str, script: Path, seconds: int, connections: int) -> float:
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-    ).stdout
-    if "Non-2xx" in out:
-        raise SystemExit("wrk saw errors:\n" + out)
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
 def main() -> None:
@@ -50,17 +35,8 @@ def main() -> None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
 
     data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-"))
-    env = {
-        **os.environ,
-        "COZEPLUS_DATA_DIR": str(data_dir),
-        "COZEPLUS_ADMIN_PASSWORD": "bench-password-1",
-        "COZEPLUS_LOG_LEVEL": "WARNING",
-        "COZEPLUS_LOG_REQUESTS": "1" if args.log_requests else "0",
-        "PYTHONPATH": str(ROOT),
-    }
-    subprocess.run(
-        [sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True
-    )
+    env = server_env(data_dir, COZEPLUS_LOG_REQUESTS="1" if args.log_requests else "0")
+    migrate(env)
     ours, ours_url = start_uvicorn("core.asgi:create", env, cwd=ROOT)
     bare, bare_url = start_uvicorn("bench.bare_app:create", env, cwd=ROOT)
     try:

@@ -30,13 +30,11 @@ from pathlib import Path
 import httpx
 import uvloop
 
-from bench.harness import free_port, start_uvicorn
+from bench.harness import PASSWORD, ROOT, free_port, migrate, server_env, start_uvicorn
 
-ROOT = Path(__file__).resolve().parent.parent
 DELTA = b"event:conversation.message.delta"
 MODEL_DELTA = b'"content": "tok "'
 DONE_MARKERS = (b"event:done", b"data: [DONE]")
-PASSWORD = "bench-password-1"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -298,19 +296,10 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-"))
     short_port, long_port = free_port(), free_port()
     short_url, long_url = (f"http://127.0.0.1:{port}/v1" for port in (short_port, long_port))
-    env = {
-        **os.environ,
-        "COZEPLUS_DATA_DIR": str(data_dir),
-        "COZEPLUS_ADMIN_PASSWORD": PASSWORD,
-        "COZEPLUS_LOG_LEVEL": "WARNING",
-        "COZEPLUS_LOG_REQUESTS": "0",
-        "PYTHONPATH": str(ROOT),
-        "BENCH_MODEL_URL": short_url,
-        "COZEPLUS_OUTBOUND_ALLOW": "127.0.0.1",
-    }  # the fake model
-    subprocess.run(
-        [sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True
-    )
+    env = server_env(
+        data_dir, BENCH_MODEL_URL=short_url, COZEPLUS_OUTBOUND_ALLOW="127.0.0.1"
+    )  # the fake model
+    migrate(env)
     # The servers measured get CPU 0 to themselves; this load generator and the fake models share
     # the others (with a single CPU, everything shares it and the figures say less).
     cpus = sorted(os.sched_getaffinity(0))

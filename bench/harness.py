@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench-password-1"
+
+
+def server_env(data_dir: Path, **extra: str) -> dict:
+    """The environment of a benchmark's cozeplus: its own data directory, the admin's password,
+    quiet logs; `extra` adds to it (COZEPLUS_LOG_REQUESTS="1" turns the access log back on)."""
+    return {
+        **os.environ,
+        "COZEPLUS_DATA_DIR": str(data_dir),
+        "COZEPLUS_ADMIN_PASSWORD": PASSWORD,
+        "COZEPLUS_LOG_LEVEL": "WARNING",
+        "COZEPLUS_LOG_REQUESTS": "0",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
+def migrate(env: dict) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
 
 
 def free_port() -> int:
@@ -47,3 +73,16 @@ def start_uvicorn(
             time.sleep(0.05)
     proc.kill()
     raise SystemExit(f"{factory} did not start: {proc.stderr.read1().decode()}")
+
+
+def run_wrk(url: str, script: Path, seconds: int, connections: int) -> float:
+    """Requests per second wrk measured (one thread); any non-2xx answer stops the benchmark."""
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
+    if "Non-2xx" in out:
+        raise SystemExit("wrk saw errors:\n" + out)
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))

@@ -37,8 +37,6 @@ import os
 import random
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,10 +44,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from bench.harness import start_uvicorn
+from bench.harness import PASSWORD, ROOT, migrate, server_env, start_uvicorn
 
-ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "bench-password-1"
 CATEGORIES = 1000
 FIELDS = [
     {"name": "sku", "type": 1, "must_required": True},
@@ -243,21 +239,11 @@ def main() -> None:
 
     url, drop = bench_database(os.environ.get("DATABASE_URL", ""))
     data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-memory-"))
-    env = {
-        **os.environ,
-        "COZEPLUS_DATA_DIR": str(data_dir),
-        "COZEPLUS_ADMIN_PASSWORD": PASSWORD,
-        "COZEPLUS_LOG_LEVEL": "WARNING",
-        "COZEPLUS_LOG_REQUESTS": "0",
-        "COZEPLUS_MEMORY_MAX_ROWS": str(args.rows * 2),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = server_env(data_dir, COZEPLUS_MEMORY_MAX_ROWS=str(args.rows * 2))
     env.pop("DATABASE_URL", None)
     if url:
         env["DATABASE_URL"] = url
-    subprocess.run(
-        [sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True
-    )
+    migrate(env)
     # the servers measured get CPU 0; this client and the direct statements the other
     cpus = sorted(os.sched_getaffinity(0))
     server_cpus, client_cpus = ({cpus[0]}, set(cpus[1:])) if len(cpus) > 1 else (set(cpus), set(cpus))

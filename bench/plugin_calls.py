@@ -22,18 +22,14 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.harness import start_uvicorn
+from bench.harness import PASSWORD, ROOT, migrate, server_env, start_uvicorn
 
-ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "bench-password-1"
 TOKEN = "bench-service-token"
 MANIFEST = {
     "schema_version": "v1",
@@ -80,22 +76,12 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-plugins-"))
-    env = {
-        **os.environ,
-        "COZEPLUS_DATA_DIR": str(data_dir),
-        "COZEPLUS_ADMIN_PASSWORD": PASSWORD,
-        "COZEPLUS_LOG_LEVEL": "WARNING",
-        "COZEPLUS_LOG_REQUESTS": "0",
-        "COZEPLUS_OUTBOUND_ALLOW": "127.0.0.1",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = server_env(data_dir, COZEPLUS_OUTBOUND_ALLOW="127.0.0.1")
     env.pop("DATABASE_URL", None)
     os.environ.update(
         {k: env[k] for k in ("COZEPLUS_DATA_DIR", "COZEPLUS_OUTBOUND_ALLOW", "COZEPLUS_LOG_LEVEL")}
     )
-    subprocess.run(
-        [sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True
-    )
+    migrate(env)
     cpus = sorted(os.sched_getaffinity(0))
     server_cpus, client_cpus = ({cpus[0]}, set(cpus[1:])) if len(cpus) > 1 else (set(cpus), set(cpus))
     os.sched_setaffinity(0, client_cpus)

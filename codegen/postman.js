@@ -44,6 +44,19 @@ function waitForDocument(variable = 'documentId') {
     "poll(100);",
   ];
 }
+// A pre-request script that polls until the remembered test run has ended (executeStatus not 1).
+function waitForRun() {
+  return [
+    "const poll = (tries) => pm.sendRequest({",
+    "  url: pm.variables.get('baseUrl') + '/api/workflow_api/get_process?workflow_id=' + pm.variables.get('workflowId') + '&execute_id=' + pm.variables.get('executeId'),",
+    "  header: { Authorization: 'Bearer ' + pm.variables.get('bearerToken') },",
+    "}, (error, response) => {",
+    "  const status = error ? 1 : response.json().data.executeStatus;",
+    "  if (status === 1 && tries > 0) setTimeout(() => poll(tries - 1), 100);",
+    "});",
+    "poll(100);",
+  ];
+}
 const OVERRIDES = {
   email_login_seed: { body: ADMIN_LOGIN_BODY, remember: REMEMBER_TOKEN, auth: 'none' },
   email_register: {
@@ -358,6 +371,17 @@ const OVERRIDES = {
   workflow_update_meta: { body: { workflow_id: '{{workflowId}}', desc: 'Updated by Postman' } },
   workflow_list: { body: { space_id: '{{spaceId}}', page: 1, size: 20 } },
   workflow_delete: { body: { workflow_id: '{{workflowId}}' } },
+  workflow_test_run: { body: { workflow_id: '{{workflowId}}', input: {} }, remember: ["pm.collectionVariables.set('executeId', body.data.execute_id);"] },
+  workflow_get_process: { query: { workflow_id: '{{workflowId}}', execute_id: '{{executeId}}' }, prerequest: waitForRun() },
+  workflow_test_resume: { body: { workflow_id: '{{workflowId}}', execute_id: '{{executeId}}', event_id: '1', data: 'x' }, refused: { status: 409, code: 720702021 } },
+  workflow_cancel: { body: { execute_id: '{{executeId}}' }, refused: { status: 409, code: 720702021 } },
+  workflow_node_execute_history: { query: { workflow_id: '{{workflowId}}', execute_id: '{{executeId}}', node_id: '100001' } },
+  open_workflow_run: { body: { workflow_id: '{{workflowId}}', parameters: {} }, envelope: 'execute_id', remember: ["pm.collectionVariables.set('openExecuteId', body.execute_id);"] },
+  open_workflow_stream_run: { body: { workflow_id: '{{workflowId}}', parameters: {} }, json: false },
+  open_workflow_stream_resume: { body: { workflow_id: '{{workflowId}}', event_id: '{{openExecuteId}}/1', resume_data: 'x' }, refused: { status: 409, code: 720702021 } },
+  open_workflow_run_history: { query: { workflow_id: '{{workflowId}}', execute_id: '{{openExecuteId}}' } },
+  open_workflow_run_histories: { pathVariables: { workflow_id: '{{workflowId}}', execute_id: '{{openExecuteId}}' } },
+  open_get_workflow: { pathVariables: { workflow_id: '{{workflowId}}' }, query: { include_input_output: 'true' } },
   convert_to_openapi: {
     body: { space_id: '{{spaceId}}', plugin_name: 'Converted notes', data: "curl -X POST https://tools.invalid/notes -H 'Content-Type: application/json' -d '{\"text\": \"hi\"}'" },
     envelope: 'openapi',
@@ -588,7 +612,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'executeId', 'openExecuteId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

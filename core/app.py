@@ -70,8 +70,9 @@ def _slash_paths(spec: dict) -> set[str]:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app):
-    from services import ingestion, recovery, tasks, textsearch  # noqa: F401  (ingestion registers its tasks)
+    from services import recovery, tasks, textsearch
 
+    tasks.load_task_modules()
     recovery.start("server")  # before the queue runs: dead processes' documents are queued again
     tasks.start_consumer(get_settings().task_workers)
     threading.Thread(target=textsearch.warm_up, name="segmenter-warm-up", daemon=True).start()

@@ -82,7 +82,9 @@ def _open_migrated_database(settings) -> bool:
 
 
 def _worker(args) -> int:
-    from services import ingestion, tasks  # noqa: F401  (registers the tasks)
+    from services import tasks
+
+    tasks.load_task_modules()
 
     settings = get_settings()
     if not _open_migrated_database(settings):

@@ -64,13 +64,18 @@ class ErrorRenderer:
                 return allow
         return fallback
 
-    def _invalid_param_code(self, request: ConnexionRequest) -> errors.ErrorCode:
+    def _tag(self, request: ConnexionRequest) -> str:
         routing = request.scope.get("extensions", {}).get(ROUTING_CONTEXT, {})
-        tag = self.tag_by_operation.get(routing.get("operation_id") or "")
-        return errors.INVALID_PARAM_BY_TAG.get(tag, errors.BAD_REQUEST)
+        return self.tag_by_operation.get(routing.get("operation_id") or "") or ""
+
+    def _invalid_param_code(self, request: ConnexionRequest) -> errors.ErrorCode:
+        tag = self._tag(request)
+        error = errors.INVALID_PARAM_BY_TAG.get(tag, errors.BAD_REQUEST)
+        return errors.open_form(error) if tag in errors.OPEN_CODE_TAGS else error
 
     async def api_error(self, request: ConnexionRequest, exc: errors.ApiError):
-        return error_response(exc.error, exc.msg, exc.headers)
+        error = errors.open_form(exc.error) if self._tag(request) in errors.OPEN_CODE_TAGS else exc.error
+        return error_response(error, exc.msg, exc.headers)
 
     async def problem(self, request: ConnexionRequest, exc: ProblemException):
         status = exc.status

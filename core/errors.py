@@ -23,6 +23,7 @@ class ErrorCode:
     status: int
     name: str
     message: str
+    open_code: int = 0  # what the Open API's workflow runs answer instead (Coze's mapping)
 
     def __call__(self, msg: str | None = None, *, headers: dict | None = None) -> ApiError:
         return ApiError(self, msg, headers=headers)
@@ -32,17 +33,33 @@ def _registry(document: dict) -> tuple[dict[int, ErrorCode], dict[str, ErrorCode
     """(code: error, tag: its invalid-parameter error) from the spec."""
     by_code: dict[int, ErrorCode] = {}
     for entry in document["x-error-codes"]:
-        error = ErrorCode(entry["code"], entry["status"], entry["name"], entry["message"])
+        error = ErrorCode(
+            entry["code"], entry["status"], entry["name"], entry["message"], entry.get("open_code", 0)
+        )
         if error.code in by_code or not error.name.isidentifier():
             raise ValueError(f"x-error-codes: {error.code} {error.name!r} is repeated or not a name")
         by_code[error.code] = error
     by_name = {e.name: e for e in by_code.values()}
     invalid = {tag["name"]: by_name[tag["x-invalid-param"]] for tag in document["tags"]}
+    for error in by_code.values():
+        if error.open_code and error.open_code not in by_code:
+            raise ValueError(f"x-error-codes: {error.code}'s open_code {error.open_code} is not registered")
     return by_code, invalid
 
 
 _BY_CODE, INVALID_PARAM_BY_TAG = _registry(spec.load())
+OPEN_CODE_TAGS = frozenset(tag["name"] for tag in spec.load()["tags"] if tag.get("x-open-codes"))
 globals().update({error.name.upper(): error for error in _BY_CODE.values()})
+
+
+def open_form(error: ErrorCode) -> ErrorCode:
+    """The error as the Open API's workflow runs report it."""
+    return _BY_CODE[error.open_code] if error.open_code else error
+
+
+def open_code(code: int) -> int:
+    found = _BY_CODE.get(code)
+    return found.open_code or code if found else code
 
 
 def all_codes() -> list[ErrorCode]:

@@ -67,6 +67,7 @@ class Settings:
     memory_max_rows: int = 100_000  # rows one copy (draft or online) of a database may hold
     public_url: str = "http://127.0.0.1:8888"  # how browsers reach this server (OAuth redirects)
     plugin_timeout_seconds: float = 20.0  # one tool call, redirects included
+    workflow_timeout_seconds: int = 600  # one workflow run, start to end
     plugin_max_response_bytes: int = 1_048_576  # a tool's response; larger ones fail the call
     # private hosts outbound calls may reach anyway: names, name:port, addresses or networks
     outbound_allow: tuple[str, ...] = ()
@@ -132,6 +133,7 @@ class Settings:
             memory_max_rows=_int(env, "COZEPLUS_MEMORY_MAX_ROWS", 100_000),
             public_url=(env.get("COZEPLUS_PUBLIC_URL") or "http://127.0.0.1:8888").rstrip("/"),
             plugin_timeout_seconds=float(_int(env, "COZEPLUS_PLUGIN_TIMEOUT", 20)),
+            workflow_timeout_seconds=max(1, _int(env, "COZEPLUS_WORKFLOW_TIMEOUT_SECONDS", 600)),
             plugin_max_response_bytes=_int(env, "COZEPLUS_PLUGIN_MAX_RESPONSE_BYTES", 1_048_576),
             outbound_allow=tuple(
                 e.strip().lower() for e in (env.get("COZEPLUS_OUTBOUND_ALLOW") or "").split(",") if e.strip()

@@ -75,8 +75,10 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, keepalive: float | None = None):
+    def __init__(self, keepalive: float | None = None, ping: Callable[[], bytes] | None = None):
+        """`ping` makes the keep-alive frame (a stream whose parser refuses comments); a comment otherwise."""
         self.status_code = 200
+        self.ping = ping
         self.background = None
         self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         self.keepalive = keepalive
@@ -135,7 +137,7 @@ class EventStream(Response):
         loop = asyncio.get_running_loop()
         due = self._last_write + self.keepalive
         if loop.time() >= due and not self._frames:
-            self.push(KEEP_ALIVE)
+            self.push(self.ping() if self.ping is not None else KEEP_ALIVE)
             due = loop.time() + self.keepalive
         self._timer = loop.call_at(due, self._keep_alive)
 

@@ -1,11 +1,13 @@
-"""Workflows at design time (/api/workflow_api/*)."""
+"""Workflows at design time and their debug runs (/api/workflow_api/*)."""
 
 from __future__ import annotations
 
+from core import authz, errors
 from core.envelope import ok
 from core.links import url_of
-from services import workflows
-from views.workflow import NEVER_PUBLISHED, PUBLISHED, workflow_view
+from models.workflow import MODE_ASYNC
+from services import workflow_runs, workflows
+from views.workflow import NEVER_PUBLISHED, PUBLISHED, node_result_view, process_view, workflow_view
 
 
 def workflow_create(token_info, body):
@@ -152,3 +154,54 @@ def workflow_publish(token_info, body):
 def workflow_copy(token_info, body):
     workflow = workflows.copy(token_info["user"], body["workflow_id"], body.get("space_id"))
     return ok({"workflow_id": str(workflow.id), "schema_type": 1})
+
+
+# --- debug runs of the draft ------------------------------------------------------------------------
+
+
+def workflow_test_run(token_info, body):
+    user = token_info["user"]
+    run = workflow_runs.prepare(
+        user,
+        body["workflow_id"],
+        workflow_runs.parameters_of(body.get("input"), "input"),
+        mode=MODE_ASYNC,
+        debug=True,
+        bot_id=body.get("bot_id"),
+        space_id=body.get("space_id"),
+    )
+    workflow_runs.enqueue(run)
+    return ok({"workflow_id": str(run.workflow_id), "execute_id": str(run.id), "session_id": ""})
+
+
+def workflow_get_process(token_info, workflow_id, space_id=None, execute_id=None, **_):
+    user = token_info["user"]
+    if execute_id:
+        run = workflow_runs.load(user, execute_id, workflow_id, space_id)
+    else:
+        run = workflow_runs.latest_test_run(user, workflow_id, space_id)
+    return ok(process_view(run, workflow_runs.pending_events(run)))
+
+
+def workflow_test_resume(token_info, body):
+    user = token_info["user"]
+    run = workflow_runs.load(user, body["execute_id"], body["workflow_id"], body.get("space_id"), authz.WRITE)
+    workflow_runs.enqueue(workflow_runs.resume(user, run, body["event_id"], body["data"], mode=MODE_ASYNC))
+    return ok()
+
+
+def workflow_cancel(token_info, body):
+    user = token_info["user"]
+    run = workflow_runs.load(
+        user, body["execute_id"], body.get("workflow_id"), body.get("space_id"), authz.WRITE
+    )
+    workflow_runs.cancel(run)
+    return ok()
+
+
+def workflow_node_execute_history(token_info, workflow_id, execute_id, node_id, space_id=None, **_):
+    run = workflow_runs.load(token_info["user"], execute_id, workflow_id, space_id)
+    record = (run.nodes or {}).get(node_id)
+    if record is None:
+        raise errors.WORKFLOW_RUN_NOT_FOUND(f"node_id: run {run.id} has no result for node {node_id}")
+    return ok(node_result_view(run, node_id, record))

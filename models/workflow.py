@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from peewee import BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField, TextField
 
-from models.base import BaseModel
+from models.base import BaseModel, JsonField
 from models.identity import Space, User
 
 # Coze's WorkflowMode (flow_mode)
@@ -40,3 +40,39 @@ class WorkflowVersion(BaseModel):
     class Meta:
         table_name = "workflow_version"
         indexes = ((("workflow", "version"), True),)
+
+
+# Coze's executeStatus (get_process); INTERRUPTED waits for the user (test_resume, stream_resume)
+RUN_RUNNING, RUN_SUCCEEDED, RUN_FAILED, RUN_CANCELLED, RUN_INTERRUPTED = 1, 2, 3, 4, 5
+RUN_LIVE = (RUN_RUNNING,)
+# run_mode (get_run_history)
+MODE_SYNC, MODE_STREAM, MODE_ASYNC = 0, 1, 2
+
+
+class WorkflowRun(BaseModel):
+    """One execution (its id is the execute id): the canvas it runs, each node's result, and
+    what a resumed run needs (the outcomes of the nodes done, the events waiting for the user)."""
+
+    workflow = ForeignKeyField(Workflow, backref="runs", on_delete="CASCADE")
+    space_id = BigIntegerField()  # the workflow's, for the ownership check
+    creator = ForeignKeyField(User, on_delete="CASCADE")
+    version = CharField(max_length=40, default="")  # "" runs the draft
+    schema_json = TextField()
+    debug = BooleanField(default=False)  # the console's test run (the draft)
+    run_mode = IntegerField(default=MODE_SYNC)
+    status = IntegerField(default=RUN_RUNNING)
+    inputs = JsonField(default=dict)
+    output = TextField(default="")  # what the open API returns as `data`
+    error_code = IntegerField(default=0)
+    error_msg = TextField(default="")
+    tokens = IntegerField(default=0)
+    bot_id = BigIntegerField(null=True)
+    connector_id = BigIntegerField(default=1024)
+    nodes = JsonField(default=dict)  # node id -> its result as get_process shows it
+    state = JsonField(default=dict)  # done: {node id: outcome}, events: [...], answers: {node id: text}
+    worker_id = BigIntegerField(null=True)
+    attempts = IntegerField(default=0)
+
+    class Meta:
+        table_name = "workflow_run"
+        indexes = ((("status", "worker_id"), False),)

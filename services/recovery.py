@@ -32,6 +32,7 @@ log = logging.getLogger("cozeplus.recovery")
 MAX_ATTEMPTS = 3
 QUEUED_STALE_SECONDS = 600  # a document queued this long without starting: its task was lost
 CHAT_INTERRUPTED = "the server stopped while this chat was being answered; send the question again"
+RUN_STOPPED = "the server stopped while this workflow ran"
 
 _instance: WorkerInstance | None = None
 _lock = threading.Lock()
@@ -136,6 +137,39 @@ def _reap_imports(orphaned, now: int) -> tuple[list[int], list[int]]:
     return resumed, failed
 
 
+def _reap_workflow_runs(orphaned, now: int) -> tuple[list[int], int]:
+    """Async runs resume after their last finished node (saved as each finishes), up to
+    MAX_ATTEMPTS; sync and stream runs, whose caller went with the process, fail with the reason.
+    An async run queued long ago that no worker took lost its task: it is queued again."""
+    from models.workflow import MODE_ASYNC, RUN_FAILED, RUN_RUNNING, WorkflowRun
+
+    running = WorkflowRun.status == RUN_RUNNING
+    stale = WorkflowRun.worker_id.is_null() & (WorkflowRun.updated_at < now - QUEUED_STALE_SECONDS)
+    resumed, failed = [], 0
+    for run in WorkflowRun.select(
+        WorkflowRun.id, WorkflowRun.worker_id, WorkflowRun.attempts, WorkflowRun.run_mode
+    ).where(running & (orphaned(WorkflowRun.worker_id) | (stale & (WorkflowRun.run_mode == MODE_ASYNC)))):
+        owner = (WorkflowRun.worker_id == run.worker_id) if run.worker_id else WorkflowRun.worker_id.is_null()
+        unchanged = (WorkflowRun.id == run.id) & running & owner
+        if run.run_mode != MODE_ASYNC or run.attempts >= MAX_ATTEMPTS:
+            reason = (
+                RUN_STOPPED
+                if run.run_mode != MODE_ASYNC
+                else (f"{RUN_STOPPED} {run.attempts} times; run it again")
+            )
+            changes = {"status": RUN_FAILED, "worker_id": None, "updated_at": now}
+            changes.update(error_code=errors.WORKFLOW_EXECUTION_FAILED.code, error_msg=reason)
+            failed += WorkflowRun.update(**changes).where(unchanged).execute()
+        elif WorkflowRun.update(worker_id=None, updated_at=now).where(unchanged).execute():
+            resumed.append(run.id)
+    if resumed:
+        from services import workflow_runs  # it records its owner through this module
+
+        for run_id in resumed:
+            workflow_runs.run_task(run_id)
+    return resumed, failed
+
+
 def reap(now: int | None = None) -> dict:
     """Resume or fail the work of instances that are gone; returns what was done (for logs, tests)."""
     now = now or int(time.time())
@@ -185,6 +219,7 @@ def reap(now: int | None = None) -> dict:
         for document_id in resumed:
             ingestion.process_document_task(document_id)
     imports_resumed, imports_failed = _reap_imports(orphaned, now)
+    runs_resumed, runs_failed = _reap_workflow_runs(orphaned, now)
     if dead:
         WorkerInstance.delete().where(WorkerInstance.id.in_(dead)).execute()
     done = {
@@ -194,7 +229,9 @@ def reap(now: int | None = None) -> dict:
         "failed_documents": failed,
         "resumed_imports": imports_resumed,
         "failed_imports": imports_failed,
+        "resumed_workflow_runs": runs_resumed,
+        "failed_workflow_runs": runs_failed,
     }
-    if failed_chats or resumed or failed or imports_resumed or imports_failed:
+    if any(done[key] for key in done if key != "dead_instances"):
         log.warning("recovered work of stopped processes", extra={"fields": done})
     return done

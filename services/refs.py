@@ -25,7 +25,7 @@ from models.library import PromptResource, ShortcutCommand
 from models.memory import MemoryDatabase
 from models.plugin import Plugin, PluginTool
 from models.project import Project
-from models.workflow import Workflow
+from models.workflow import Workflow, WorkflowRun
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +68,9 @@ CHAT = Kind("chat", errors.CHAT_NOT_FOUND, ChatRun)
 SHORTCUT = Kind("shortcut command", errors.SHORTCUT_NOT_FOUND, ShortcutCommand)
 PLUGIN_TOOL = Kind("tool", errors.PLUGIN_TOOL_NOT_FOUND, PluginTool)
 WORKFLOW = Kind("workflow", errors.WORKFLOW_NOT_FOUND, Workflow, space_of=lambda row: row.space_id)
+WORKFLOW_RUN = Kind(
+    "workflow run", errors.WORKFLOW_RUN_NOT_FOUND, WorkflowRun, space_of=lambda row: row.space_id
+)
 # Bound to agents and shortcuts before their modules exist: until then every id names nothing.
 ORGANIZATION = Kind("organization", errors.CORPORATION_NOT_FOUND)
 

@@ -8,6 +8,7 @@ must run. Task functions live with their services and register with `@queue.task
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
 import threading
 
@@ -25,6 +26,15 @@ logging.getLogger("huey").setLevel(logging.WARNING)  # its start-up banner and p
 queue = MemoryHuey("cozeplus", results=False)
 _consumer: Consumer | None = None
 _lock = threading.Lock()
+
+
+# the modules whose functions are tasks: a consumer must know them all before it takes one
+TASK_MODULES = ("services.ingestion", "services.memory_imports", "services.workflow_runs")
+
+
+def load_task_modules() -> None:
+    for name in TASK_MODULES:
+        importlib.import_module(name)
 
 
 class EmbeddedConsumer(Consumer):
@@ -71,8 +81,9 @@ def stop_consumer() -> None:
 
 def run_worker(workers: int) -> None:
     """The consumer as the whole program (`cozeplus worker`); it recovers what stopped processes left."""
-    from services import ingestion, recovery  # noqa: F401  (ingestion registers its tasks)
+    from services import recovery
 
+    load_task_modules()
     recovery.start("worker")
     try:
         Consumer(queue, workers=max(workers, 1), worker_type="thread", max_delay=1.0).run()

@@ -326,6 +326,14 @@ def _references(block_input: dict, where: str):
             yield from _references(field["input"], f"{where}.{field.get('name')}")
 
 
+def _error_outputs(node: Node) -> dict:
+    """What a node that handles its own failure adds to its outputs (the engine sets errorBody)."""
+    setting = node.inputs.get("settingOnError") or {}
+    if setting.get("switch", True) and int(setting.get("processType") or 1) in (2, 3):
+        return {"errorBody": "object", "isSuccess": "boolean"}
+    return {}
+
+
 COMPATIBLE = {("integer", "float"), ("integer", "string"), ("float", "string"), ("boolean", "string")}
 
 
@@ -376,6 +384,7 @@ def problems(graph: Canvas) -> list[Problem]:
                     continue
                 name = (_path_of(reference) or [""])[0]
                 declared = {o.get("name"): o.get("type") for o in source.outputs if isinstance(o, dict)}
+                declared.update(_error_outputs(source) if declared else {})
                 if declared and name not in declared:
                     found.append(
                         Problem(f"{at}: node {block} ({source.title}) has no output {name!r}", node.id)

@@ -264,9 +264,10 @@ class Run:
                 default = json.loads(setting.get("dataOnErr") or "{}")
             except ValueError:
                 default = {}
-            return Outcome({**(default if isinstance(default, dict) else {}), "errorBody": error_body})
+            given = default if isinstance(default, dict) else {}
+            return Outcome({**given, "errorBody": error_body, "isSuccess": False})
         if process == EXCEPTION_BRANCH:
-            return Outcome({"errorBody": error_body}, port=ERROR_PORT)
+            return Outcome({"errorBody": error_body, "isSuccess": False}, port=ERROR_PORT)
         result.status, result.ended, result.error = FAILED, time.monotonic(), message
         self._notify(result)
         raise NodeError(message, code)

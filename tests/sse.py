@@ -54,3 +54,22 @@ def validate(events: list[tuple[str, object]], event_schema: str) -> None:
         assert name in allowed, f"event {name} is not in {event_schema}"
         data_schema = _nullable_to_jsonschema(schema["x-data-schema"][name])
         jsonschema.validate(data, {**data_schema, **root})
+
+
+def workflow_events(text: str) -> list[dict]:
+    """A workflow stream's events as {id, event, data}: three lines each (id, event, data last),
+    ids counting from 0, as cozepy needs; each data checked against WorkflowEvent's schema."""
+    events = []
+    for block in text.split("\n\n"):
+        lines = [line for line in block.split("\n") if line]
+        if not lines:
+            continue
+        assert not any(line.startswith(":") for line in lines), "cozepy refuses comment lines"
+        fields = {name.strip(): value.strip() for name, value in (line.split(":", 1) for line in lines)}
+        assert len(lines) == 3 and set(fields) == {"id", "event", "data"}, f"id, event, data: {block!r}"
+        assert lines[-1].startswith("data:"), "data must be the last line (the JS SDK emits on data)"
+        events.append({"id": fields["id"], "event": fields["event"], "data": json.loads(fields["data"])})
+    assert text.endswith("\n\n"), "the stream must end with a blank line"
+    assert [e["id"] for e in events] == [str(n) for n in range(len(events))]
+    validate([(e["event"], e["data"]) for e in events], "WorkflowEvent")
+    return events

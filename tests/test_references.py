@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import time
 
 import pytest
 from conftest import register
@@ -233,6 +234,15 @@ class World:
         body = {"space_id": self.get("space"), "name": f"wf_{id(self)}", "desc": "a workflow"}
         return self._ok(self.account.post("/api/workflow_api/create", body))["data"]["workflow_id"]
 
+    def _make_workflow_run(self):
+        body = {"workflow_id": self.get("workflow"), "input": {}}
+        execute_id = self._ok(self.account.post("/api/workflow_api/test_run", body))["data"]["execute_id"]
+        url = f"/api/workflow_api/get_process?workflow_id={self.get('workflow')}&execute_id={execute_id}"
+        deadline = time.monotonic() + 20
+        while self._ok(self.account.get(url))["data"]["executeStatus"] == 1 and time.monotonic() < deadline:
+            time.sleep(0.02)  # settled, so the snapshots around a refusal see no change of its own
+        return execute_id
+
     def _make_plugin_tool(self):
         listed = self._ok(
             self.account.post("/api/plugin_api/get_plugin_apis", {"plugin_id": self.get("plugin")})
@@ -264,6 +274,7 @@ def snapshot(*accounts) -> dict:
     from models.memory import COPIES, MemoryDatabase, VariableValue
     from models.plugin import Plugin, PluginTool
     from models.project import Project
+    from models.workflow import Workflow, WorkflowRun, WorkflowVersion
     from services.memory_rows import row_model
 
     users = [int(a.user_id) for a in accounts]
@@ -294,6 +305,9 @@ def snapshot(*accounts) -> dict:
         "project": Project.select().where(Project.space.in_(spaces)),
         "plugin": Plugin.select().where(Plugin.space.in_(spaces)),
         "plugin_tool": PluginTool.select().join(Plugin).where(Plugin.space.in_(spaces)),
+        "workflow": Workflow.select().where(Workflow.space.in_(spaces)),
+        "workflow_version": WorkflowVersion.select().join(Workflow).where(Workflow.space.in_(spaces)),
+        "workflow_run": WorkflowRun.select().where(WorkflowRun.space_id.in_(spaces)),
     }
     for database in MemoryDatabase.select().where(MemoryDatabase.space.in_(spaces)):
         for table_type in COPIES:
@@ -317,6 +331,8 @@ def _value(world: World, kind: str, fmt: str) -> str:
     raw = world.get(kind)
     if fmt == "uri":
         return f"file:{raw}"
+    if fmt == "event":
+        return f"{raw}/1"
     if fmt == "object_string":
         return json.dumps([{"type": "text", "text": "see the file"}, {"type": "file", "file_id": raw}])
     return raw

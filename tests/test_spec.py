@@ -28,6 +28,7 @@ TAG_ORDER = [
     "conversation",
     "chat",
     "workflow",
+    "workflow_run",
     "knowledge",
     "plugin",
     "memory",

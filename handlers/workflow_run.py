@@ -1,0 +1,171 @@
+"""Running published workflows through the Open API (/v1/workflow/*, /v1/workflows/*): what
+cozepy's and @coze/api's `workflows.runs` call."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from core import errors, sse
+from core.envelope import SUCCESS_MSG, ok
+from models.db import run_db
+from models.workflow import (
+    MODE_ASYNC,
+    MODE_STREAM,
+    MODE_SYNC,
+    RUN_CANCELLED,
+    RUN_FAILED,
+    RUN_INTERRUPTED,
+    RUN_SUCCEEDED,
+)
+from services import workflow_runs, workflows
+from views.workflow import debug_url, open_workflow_view, run_history_view
+
+PING_SECONDS = 15.0
+_streams: set[asyncio.Task] = set()
+
+
+def _prepare(user, body, mode: int):
+    return workflow_runs.prepare(
+        user,
+        body["workflow_id"],
+        workflow_runs.parameters_of(body.get("parameters")),
+        mode=mode,
+        version=body.get("version"),
+        bot_id=body.get("bot_id"),
+        connector_id=body.get("connector_id"),
+    )
+
+
+def _failure(run) -> errors.ApiError:
+    """A failed sync run as an error answer: its code when it is a request's fault or a timeout,
+    else 'the workflow failed' with the cause."""
+    if run.error_code in (errors.WORKFLOW_TIMEOUT.code, errors.WORKFLOW_INVALID_PARAM.code):
+        error = (
+            errors.WORKFLOW_TIMEOUT
+            if run.error_code == errors.WORKFLOW_TIMEOUT.code
+            else errors.WORKFLOW_INVALID_PARAM
+        )
+        return error(run.error_msg)
+    if run.status == RUN_CANCELLED:
+        return errors.WORKFLOW_CANCELLED(f"run {run.id} was cancelled")
+    return errors.WORKFLOW_EXECUTION_FAILED(f"the workflow failed: {run.error_msg}")
+
+
+async def open_workflow_run(token_info, body):
+    user = token_info["user"]
+    is_async = bool(body.get("is_async"))
+    run = await run_db(_prepare, user, body, MODE_ASYNC if is_async else MODE_SYNC)
+    if is_async:
+        await run_db(workflow_runs.enqueue, run)
+        return {"code": 0, "msg": SUCCESS_MSG, "execute_id": str(run.id), "debug_url": debug_url(run)}
+    run = await workflow_runs.Execution(run).execute()
+    if run.status == RUN_INTERRUPTED:
+        await run_db(workflow_runs.fail_waiting, run, errors.WORKFLOW_SYNC_INTERRUPT)
+        raise errors.WORKFLOW_SYNC_INTERRUPT(
+            "the workflow waits for the user (a Question or Input node): run it with stream_run"
+        )
+    if run.status != RUN_SUCCEEDED:
+        raise _failure(run)
+    return {
+        "code": 0,
+        "msg": SUCCESS_MSG,
+        "data": run.output,
+        "execute_id": str(run.id),
+        "debug_url": debug_url(run),
+        "token": run.tokens,
+        "cost": "0.00000",
+        "usage": {"token_count": run.tokens, "input_count": 0, "output_count": 0},
+    }
+
+
+async def open_workflow_stream_run(token_info, body):
+    run = await run_db(_prepare, token_info["user"], body, MODE_STREAM)
+    return _stream(run)
+
+
+async def open_workflow_stream_resume(token_info, body):
+    user = token_info["user"]
+    execute_id, _, event_id = body["event_id"].partition("/")
+
+    def resume():
+        run = workflow_runs.load(user, execute_id, body["workflow_id"], field="event_id")
+        return workflow_runs.resume(user, run, event_id, body["resume_data"], mode=MODE_STREAM)
+
+    return _stream(await run_db(resume))
+
+
+def _stream(run) -> sse.EventStream:
+    """The run executed here, its events written as they happen; the client leaving cancels it."""
+    numbers = itertools.count()
+
+    def frame(name: str, data) -> bytes:
+        return f"id: {next(numbers)}\n".encode() + sse.event(name, data)
+
+    stream = sse.EventStream(PING_SECONDS, ping=lambda: frame("PING", {}))
+    seq: dict[str, int] = {}
+
+    def on_message(result, text: str, finished: bool) -> None:
+        count = seq[result.node_id] = seq.get(result.node_id, -1) + 1
+        message = {
+            "content": text,
+            "content_type": "text",
+            "node_title": result.title,
+            "node_seq_id": str(count),
+            "node_is_finish": finished,
+            "node_id": result.node_id,
+            "node_type": result.node_type,
+            "node_execute_uuid": "",
+        }
+        stream.push(frame("Message", message))
+
+    async def main() -> None:
+        ended = False
+        try:
+            final = await workflow_runs.Execution(run, listener=on_message).execute()
+            for name, data in _ending(final):
+                stream.push(frame(name, data))
+            ended = True
+        finally:
+            stream.close(b"" if ended else b"event: error\ndata: the stream broke off\n\n")
+
+    task = asyncio.get_running_loop().create_task(main())
+    _streams.add(task)
+    task.add_done_callback(_streams.discard)
+    stream.on_disconnect = task.cancel
+    return stream
+
+
+def _ending(run):
+    if run.status == RUN_INTERRUPTED:
+        for event in workflow_runs.pending_events(run):
+            interrupt = {"event_id": f"{run.id}/{event['id']}", "type": event["type"], "data": event["data"]}
+            yield (
+                "Interrupt",
+                {
+                    "interrupt_data": interrupt,
+                    "node_title": event.get("title") or "",
+                    "node_id": event["node_id"],
+                },
+            )
+    elif run.status in (RUN_FAILED, RUN_CANCELLED):
+        yield "Error", {"error_code": errors.open_code(run.error_code), "error_message": run.error_msg}
+    yield "Done", {"debug_url": debug_url(run)}
+
+
+def _history(user, workflow_id, execute_id) -> dict:
+    return ok([run_history_view(workflow_runs.load(user, execute_id, workflow_id))])
+
+
+def open_workflow_run_history(token_info, workflow_id, execute_id):
+    return _history(token_info["user"], workflow_id, execute_id)
+
+
+def open_workflow_run_histories(token_info, workflow_id, execute_id):  # the ids in the path
+    return _history(token_info["user"], workflow_id, execute_id)
+
+
+def open_get_workflow(token_info, workflow_id, include_input_output=False):
+    workflow = workflows.load(token_info["user"], workflow_id)
+    creator = workflows.creators([workflow])[workflow.creator_id]
+    return ok(open_workflow_view(workflow, creator, with_io=include_input_output))

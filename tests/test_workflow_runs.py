@@ -1,0 +1,389 @@
+"""Workflow runs through HTTP: the console's test runs (async, polled, resumed, cancelled), the
+Open API's sync, async and streamed runs with their history, and the codes each failure gives."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from conftest import assert_error
+from sse import workflow_events
+from test_memory import space_of
+from test_workflow_canvas import literal, ref
+from test_workflow_engine import edge, end_returning, node, question, start
+from test_workflows import create
+
+from models.workflow import RUN_CANCELLED, RUN_FAILED, RUN_INTERRUPTED, RUN_SUCCEEDED, Workflow, WorkflowRun
+
+
+def save(account, workflow_id, schema: dict) -> None:
+    response = account.post(
+        "/api/workflow_api/save", {"workflow_id": workflow_id, "schema": json.dumps(schema)}
+    )
+    assert response.json()["code"] == 0, response.text
+
+
+def greeting() -> dict:
+    text = node(
+        "2",
+        "15",
+        {
+            "method": "concat",
+            "concatParams": [{"name": "concatResult", "input": literal("Hello, {{who}}!")}],
+            "inputParameters": [{"name": "who", "input": ref("100001", "name")}],
+        },
+        [{"name": "output", "type": "string"}],
+    )
+    return {
+        "nodes": [start(("name", "string")), text, end_returning(greeting=ref("2", "output"))],
+        "edges": [edge("100001", "2"), edge("2", "900001")],
+    }
+
+
+def asking() -> dict:
+    """Asks for an age, then says it back through an Output node and an answer-text End."""
+    say = node(
+        "4",
+        "13",
+        {
+            "content": literal("Noted: {{age}}"),
+            "inputParameters": [{"name": "age", "input": ref("3", "USER_RESPONSE")}],
+        },
+    )
+    end = node(
+        "900001",
+        "2",
+        {
+            "terminatePlan": "useAnswerContent",
+            "content": literal("{{name}} is {{age}}"),
+            "inputParameters": [
+                {"name": "name", "input": ref("100001", "name")},
+                {"name": "age", "input": ref("3", "USER_RESPONSE")},
+            ],
+        },
+    )
+    return {
+        "nodes": [
+            start(("name", "string")),
+            question(
+                "3", "How old is {{n}}?", inputParameters=[{"name": "n", "input": ref("100001", "name")}]
+            ),
+            say,
+            end,
+        ],
+        "edges": [edge("100001", "3"), edge("3", "4"), edge("4", "900001")],
+    }
+
+
+def published(account, schema: dict, name: str = "runner") -> str:
+    workflow_id = create(account, name)
+    save(account, workflow_id, schema)
+    response = account.post("/api/workflow_api/publish", {"workflow_id": workflow_id, "force": True})
+    assert response.json()["code"] == 0, response.text
+    return workflow_id
+
+
+def process(
+    account, workflow_id, execute_id, until=(RUN_SUCCEEDED, RUN_FAILED, RUN_INTERRUPTED, RUN_CANCELLED)
+):
+    deadline = time.monotonic() + 20
+    while True:
+        response = account.get(
+            f"/api/workflow_api/get_process?workflow_id={workflow_id}&execute_id={execute_id}"
+        )
+        assert response.status_code == 200, response.text
+        data = response.json()["data"]
+        if data["executeStatus"] in until or time.monotonic() > deadline:
+            return data
+        time.sleep(0.05)
+
+
+def test_a_test_run_is_polled_to_its_end_and_marks_the_draft_tested(alice):
+    workflow_id = create(alice, "greeter")
+    save(alice, workflow_id, greeting())
+    response = alice.post(
+        "/api/workflow_api/test_run", {"workflow_id": workflow_id, "input": {"name": "Ada"}}
+    )
+    assert response.status_code == 200, response.text
+    execute_id = response.json()["data"]["execute_id"]
+    data = process(alice, workflow_id, execute_id)
+    assert data["executeStatus"] == RUN_SUCCEEDED, data
+    assert json.loads(data["output"]) == {"greeting": "Hello, Ada!"}
+    by_node = {n["nodeId"]: n for n in data["nodeResults"]}
+    assert by_node["2"]["nodeStatus"] == 3 and json.loads(by_node["2"]["output"]) == {"output": "Hello, Ada!"}
+    assert json.loads(by_node["2"]["input"]) == {"who": "Ada"}
+    assert Workflow.get_by_id(int(workflow_id)).test_run_passed is True
+    one = alice.get(
+        f"/api/workflow_api/get_node_execute_history?workflow_id={workflow_id}&execute_id={execute_id}&node_id=2"
+    ).json()["data"]
+    assert one["nodeId"] == "2" and json.loads(one["output"]) == {"output": "Hello, Ada!"}
+    latest = alice.get(f"/api/workflow_api/get_process?workflow_id={workflow_id}").json()["data"]
+    assert latest["executeId"] == execute_id
+    # publishing now needs no force
+    response = alice.post("/api/workflow_api/publish", {"workflow_id": workflow_id})
+    assert response.json()["data"]["success"] is True
+
+
+def test_a_test_run_waits_for_an_answer_and_resumes(alice):
+    workflow_id = create(alice, "asker")
+    save(alice, workflow_id, asking())
+    execute_id = alice.post(
+        "/api/workflow_api/test_run", {"workflow_id": workflow_id, "input": {"name": "Ada"}}
+    ).json()["data"]["execute_id"]
+    data = process(alice, workflow_id, execute_id)
+    assert data["executeStatus"] == RUN_INTERRUPTED, data
+    [event] = data["nodeEvents"]
+    assert event["type"] == 2 and event["node_id"] == "3"
+    assert json.loads(event["data"])["messages"][0]["content"] == "How old is Ada?"
+    body = {"workflow_id": workflow_id, "execute_id": execute_id, "event_id": "123", "data": "41"}
+    assert_error(alice.post("/api/workflow_api/test_resume", body), 409, 720702021, "event_id")
+    body["event_id"] = event["id"]
+    assert alice.post("/api/workflow_api/test_resume", body).json()["code"] == 0
+    data = process(alice, workflow_id, execute_id)
+    assert data["executeStatus"] == RUN_SUCCEEDED, data
+    assert json.loads(data["output"]) == {"content_type": 1, "data": "Ada is 41", "type_for_model": 2}
+    assert data["nodeEvents"] == []
+    assert_error(alice.post("/api/workflow_api/test_resume", body), 409, 720702021, "not waiting")
+
+
+def test_cancel_a_waiting_run_and_others_cannot_see_it(alice, bob):
+    workflow_id = create(alice, "asker")
+    save(alice, workflow_id, asking())
+    execute_id = alice.post(
+        "/api/workflow_api/test_run", {"workflow_id": workflow_id, "input": {"name": "Ada"}}
+    ).json()["data"]["execute_id"]
+    assert process(alice, workflow_id, execute_id)["executeStatus"] == RUN_INTERRUPTED
+    assert_error(bob.post("/api/workflow_api/cancel", {"execute_id": execute_id}), 404, 720702020)
+    assert WorkflowRun.get_by_id(int(execute_id)).status == RUN_INTERRUPTED
+    assert alice.post("/api/workflow_api/cancel", {"execute_id": execute_id}).json()["code"] == 0
+    run = WorkflowRun.get_by_id(int(execute_id))
+    assert (run.status, run.error_code) == (RUN_CANCELLED, 777777777)
+    assert_error(alice.post("/api/workflow_api/cancel", {"execute_id": execute_id}), 409, 720702021)
+    url = f"/api/workflow_api/get_process?workflow_id={workflow_id}&execute_id={execute_id}"
+    assert_error(bob.get(url), 404, 720702004)
+
+
+def test_a_failing_test_run_reports_the_node_and_its_error(alice):
+    workflow_id = create(alice, "broken")
+    bad = node(
+        "2",
+        "8",
+        {
+            "branches": [
+                {
+                    "condition": {
+                        "logic": 2,
+                        "conditions": [
+                            {
+                                "operator": 13,
+                                "left": {"input": ref("100001", "name")},
+                                "right": {"input": literal("3", "integer")},
+                            }
+                        ],
+                    }
+                }
+            ]
+        },
+    )
+    schema = {
+        "nodes": [start(("name", "string")), bad, end_returning()],
+        "edges": [edge("100001", "2"), edge("2", "900001", "true"), edge("2", "900001", "false")],
+    }
+    save(alice, workflow_id, schema)
+    execute_id = alice.post(
+        "/api/workflow_api/test_run", {"workflow_id": workflow_id, "input": {"name": "Ada"}}
+    ).json()["data"]["execute_id"]
+    data = process(alice, workflow_id, execute_id)
+    assert data["executeStatus"] == RUN_FAILED and "'Ada' is not a number" in data["reason"]
+    by_node = {n["nodeId"]: n for n in data["nodeResults"]}
+    assert by_node["2"]["nodeStatus"] == 4 and "is not a number" in by_node["2"]["errorInfo"]
+    assert Workflow.get_by_id(int(workflow_id)).test_run_passed is False
+
+
+# --- the Open API ---------------------------------------------------------------------------------
+
+
+def test_open_sync_run_and_its_history(alice):
+    workflow_id = published(alice, greeting())
+    response = alice.post("/v1/workflow/run", {"workflow_id": workflow_id, "parameters": {"name": "Bo"}})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["code"] == 0 and json.loads(body["data"]) == {"greeting": "Hello, Bo!"}
+    assert "execute_id=" + body["execute_id"] in body["debug_url"]
+    # parameters as JSON text work the same
+    again = alice.post(
+        "/v1/workflow/run", {"workflow_id": workflow_id, "parameters": '{"name": "Cy"}'}
+    ).json()
+    assert json.loads(again["data"]) == {"greeting": "Hello, Cy!"}
+    history = alice.get(f"/v1/workflows/{workflow_id}/run_histories/{body['execute_id']}").json()["data"]
+    assert history[0]["execute_status"] == "Success" and history[0]["run_mode"] == 0
+    assert json.loads(history[0]["output"]) == {"greeting": "Hello, Bo!"}
+    same = alice.get(
+        f"/v1/workflow/get_run_history?workflow_id={workflow_id}&execute_id={body['execute_id']}"
+    )
+    assert same.json()["data"] == history
+
+
+def test_open_async_run_is_polled(alice):
+    workflow_id = published(alice, greeting())
+    body = alice.post(
+        "/v1/workflow/run", {"workflow_id": workflow_id, "parameters": {"name": "Di"}, "is_async": True}
+    ).json()
+    assert body["code"] == 0 and "data" not in body
+    deadline = time.monotonic() + 20
+    while True:
+        history = alice.get(f"/v1/workflows/{workflow_id}/run_histories/{body['execute_id']}").json()["data"][
+            0
+        ]
+        if history["execute_status"] != "Running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert history["execute_status"] == "Success" and history["run_mode"] == 2
+    assert json.loads(history["output"]) == {"greeting": "Hello, Di!"}
+
+
+def test_open_run_codes(alice, bob):
+    draft_only = create(alice, "unpublished")
+    assert_error(alice.post("/v1/workflow/run", {"workflow_id": draft_only}), 409, 6031, "not been published")
+    asks = published(alice, asking(), "asks")
+    response = alice.post("/v1/workflow/run", {"workflow_id": asks, "parameters": {"name": "Ada"}})
+    assert_error(response, 409, 6039, "stream_run")
+    run = (
+        WorkflowRun.select().where(WorkflowRun.workflow == int(asks)).order_by(WorkflowRun.id.desc()).first()
+    )
+    assert (run.status, run.error_code) == (RUN_FAILED, 720702078)
+    greeter = published(alice, greeting(), "greets")
+    assert_error(
+        alice.post("/v1/workflow/run", {"workflow_id": greeter, "parameters": "[1]"}), 400, 4000, "parameters"
+    )
+    assert_error(alice.post("/v1/workflow/run", {"workflow_id": greeter}), 400, 4000, "parameters.name")
+    assert_error(
+        alice.post("/v1/workflow/run", {"workflow_id": greeter, "version": "v9.9.9"}), 409, 6031, "v9.9.9"
+    )
+    assert_error(bob.post("/v1/workflow/run", {"workflow_id": greeter}), 404, 720702004)
+    count = WorkflowRun.select().where(WorkflowRun.workflow == int(greeter)).count()
+    assert_error(alice.post("/v1/workflow/run", {"workflow_id": greeter, "is_async": "yes"}), 400, 4000)
+    assert WorkflowRun.select().where(WorkflowRun.workflow == int(greeter)).count() == count
+
+
+def test_open_run_timeout_is_6023(alice, settings_override):
+    workflow_id = published(alice, greeting(), "slowpoke")
+    settings_override(workflow_timeout_seconds=0)
+    response = alice.post("/v1/workflow/run", {"workflow_id": workflow_id, "parameters": {"name": "x"}})
+    assert_error(response, 408, 6023, "did not finish")
+
+
+def test_stream_run_interrupt_and_resume(alice):
+    workflow_id = published(alice, asking(), "streamer")
+    response = alice.post(
+        "/v1/workflow/stream_run", {"workflow_id": workflow_id, "parameters": {"name": "Ada"}}
+    )
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    events = workflow_events(response.text)
+    assert [e["event"] for e in events] == ["Interrupt", "Done"]
+    interrupt = events[0]["data"]["interrupt_data"]
+    assert (
+        interrupt["type"] == 2
+        and json.loads(interrupt["data"])["messages"][0]["content"] == "How old is Ada?"
+    )
+    execute_id = interrupt["event_id"].split("/")[0]
+    body = {
+        "workflow_id": workflow_id,
+        "event_id": interrupt["event_id"],
+        "resume_data": "41",
+        "interrupt_type": 2,
+    }
+    resumed = workflow_events(alice.post("/v1/workflow/stream_resume", body).text)
+    assert [e["event"] for e in resumed] == ["Message", "Message", "Done"]
+    assert [e["data"]["content"] for e in resumed[:2]] == ["Noted: 41", "Ada is 41"]
+    assert resumed[1]["data"]["node_title"] == "n900001" and resumed[1]["data"]["node_is_finish"] is True
+    run = WorkflowRun.get_by_id(int(execute_id))
+    assert run.status == RUN_SUCCEEDED and run.run_mode == 1
+    assert_error(alice.post("/v1/workflow/stream_resume", body), 409, 720702021)
+
+
+def test_a_failing_stream_ends_with_error_then_done(alice):
+    schema = greeting()
+    schema["nodes"][1]["data"]["inputs"]["method"] = "reverse"
+    workflow_id = published(alice, schema, "failer")
+    events = workflow_events(
+        alice.post("/v1/workflow/stream_run", {"workflow_id": workflow_id, "parameters": {"name": "x"}}).text
+    )
+    assert [e["event"] for e in events] == ["Error", "Done"]
+    assert (
+        events[0]["data"]["error_code"] == 720701013
+        and "concat or split" in events[0]["data"]["error_message"]
+    )
+
+
+def test_the_open_workflow_and_its_inputs(alice):
+    workflow_id = published(alice, greeting(), "described")
+    data = alice.get(f"/v1/workflows/{workflow_id}?include_input_output=true").json()["data"]
+    assert data["workflow_detail"]["workflow_name"] == "described"
+    assert data["input"]["parameters"]["name"]["type"] == "string"
+    assert "greeting" in data["output"]["parameters"]
+
+
+@pytest.mark.parametrize("mode", ["sync", "stream"])
+def test_an_orphaned_run_is_failed_with_the_reason(alice, mode):
+    from services import recovery
+
+    workflow_id = published(alice, greeting(), f"orphan_{mode}")
+    run = WorkflowRun.create(
+        workflow=int(workflow_id),
+        space_id=int(space_of(alice)),
+        creator=Workflow.get_by_id(int(workflow_id)).creator_id,
+        schema_json=json.dumps(greeting()),
+        run_mode=0 if mode == "sync" else 1,
+        worker_id=12345,  # no such process
+    )
+    from models.workers import WorkerInstance
+
+    WorkerInstance.create(id=12345, host="elsewhere", pid=1, kind="server", started_at=0, heartbeat_at=0)
+    done = recovery.reap()
+    assert done["failed_workflow_runs"] >= 1
+    run = WorkflowRun.get_by_id(run.id)
+    assert run.status == RUN_FAILED and "server stopped" in run.error_msg
+
+
+def code_node(node_id: str, code: str, outputs: list, **inputs) -> dict:
+    return node(node_id, "5", {"code": code, "language": 3, **inputs}, outputs)
+
+
+def test_a_code_node_runs_in_the_sandbox_and_its_failure_takes_the_exception_branch(alice):
+    doubled = code_node(
+        "2",
+        "async def main(args: Args) -> Output:\n    return {'twice': args.params['n'] * 2, 'extra': 1}\n",
+        [{"name": "twice", "type": "integer"}],
+        inputParameters=[{"name": "n", "input": ref("100001", "n", "integer")}],
+    )
+    failing = code_node(
+        "3",
+        "import os\ndef main(args):\n    os.system('id')\n",
+        [{"name": "never", "type": "string"}],
+        settingOnError={"switch": True, "processType": 3},
+    )
+    schema = {
+        "nodes": [
+            start(("n", "integer")),
+            doubled,
+            failing,
+            end_returning(
+                twice=ref("2", "twice", "integer"),
+                never=ref("3", "never"),
+                caught=ref("3", "errorBody", "object"),
+            ),
+        ],
+        "edges": [
+            edge("100001", "2"),
+            edge("2", "3"),
+            edge("3", "900001"),
+            edge("3", "900001", "branch_error"),
+        ],
+    }
+    workflow_id = published(alice, schema, "coder")
+    body = alice.post("/v1/workflow/run", {"workflow_id": workflow_id, "parameters": {"n": 21}}).json()
+    output = json.loads(body["data"])
+    assert output["twice"] == 42 and output["never"] is None
+    assert output["caught"]["errorCode"] == 305000002 and "os.system" in output["caught"]["errorMessage"]
