@@ -80,6 +80,20 @@ class Canvas:
         return self._in.get(node_id, [])
 
 
+def batched(node: Node) -> bool:
+    """A node in batch mode: it runs once per item of its input lists, which it refers to by its own id."""
+    return node.type != BATCH and bool((node.inputs.get("batch") or {}).get("batchEnable"))
+
+
+def every_node(graph: Canvas):
+    """The canvas's nodes and, after each loop or batch, the nodes of its body (nested too)."""
+    pending = list(graph.nodes.values())
+    while pending:
+        node = pending.pop(0)
+        yield node
+        pending[:0] = node.blocks
+
+
 def parse(schema, where: str = "schema") -> Canvas:
     """The canvas in `schema` (its JSON text, or the object), with every node id unique, every
     edge between known nodes, and a Start and an End; 400 naming the place otherwise."""
@@ -368,6 +382,8 @@ def problems(graph: Canvas) -> list[Problem]:
             where = f"node {node.id} ({node.title}) input {parameter.get('name')}"
             for reference, kind, at in _references(parameter.get("input") or {}, where):
                 block = str(reference.get("blockID") or "")
+                if block == node.id and batched(node):
+                    continue  # its own batch item
                 source = graph.nodes.get(block) or inner.get(block)
                 if source is None:
                     found.append(

@@ -11,6 +11,7 @@ databases, loops ...) register themselves from their own modules."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import json
 import time
@@ -23,6 +24,8 @@ ERROR_PORT = "branch_error"
 THROW, DEFAULT_OUTPUT, EXCEPTION_BRANCH = 1, 2, 3
 WAITING, RUNNING, SUCCEEDED, FAILED, SKIPPED = "waiting", "running", "succeeded", "failed", "skipped"
 INTERRUPTED = "interrupted"
+BREAK, CONTINUE = "break", "continue"  # what a Break or Continue node tells its loop
+MAX_BATCH_ITEMS = 1000
 # Coze's interrupt event types (NodeEvent.type / InterruptType)
 QUESTION_EVENT, INPUT_EVENT = 2, 5
 
@@ -115,12 +118,18 @@ class Run:
         done: dict[str, dict] | None = None,
         answers: dict[str, str] | None = None,
         context: dict | None = None,
+        entries: list[str] | None = None,
+        scope: wc.Scope | None = None,
     ):
         """`done` has the outcomes ({outputs, port}) of nodes an earlier pass finished (a run
         resumed after an interrupt): they are not run again. `answers` are the user's replies by
-        node id. `context` is what node kinds need from outside (the user, the space ...)."""
+        node id. `context` is what node kinds need from outside (the user, the space ...).
+        `entries` are where a body (a loop's, a batch's) starts, instead of the Start node, in
+        `scope` (what it sees of the run around it)."""
         self.canvas, self.inputs = canvas, inputs
-        self.scope = wc.Scope(variables=variables)
+        self.scope = scope or wc.Scope(variables=variables)
+        self.entries = set(entries or ())
+        self.signal: str | None = None  # BREAK or CONTINUE, from a node of a loop's body
         self.results = {n.id: NodeResult(n.id, n.type, n.title) for n in canvas.nodes.values()}
         self.on_node, self.on_message = on_node, on_message
         self.done: dict[str, dict] = dict(done or {})
@@ -149,7 +158,7 @@ class Run:
                     self._skip(node_id)
                     queue.extend(edge.target for edge in self.canvas.successors(node_id))
 
-        launch(n.id for n in self.canvas.nodes.values() if n.type == wc.START)
+        launch(self.entries or [n.id for n in self.canvas.nodes.values() if n.type == wc.START])
         try:
             while pending:
                 done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -162,13 +171,15 @@ class Run:
                 task.cancel()
         if self.waiting:
             raise RunInterrupted(self.waiting)
+        if self.entries:  # a body: it ends where its paths end
+            return self.output
         end = next(r for r in self.results.values() if r.node_type == wc.END)
         if end.status != SUCCEEDED:
             raise NodeError("the End node was not reached: no path to it was taken")
         return self.output
 
     def _ready(self, node_id: str) -> bool:
-        if self.canvas.nodes[node_id].type == wc.START:
+        if node_id in self.entries or (not self.entries and self.canvas.nodes[node_id].type == wc.START):
             return True
         incoming = self.canvas.predecessors(node_id)
         return bool(incoming) and all(edge in self._decided for edge in incoming)
@@ -214,7 +225,8 @@ class Run:
         try:
             if handler is None:
                 raise NodeError(f"node {node.id} ({node.title}): node type {node.type} is not supported")
-            result.inputs = wc.inputs_of(node, self.scope)
+            # a node in batch mode refers to its own items: its inputs are resolved per item
+            result.inputs = {} if wc.batched(node) else wc.inputs_of(node, self.scope)
             outcome = await self._attempts(node, handler, result, setting)
         except Interrupt as waiting:
             result.status, result.ended = INTERRUPTED, time.monotonic()
@@ -244,7 +256,10 @@ class Run:
         for attempt in range(retries + 1):
             result.attempts = attempt + 1
             try:
-                work = handler(node, result.inputs, self)
+                if wc.batched(node):
+                    work = self._batched(node, handler, node.inputs["batch"])
+                else:
+                    work = handler(node, result.inputs, self)
                 if timeout_ms > 0:
                     return await asyncio.wait_for(work, timeout_ms / 1000)
                 return await work
@@ -255,6 +270,54 @@ class Run:
             if attempt == retries:
                 raise failure
         raise AssertionError("unreachable")
+
+    def within(self, outputs: dict) -> Run:
+        """This run seeing `outputs` (node id -> outputs) over its own: a batch item's view."""
+        view = copy.copy(self)
+        view.scope = wc.Scope(outputs={**self.scope.outputs, **outputs}, variables=self.scope.variables)
+        return view
+
+    async def _batched(self, node: wc.Node, handler: Handler, batch: dict) -> Outcome:
+        """A node in batch mode: run once per item of its input lists (`batch.inputLists`, the
+        item under the node's own id), `concurrentSize` at a time; `outputList` has each output."""
+        lists = {
+            str(entry.get("name")): wc.value_of(entry.get("input") or {}, self.scope, f"node {node.id}.batch")
+            for entry in batch.get("inputLists") or []
+            if isinstance(entry, dict)
+        }
+        if any(not isinstance(value, list) for value in lists.values()):
+            raise NodeError(f"node {node.id} ({node.title}).batch.inputLists: each must be a list")
+        size = min([len(v) for v in lists.values()] or [0])
+        size = min(size, int(batch.get("batchSize") or MAX_BATCH_ITEMS), MAX_BATCH_ITEMS)
+        gate = asyncio.Semaphore(max(1, min(int(batch.get("concurrentSize") or 10), 100)))
+
+        async def item(index: int) -> dict:
+            async with gate:
+                view = self.within({node.id: {**{k: v[index] for k, v in lists.items()}, "index": index}})
+                return (await handler(node, wc.inputs_of(node, view.scope), view)).outputs
+
+        return Outcome({"outputList": list(await asyncio.gather(*(item(i) for i in range(size))))})
+
+    async def run_body(self, node: wc.Node, own: dict) -> Run:
+        """One pass of a loop's or a batch's body, which sees `own` as the node's outputs."""
+        entries = [e.target for e in node.inner_edges if e.source == node.id]
+        inner = {b.id: b for b in node.blocks}
+        edges = [e for e in node.inner_edges if e.source in inner and e.target in inner]
+        scope = wc.Scope(outputs={**self.scope.outputs, node.id: own}, variables=self.scope.variables)
+        body = Run(
+            wc.Canvas(inner, edges),
+            self.inputs,
+            on_node=self.on_node,
+            on_message=self.on_message,
+            context=self.context,
+            entries=entries,
+            scope=scope,
+        )
+        try:
+            await body.execute()
+        except RunInterrupted:
+            raise NodeError(f"node {node.id} ({node.title}): a node in its body cannot wait for the user")
+        return body
 
     def _on_error(self, node: wc.Node, result: NodeResult, setting: dict, message: str, code: int) -> Outcome:
         process = int(setting.get("processType") or THROW) if setting.get("switch", True) else THROW

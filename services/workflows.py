@@ -20,6 +20,7 @@ from services import (
     workflow_canvas,
     workflow_code,  # noqa: F401  (registers the Code node)
     workflow_engine,
+    workflow_nodes,  # noqa: F401  (registers JSON, aggregator, Loop, Batch ...)
 )
 
 MAX_SCHEMA = 1024 * 1024
@@ -238,7 +239,7 @@ def problems_of(schema: str) -> list[workflow_canvas.Problem]:
     except errors.ApiError as exc:
         return [workflow_canvas.Problem(exc.msg)]
     found = workflow_canvas.problems(graph)
-    for node in graph.nodes.values():
+    for node in workflow_canvas.every_node(graph):
         if node.type != workflow_canvas.COMMENT and not workflow_engine.supported(node.type):
             found.append(
                 workflow_canvas.Problem(
