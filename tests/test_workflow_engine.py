@@ -40,6 +40,20 @@ def end_returning(**refs) -> dict:
     )
 
 
+def condition(node_id: str, *branches: tuple[int, dict, dict]) -> dict:
+    """A Condition node; each branch one clause (operator, left input, right input), in order."""
+    clauses = [
+        {
+            "condition": {
+                "logic": 2,
+                "conditions": [{"operator": op, "left": {"input": left}, "right": {"input": right}}],
+            }
+        }
+        for op, left, right in branches
+    ]
+    return node(node_id, "8", {"branches": clauses})
+
+
 def run(schema: dict, inputs: dict) -> engine.Run:
     job = engine.Run(wc.parse(schema), inputs)
     asyncio.run(job.execute())
@@ -103,22 +117,6 @@ def test_values_flow_from_start_to_end_with_an_answer():
 
 @pytest.mark.parametrize("number,taken", [(5, "big"), (1, "small")])
 def test_a_condition_takes_one_branch_and_skips_the_other(number, taken):
-    condition = {
-        "branches": [
-            {
-                "condition": {
-                    "logic": 2,
-                    "conditions": [
-                        {
-                            "operator": 13,
-                            "left": {"input": ref("100001", "n", "integer")},
-                            "right": {"input": literal(3, "integer")},
-                        }
-                    ],
-                }
-            }
-        ]
-    }
     text = lambda node_id, word: node(
         node_id,
         "15",
@@ -127,7 +125,7 @@ def test_a_condition_takes_one_branch_and_skips_the_other(number, taken):
     schema = {
         "nodes": [
             start(("n", "integer")),
-            node("2", "8", condition),
+            condition("2", (13, ref("100001", "n", "integer"), literal(3, "integer"))),
             text("3", "big"),
             text("4", "small"),
             node(

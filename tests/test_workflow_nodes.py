@@ -10,7 +10,7 @@ import time
 
 import pytest
 from test_workflow_canvas import literal, ref
-from test_workflow_engine import edge, end_returning, node, start
+from test_workflow_engine import condition, edge, end_returning, node, start
 
 from services import workflow_canvas as wc
 from services import workflow_engine as engine
@@ -60,26 +60,7 @@ def test_json_serialise_and_parse_round_trip():
 
 
 def test_the_aggregator_takes_the_branch_that_ran():
-    condition = node(
-        "2",
-        "8",
-        {
-            "branches": [
-                {
-                    "condition": {
-                        "logic": 2,
-                        "conditions": [
-                            {
-                                "operator": 1,
-                                "left": {"input": ref("100001", "go")},
-                                "right": {"input": literal("left")},
-                            }
-                        ],
-                    }
-                }
-            ]
-        },
-    )
+    choose = condition("2", (1, ref("100001", "go"), literal("left")))
     merge = node(
         "5",
         "32",
@@ -89,7 +70,7 @@ def test_the_aggregator_takes_the_branch_that_ran():
     schema = {
         "nodes": [
             start(("go", "string")),
-            condition,
+            choose,
             text("3", "went left"),
             text("4", "went right"),
             merge,
@@ -111,38 +92,7 @@ def test_the_aggregator_takes_the_branch_that_ran():
 def loop_schema() -> dict:
     """Coze's loop example, reduced: over a list, Set variable keeps the item; an item "stop" breaks,
     an item "skip" continues, the others are prefixed and collected."""
-    check = node(
-        "12",
-        "8",
-        {
-            "branches": [
-                {
-                    "condition": {
-                        "logic": 2,
-                        "conditions": [
-                            {
-                                "operator": 1,
-                                "left": {"input": ref("10", "item")},
-                                "right": {"input": literal("stop")},
-                            }
-                        ],
-                    }
-                },
-                {
-                    "condition": {
-                        "logic": 2,
-                        "conditions": [
-                            {
-                                "operator": 1,
-                                "left": {"input": ref("10", "item")},
-                                "right": {"input": literal("skip")},
-                            }
-                        ],
-                    }
-                },
-            ]
-        },
-    )
+    check = condition("12", (1, ref("10", "item"), literal("stop")), (1, ref("10", "item"), literal("skip")))
     loop = node(
         "10",
         "21",

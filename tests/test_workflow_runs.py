@@ -11,7 +11,7 @@ from conftest import assert_error
 from sse import workflow_events
 from test_memory import space_of
 from test_workflow_canvas import literal, ref
-from test_workflow_engine import edge, end_returning, node, question, start
+from test_workflow_engine import condition, edge, end_returning, node, question, start
 from test_workflows import create
 
 from models.workflow import RUN_CANCELLED, RUN_FAILED, RUN_INTERRUPTED, RUN_SUCCEEDED, Workflow, WorkflowRun
@@ -166,26 +166,7 @@ def test_cancel_a_waiting_run_and_others_cannot_see_it(alice, bob):
 
 def test_a_failing_test_run_reports_the_node_and_its_error(alice):
     workflow_id = create(alice, "broken")
-    bad = node(
-        "2",
-        "8",
-        {
-            "branches": [
-                {
-                    "condition": {
-                        "logic": 2,
-                        "conditions": [
-                            {
-                                "operator": 13,
-                                "left": {"input": ref("100001", "name")},
-                                "right": {"input": literal("3", "integer")},
-                            }
-                        ],
-                    }
-                }
-            ]
-        },
-    )
+    bad = condition("2", (13, ref("100001", "name"), literal("3", "integer")))
     schema = {
         "nodes": [start(("name", "string")), bad, end_returning()],
         "edges": [edge("100001", "2"), edge("2", "900001", "true"), edge("2", "900001", "false")],
