@@ -14,11 +14,14 @@ import asyncio
 import copy
 import dataclasses
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from core import errors
 from services import workflow_canvas as wc
+
+log = logging.getLogger("cozeplus.workflow")
 
 ERROR_PORT = "branch_error"
 THROW, DEFAULT_OUTPUT, EXCEPTION_BRANCH = 1, 2, 3
@@ -237,6 +240,10 @@ class Run:
             message = exc.msg if isinstance(exc, errors.ApiError) else str(exc)
             code = exc.error.code if isinstance(exc, errors.ApiError) else exc.code
             outcome = self._on_error(node, result, setting, message, code)
+        except Exception:  # a bug in a node kind fails that node, not the request
+            log.exception("workflow node failed", extra={"node_id": node.id, "node_type": node.type})
+            message = f"node {node.id} ({node.title}): internal error in a node of type {node.type}"
+            outcome = self._on_error(node, result, setting, message, errors.WORKFLOW_EXECUTION_FAILED.code)
         result.status, result.ended, result.outputs = SUCCEEDED, time.monotonic(), outcome.outputs
         self.done[node.id] = {"outputs": outcome.outputs, "port": outcome.port, "answer": outcome.answer}
         self._finish(node, outcome)

@@ -70,9 +70,7 @@ def parameters_of(raw, field: str = "parameters") -> dict:
 
 def _published(workflow: Workflow, version: str | None) -> WorkflowVersion:
     if version:
-        found = WorkflowVersion.get_or_none(
-            WorkflowVersion.workflow == workflow.id, WorkflowVersion.version == version
-        )
+        found = workflows.version_named(workflow, version)
         if found is None:
             raise errors.WORKFLOW_NOT_PUBLISHED(
                 f"version: workflow {workflow.id} has no version {version[:40]!r}"

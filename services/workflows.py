@@ -17,6 +17,7 @@ from models.workflow import FLOW_CHATFLOW, FLOW_WORKFLOW, Workflow, WorkflowVers
 from services import (
     projects,
     refs,
+    workflow_calls,  # noqa: F401  (registers LLM, Plugin, Knowledge, HTTP, Sub-workflow ...)
     workflow_canvas,
     workflow_code,  # noqa: F401  (registers the Code node)
     workflow_engine,
@@ -159,6 +160,12 @@ _LATEST = CompiledQuery(
     ),
     workflow_id=-7301233,
 )
+
+
+def version_named(workflow: Workflow, version: str) -> WorkflowVersion | None:
+    return WorkflowVersion.get_or_none(
+        WorkflowVersion.workflow == workflow.id, WorkflowVersion.version == version
+    )
 
 
 def latest_version(workflow: Workflow) -> WorkflowVersion | None:

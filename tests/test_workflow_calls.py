@@ -1,0 +1,214 @@
+"""Workflow nodes that call the platform through HTTP runs: Plugin (the tool called as the run's
+owner), HTTP request (through the guard), LLM and intent detection on the offline model,
+Knowledge retrieval and Sub-workflow; others' plugins, knowledge bases and workflows are not
+reachable from a canvas."""
+
+from __future__ import annotations
+
+import json
+
+from test_knowledge import dataset_of_texts
+from test_plugins import made, tools_of
+from test_plugins import service as service  # noqa: F401  (a fixture)
+from test_workflow_canvas import literal, ref
+from test_workflow_engine import edge, end_returning, node, start
+from test_workflow_runs import published, save
+from test_workflows import create
+
+
+def setting(**values) -> list[dict]:
+    return [
+        {"name": k, "input": literal(v, "list" if isinstance(v, list) else "string")}
+        for k, v in values.items()
+    ]
+
+
+def one_node(middle: dict, **ends) -> dict:
+    return {
+        "nodes": [start(("q", "string")), middle, end_returning(**ends)],
+        "edges": [edge("100001", middle["id"]), edge(middle["id"], "900001")],
+    }
+
+
+def run(account, workflow_id, **parameters) -> dict:
+    response = account.post("/v1/workflow/run", {"workflow_id": workflow_id, "parameters": parameters})
+    return response.json()
+
+
+def test_a_plugin_node_calls_the_tool(alice, bob, service):
+    plugin_id = made(alice, service.url)
+    tool = tools_of(alice, plugin_id)["get_forecast"]
+    call = node(
+        "2",
+        "4",
+        {
+            "apiParam": setting(apiID=tool["api_id"], pluginID=plugin_id, apiName="get_forecast"),
+            "inputParameters": [
+                {"name": "city", "input": ref("100001", "q")},
+                {"name": "days", "input": literal(2, "integer")},
+            ],
+        },
+        [{"name": "city", "type": "string"}, {"name": "high", "type": "float"}],
+    )
+    schema = one_node(call, city=ref("2", "city"), high=ref("2", "high", "float"))
+    workflow_id = published(alice, schema, "forecaster")
+    answer = run(alice, workflow_id, q="Oslo")
+    assert json.loads(answer["data"]) == {"city": "Oslo", "high": 21.5}, answer
+    assert (
+        service.received[-1]["path"] == "/api/forecast/Oslo"
+        and ("days", "2") in service.received[-1]["query"]
+    )
+    stolen = published(bob, schema, "stolen")  # bob's canvas naming alice's plugin
+    refused = run(bob, stolen, q="Oslo")
+    assert refused["code"] == 720701013 and "plugin" in refused["msg"] and "not found" in refused["msg"]
+
+
+def test_an_http_node_goes_through_the_guard(alice, service):
+    request = node(
+        "2",
+        "45",
+        {
+            "apiInfo": {"method": "POST", "url": service.url + "/notes"},
+            "headers": [{"name": "X-Trace", "input": literal("t-1")}],
+            "body": {"bodyType": "JSON", "bodyData": {"json": '{"text": "{{block_output_100001.q}}"}'}},
+            "auth": {
+                "authOpen": True,
+                "authType": "BEARER_AUTH",
+                "authData": {"bearerTokenData": [{"name": "token", "input": literal("s3cret")}]},
+            },
+        },
+        [{"name": "body", "type": "string"}, {"name": "statusCode", "type": "integer"}],
+    )
+    workflow_id = published(
+        alice, one_node(request, body=ref("2", "body"), status=ref("2", "statusCode", "integer")), "poster"
+    )
+    out = json.loads(run(alice, workflow_id, q="hello")["data"])
+    assert out["status"] == 200 and json.loads(out["body"]) == {"saved": {"text": "hello"}}
+    sent = service.received[-1]
+    assert sent["headers"]["authorization"] == "Bearer s3cret" and sent["headers"]["x-trace"] == "t-1"
+    inward = json.loads(json.dumps(one_node(request, body=ref("2", "body"))))
+    inward["nodes"][1]["data"]["inputs"]["apiInfo"]["url"] = "http://127.0.0.1:9/secret"
+    refused = run(alice, published(alice, inward, "inward"), q="x")
+    assert refused["code"] == 720701013 and "127.0.0.1" in refused["msg"]
+
+
+def test_llm_and_intent_nodes_on_the_offline_model(alice):
+    think = node(
+        "2",
+        "3",
+        {
+            "inputParameters": [{"name": "q", "input": ref("100001", "q")}],
+            "llmParam": setting(modelType="1737521813", prompt="/echo You said: {{q}}", systemPrompt=""),
+        },
+        [{"name": "output", "type": "string"}],
+    )
+    intent = node(
+        "3",
+        "22",
+        {
+            "inputParameters": [{"name": "query", "input": ref("100001", "q")}],
+            "intents": [{"name": "weather"}, {"name": "news"}],
+        },
+        [{"name": "classificationId", "type": "integer"}],
+    )
+    say = lambda node_id, word: node(  # noqa: E731
+        node_id,
+        "15",
+        {"method": "concat", "concatParams": [{"name": "concatResult", "input": literal(word)}]},
+        [{"name": "output", "type": "string"}],
+    )
+    schema = {
+        "nodes": [
+            start(("q", "string")),
+            think,
+            intent,
+            say("4", "it is about the weather"),
+            say("5", "about something else"),
+            node(
+                "6",
+                "32",
+                {"mergeGroups": [{"name": "Group1", "variables": [ref("4", "output"), ref("5", "output")]}]},
+                [{"name": "Group1", "type": "string"}],
+            ),
+            end_returning(echo=ref("2", "output"), topic=ref("6", "Group1")),
+        ],
+        "edges": [
+            edge("100001", "2"),
+            edge("2", "3"),
+            edge("3", "4", "branch_0"),
+            edge("3", "5", "default"),
+            edge("3", "5", "branch_1"),
+            edge("4", "6"),
+            edge("5", "6"),
+            edge("6", "900001"),
+        ],
+    }
+    workflow_id = published(alice, schema, "thinker")
+    assert json.loads(run(alice, workflow_id, q="weather in Oslo")["data"]) == {
+        "echo": "You said: weather in Oslo",
+        "topic": "it is about the weather",
+    }
+    assert json.loads(run(alice, workflow_id, q="tell me a joke")["data"])["topic"] == "about something else"
+
+
+def test_a_knowledge_node_retrieves(alice, bob):
+    dataset_id = dataset_of_texts(
+        alice, moon="The moon is made of rock.", cats="Cats sleep sixteen hours a day."
+    )
+    search = node(
+        "2",
+        "6",
+        {
+            "datasetParam": setting(datasetList=[dataset_id])
+            + [{"name": "topK", "input": literal(1, "integer")}],
+            "inputParameters": [{"name": "Query", "input": ref("100001", "q")}],
+        },
+        [{"name": "outputList", "type": "list"}],
+    )
+    schema = one_node(search, found=ref("2", "outputList", "list"))
+    out = json.loads(run(alice, published(alice, schema, "searcher"), q="how long do cats sleep")["data"])
+    assert len(out["found"]) == 1 and "sixteen hours" in out["found"][0]["output"]
+    refused = run(bob, published(bob, schema, "searcher"), q="cats")
+    assert refused["code"] == 720701013 and "not found" in refused["msg"]
+
+
+def test_a_sub_workflow_runs_with_the_nodes_inputs(alice, bob):
+    child_schema = {
+        "nodes": [
+            start(("name", "string")),
+            node(
+                "2",
+                "15",
+                {
+                    "method": "concat",
+                    "concatParams": [{"name": "concatResult", "input": literal("hi {{n}}")}],
+                    "inputParameters": [{"name": "n", "input": ref("100001", "name")}],
+                },
+                [{"name": "output", "type": "string"}],
+            ),
+            end_returning(greeting=ref("2", "output")),
+        ],
+        "edges": [edge("100001", "2"), edge("2", "900001")],
+    }
+    child = published(alice, child_schema, "child")
+    call = node(
+        "2",
+        "9",
+        {
+            "workflowId": child,
+            "workflowVersion": "",
+            "inputParameters": [{"name": "name", "input": ref("100001", "q")}],
+        },
+        [{"name": "greeting", "type": "string"}],
+    )
+    parent = published(alice, one_node(call, said=ref("2", "greeting")), "parent")
+    assert json.loads(run(alice, parent, q="Ada")["data"]) == {"said": "hi Ada"}
+    itself = create(alice, "itself")
+    loop_call = json.loads(json.dumps(one_node(call, said=ref("2", "greeting"))))
+    loop_call["nodes"][1]["data"]["inputs"]["workflowId"] = itself
+    loop_call["nodes"][1]["data"]["inputs"]["inputParameters"][0]["name"] = "q"  # it calls itself
+    save(alice, itself, loop_call)
+    assert alice.post("/api/workflow_api/publish", {"workflow_id": itself, "force": True}).json()["code"] == 0
+    assert "nested more than 5" in run(alice, itself, q="x")["msg"]
+    refused = run(bob, published(bob, one_node(call, said=ref("2", "greeting")), "borrow"), q="Ada")
+    assert refused["code"] == 720701013 and "not found" in refused["msg"]
