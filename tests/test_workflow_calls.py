@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 
 from test_knowledge import dataset_of_texts
+from test_memory import make_table, stored_rows
 from test_plugins import made, tools_of
 from test_plugins import service as service  # noqa: F401  (a fixture)
 from test_workflow_canvas import literal, ref
 from test_workflow_engine import edge, end_returning, node, start
 from test_workflow_runs import published, save
 from test_workflows import create
+
+from models.memory import DRAFT, ONLINE, MemoryDatabase
 
 
 def setting(**values) -> list[dict]:
@@ -212,3 +215,106 @@ def test_a_sub_workflow_runs_with_the_nodes_inputs(alice, bob):
     assert "nested more than 5" in run(alice, itself, q="x")["msg"]
     refused = run(bob, published(bob, one_node(call, said=ref("2", "greeting")), "borrow"), q="Ada")
     assert refused["code"] == 720701013 and "not found" in refused["msg"]
+
+
+def field_input(field_id, value) -> list[dict]:
+    return [{"name": "fieldID", "input": literal(str(field_id))}, {"name": "fieldValue", "input": value}]
+
+
+def where(left: str, operation: str, right: dict) -> list[dict]:
+    return [
+        {"name": "left", "input": literal(left)},
+        {"name": "operation", "input": literal(operation)},
+        {"name": "right", "input": right},
+    ]
+
+
+def test_database_nodes_add_query_update_and_delete_rows(alice, bob):
+    table = make_table(alice, "workflow_orders")
+    database = MemoryDatabase.get_by_id(int(table["id"]))
+    ids = {f["name"]: f["id"] for f in database.fields}
+    on_table = {"databaseInfoList": [{"databaseInfoID": table["id"]}]}
+    add = node(
+        "2",
+        "46",
+        {
+            **on_table,
+            "insertParam": {
+                "fieldInfo": [
+                    field_input(ids["item"], ref("100001", "q")),
+                    field_input(ids["quantity"], literal(3, "integer")),
+                ]
+            },
+        },
+        [{"name": "rowNum", "type": "integer"}],
+    )
+    change = node(
+        "3",
+        "42",
+        {
+            **on_table,
+            "updateParam": {
+                "condition": {"conditionList": [where("item", "EQUAL", ref("100001", "q"))], "logic": "AND"},
+                "fieldInfo": [field_input(ids["quantity"], literal(5, "integer"))],
+            },
+        },
+        [{"name": "rowNum", "type": "integer"}],
+    )
+    look = node(
+        "4",
+        "43",
+        {
+            **on_table,
+            "selectParam": {
+                "condition": {
+                    "conditionList": [where("quantity", "GREATER_THAN", literal(4, "integer"))],
+                    "logic": "AND",
+                },
+                "fieldList": [{"fieldID": ids["item"]}, {"fieldID": ids["quantity"]}],
+                "orderByList": [{"fieldID": ids["item"], "isAsc": True}],
+                "limit": 10,
+            },
+        },
+        [{"name": "outputList", "type": "list"}, {"name": "rowNum", "type": "integer"}],
+    )
+    drop = node(
+        "5",
+        "44",
+        {
+            **on_table,
+            "deleteParam": {
+                "condition": {"conditionList": [where("item", "EQUAL", literal("gone"))], "logic": "AND"}
+            },
+        },
+        [{"name": "rowNum", "type": "integer"}],
+    )
+    schema = {
+        "nodes": [
+            start(("q", "string")),
+            add,
+            change,
+            look,
+            drop,
+            end_returning(
+                added=ref("2", "rowNum", "integer"),
+                changed=ref("3", "rowNum", "integer"),
+                found=ref("4", "outputList", "list"),
+                deleted=ref("5", "rowNum", "integer"),
+            ),
+        ],
+        "edges": [edge("100001", "2"), edge("2", "3"), edge("3", "4"), edge("4", "5"), edge("5", "900001")],
+    }
+    workflow_id = published(alice, schema, "orders_flow")
+    first = json.loads(run(alice, workflow_id, q="tea")["data"])
+    assert first == {"added": 1, "changed": 1, "found": [{"item": "tea", "quantity": "5"}], "deleted": 0}
+    second = json.loads(run(alice, workflow_id, q="gone")["data"])
+    assert second["deleted"] == 1 and [r["item"] for r in second["found"]] == [
+        "gone",
+        "tea",
+    ]  # found, then deleted
+    online = stored_rows(table["id"], ONLINE)
+    assert [(r[f"f{ids['item']}"], r[f"f{ids['quantity']}"]) for r in online] == [("tea", 5)]
+    assert stored_rows(table["id"], DRAFT) == []  # a published run works on the online copy
+    refused = run(bob, published(bob, schema, "orders_flow"), q="x")
+    assert refused["code"] == 720701013 and "not found" in refused["msg"]
+    assert len(stored_rows(table["id"], ONLINE)) == 1
