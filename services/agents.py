@@ -17,6 +17,7 @@ from models.identity import User
 from models.library import ShortcutCommand
 from models.llm import LlmModel
 from models.plugin import PluginTool, PluginVersion
+from models.workflow import WorkflowVersion
 from services import model_registry, refs, variables
 from views.shortcut import shortcut_view
 
@@ -298,6 +299,23 @@ def _plugin_versions(config: dict) -> dict[str, str]:
     return latest
 
 
+WORKFLOW_VERSIONS_KEY = "workflow_versions"  # in a published snapshot: the workflow versions it runs
+
+
+def _workflow_versions(config: dict) -> dict[str, str]:
+    """The latest published version of each bound workflow (one never published is not offered)."""
+    ids = {
+        parse_id(e.get("workflow_id")) for e in config.get("workflow_info_list") or [] if isinstance(e, dict)
+    }
+    ids.discard(None)
+    latest = {}
+    if ids:
+        query = WorkflowVersion.select(WorkflowVersion.id, WorkflowVersion.workflow)
+        for version in query.where(WorkflowVersion.workflow.in_(ids)).order_by(WorkflowVersion.id):
+            latest[str(version.workflow_id)] = str(version.id)
+    return latest
+
+
 def publish(user: User, bot_id, connector_ids: list[str], info: str = "", space_id=None) -> BotVersion:
     bot = load(user, bot_id, authz.WRITE, space_id)
     unknown = [c for c in connector_ids if parse_id(c) not in CONNECTORS]
@@ -308,6 +326,7 @@ def publish(user: User, bot_id, connector_ids: list[str], info: str = "", space_
     model_registry.usable(bot.config["model_info"]["model_id"])
     snapshot = bot_info(bot)
     snapshot[PLUGIN_VERSIONS_KEY] = _plugin_versions(bot.config)
+    snapshot[WORKFLOW_VERSIONS_KEY] = _workflow_versions(bot.config)
     with db.atomic():
         version = BotVersion.create(
             bot=bot.id,

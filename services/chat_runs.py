@@ -35,6 +35,7 @@ from services import (
     agent_knowledge,
     agent_memory,  # noqa: F401  (its import registers the database tools)
     agent_plugins,  # noqa: F401  (its import registers the plugins' tools)
+    agent_workflows,  # noqa: F401  (its import registers the workflows' tools)
     conversations,
     llm,
     tools,

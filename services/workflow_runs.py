@@ -105,17 +105,32 @@ def prepare(
         published = _published(workflow, version)
         schema, version_name = published.schema_json, published.version
     workflow_canvas.parse(schema)
+    return record(user, workflow, schema, version_name, parameters, mode, debug, bot, parse_id(connector_id))
+
+
+def record(
+    user: User,
+    workflow: Workflow,
+    schema: str,
+    version: str,
+    parameters: dict,
+    mode: int,
+    debug: bool = False,
+    bot_id: int | None = None,
+    connector_id: int | None = None,
+) -> WorkflowRun:
+    """A run of `schema` (a version of `workflow`, or its draft), checked by the caller."""
     return WorkflowRun(
         workflow=workflow.id,
         space_id=workflow.space_id,
         creator=user.id,
-        version=version_name,
+        version=version,
         schema_json=schema,
         debug=debug,
         run_mode=mode,
         inputs=parameters,
-        bot_id=bot,
-        connector_id=parse_id(connector_id) or 1024,
+        bot_id=bot_id,
+        connector_id=connector_id or 1024,
         state={"commit_id": workflow.commit_id if debug else ""},
         worker_id=None if mode == MODE_ASYNC else recovery.current_id(),
     ).insert_new()

@@ -318,3 +318,32 @@ def test_database_nodes_add_query_update_and_delete_rows(alice, bob):
     refused = run(bob, published(bob, schema, "orders_flow"), q="x")
     assert refused["code"] == 720701013 and "not found" in refused["msg"]
     assert len(stored_rows(table["id"], ONLINE)) == 1
+
+
+def test_an_agents_workflows_are_tools_and_a_published_agent_keeps_its_versions(alice):
+    from test_chat import messages_of, new_agent, open_chat
+    from test_workflow_runs import greeting
+
+    workflow_id = published(alice, greeting(), "greeter")
+    bot_id = new_agent(alice, workflow_info_list=[{"workflow_id": workflow_id, "name": "greeter"}])
+    events = open_chat(alice, bot_id, '/call greeter {"name": "Ada"}')
+    completed = messages_of(events, "conversation.message.completed")
+    assert [m["type"] for m in completed[:2]] == ["function_call", "tool_response"]
+    assert json.loads(completed[1]["content"]) == {"greeting": "Hello, Ada!"}
+    changed = greeting()
+    changed["nodes"][1]["data"]["inputs"]["concatParams"][0]["input"] = literal("Goodbye, {{who}}!")
+    save(alice, workflow_id, changed)
+    assert (
+        alice.post("/api/workflow_api/publish", {"workflow_id": workflow_id, "force": True}).json()["code"]
+        == 0
+    )
+    events = open_chat(alice, bot_id, '/call greeter {"name": "Ada"}')
+    said = messages_of(events, "conversation.message.completed")[1]["content"]
+    assert json.loads(said) == {"greeting": "Hello, Ada!"}  # the version the agent was published with
+    assert (
+        alice.post("/v1/bot/publish", json={"bot_id": bot_id, "connector_ids": ["1024"]}).json()["code"] == 0
+    )
+    events = open_chat(alice, bot_id, '/call greeter {"name": "Ada"}')
+    assert json.loads(messages_of(events, "conversation.message.completed")[1]["content"]) == {
+        "greeting": "Goodbye, Ada!"
+    }
