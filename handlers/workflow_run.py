@@ -19,7 +19,7 @@ from models.workflow import (
     RUN_SUCCEEDED,
 )
 from services import workflow_runs, workflows
-from views.workflow import debug_url, open_workflow_view, run_history_view
+from views.workflow import chat_message_view, chat_turn_view, debug_url, open_workflow_view, run_history_view
 
 PING_SECONDS = 15.0
 _streams: set[asyncio.Task] = set()
@@ -169,3 +169,69 @@ def open_get_workflow(token_info, workflow_id, include_input_output=False):
     workflow = workflows.load(token_info["user"], workflow_id)
     creator = workflows.creators([workflow])[workflow.creator_id]
     return ok(open_workflow_view(workflow, creator, with_io=include_input_output))
+
+
+# --- chatflows: POST /v1/workflows/chat ----------------------------------------------------------
+
+
+async def open_workflow_chat(token_info, body):
+    user = token_info["user"]
+    query = next(
+        (m.get("content") or "" for m in reversed(body["additional_messages"]) if m.get("role") == "user"), ""
+    )
+
+    def prepare():
+        return workflow_runs.chat_turn(
+            user,
+            body["workflow_id"],
+            query,
+            workflow_runs.parameters_of(body.get("parameters")),
+            bot_id=body.get("bot_id"),
+            conversation_id=body.get("conversation_id"),
+        )
+
+    run, conversation_id = await run_db(prepare)
+    return _chat_stream(run, conversation_id)
+
+
+def _chat_stream(run, conversation_id: str) -> sse.EventStream:
+    """The chatflow's run as a chat: what its Output and End nodes say is the answer; a question
+    it asks is the answer too, and the conversation's next message answers it."""
+    stream = sse.EventStream()  # as /v3/chat: no keep-alive (cozepy reads every line as an event)
+    chat = chat_turn_view(run, conversation_id)
+    message = {**chat_message_view(run, conversation_id), "content": ""}
+    said: list[str] = []
+
+    def on_message(result, text: str, finished: bool) -> None:
+        said.append(text)
+        stream.push(sse.event("conversation.message.delta", {**message, "content": text}))
+
+    async def main() -> None:
+        ended = False
+        try:
+            stream.push(sse.event("conversation.chat.created", {**chat, "status": "created"}))
+            stream.push(sse.event("conversation.chat.in_progress", {**chat, "status": "in_progress"}))
+            final = await workflow_runs.Execution(run, listener=on_message).execute()
+            if final.status == RUN_INTERRUPTED:
+                for event in workflow_runs.pending_events(final)[:1]:
+                    on_message(None, workflow_runs.question_text(event), True)
+            if said:
+                stream.push(
+                    sse.event("conversation.message.completed", {**message, "content": "\n".join(said)})
+                )
+            if final.status in (RUN_SUCCEEDED, RUN_INTERRUPTED):
+                stream.push(sse.event("conversation.chat.completed", {**chat, "status": "completed"}))
+            else:
+                failure = {"code": errors.open_code(final.error_code), "msg": final.error_msg}
+                stream.push(
+                    sse.event("conversation.chat.failed", {**chat, "status": "failed", "last_error": failure})
+                )
+            ended = True
+        finally:
+            stream.close(sse.event("done", "[DONE]") if ended else b"event: error\ndata: {}\n\n")
+
+    task = asyncio.get_running_loop().create_task(main())
+    _streams.add(task)
+    task.add_done_callback(_streams.discard)
+    stream.on_disconnect = task.cancel
+    return stream

@@ -26,6 +26,7 @@ from models.db import run_db
 from models.identity import User
 from models.workflow import (
     MODE_ASYNC,
+    MODE_STREAM,
     RUN_CANCELLED,
     RUN_FAILED,
     RUN_INTERRUPTED,
@@ -134,6 +135,50 @@ def record(
         state={"commit_id": workflow.commit_id if debug else ""},
         worker_id=None if mode == MODE_ASYNC else recovery.current_id(),
     ).insert_new()
+
+
+CHAT_INPUT = "USER_INPUT"  # what a chatflow's Start node calls the user's message
+
+
+def chat_turn(
+    user: User, workflow_id, query: str, parameters: dict, *, bot_id=None, conversation_id=None
+) -> tuple[WorkflowRun, str]:
+    """A chatflow's turn in a conversation: the run waiting there for the user (a question it
+    asked) resumed with `query` as the answer, or a new run with `query` as its USER_INPUT."""
+    workflow = workflows.load(user, workflow_id)
+    conversation = str(parse_id(conversation_id) or new_id())
+    waiting = (
+        WorkflowRun.select()
+        .where(
+            WorkflowRun.workflow == workflow.id,
+            WorkflowRun.creator == user.id,
+            WorkflowRun.status == RUN_INTERRUPTED,
+        )
+        .order_by(WorkflowRun.id.desc())
+        .limit(20)
+    )
+    for run in waiting:
+        events = pending_events(run)
+        if (run.state or {}).get("conversation_id") == conversation and events:
+            return resume(user, run, events[0]["id"], query, mode=MODE_STREAM), conversation
+    run = prepare(user, workflow.id, {**parameters, CHAT_INPUT: query}, mode=MODE_STREAM, bot_id=bot_id)
+    run.state = {**(run.state or {}), "conversation_id": conversation}
+    WorkflowRun.update_where(run.id, {}, state=run.state)
+    return run, conversation
+
+
+def question_text(event: dict) -> str:
+    """What a waiting event asks, as text (an option question lists its options)."""
+    try:
+        data = json.loads(event.get("data") or "{}")
+    except ValueError:
+        return ""
+    message = (data.get("messages") or [{}])[0]
+    content = message.get("content")
+    if isinstance(content, dict):
+        options = ", ".join(o.get("name", "") for o in content.get("options") or [])
+        return f"{content.get('question', '')} ({options})" if options else str(content.get("question", ""))
+    return str(content or data.get("content") or "")
 
 
 def load(

@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 from conftest import needs_js_sdk, run_js_sdk
-from cozepy import CozeAPIError, WorkflowEventType
-from test_workflow_runs import asking, greeting
+from cozepy import ChatEventType, CozeAPIError, Message, WorkflowEventType
+from test_workflow_runs import asking, chatflow, greeting
 
 
 def _published(base: str, pat: str, name: str, schema: dict) -> str:
@@ -36,14 +36,16 @@ def _published(base: str, pat: str, name: str, schema: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def flows(live_server, pat) -> tuple[str, str]:
-    return _published(live_server, pat, "sdk_greeting", greeting()), _published(
-        live_server, pat, "sdk_asking", asking()
+def flows(live_server, pat) -> tuple[str, str, str]:
+    return (
+        _published(live_server, pat, "sdk_greeting", greeting()),
+        _published(live_server, pat, "sdk_asking", asking()),
+        _published(live_server, pat, "sdk_chatflow", chatflow()),
     )
 
 
 def test_cozepy_runs_sync_and_async(coze, flows):
-    greeting_id, _ = flows
+    greeting_id = flows[0]
     result = coze.workflows.runs.create(workflow_id=greeting_id, parameters={"name": "Py"})
     assert json.loads(result.data) == {"greeting": "Hello, Py!"} and result.execute_id in result.debug_url
     started = coze.workflows.runs.create(workflow_id=greeting_id, parameters={"name": "Later"}, is_async=True)
@@ -60,7 +62,7 @@ def test_cozepy_runs_sync_and_async(coze, flows):
 
 
 def test_cozepy_streams_an_interrupt_and_resumes_it(coze, flows):
-    _, asking_id = flows
+    asking_id = flows[1]
     events = list(coze.workflows.runs.stream(workflow_id=asking_id, parameters={"name": "Py"}))
     assert [e.event for e in events] == [WorkflowEventType.INTERRUPT]  # cozepy swallows Done
     interrupt = events[0].interrupt
@@ -80,7 +82,7 @@ def test_cozepy_streams_an_interrupt_and_resumes_it(coze, flows):
 
 
 def test_cozepy_retrieves_the_workflow(coze, flows):
-    greeting_id, _ = flows
+    greeting_id = flows[0]
     found = coze.workflows.retrieve(workflow_id=greeting_id)
     assert found.workflow_detail.workflow_name == "sdk_greeting"
 
@@ -93,3 +95,26 @@ def test_coze_js_workflows(live_server, pat, flows):
     assert seen["streamed"] == ["Interrupt", "Done"]
     assert seen["resumed"] == ["Noted: 7", "Js is 7", "Done"]
     assert seen["sync_interrupt"] == {"code": 6039, "status": 409}
+    assert seen["chatted"] == ["Which city, Js?"]
+
+
+def test_cozepy_chats_with_a_chatflow(coze, flows):
+    chatflow_id = flows[2]
+    message = Message.build_user_question_text("Py")
+    events = list(coze.workflows.chat.stream(workflow_id=chatflow_id, additional_messages=[message]))
+    kinds = [e.event for e in events]
+    assert (
+        kinds[0] == ChatEventType.CONVERSATION_CHAT_CREATED
+        and ChatEventType.CONVERSATION_CHAT_COMPLETED in kinds
+    )
+    asked = [e.message.content for e in events if e.event == ChatEventType.CONVERSATION_MESSAGE_COMPLETED]
+    assert asked == ["Which city, Py?"]
+    conversation_id = events[0].chat.conversation_id
+    answer = Message.build_user_question_text("Lima")
+    events = list(
+        coze.workflows.chat.stream(
+            workflow_id=chatflow_id, additional_messages=[answer], conversation_id=conversation_id
+        )
+    )
+    said = [e.message.content for e in events if e.event == ChatEventType.CONVERSATION_MESSAGE_COMPLETED]
+    assert said == ["Sunny in Lima"]

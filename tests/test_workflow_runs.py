@@ -368,3 +368,60 @@ def test_a_code_node_runs_in_the_sandbox_and_its_failure_takes_the_exception_bra
     output = json.loads(body["data"])
     assert output["twice"] == 42 and output["never"] is None
     assert output["caught"]["errorCode"] == 305000002 and "os.system" in output["caught"]["errorMessage"]
+
+
+def chatflow() -> dict:
+    ask = question(
+        "3", "Which city, {{who}}?", inputParameters=[{"name": "who", "input": ref("100001", "USER_INPUT")}]
+    )
+    end = node(
+        "900001",
+        "2",
+        {
+            "terminatePlan": "useAnswerContent",
+            "content": literal("Sunny in {{city}}"),
+            "inputParameters": [{"name": "city", "input": ref("3", "USER_RESPONSE")}],
+        },
+    )
+    return {
+        "nodes": [start(("USER_INPUT", "string")), ask, end],
+        "edges": [edge("100001", "3"), edge("3", "900001")],
+    }
+
+
+def chat_turn(account, workflow_id, text, conversation_id=None) -> list:
+    from sse import parse, validate
+
+    body = {
+        "workflow_id": workflow_id,
+        "additional_messages": [{"role": "user", "content": text, "content_type": "text"}],
+    }
+    if conversation_id:
+        body["conversation_id"] = conversation_id
+    response = account.post("/v1/workflows/chat", body)
+    assert response.status_code == 200, response.text
+    events = parse(response.text)
+    validate(events, "ChatEvent")
+    return events
+
+
+def test_a_chatflow_chats_asks_and_goes_on_in_the_conversation(alice):
+    workflow_id = published(alice, chatflow(), "weather_chat")
+    first = chat_turn(alice, workflow_id, "Ada")
+    assert [name for name, _ in first] == [
+        "conversation.chat.created",
+        "conversation.chat.in_progress",
+        "conversation.message.delta",
+        "conversation.message.completed",
+        "conversation.chat.completed",
+        "done",
+    ]
+    assert first[3][1]["content"] == "Which city, Ada?"
+    conversation_id = first[0][1]["conversation_id"]
+    second = chat_turn(alice, workflow_id, "Oslo", conversation_id)
+    completed = [data for name, data in second if name == "conversation.message.completed"]
+    assert completed[0]["content"] == "Sunny in Oslo" and second[0][1]["conversation_id"] == conversation_id
+    run = WorkflowRun.get_by_id(int(first[0][1]["id"]))
+    assert run.status == RUN_SUCCEEDED and run.state["conversation_id"] == conversation_id
+    fresh = chat_turn(alice, workflow_id, "Bo")  # another conversation starts its own run
+    assert [d["content"] for n, d in fresh if n == "conversation.message.completed"] == ["Which city, Bo?"]

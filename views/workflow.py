@@ -179,3 +179,36 @@ def open_workflow_view(workflow, creator, *, with_io: bool = False) -> dict:
             )
         }
     return view
+
+
+def chat_turn_view(run, conversation_id: str) -> dict:
+    """A chatflow's run as the Open API's Chat (/v1/workflows/chat)."""
+    return {
+        "id": str(run.id),
+        "conversation_id": conversation_id,
+        "bot_id": str(run.bot_id or 0),
+        "section_id": conversation_id,
+        "status": "in_progress",
+        "created_at": run.created_at,
+        "usage": {"token_count": run.tokens, "output_count": 0, "input_count": 0},
+        "last_error": {"code": 0, "msg": ""},
+        "meta_data": {},
+    }
+
+
+def chat_message_view(run, conversation_id: str) -> dict:
+    return {
+        "id": str(run.id + 1),
+        "conversation_id": conversation_id,
+        "bot_id": str(run.bot_id or 0),
+        "chat_id": str(run.id),
+        "section_id": conversation_id,
+        "role": "assistant",
+        "type": "answer",
+        "content": "",
+        "content_type": "text",
+        "reasoning_content": "",
+        "meta_data": {},
+        "created_at": run.created_at,
+        "updated_at": run.created_at,
+    }

@@ -1,8 +1,8 @@
 // @coze/api (the official Node SDK) against cozeplus: workflows run, streamed, resumed, polled.
-// Usage: node tests/sdk/workflows.mjs <baseURL> <pat> <greeting_id> <asking_id>. Prints one JSON line.
+// Usage: node tests/sdk/workflows.mjs <baseURL> <pat> <greeting_id> <asking_id> <chatflow_id>. Prints one JSON line.
 import { CozeAPI } from '@coze/api';
 
-const [baseURL, token, greetingId, askingId] = process.argv.slice(2);
+const [baseURL, token, greetingId, askingId, chatflowId] = process.argv.slice(2);
 const client = new CozeAPI({ baseURL, token, allowPersonalAccessTokenInBrowser: true });
 const out = {};
 try {
@@ -30,6 +30,14 @@ try {
     resumed.push(event.event === 'Message' ? event.data.content : event.event);
   }
   out.resumed = resumed;
+  const chatted = [];
+  for await (const part of client.workflows.chat.stream({
+    workflow_id: chatflowId,
+    additional_messages: [{ role: 'user', content: 'Js', content_type: 'text' }],
+  })) {
+    if (part.event === 'conversation.message.completed') chatted.push(part.data.content);
+  }
+  out.chatted = chatted;
 } catch (error) {
   out.unexpected_error = String(error && (error.stack || error));
 }
