@@ -371,6 +371,13 @@ const OVERRIDES = {
   workflow_update_meta: { body: { workflow_id: '{{workflowId}}', desc: 'Updated by Postman' } },
   workflow_list: { body: { space_id: '{{spaceId}}', page: 1, size: 20 } },
   workflow_delete: { body: { workflow_id: '{{workflowId}}' } },
+  workflow_batch_delete: { body: { workflow_id_list: ['{{copiedWorkflowId}}'], space_id: '{{spaceId}}' } },
+  workflow_history_schema: { body: { workflow_id: '{{workflowId}}', space_id: '{{spaceId}}', type: 0 } },
+  workflow_references: { body: { workflow_id: '{{workflowId}}' } },
+  workflow_node_type: { body: { workflow_id: '{{workflowId}}' } },
+  workflow_node_template_list: { body: {} },
+  workflow_released: { body: { space_id: '{{spaceId}}' } },
+  workflow_detail: { body: { workflow_ids: ['{{workflowId}}'] } },
   workflow_test_run: { body: { workflow_id: '{{workflowId}}', input: {} }, remember: ["pm.collectionVariables.set('executeId', body.data.execute_id);"] },
   workflow_get_process: { query: { workflow_id: '{{workflowId}}', execute_id: '{{executeId}}' }, prerequest: waitForRun() },
   workflow_test_resume: { body: { workflow_id: '{{workflowId}}', execute_id: '{{executeId}}', event_id: '1', data: 'x' }, refused: { status: 409, code: 720702021 } },
@@ -461,7 +468,6 @@ const EXTRA = [
   ['delete_copied_bot', 'delete_bot', { body: { bot_id: '{{copiedBotId}}' } }],
   ['delete_open_bot', 'delete_bot', { body: { bot_id: '{{openBotId}}' } }],
   ['del_form_plugin', 'del_plugin', { body: { plugin_id: '{{formPluginId}}' }, envelope: 'msg' }],
-  ['delete_copied_workflow', 'workflow_delete', { body: { workflow_id: '{{copiedWorkflowId}}' } }],
   ['upload_orders_csv', 'upload_file', {
     formdata: [{ key: 'file', type: 'file', src: 'postman/fixtures/orders.csv' }],
     remember: ["pm.collectionVariables.set('csvFileId', body.data.id);"],
@@ -476,7 +482,7 @@ const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
   // the import needs the csv the upload folder sends (upload_orders_csv)
   'get_table_schema', 'validate_table_schema', 'submit_table_import', 'get_import_progress', 'export_database',
-  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin', 'del_form_plugin', 'workflow_delete', 'delete_copied_workflow'];
+  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin', 'del_form_plugin', 'workflow_delete', 'workflow_batch_delete'];
 const LAST = ['delete_bot', 'delete_copied_bot', 'delete_open_bot', 'logout'];
 
 function loadSpec() {

@@ -6,8 +6,18 @@ from core import authz, errors
 from core.envelope import ok
 from core.links import url_of
 from models.workflow import MODE_ASYNC
-from services import workflow_runs, workflows
-from views.workflow import NEVER_PUBLISHED, PUBLISHED, node_result_view, process_view, workflow_view
+from services import workflow_engine, workflow_runs, workflows
+from services.workflow_canvas import CATALOG
+from views.workflow import (
+    NEVER_PUBLISHED,
+    PUBLISHED,
+    history_view,
+    node_result_view,
+    node_templates_view,
+    process_view,
+    released_view,
+    workflow_view,
+)
 
 
 def workflow_create(token_info, body):
@@ -205,3 +215,69 @@ def workflow_node_execute_history(token_info, workflow_id, execute_id, node_id, 
     if record is None:
         raise errors.WORKFLOW_RUN_NOT_FOUND(f"node_id: run {run.id} has no result for node {node_id}")
     return ok(node_result_view(run, node_id, record))
+
+
+# --- more design time ---------------------------------------------------------------------------
+
+
+def workflow_batch_delete(token_info, body):
+    workflows.delete_many(token_info["user"], body["workflow_id_list"], body["space_id"])
+    return ok({"status": 0})
+
+
+def workflow_history_schema(token_info, body):
+    workflow, schema, commit_id = workflows.history_schema(
+        token_info["user"],
+        body["workflow_id"],
+        body["space_id"],
+        body["type"],
+        commit_id=body.get("commit_id") or "",
+        version=body.get("workflow_version") or "",
+        execute_id=body.get("execute_id") or "",
+    )
+    return ok(history_view(workflow, schema, commit_id, body.get("execute_id") or ""))
+
+
+def workflow_references(token_info, body):
+    user = token_info["user"]
+    found = workflows.references(user, body["workflow_id"], body.get("space_id"))
+    people = workflows.creators(found)
+    published = workflows.published_ids(found)
+    return ok(
+        {"workflow_list": [workflow_view(w, people[w.creator_id], user.id, w.id in published) for w in found]}
+    )
+
+
+def workflow_node_type(token_info, body):
+    used, inner = workflows.node_types(token_info["user"], body["workflow_id"], body.get("space_id"))
+    return ok({"node_types": used, "sub_workflow_node_types": inner})
+
+
+def workflow_node_template_list(token_info, body):
+    wanted = set(body.get("node_types") or [])
+    listed = [
+        entry
+        for entry in CATALOG
+        if workflow_engine.supported(entry[0]) and (not wanted or entry[0] in wanted)
+    ]
+    return ok(node_templates_view(listed))
+
+
+def workflow_released(token_info, body):
+    found, total = workflows.released(
+        token_info["user"],
+        body["space_id"],
+        page=body.get("page", 1),
+        size=body.get("size", 20),
+        name=body.get("name") or "",
+        flow_mode=body.get("flow_mode"),
+    )
+    return ok({"workflow_list": [released_view(w, v) for w, v in found], "total": total})
+
+
+def workflow_detail(token_info, body):
+    user = token_info["user"]
+    found = workflows.details(user, body["workflow_ids"], body.get("space_id"))
+    people = workflows.creators(found)
+    published = workflows.published_ids(found)
+    return ok([workflow_view(w, people[w.creator_id], user.id, w.id in published) for w in found])

@@ -414,3 +414,36 @@ def problems(graph: Canvas) -> list[Problem]:
                         )
                     )
     return found
+
+
+# --- the node catalog (node_template_list) ----------------------------------------------------------
+
+CATALOG = [  # (type, name, what it does, the console's category)
+    (START, "Start", "The workflow's inputs", ""),
+    (END, "End", "The workflow's output: variables or an answer", ""),
+    (LLM, "LLM", "Ask a model from the registry, with prompt templates", "Model"),
+    (INTENT, "Intent recognition", "Route by what the user's message is about", "Model"),
+    (PLUGIN, "Plugin", "Call a plugin's tool", "Plugin"),
+    (SUB_WORKFLOW, "Workflow", "Run another workflow", "Workflow"),
+    (CODE, "Code", "Run Python in a sandbox", "Business logic"),
+    (CONDITION, "Condition", "Branch on conditions", "Business logic"),
+    (LOOP, "Loop", "Repeat a body over a list, a count or until Break", "Business logic"),
+    (BATCH, "Batch", "Run a body once per item, some at a time", "Business logic"),
+    (SET_VARIABLE, "Set variable", "Set a loop's variable", "Business logic"),
+    (BREAK, "Break", "Leave the loop", "Business logic"),
+    (CONTINUE, "Continue", "Go on with the loop's next item", "Business logic"),
+    (AGGREGATOR, "Variable merge", "The first value of each group that has one", "Business logic"),
+    (QUESTION, "Question", "Ask the user and wait for the answer", "Input & output"),
+    (INPUT, "Input", "Wait for a form the user fills in", "Input & output"),
+    (OUTPUT, "Output", "Send a message mid-run", "Input & output"),
+    (KNOWLEDGE, "Knowledge retrieval", "Search knowledge bases", "Knowledge & data"),
+    ("43", "Query data", "Read rows of a database", "Knowledge & data"),
+    ("46", "Add data", "Add a row to a database", "Knowledge & data"),
+    ("42", "Update data", "Change rows of a database", "Knowledge & data"),
+    ("44", "Delete data", "Delete rows of a database", "Knowledge & data"),
+    (TEXT, "Text processing", "Join or split text", "Utilities"),
+    ("58", "JSON serialisation", "A value as JSON text", "Utilities"),
+    ("59", "JSON deserialisation", "JSON text as a value", "Utilities"),
+    ("45", "HTTP request", "Call a URL (private addresses are refused)", "Utilities"),
+    (COMMENT, "Comment", "A note on the canvas", "Utilities"),
+]

@@ -206,14 +206,15 @@ def space_workflows(
     elif status == UNPUBLISHED:
         query = query.where(Workflow.id.not_in(published))
     listed = paging.page(query.order_by(Workflow.id.desc()), page, size, total=True)
-    ids = [w.id for w in listed.rows]
-    published_ids = {
+    return listed.rows, published_ids(listed.rows), listed.total
+
+
+def published_ids(rows: list[Workflow]) -> set[int]:
+    ids = [w.id for w in rows] or [0]
+    return {
         v.workflow_id
-        for v in WorkflowVersion.select(WorkflowVersion.workflow).where(
-            WorkflowVersion.workflow.in_(ids or [0])
-        )
+        for v in WorkflowVersion.select(WorkflowVersion.workflow).where(WorkflowVersion.workflow.in_(ids))
     }
-    return listed.rows, published_ids, listed.total
 
 
 def creators(rows: list[Workflow]) -> dict[int, User]:
@@ -315,3 +316,121 @@ def copy(user: User, workflow_id, space_id=None) -> Workflow:
         schema_json=source.schema_json,
         commit_id=str(new_id()),
     )
+
+
+def delete_many(user: User, workflow_ids: list, space_id) -> int:
+    """Delete several of a space's workflows at once: all of them, or (one refused) none."""
+    found = refs.many(user, refs.WORKFLOW, workflow_ids, authz.WRITE, field="workflow_id_list")
+    space = refs.one(user, refs.SPACE, space_id, field="space_id")
+    for workflow in found:
+        if workflow.space_id != space.id:
+            raise refs.WORKFLOW.refused(workflow.id, "workflow_id_list")
+    with write_transaction():
+        return Workflow.delete().where(Workflow.id.in_([w.id for w in found])).execute()
+
+
+DRAFT_SCHEMA, SUBMITTED_SCHEMA, PUBLISHED_SCHEMA = 0, 1, 2  # history_schema's type (Coze's OperateType)
+
+
+def history_schema(
+    user: User, workflow_id, space_id, kind: int, *, commit_id="", version="", execute_id=""
+) -> tuple[Workflow, str, str]:
+    """(the workflow, a canvas it had, that canvas's commit id): the one a run ran, a published
+    version (by name or commit id; the latest for type 2), or the draft."""
+    workflow = load(user, workflow_id, space_id=space_id)
+    if execute_id:
+        from services import workflow_runs
+
+        run = workflow_runs.load(user, execute_id, workflow.id)
+        return workflow, run.schema_json, (run.state or {}).get("commit_id") or ""
+    published = None
+    if version:
+        published = version_named(workflow, version)
+    elif commit_id and commit_id != workflow.commit_id:
+        published = WorkflowVersion.get_or_none(
+            WorkflowVersion.workflow == workflow.id, WorkflowVersion.commit_id == commit_id
+        )
+    elif kind == PUBLISHED_SCHEMA:
+        published = latest_version(workflow)
+    else:
+        return workflow, workflow.schema_json, workflow.commit_id
+    if published is None:
+        raise errors.WORKFLOW_VERSION_INVALID(
+            f"workflow {workflow.id} has no version {version or commit_id or '(none is published)'}"
+        )
+    return workflow, published.schema_json, published.commit_id
+
+
+def references(user: User, workflow_id, space_id=None) -> list[Workflow]:
+    """The space's workflows whose draft or latest version calls this one as a sub-workflow."""
+    workflow = load(user, workflow_id, space_id=space_id)
+    target = str(workflow.id)
+    found = []
+    for other in Workflow.select().where(Workflow.space == workflow.space_id, Workflow.id != workflow.id):
+        canvases = [other.schema_json]
+        latest = latest_version(other)
+        if latest is not None:
+            canvases.append(latest.schema_json)
+        if any(target in text and _calls(text, target) for text in canvases):
+            found.append(other)
+    return found
+
+
+def _calls(schema: str, target: str) -> bool:
+    try:
+        graph = workflow_canvas.parse(schema)
+    except errors.ApiError:
+        return False
+    return any(
+        node.type == workflow_canvas.SUB_WORKFLOW and str(node.inputs.get("workflowId")) == target
+        for node in workflow_canvas.every_node(graph)
+    )
+
+
+def node_types(user: User, workflow_id, space_id=None) -> tuple[list[str], list[str]]:
+    """(the node types the draft uses, those its sub-workflows' latest versions use)."""
+    workflow = load(user, workflow_id, space_id=space_id)
+    try:
+        graph = workflow_canvas.parse(workflow.schema_json)
+    except errors.ApiError:
+        return [], []
+    nodes = list(workflow_canvas.every_node(graph))
+    inner: set[str] = set()
+    for node in nodes:
+        if node.type == workflow_canvas.SUB_WORKFLOW:
+            child = Workflow.get_or_none(
+                Workflow.id == parse_id(node.inputs.get("workflowId")), Workflow.space == workflow.space_id
+            )
+            latest = latest_version(child) if child else None
+            if latest is not None:
+                try:
+                    inner |= {
+                        n.type for n in workflow_canvas.every_node(workflow_canvas.parse(latest.schema_json))
+                    }
+                except errors.ApiError:
+                    continue
+    return sorted({n.type for n in nodes}, key=int), sorted(inner, key=int)
+
+
+def released(user: User, space_id, *, page: int, size: int, name: str = "", flow_mode=None):
+    """(a page of the space's published workflows with their latest versions, the total)."""
+    space = refs.one(user, refs.SPACE, space_id, field="space_id")
+    query = Workflow.select().where(
+        Workflow.space == space.id, Workflow.id.in_(WorkflowVersion.select(WorkflowVersion.workflow))
+    )
+    if name:
+        query = query.where(Workflow.name.contains(name))
+    if flow_mode is not None:
+        query = query.where(Workflow.flow_mode == flow_mode)
+    listed = paging.page(query.order_by(Workflow.id.desc()), page, size, total=True)
+    return [(w, latest_version(w)) for w in listed.rows], listed.total
+
+
+def details(user: User, workflow_ids: list, space_id=None) -> list[Workflow]:
+    found = refs.many(user, refs.WORKFLOW, workflow_ids, field="workflow_ids")
+    if space_id not in (None, ""):
+        space = refs.one(user, refs.SPACE, space_id, field="space_id")
+        for workflow in found:
+            if workflow.space_id != space.id:
+                raise refs.WORKFLOW.refused(workflow.id, "workflow_ids")
+    return found

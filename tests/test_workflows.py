@@ -242,3 +242,62 @@ def test_publish_versions_and_copy(alice):
     twin = Workflow.get_by_id(int(copied))
     assert twin.name == "weather_report_copy" and twin.schema_json == schema
     assert canvas_of(alice, copied)["workflow_version"] == ""  # a copy starts unpublished
+
+
+def test_batch_delete_history_references_node_types_released_and_detail(alice, bob):
+    from test_workflow_canvas import ref
+    from test_workflow_engine import edge, end_returning, node, start
+    from test_workflow_runs import published, save
+
+    from models.workflow import WorkflowVersion
+
+    space = space_of(alice)
+    child = published(
+        alice, {"nodes": [start(), end_returning()], "edges": [edge("100001", "900001")]}, "child_flow"
+    )
+    call = node("2", "9", {"workflowId": child, "inputParameters": []}, [{"name": "x", "type": "string"}])
+    parent_schema = {
+        "nodes": [start(), call, end_returning(x=ref("2", "x"))],
+        "edges": [edge("100001", "2"), edge("2", "900001")],
+    }
+    parent = create(alice, "parent_flow")
+    save(alice, parent, parent_schema)
+    referenced = alice.post("/api/workflow_api/workflow_references", {"workflow_id": child}).json()["data"]
+    assert [w["workflow_id"] for w in referenced["workflow_list"]] == [parent]
+    types = alice.post("/api/workflow_api/node_type", {"workflow_id": parent}).json()["data"]
+    assert types == {"node_types": ["1", "2", "9"], "sub_workflow_node_types": ["1", "2"]}
+    draft = alice.post(
+        "/api/workflow_api/history_schema", {"workflow_id": parent, "space_id": space, "type": 0}
+    )
+    assert json.loads(draft.json()["data"]["schema"]) == parent_schema
+    version = WorkflowVersion.get(WorkflowVersion.workflow == int(child))
+    body = {"workflow_id": child, "space_id": space, "type": 2}
+    assert (
+        alice.post("/api/workflow_api/history_schema", body).json()["data"]["commit_id"] == version.commit_id
+    )
+    assert_error(
+        alice.post("/api/workflow_api/history_schema", {**body, "workflow_version": "v9.0.0"}), 400, 777777769
+    )
+    released = alice.post("/api/workflow_api/released_workflows", {"space_id": space}).json()["data"]
+    assert child in [w["workflow_id"] for w in released["workflow_list"]]
+    assert parent not in [w["workflow_id"] for w in released["workflow_list"]]
+    detail = alice.post("/api/workflow_api/workflow_detail", {"workflow_ids": [parent, child]}).json()["data"]
+    assert [w["name"] for w in detail] == ["parent_flow", "child_flow"]
+    templates = alice.post("/api/workflow_api/node_template_list", {}).json()["data"]
+    kinds = {t["node_type"] for t in templates["template_list"]}
+    assert {"3", "5", "21", "45"} <= kinds and all(t["name"] for t in templates["template_list"])
+    assert_error(
+        bob.post("/api/workflow_api/batch_delete", {"workflow_id_list": [parent], "space_id": space_of(bob)}),
+        404,
+        720702004,
+    )
+    other = create(bob, "bobs_flow")
+    mixed = {"workflow_id_list": [parent, other], "space_id": space}
+    assert_error(alice.post("/api/workflow_api/batch_delete", mixed), 404, 720702004)
+    assert Workflow.get_or_none(Workflow.id == int(parent)) is not None  # nothing deleted
+    done = alice.post(
+        "/api/workflow_api/batch_delete", {"workflow_id_list": [parent, child], "space_id": space}
+    )
+    assert done.json()["data"] == {"status": 0}
+    assert Workflow.select().where(Workflow.id.in_([int(parent), int(child)])).count() == 0
+    assert Workflow.get_or_none(Workflow.id == int(other)) is not None

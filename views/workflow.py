@@ -212,3 +212,58 @@ def chat_message_view(run, conversation_id: str) -> dict:
         "created_at": run.created_at,
         "updated_at": run.created_at,
     }
+
+
+def history_view(workflow, schema: str, commit_id: str, execute_id: str) -> dict:
+    view = {
+        "name": workflow.name,
+        "describe": workflow.description,
+        "url": url_of(workflow.icon_uri),
+        "schema": schema,
+        "flow_mode": workflow.flow_mode,
+        "workflow_id": str(workflow.id),
+        "commit_id": commit_id,
+    }
+    if execute_id:
+        view["execute_id"] = str(execute_id)
+    return view
+
+
+def node_templates_view(listed: list[tuple[str, str, str, str]]) -> dict:
+    """Node kinds (type, name, description, category) as Coze's NodeTemplate list and categories."""
+    templates = [
+        {
+            "id": kind,
+            "type": int(kind),
+            "name": name,
+            "desc": about,
+            "icon_url": "",
+            "support_batch": 1,
+            "node_type": kind,
+            "color": "",
+        }
+        for kind, name, about, _ in listed
+    ]
+    categories: dict[str, list[str]] = {}
+    for kind, _, _, category in listed:
+        categories.setdefault(category, []).append(kind)
+    return {
+        "template_list": templates,
+        "cate_list": [{"name": name, "node_type_list": kinds} for name, kinds in categories.items()],
+        "plugin_api_list": [],
+        "plugin_category_list": [],
+    }
+
+
+def released_view(workflow, version) -> dict:
+    return {
+        "workflow_id": str(workflow.id),
+        "name": workflow.name,
+        "desc": workflow.description,
+        "icon": url_of(workflow.icon_uri),
+        "space_id": str(workflow.space_id),
+        "flow_mode": workflow.flow_mode,
+        "version": version.version if version else "",
+        "commit_id": version.commit_id if version else "",
+        "publish_time": version.created_at if version else 0,
+    }
