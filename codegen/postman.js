@@ -378,6 +378,7 @@ const OVERRIDES = {
   workflow_node_template_list: { body: {} },
   workflow_released: { body: { space_id: '{{spaceId}}' } },
   workflow_detail: { body: { workflow_ids: ['{{workflowId}}'] } },
+  workflow_node_debug: { body: { workflow_id: '{{workflowId}}', node_id: '2', input: {} }, refused: { status: 400, code: 720702001 } },
   workflow_test_run: { body: { workflow_id: '{{workflowId}}', input: {} }, remember: ["pm.collectionVariables.set('executeId', body.data.execute_id);"] },
   workflow_get_process: { query: { workflow_id: '{{workflowId}}', execute_id: '{{executeId}}' }, prerequest: waitForRun() },
   workflow_test_resume: { body: { workflow_id: '{{workflowId}}', execute_id: '{{executeId}}', event_id: '1', data: 'x' }, refused: { status: 409, code: 720702021 } },

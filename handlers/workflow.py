@@ -281,3 +281,23 @@ def workflow_detail(token_info, body):
     people = workflows.creators(found)
     published = workflows.published_ids(found)
     return ok([workflow_view(w, people[w.creator_id], user.id, w.id in published) for w in found])
+
+
+def workflow_node_debug(token_info, body):
+    run = workflow_runs.node_debug(
+        token_info["user"],
+        body["workflow_id"],
+        body["node_id"],
+        body.get("input") or {},
+        space_id=body.get("space_id"),
+        bot_id=body.get("bot_id"),
+    )
+    workflow_runs.enqueue(run)
+    return ok(
+        {
+            "workflow_id": str(run.workflow_id),
+            "node_id": body["node_id"],
+            "execute_id": str(run.id),
+            "session_id": "",
+        }
+    )

@@ -137,6 +137,66 @@ def record(
     ).insert_new()
 
 
+def node_debug(
+    user: User, workflow_id, node_id: str, values: dict, *, space_id=None, bot_id=None
+) -> WorkflowRun:
+    """A test run of one node of the draft: its inputs given by name (in place of what it refers
+    to), Start joined to it and it to an End returning its outputs."""
+    workflow = workflows.load(user, workflow_id, space_id=space_id)
+    bot = refs.optional(user, refs.AGENT, bot_id, field="bot_id")
+    canvas = json.loads(workflow.schema_json or "{}")
+    found = next(
+        (n for n in canvas.get("nodes") or [] if isinstance(n, dict) and str(n.get("id")) == str(node_id)),
+        None,
+    )
+    if found is None or found.get("type") in (workflow_canvas.START, workflow_canvas.END):
+        raise errors.WORKFLOW_INVALID_PARAM(
+            f"node_id: the draft has no node {str(node_id)[:40]!r} to debug alone"
+        )
+    alone = json.loads(json.dumps(found))
+    inputs = alone.setdefault("data", {}).setdefault("inputs", {}) or {}
+    for parameter in inputs.get("inputParameters") or []:
+        if isinstance(parameter, dict) and parameter.get("name") in values:
+            block = parameter.setdefault("input", {})
+            block["value"] = {"type": "literal", "content": values[parameter["name"]]}
+    outputs = [o for o in (alone["data"].get("outputs") or []) if isinstance(o, dict) and o.get("name")]
+    end_inputs = [
+        {
+            "name": o["name"],
+            "input": {
+                "type": o.get("type") or "string",
+                "value": {
+                    "type": "ref",
+                    "content": {"blockID": alone["id"], "name": o["name"], "source": "block-output"},
+                },
+            },
+        }
+        for o in outputs
+    ]
+    schema = json.dumps(
+        {
+            "nodes": [
+                {"id": workflow_canvas.START_ID, "type": workflow_canvas.START, "data": {"outputs": []}},
+                alone,
+                {
+                    "id": workflow_canvas.END_ID,
+                    "type": workflow_canvas.END,
+                    "data": {"inputs": {"terminatePlan": "returnVariables", "inputParameters": end_inputs}},
+                },
+            ],
+            "edges": [
+                {"sourceNodeID": workflow_canvas.START_ID, "targetNodeID": alone["id"]},
+                {"sourceNodeID": alone["id"], "targetNodeID": workflow_canvas.END_ID},
+            ],
+        }
+    )
+    workflow_canvas.parse(schema)
+    run = record(user, workflow, schema, "", values, MODE_ASYNC, debug=True, bot_id=bot)
+    run.state = {**(run.state or {}), "commit_id": "", "node_id": str(node_id)}  # it does not test the draft
+    WorkflowRun.update_where(run.id, {}, state=run.state)
+    return run
+
+
 CHAT_INPUT = "USER_INPUT"  # what a chatflow's Start node calls the user's message
 
 

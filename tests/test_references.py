@@ -459,6 +459,8 @@ def _admin_only(op) -> bool:
 # text, not an image.
 SEMANTIC = {
     "break_message": "is not an answer",
+    # the walk's workflow is a new draft: Start and End, no node to debug alone
+    "workflow_node_debug": "to debug alone",
     "submit_tool_outputs": "must answer exactly the pending tool calls",
     "open_update_image": "only images have captions",
     # the example's rows name fields the walk's one-field table does not have

@@ -425,3 +425,19 @@ def test_a_chatflow_chats_asks_and_goes_on_in_the_conversation(alice):
     assert run.status == RUN_SUCCEEDED and run.state["conversation_id"] == conversation_id
     fresh = chat_turn(alice, workflow_id, "Bo")  # another conversation starts its own run
     assert [d["content"] for n, d in fresh if n == "conversation.message.completed"] == ["Which city, Bo?"]
+
+
+def test_node_debug_runs_one_node_with_the_inputs_given(alice):
+    workflow_id = create(alice, "debugged")
+    save(alice, workflow_id, greeting())
+    body = {"workflow_id": workflow_id, "node_id": "2", "input": {"who": "Zed"}}
+    response = alice.post("/api/workflow_api/nodeDebug", body)
+    assert response.status_code == 200, response.text
+    data = process(alice, workflow_id, response.json()["data"]["execute_id"])
+    assert data["executeStatus"] == RUN_SUCCEEDED and json.loads(data["output"]) == {"output": "Hello, Zed!"}
+    by_node = {n["nodeId"]: n for n in data["nodeResults"]}
+    assert json.loads(by_node["2"]["input"]) == {"who": "Zed"}
+    assert Workflow.get_by_id(int(workflow_id)).test_run_passed is False  # one node is not the draft
+    assert_error(
+        alice.post("/api/workflow_api/nodeDebug", {**body, "node_id": "77"}), 400, 720702001, "node_id"
+    )
