@@ -315,3 +315,68 @@ async def subworkflow_node(node: wc.Node, inputs: dict, run: Run) -> Outcome:
     except RunInterrupted:
         raise NodeError(f"{where}: a node of the sub-workflow cannot wait for the user here")
     return Outcome(output if inner.answer is None else {**output, "output": inner.answer})
+
+
+# --- knowledge writing and deleting -----------------------------------------------------------------
+
+KNOWLEDGE_DELETE = "60"
+_FILE_URI = re.compile(r"^file:([0-9]{1,19})$")
+
+
+def _source_info(value) -> dict:
+    """What the node's `knowledge` input names, as a document's source: an upload of the user's
+    (file:<id>), a web page (a URL), or the text itself."""
+    text = "" if value is None else str(value).strip()
+    found = _FILE_URI.match(text)
+    if found:
+        return {"source_file_id": found.group(1)}
+    if text.startswith(("http://", "https://")):
+        return {"web_url": text}
+    return {"custom_content": text}
+
+
+@handles(wc.KNOWLEDGE_WRITE)
+async def knowledge_write_node(node: wc.Node, inputs: dict, run: Run) -> Outcome:
+    from services import documents
+
+    user = _user(node, run)
+    settings = _params(node, "datasetParam", run)
+    listed = settings.get("datasetList") or []
+    if not listed:
+        raise NodeError(f"node {node.id} ({node.title}).datasetParam.datasetList: names no knowledge base")
+    strategy = node.inputs.get("strategyParam") or {}
+    chunking = strategy.get("chunkStrategy") or {}
+    chunk_strategy = None
+    if chunking.get("chunkType") == "custom":
+        most = int(chunking.get("maxToken") or 800)
+        chunk_strategy = {  # Coze gives the overlap as a share of the chunk
+            "chunk_type": 1,
+            "separator": chunking.get("separator") or "\n",
+            "max_tokens": most,
+            "overlap": int(float(chunking.get("overlap") or 0) * most),
+        }
+    info = _source_info(inputs.get("knowledge"))
+    name = str(inputs.get("knowledge") or "").rsplit("/", 1)[-1][:100] if "web_url" in info else ""
+
+    def write():
+        dataset = refs.one(user, refs.DATASET, listed[0], field=f"node {node.id}.datasetParam.datasetList")
+        base = {
+            "name": name or (f"{node.title}.txt" if "custom_content" in info else ""),
+            "source_info": info,
+        }
+        return documents.create_documents(user, dataset.id, [base], chunk_strategy=chunk_strategy)[0]
+
+    document = await run_db(write)
+    return Outcome(
+        {"documentId": str(document.id), "fileName": document.name, "fileUrl": info.get("web_url", "")}
+    )
+
+
+@handles(KNOWLEDGE_DELETE)
+async def knowledge_delete_node(node: wc.Node, inputs: dict, run: Run) -> Outcome:
+    from services import documents
+
+    user = _user(node, run)
+    document_id = inputs.get("documentID")
+    await run_db(documents.delete_documents, user, [document_id])
+    return Outcome({"isSuccess": True})

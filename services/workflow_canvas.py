@@ -437,6 +437,13 @@ CATALOG = [  # (type, name, what it does, the console's category)
     (INPUT, "Input", "Wait for a form the user fills in", "Input & output"),
     (OUTPUT, "Output", "Send a message mid-run", "Input & output"),
     (KNOWLEDGE, "Knowledge retrieval", "Search knowledge bases", "Knowledge & data"),
+    (
+        KNOWLEDGE_WRITE,
+        "Knowledge writing",
+        "Add a document (an upload, a web page or text)",
+        "Knowledge & data",
+    ),
+    ("60", "Knowledge delete", "Delete a document", "Knowledge & data"),
     ("43", "Query data", "Read rows of a database", "Knowledge & data"),
     ("46", "Add data", "Add a row to a database", "Knowledge & data"),
     ("42", "Update data", "Change rows of a database", "Knowledge & data"),

@@ -347,3 +347,47 @@ def test_an_agents_workflows_are_tools_and_a_published_agent_keeps_its_versions(
     assert json.loads(messages_of(events, "conversation.message.completed")[1]["content"]) == {
         "greeting": "Goodbye, Ada!"
     }
+
+
+def test_knowledge_writing_and_deleting_nodes(alice, bob):
+    from test_knowledge import make_dataset, wait_done
+
+    from models.knowledge import Document
+
+    dataset_id = make_dataset(alice, "Written")
+    write = node(
+        "2",
+        "27",
+        {
+            "datasetParam": setting(datasetList=[dataset_id]),
+            "inputParameters": [{"name": "knowledge", "input": ref("100001", "q")}],
+            "strategyParam": {
+                "chunkStrategy": {"chunkType": "custom", "separator": "\n", "maxToken": 200, "overlap": 0.1}
+            },
+        },
+        [{"name": "documentId", "type": "string"}],
+    )
+    out = json.loads(
+        run(
+            alice,
+            published(alice, one_node(write, doc=ref("2", "documentId")), "writer"),
+            q="Owls hunt at night.",
+        )["data"]
+    )
+    [state] = wait_done(alice, [out["doc"]])
+    assert state["status"] == 1
+    document = Document.get_by_id(int(out["doc"]))
+    assert document.dataset_id == int(dataset_id) and document.chunk_strategy["max_tokens"] == 200
+    refused = run(bob, published(bob, one_node(write, doc=ref("2", "documentId")), "writer"), q="x")
+    assert refused["code"] == 720701013 and "not found" in refused["msg"]
+    drop = node(
+        "2",
+        "60",
+        {"inputParameters": [{"name": "documentID", "input": ref("100001", "q")}]},
+        [{"name": "isSuccess", "type": "boolean"}],
+    )
+    deleter = one_node(drop, ok=ref("2", "isSuccess", "boolean"))
+    assert "not found" in run(bob, published(bob, deleter, "deleter"), q=out["doc"])["msg"]
+    assert Document.get_or_none(Document.id == int(out["doc"])) is not None
+    assert json.loads(run(alice, published(alice, deleter, "deleter"), q=out["doc"])["data"]) == {"ok": True}
+    assert Document.get_or_none(Document.id == int(out["doc"])) is None
