@@ -248,6 +248,11 @@ def render_value(kind: int, value) -> str:
     return str(value)
 
 
+def now_text() -> str:
+    """Now, as a row's creation time is stored."""
+    return _now()
+
+
 def _now() -> str:
     return time.strftime(TIME_FORMAT, time.gmtime())
 
@@ -474,6 +479,15 @@ class Rows:
         if limit is not None:
             query = query.where(MemoryRowCount.rows + change <= limit)
         return query.execute() == 1
+
+    def take_room(self, rows: int) -> bool:
+        """Count `rows` more, if they fit (for rows inserted by SQL of the caller's)."""
+        return self._counted(rows, limit=max_rows())
+
+    def give_back(self, rows: int) -> None:
+        """Count `rows` fewer (deleted by SQL of the caller's)."""
+        if rows:
+            self._counted(-rows)
 
     def insert_checked(self, owner: Scope, columns: list[dict], where: str) -> list[dict]:
         if not columns:

@@ -448,6 +448,7 @@ CATALOG = [  # (type, name, what it does, the console's category)
     ("46", "Add data", "Add a row to a database", "Knowledge & data"),
     ("42", "Update data", "Change rows of a database", "Knowledge & data"),
     ("44", "Delete data", "Delete rows of a database", "Knowledge & data"),
+    (CUSTOM_SQL, "SQL", "One SQL statement on the bound table", "Knowledge & data"),
     (TEXT, "Text processing", "Join or split text", "Utilities"),
     ("58", "JSON serialisation", "A value as JSON text", "Utilities"),
     ("59", "JSON deserialisation", "JSON text as a value", "Utilities"),

@@ -32,7 +32,7 @@ OPERATIONS = {
 }
 
 
-class _Table:
+class BoundTable:
     """The node's table as the run sees it: which copy, whose rows."""
 
     def __init__(self, node: wc.Node, run: Run):
@@ -100,14 +100,14 @@ def _text(value) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def _writable(database: MemoryDatabase, where: str) -> None:
+def writable(database: MemoryDatabase, where: str) -> None:
     if database.rw_mode == RW_READ_ONLY:
         raise errors.DATABASE_READ_ONLY(f"{where}: table {database.name} is read-only for end users")
 
 
 @handles(QUERY)
 async def query_node(node: wc.Node, inputs: dict, run: Run) -> Outcome:
-    table = _Table(node, run)
+    table = BoundTable(node, run)
     select = node.inputs.get("selectParam") or {}
 
     def query():
@@ -138,11 +138,11 @@ async def query_node(node: wc.Node, inputs: dict, run: Run) -> Outcome:
 
 @handles(INSERT)
 async def insert_node(node: wc.Node, inputs: dict, run: Run) -> Outcome:
-    table = _Table(node, run)
+    table = BoundTable(node, run)
 
     def insert():
         database, rows, _ = table.load()
-        _writable(database, table.where)
+        writable(database, table.where)
         record = table.record(
             database, (node.inputs.get("insertParam") or {}).get("fieldInfo"), "insertParam.fieldInfo"
         )
@@ -155,12 +155,12 @@ async def insert_node(node: wc.Node, inputs: dict, run: Run) -> Outcome:
 
 @handles(UPDATE)
 async def update_node(node: wc.Node, inputs: dict, run: Run) -> Outcome:
-    table = _Table(node, run)
+    table = BoundTable(node, run)
     update = node.inputs.get("updateParam") or {}
 
     def change():
         database, rows, scope = table.load()
-        _writable(database, table.where)
+        writable(database, table.where)
         values = table.record(database, update.get("fieldInfo"), "updateParam.fieldInfo")
         with write_transaction():
             return rows.update_where(
@@ -173,12 +173,12 @@ async def update_node(node: wc.Node, inputs: dict, run: Run) -> Outcome:
 
 @handles(DELETE)
 async def delete_node(node: wc.Node, inputs: dict, run: Run) -> Outcome:
-    table = _Table(node, run)
+    table = BoundTable(node, run)
     condition = (node.inputs.get("deleteParam") or {}).get("condition")
 
     def delete():
         database, rows, scope = table.load()
-        _writable(database, table.where)
+        writable(database, table.where)
         criterion = table.criterion(condition)
         if criterion is None:
             raise NodeError(f"{table.where}.deleteParam.condition: a delete needs a condition")

@@ -23,6 +23,7 @@ from services import (
     workflow_database,  # noqa: F401  (registers the Database nodes)
     workflow_engine,
     workflow_nodes,  # noqa: F401  (registers JSON, aggregator, Loop, Batch ...)
+    workflow_sql,  # noqa: F401  (registers the SQL node)
 )
 
 MAX_SCHEMA = 1024 * 1024

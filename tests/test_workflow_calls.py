@@ -391,3 +391,55 @@ def test_knowledge_writing_and_deleting_nodes(alice, bob):
     assert Document.get_or_none(Document.id == int(out["doc"])) is not None
     assert json.loads(run(alice, published(alice, deleter, "deleter"), q=out["doc"])["data"]) == {"ok": True}
     assert Document.get_or_none(Document.id == int(out["doc"])) is None
+
+
+def test_the_sql_node_runs_one_statement_on_the_bound_table_only(alice, bob):
+    table = make_table(alice, "sql_orders")
+    other = make_table(alice, "secret_orders")
+    on_table = {"databaseInfoList": [{"databaseInfoID": table["id"]}]}
+
+    def sql_flow(name: str, statement: str) -> str:
+        sql = node(
+            "2",
+            "12",
+            {**on_table, "sql": statement, "inputParameters": [{"name": "q", "input": ref("100001", "q")}]},
+            [{"name": "outputList", "type": "list"}, {"name": "rowNum", "type": "integer"}],
+        )
+        return published(
+            alice, one_node(sql, rows=ref("2", "outputList", "list"), n=ref("2", "rowNum", "integer")), name
+        )
+
+    insert = sql_flow(
+        "sql_insert", "INSERT INTO sql_orders (item, quantity) VALUES ({{q}}, 2), ('50% off', 7)"
+    )
+    assert json.loads(run(alice, insert, q="tea")["data"]) == {"rows": [], "n": 2}
+    select = sql_flow(
+        "sql_select",
+        "SELECT item, quantity * 10 AS tens FROM sql_orders "
+        "WHERE item LIKE '%off%' OR item = '{{q}}' ORDER BY item",
+    )
+    assert json.loads(run(alice, select, q="tea")["data"])["rows"] == [
+        {"item": "50% off", "tens": 70},
+        {"item": "tea", "tens": 20},
+    ]
+    update = sql_flow("sql_update", "UPDATE sql_orders SET quantity = quantity + 1 WHERE item = {{q}}")
+    assert json.loads(run(alice, update, q="tea")["data"])["n"] == 1
+    delete = sql_flow("sql_delete", "DELETE FROM sql_orders WHERE quantity > 5")
+    assert json.loads(run(alice, delete, q="x")["data"])["n"] == 1
+    online = stored_rows(table["id"], ONLINE)
+    field = {f["name"]: f["id"] for f in MemoryDatabase.get_by_id(int(table["id"])).fields}
+    assert [(r[f"f{field['item']}"], r[f"f{field['quantity']}"]) for r in online] == [("tea", 3)]
+    assert online[0]["connector_uid"] == alice.user_id  # inserted rows are the run owner's
+    injected = json.loads(run(alice, select, q="x' OR '1'='1")["data"])["rows"]
+    assert injected == []  # the quote is part of a value, never SQL: "tea" does not leak out
+    for bad, said in [
+        ("SELECT * FROM secret_orders", "only the bound table"),
+        ("SELECT * FROM sql_orders; DELETE FROM sql_orders", "one SELECT"),
+        ("SELECT load_extension('x')", "unknown function"),
+        ("SELECT nope FROM sql_orders", "no field 'nope'"),
+        ("PRAGMA table_info(sql_orders)", "one SELECT"),
+        ("SELECT * FROM sqlite_master", "only the bound table"),
+    ]:
+        answer = run(alice, sql_flow(f"bad_{abs(hash(bad)) % 10**6}", bad), q="x")
+        assert answer["code"] == 720701013 and said in answer["msg"], (bad, answer)
+    assert len(stored_rows(table["id"], ONLINE)) == 1 and stored_rows(other["id"], ONLINE) == []
