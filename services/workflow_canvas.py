@@ -433,6 +433,7 @@ CATALOG = [  # (type, name, what it does, the console's category)
     (BREAK, "Break", "Leave the loop", "Business logic"),
     (CONTINUE, "Continue", "Go on with the loop's next item", "Business logic"),
     (AGGREGATOR, "Variable merge", "The first value of each group that has one", "Business logic"),
+    ("40", "Variable assign", "Set an agent's or a project's variable", "Business logic"),
     (QUESTION, "Question", "Ask the user and wait for the answer", "Input & output"),
     (INPUT, "Input", "Wait for a form the user fills in", "Input & output"),
     (OUTPUT, "Output", "Send a message mid-run", "Input & output"),

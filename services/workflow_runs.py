@@ -36,7 +36,7 @@ from models.workflow import (
     WorkflowRun,
     WorkflowVersion,
 )
-from services import recovery, refs, workflow_canvas, workflow_engine, workflows
+from services import recovery, refs, workflow_canvas, workflow_engine, workflow_variables, workflows
 from services.tasks import queue
 
 log = logging.getLogger("cozeplus.workflow")
@@ -330,6 +330,7 @@ class Execution:
         self.engine = workflow_engine.Run(
             workflow_canvas.parse(run.schema_json),
             run.inputs or {},
+            variables=await run_db(workflow_variables.values_for, creator, run),
             on_node=self._save_node,
             on_message=self.listener,
             done=self.state.get("done"),

@@ -24,6 +24,7 @@ from services import (
     workflow_engine,
     workflow_nodes,  # noqa: F401  (registers JSON, aggregator, Loop, Batch ...)
     workflow_sql,  # noqa: F401  (registers the SQL node)
+    workflow_variables,  # noqa: F401  (registers the Variable assign node)
 )
 
 MAX_SCHEMA = 1024 * 1024

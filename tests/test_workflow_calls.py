@@ -443,3 +443,57 @@ def test_the_sql_node_runs_one_statement_on_the_bound_table_only(alice, bob):
         answer = run(alice, sql_flow(f"bad_{abs(hash(bad)) % 10**6}", bad), q="x")
         assert answer["code"] == 720701013 and said in answer["msg"], (bad, answer)
     assert len(stored_rows(table["id"], ONLINE)) == 1 and stored_rows(other["id"], ONLINE) == []
+
+
+def test_runs_read_and_assign_their_agents_variables(alice):
+    from test_chat import new_agent
+
+    from models.memory import VariableValue
+
+    bot_id = new_agent(alice, variable_list=[{"key": "city", "default_value": "Paris"}])
+    user_variable = {
+        "type": "string",
+        "value": {
+            "type": "ref",
+            "content": {"source": "global_variable_user", "path": ["city"], "blockID": "", "name": ""},
+        },
+    }
+    reader = published(
+        alice,
+        {
+            "nodes": [
+                start(),
+                end_returning(
+                    city=user_variable,
+                    me={
+                        "type": "string",
+                        "value": {
+                            "type": "ref",
+                            "content": {"source": "global_variable_system", "path": ["sys_uuid"]},
+                        },
+                    },
+                ),
+            ],
+            "edges": [edge("100001", "900001")],
+        },
+        "reader",
+    )
+    answer = alice.post("/v1/workflow/run", {"workflow_id": reader, "bot_id": bot_id}).json()
+    assert json.loads(answer["data"]) == {"city": "Paris", "me": alice.user_id}
+    assign = node(
+        "2",
+        "40",
+        {"inputParameters": [{"name": "city", "left": user_variable, "input": ref("100001", "q")}]},
+        [{"name": "isSuccess", "type": "boolean"}],
+    )
+    writer = published(alice, one_node(assign, ok=ref("2", "isSuccess", "boolean")), "writer")
+    body = {"workflow_id": writer, "bot_id": bot_id, "parameters": {"q": "Lyon"}}
+    assert json.loads(alice.post("/v1/workflow/run", body).json()["data"]) == {"ok": True}
+    stored = VariableValue.get(VariableValue.bot == int(bot_id), VariableValue.keyword == "city")
+    assert (stored.value, stored.connector_uid) == ("Lyon", alice.user_id)
+    again = alice.post("/v1/workflow/run", {"workflow_id": reader, "bot_id": bot_id}).json()
+    assert json.loads(again["data"])["city"] == "Lyon"
+    without = alice.post("/v1/workflow/run", {"workflow_id": writer, "parameters": {"q": "Rome"}}).json()
+    assert (
+        without["code"] == 4000 and "needs the run to have a bot_id" in without["msg"]
+    )  # the request lacks it
