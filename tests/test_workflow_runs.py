@@ -306,26 +306,54 @@ def test_the_open_workflow_and_its_inputs(alice):
     assert "greeting" in data["output"]["parameters"]
 
 
-@pytest.mark.parametrize("mode", ["sync", "stream"])
-def test_an_orphaned_run_is_failed_with_the_reason(alice, mode):
-    from services import recovery
+def _orphan(alice, name: str, schema: dict, mode: int, **fields) -> WorkflowRun:
+    """A run whose process died (its worker row says a process elsewhere that stopped beating)."""
+    from models.workers import WorkerInstance
 
-    workflow_id = published(alice, greeting(), f"orphan_{mode}")
-    run = WorkflowRun.create(
+    workflow_id = published(alice, schema, name)
+    WorkerInstance.get_or_create(
+        id=12345, defaults=dict(host="elsewhere", pid=1, kind="server", started_at=0, heartbeat_at=0)
+    )
+    return WorkflowRun.create(
         workflow=int(workflow_id),
         space_id=int(space_of(alice)),
         creator=Workflow.get_by_id(int(workflow_id)).creator_id,
-        schema_json=json.dumps(greeting()),
-        run_mode=0 if mode == "sync" else 1,
-        worker_id=12345,  # no such process
+        schema_json=json.dumps(schema),
+        run_mode=mode,
+        worker_id=12345,
+        **fields,
     )
-    from models.workers import WorkerInstance
 
-    WorkerInstance.create(id=12345, host="elsewhere", pid=1, kind="server", started_at=0, heartbeat_at=0)
-    done = recovery.reap()
-    assert done["failed_workflow_runs"] >= 1
+
+@pytest.mark.parametrize("mode", [0, 1])
+def test_an_orphaned_sync_or_stream_run_is_failed_with_the_reason(alice, mode):
+    from services import recovery
+
+    run = _orphan(alice, f"orphan_{mode}", greeting(), mode)
+    assert recovery.reap()["failed_workflow_runs"] >= 1
     run = WorkflowRun.get_by_id(run.id)
     assert run.status == RUN_FAILED and "server stopped" in run.error_msg
+
+
+def test_an_orphaned_async_run_resumes_after_its_last_finished_node(alice):
+    from services import recovery
+
+    # the first pass finished Start and the text node ("2"), with an output only it could give
+    done = {"100001": {"outputs": {"name": "Ada"}}, "2": {"outputs": {"output": "from the first pass"}}}
+    run = _orphan(
+        alice, "orphan_async", greeting(), 2, inputs={"name": "Ada"}, attempts=1, state={"done": done}
+    )
+    assert run.id in recovery.reap()["resumed_workflow_runs"]
+    deadline = time.monotonic() + 20
+    while WorkflowRun.get_by_id(run.id).status == 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run = WorkflowRun.get_by_id(run.id)
+    assert run.status == RUN_SUCCEEDED and json.loads(run.output) == {"greeting": "from the first pass"}
+    assert run.attempts == 2
+    tired = _orphan(alice, "orphan_tired", greeting(), 2, inputs={"name": "Ada"}, attempts=3)
+    recovery.reap()
+    tired = WorkflowRun.get_by_id(tired.id)
+    assert tired.status == RUN_FAILED and "3 times" in tired.error_msg
 
 
 def code_node(node_id: str, code: str, outputs: list, **inputs) -> dict:
