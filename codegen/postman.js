@@ -390,6 +390,8 @@ const OVERRIDES = {
   open_workflow_run_history: { query: { workflow_id: '{{workflowId}}', execute_id: '{{openExecuteId}}' } },
   open_workflow_run_histories: { pathVariables: { workflow_id: '{{workflowId}}', execute_id: '{{openExecuteId}}' } },
   open_get_workflow: { pathVariables: { workflow_id: '{{workflowId}}' }, query: { include_input_output: 'true' } },
+  open_list_workflows: { query: { workspace_id: '{{spaceId}}' } },
+  open_list_workflow_versions: { pathVariables: { workflow_id: '{{workflowId}}' }, query: {} },
   open_workflow_chat: { body: { workflow_id: '{{workflowId}}', additional_messages: [{ role: 'user', content: 'Hello', content_type: 'text' }] }, json: false },
   convert_to_openapi: {
     body: { space_id: '{{spaceId}}', plugin_name: 'Converted notes', data: "curl -X POST https://tools.invalid/notes -H 'Content-Type: application/json' -d '{\"text\": \"hi\"}'" },

@@ -19,7 +19,14 @@ from models.workflow import (
     RUN_SUCCEEDED,
 )
 from services import workflow_runs, workflows
-from views.workflow import chat_message_view, chat_turn_view, debug_url, open_workflow_view, run_history_view
+from views.workflow import (
+    chat_message_view,
+    chat_turn_view,
+    debug_url,
+    open_workflow_view,
+    run_history_view,
+    version_view,
+)
 
 PING_SECONDS = 15.0
 _streams: set[asyncio.Task] = set()
@@ -235,3 +242,32 @@ def _chat_stream(run, conversation_id: str) -> sse.EventStream:
     task.add_done_callback(_streams.discard)
     stream.on_disconnect = task.cancel
     return stream
+
+
+def open_list_workflows(
+    token_info, workspace_id="", workflow_mode="", app_id="", publish_status="", page_num=1, page_size=100
+):
+    user = token_info["user"]
+    rows, more = workflows.open_list(
+        user,
+        workspace_id,
+        mode=workflow_mode,
+        project_id=app_id,
+        status=publish_status,
+        page=page_num,
+        size=page_size,
+    )
+    people = workflows.creators(rows)
+    items = [open_workflow_view(w, people[w.creator_id])["workflow_detail"] for w in rows]
+    return ok({"items": items, "has_more": more})
+
+
+def open_list_workflow_versions(token_info, workflow_id, publish_status="", page_size=10, page_token=""):
+    user = token_info["user"]
+    if publish_status == "unpublished_draft":
+        found, more = [], False  # a draft is not a version
+    else:
+        found, more = workflows.versions(user, workflow_id, size=page_size, after=page_token)
+    people = workflows.version_creators(found)
+    items = [version_view(v, people[v.creator_id]) for v in found]
+    return ok({"items": items, "has_more": more, "next_page_token": str(found[-1].id) if more else ""})

@@ -219,6 +219,10 @@ def published_ids(rows: list[Workflow]) -> set[int]:
     }
 
 
+def version_creators(rows: list[WorkflowVersion]) -> dict[int, User]:
+    return {u.id: u for u in User.select().where(User.id.in_([v.creator_id for v in rows] or [0]))}
+
+
 def creators(rows: list[Workflow]) -> dict[int, User]:
     return {u.id: u for u in User.select().where(User.id.in_([w.creator_id for w in rows] or [0]))}
 
@@ -436,3 +440,38 @@ def details(user: User, workflow_ids: list, space_id=None) -> list[Workflow]:
             if workflow.space_id != space.id:
                 raise refs.WORKFLOW.refused(workflow.id, "workflow_ids")
     return found
+
+
+OPEN_STATUS = {
+    "all": None,
+    "published_online": PUBLISHED,
+    "published_draft": PUBLISHED,
+    "unpublished_draft": UNPUBLISHED,
+}
+
+
+def open_list(user: User, space_id, *, mode: str = "", project_id="", status: str = "", page: int, size: int):
+    """The Open API's workflow list: (a page of the space's workflows, whether more follow);
+    without a workspace, the caller's personal one."""
+    space = space_id or str(user.personal_space().id)
+    flow_mode = {"workflow": FLOW_WORKFLOW, "chatflow": FLOW_CHATFLOW}.get(mode) if mode else None
+    rows, _, total = space_workflows(
+        user,
+        space,
+        page=page,
+        size=size,
+        status=OPEN_STATUS.get(status or "all"),
+        flow_mode=flow_mode,
+        project_id=project_id or None,
+    )
+    return rows, page * size < total
+
+
+def versions(user: User, workflow_id, *, size: int, after=None) -> tuple[list[WorkflowVersion], bool]:
+    """A workflow's published versions, newest first, after the version id `after` (the page token)."""
+    workflow = load(user, workflow_id)
+    query = WorkflowVersion.select().where(WorkflowVersion.workflow == workflow.id)
+    if parse_id(after):
+        query = query.where(WorkflowVersion.id < parse_id(after))
+    found = list(query.order_by(WorkflowVersion.id.desc()).limit(size + 1))
+    return found[:size], len(found) > size

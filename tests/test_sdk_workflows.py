@@ -14,12 +14,12 @@ from cozepy import ChatEventType, CozeAPIError, Message, WorkflowEventType
 from test_workflow_runs import asking, chatflow, greeting
 
 
-def _published(base: str, pat: str, name: str, schema: dict) -> str:
+def _published(base: str, pat: str, name: str, schema: dict, flow_mode: int = 0) -> str:
     headers = {"Authorization": f"Bearer {pat}"}
     space = httpx.get(f"{base}/v1/workspaces", headers=headers).json()["data"]["workspaces"][0]["id"]
     created = httpx.post(
         f"{base}/api/workflow_api/create",
-        json={"space_id": space, "name": name, "desc": "sdk"},
+        json={"space_id": space, "name": name, "desc": "sdk", "flow_mode": flow_mode},
         headers=headers,
     ).json()["data"]["workflow_id"]
     saved = httpx.post(
@@ -40,7 +40,7 @@ def flows(live_server, pat) -> tuple[str, str, str]:
     return (
         _published(live_server, pat, "sdk_greeting", greeting()),
         _published(live_server, pat, "sdk_asking", asking()),
-        _published(live_server, pat, "sdk_chatflow", chatflow()),
+        _published(live_server, pat, "sdk_chatflow", chatflow(), flow_mode=3),
     )
 
 
@@ -118,3 +118,26 @@ def test_cozepy_chats_with_a_chatflow(coze, flows):
     )
     said = [e.message.content for e in events if e.event == ChatEventType.CONVERSATION_MESSAGE_COMPLETED]
     assert said == ["Sunny in Lima"]
+
+
+def test_cozepy_lists_workflows_and_versions(coze, flows, live_server, pat):
+    greeting_id = flows[0]
+    listed = [w.workflow_id for w in coze.workflows.list(publish_status="published_online").items]
+    assert set(flows) <= set(listed)
+    chatflows = [w.workflow_id for w in coze.workflows.list(workflow_mode="chatflow").items]
+    assert flows[2] in chatflows and greeting_id not in chatflows
+    headers = {"Authorization": f"Bearer {pat}"}
+    again = httpx.post(
+        f"{live_server}/api/workflow_api/publish",
+        json={
+            "workflow_id": greeting_id,
+            "workflow_version": "v2.0.0",
+            "version_description": "second",
+            "force": True,
+        },
+        headers=headers,
+    )
+    assert again.json()["code"] == 0, again.text
+    pages = coze.workflows.versions.list(workflow_id=greeting_id, page_size=1)
+    versions = [v.version for v in pages]  # every page, through next_page_token
+    assert versions[:2] == ["v2.0.0", "v1.0.0"] and pages.items[0].description == "second"

@@ -267,3 +267,15 @@ def released_view(workflow, version) -> dict:
         "commit_id": version.commit_id if version else "",
         "publish_time": version.created_at if version else 0,
     }
+
+
+def version_view(version, creator) -> dict:
+    """A published version as cozepy's WorkflowVersionInfo (its times as strings)."""
+    return {
+        "version": version.version,
+        "description": version.description,
+        "created_at": str(version.created_at),
+        "updated_at": str(version.updated_at),
+        "workflow_id": str(version.workflow_id),
+        "creator": {"id": str(creator.id), "name": creator.name},
+    }
