@@ -57,7 +57,9 @@ def _model(model_id) -> LlmModel:
         return found
 
 
-async def _ask(node: wc.Node, run: Run, settings: dict, system: str, prompt: str) -> str:
+async def _ask(
+    node: wc.Node, run: Run, settings: dict, system: str, prompt: str, stream: bool = False
+) -> str:
     model = await run_db(_model, settings.get("modelType"))
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": prompt}
@@ -67,8 +69,26 @@ async def _ask(node: wc.Node, run: Run, settings: dict, system: str, prompt: str
         params["temperature"] = float(settings["temperature"])
     if settings.get("maxTokens") not in (None, ""):
         params["max_tokens"] = int(settings["maxTokens"])
+    request = llm.ChatRequest(messages, params=params)
+    target = run.stream_target(node) if stream else None
     try:
-        text, usage = await llm.complete(model, llm.ChatRequest(messages, params=params))
+        if target is None:
+            text, usage = await llm.complete(model, request)
+        else:  # the answer node after it says the text as it comes
+            answer, before, _ = target
+            if before:
+                run.on_message(answer, before, False)
+            pieces, usage = [], llm.Usage()
+
+            def on_delta(content: str, reasoning: str) -> None:
+                if content:
+                    pieces.append(content)
+                    run.on_message(answer, content, False)
+
+            async for chunk in llm.stream(model, request, on_delta):
+                if chunk.usage:
+                    usage.add(chunk.usage)
+            text = "".join(pieces)
     except llm.ProviderError as exc:
         raise NodeError(f"node {node.id} ({node.title}): the model failed: {exc.msg}")
     run.results[node.id].tokens += usage.input_tokens + usage.output_tokens
@@ -79,9 +99,10 @@ async def _ask(node: wc.Node, run: Run, settings: dict, system: str, prompt: str
 async def llm_node(node: wc.Node, inputs: dict, run: Run) -> Outcome:
     settings = _params(node, "llmParam", run)
     prompt = wc.render(str(settings.get("prompt") or ""), inputs)
-    text = await _ask(node, run, settings, wc.render(str(settings.get("systemPrompt") or ""), inputs), prompt)
+    system = wc.render(str(settings.get("systemPrompt") or ""), inputs)
     declared = [o for o in node.outputs if isinstance(o, dict) and o.get("name")]
     structured = [o for o in declared if o["name"] not in ("output", "reasoning_content")]
+    text = await _ask(node, run, settings, system, prompt, stream=not structured)
     if not structured:
         return Outcome({"output": text})
     try:  # a JSON answer fills the declared outputs (Coze's responseFormat JSON)

@@ -268,6 +268,10 @@ def inputs_of(node: Node, scope: Scope) -> dict:
     }
 
 
+def placeholders(template: str) -> list[re.Match]:
+    return list(_TEMPLATE.finditer(template or ""))
+
+
 def render(template: str, values: dict) -> str:
     """`{{name}}` and `{{name.field}}` replaced by the values (objects and lists as JSON)."""
 

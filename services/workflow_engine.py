@@ -139,6 +139,7 @@ class Run:
         self.answers = answers or {}
         self.context = context or {}
         self.waiting: list[Waiting] = []
+        self.streamed: dict[str, str] = {}  # answer node id -> the template part left to say
         self.output: dict = {}
         self.answer: str | None = None
         self._decided: dict[wc.Edge, bool] = {}
@@ -278,6 +279,44 @@ class Run:
                 raise failure
         raise AssertionError("unreachable")
 
+    def stream_target(self, node: wc.Node) -> tuple[NodeResult, str, str] | None:
+        """Where a model node's text can stream as it is written: the answer node right after it
+        (an End giving an answer, or an Output, set to stream) whose template says this node's
+        output once, with whatever comes before it already known. (its result, what comes
+        before, the template after.)"""
+        if self.on_message is None:
+            return None
+        for edge in self.canvas.successors(node.id):
+            consumer = self.canvas.nodes[edge.target]
+            answering = consumer.type == wc.OUTPUT or (
+                consumer.type == wc.END and consumer.inputs.get("terminatePlan") == "useAnswerContent"
+            )
+            if not answering or not consumer.inputs.get("streamingOutput"):
+                continue
+            ours = [
+                p.get("name")
+                for p in consumer.parameters
+                if isinstance(p, dict)
+                and (((p.get("input") or {}).get("value") or {}).get("content") or {}).get("blockID")
+                == node.id
+            ]
+            template = str(((consumer.inputs.get("content") or {}).get("value") or {}).get("content") or "")
+            marks = [m for m in wc.placeholders(template) if m.group(1).strip() in ours]
+            if len(ours) != 1 or len(marks) != 1:
+                continue
+            before, after = template[: marks[0].start()], template[marks[0].end() :]
+            try:
+                known = {
+                    p.get("name"): wc.value_of(p.get("input") or {}, self.scope, "stream")
+                    for p in consumer.parameters
+                    if isinstance(p, dict) and p.get("name") != ours[0] and p.get("name") in before
+                }
+            except errors.ApiError:
+                continue  # what comes before is not known yet
+            self.streamed[consumer.id] = after
+            return self.results[consumer.id], wc.render(before, known), after
+        return None
+
     def within(self, outputs: dict) -> Run:
         """This run seeing `outputs` (node id -> outputs) over its own: a batch item's view."""
         view = copy.copy(self)
@@ -371,20 +410,25 @@ def _content(node: wc.Node, inputs: dict) -> str:
     return wc.render(str(content), inputs)
 
 
+def _say(node: wc.Node, inputs: dict, run: Run) -> str:
+    """The node's message, emitted: whole, or only the rest when a model streamed the start."""
+    message = _content(node, inputs)
+    rest = run.streamed.get(node.id)
+    run.emit(node, message if rest is None else wc.render(rest, inputs))
+    return message
+
+
 @handles(wc.END)
 async def _end(node: wc.Node, inputs: dict, run: Run) -> Outcome:
     if node.inputs.get("terminatePlan") == "useAnswerContent":
-        answer = _content(node, inputs)
-        run.emit(node, answer)
+        answer = _say(node, inputs, run)
         return Outcome({"output": answer}, answer=answer)
     return Outcome(inputs)
 
 
 @handles(wc.OUTPUT)
 async def _output(node: wc.Node, inputs: dict, run: Run) -> Outcome:
-    message = _content(node, inputs)
-    run.emit(node, message)
-    return Outcome({"output": message})
+    return Outcome({"output": _say(node, inputs, run)})
 
 
 # --- nodes that wait for the user ----------------------------------------------------------------

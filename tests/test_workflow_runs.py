@@ -469,3 +469,50 @@ def test_node_debug_runs_one_node_with_the_inputs_given(alice):
     assert_error(
         alice.post("/api/workflow_api/nodeDebug", {**body, "node_id": "77"}), 400, 720702001, "node_id"
     )
+
+
+def test_an_llm_streams_into_the_answer_after_it(alice):
+    think = node(
+        "2",
+        "3",
+        {
+            "inputParameters": [{"name": "q", "input": ref("100001", "name")}],
+            "llmParam": [
+                {"name": "prompt", "input": literal("/echo one two three {{q}}")},
+                {"name": "modelType", "input": literal("1", "integer")},
+            ],
+        },
+        [{"name": "output", "type": "string"}],
+    )
+    end = node(
+        "900001",
+        "2",
+        {
+            "terminatePlan": "useAnswerContent",
+            "streamingOutput": True,
+            "content": literal("{{who}} says: {{said}}!"),
+            "inputParameters": [
+                {"name": "who", "input": ref("100001", "name")},
+                {"name": "said", "input": ref("2", "output")},
+            ],
+        },
+    )
+    schema = {
+        "nodes": [start(("name", "string")), think, end],
+        "edges": [edge("100001", "2"), edge("2", "900001")],
+    }
+    workflow_id = published(alice, schema, "streamer_llm")
+    response = alice.post(
+        "/v1/workflow/stream_run", {"workflow_id": workflow_id, "parameters": {"name": "Ada"}}
+    )
+    messages = [e["data"] for e in workflow_events(response.text) if e["event"] == "Message"]
+    assert len(messages) > 3  # the prefix, the model's pieces, then the rest
+    assert "".join(m["content"] for m in messages) == "Ada says: one two three Ada!"
+    assert messages[0]["content"] == "Ada says: " and messages[-1] == {
+        **messages[-1],
+        "content": "!",
+        "node_is_finish": True,
+    }
+    assert all(m["node_id"] == "900001" and not m["node_is_finish"] for m in messages[:-1])
+    sync = alice.post("/v1/workflow/run", {"workflow_id": workflow_id, "parameters": {"name": "Ada"}}).json()
+    assert json.loads(sync["data"])["data"] == "Ada says: one two three Ada!"
