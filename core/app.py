@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import threading
 
 import connexion
@@ -64,6 +65,19 @@ def _methods_by_path(spec: dict) -> dict[str, set[str]]:
     }
 
 
+def _shadowing_paths(spec: dict) -> dict[str, set[str]]:
+    """Literal paths that a templated path also matches, with their methods (HEAD with GET)."""
+    methods = _methods_by_path(spec)
+    templated = [
+        re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(p)) + "$") for p in methods if "{" in p
+    ]
+    return {
+        path: found | ({"HEAD"} if "GET" in found else set())
+        for path, found in methods.items()
+        if "{" not in path and any(pattern.match(path) for pattern in templated)
+    }
+
+
 def _slash_paths(spec: dict) -> set[str]:
     return {path for path in spec.get("paths", {}) if path.endswith("/") and path != "/"}
 
@@ -105,6 +119,7 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
         RequestContextMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         slash_paths=_slash_paths(spec),
+        shadowing_paths=_shadowing_paths(spec),
         max_json_body=settings.max_json_body_bytes,
         max_upload_body=settings.max_upload_bytes + 64 * 1024,
         log_requests=settings.log_requests,

@@ -27,12 +27,16 @@ class RequestContextMiddleware:
         app,
         *,
         slash_paths: set[str],
+        shadowing_paths: dict[str, set[str]] | None = None,
         max_json_body: int,
         max_upload_body: int,
         log_requests: bool = True,
     ):
         self.app = app
         self.slash_paths = slash_paths  # spec paths that end in "/": also answered without it
+        # literal paths a templated one also matches (POST /v1/workflows/chat, GET /v1/workflows/{id}):
+        # another method on them is 405, not the templated route's complaint about its parameter
+        self.shadowing_paths = shadowing_paths or {}
         self.max_json_body = max_json_body
         self.max_upload_body = max_upload_body
         self.log_requests = log_requests
@@ -89,6 +93,14 @@ class RequestContextMiddleware:
                 body = await _read_all(_limited(receive, limit, reject_nul=b"json" in content_type))
                 scope = dict(scope, headers=[*scope["headers"], (b"content-length", str(len(body)).encode())])
                 await self.app(scope, _replay(body, receive), send_with_id)
+            elif scope["method"] not in self.shadowing_paths.get(scope["path"], (scope["method"],)):
+                allowed = ", ".join(sorted(self.shadowing_paths[scope["path"]]))
+                await _send_error(
+                    send_with_id,
+                    errors.METHOD_NOT_ALLOWED,
+                    f"method {scope['method']} is not allowed on {scope['path']}",
+                    [(b"allow", allowed.encode())],
+                )
             elif b"%00" in query:
                 await _send_error(
                     send_with_id, errors.BAD_REQUEST, "query parameters must not contain NUL characters"
@@ -155,7 +167,7 @@ def _replay(body: bytes, receive):
     return wrapped
 
 
-async def _send_error(send, error: errors.ErrorCode, msg: str) -> None:
+async def _send_error(send, error: errors.ErrorCode, msg: str, headers: list | None = None) -> None:
     body = error_body(error.code, msg)
     await send(
         {
@@ -165,6 +177,7 @@ async def _send_error(send, error: errors.ErrorCode, msg: str) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                *(headers or []),
             ],
         }
     )

@@ -516,3 +516,9 @@ def test_an_llm_streams_into_the_answer_after_it(alice):
     assert all(m["node_id"] == "900001" and not m["node_is_finish"] for m in messages[:-1])
     sync = alice.post("/v1/workflow/run", {"workflow_id": workflow_id, "parameters": {"name": "Ada"}}).json()
     assert json.loads(sync["data"])["data"] == "Ada says: one two three Ada!"
+
+
+def test_another_method_on_a_literal_path_a_template_also_matches_is_405(alice):
+    response = alice.get("/v1/workflows/chat")  # GET /v1/workflows/{workflow_id} would take it
+    assert_error(response, 405, 4205, "GET is not allowed")
+    assert response.headers["allow"] == "POST"
