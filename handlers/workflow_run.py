@@ -18,7 +18,7 @@ from models.workflow import (
     RUN_INTERRUPTED,
     RUN_SUCCEEDED,
 )
-from services import workflow_runs, workflows
+from services import workflow_conversations, workflow_runs, workflows
 from views.workflow import (
     chat_message_view,
     chat_turn_view,
@@ -223,9 +223,9 @@ def _chat_stream(run, conversation_id: str) -> sse.EventStream:
                 for event in workflow_runs.pending_events(final)[:1]:
                     on_message(None, workflow_runs.question_text(event), True)
             if said:
-                stream.push(
-                    sse.event("conversation.message.completed", {**message, "content": "\n".join(said)})
-                )
+                answer = "\n".join(said)
+                await run_db(workflow_conversations.record, int(conversation_id), "assistant", answer, run.id)
+                stream.push(sse.event("conversation.message.completed", {**message, "content": answer}))
             if final.status in (RUN_SUCCEEDED, RUN_INTERRUPTED):
                 stream.push(sse.event("conversation.chat.completed", {**chat, "status": "completed"}))
             else:

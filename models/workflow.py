@@ -76,3 +76,27 @@ class WorkflowRun(BaseModel):
     class Meta:
         table_name = "workflow_run"
         indexes = ((("status", "worker_id"), False),)
+
+
+class ChatflowConversation(BaseModel):
+    """A conversation of chatflows (Coze's app conversations): named, the user's, within a scope
+    (a project's chatflows share theirs; a chatflow outside a project has its own)."""
+
+    space_id = BigIntegerField()
+    creator = ForeignKeyField(User, on_delete="CASCADE")
+    scope = CharField(max_length=40)  # "project:<id>" or "workflow:<id>"
+    name = CharField(max_length=100)
+
+    class Meta:
+        table_name = "chatflow_conversation"
+        indexes = ((("creator", "scope", "name"), True),)
+
+
+class ChatflowMessage(BaseModel):
+    conversation = ForeignKeyField(ChatflowConversation, backref="messages", on_delete="CASCADE")
+    role = CharField(max_length=20)  # user, assistant
+    content = TextField(default="")
+    run_id = BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "chatflow_message"

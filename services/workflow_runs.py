@@ -36,7 +36,15 @@ from models.workflow import (
     WorkflowRun,
     WorkflowVersion,
 )
-from services import recovery, refs, workflow_canvas, workflow_engine, workflow_variables, workflows
+from services import (
+    recovery,
+    refs,
+    workflow_canvas,
+    workflow_conversations,
+    workflow_engine,
+    workflow_variables,
+    workflows,
+)
 from services.tasks import queue
 
 log = logging.getLogger("cozeplus.workflow")
@@ -206,7 +214,9 @@ def chat_turn(
     """A chatflow's turn in a conversation: the run waiting there for the user (a question it
     asked) resumed with `query` as the answer, or a new run with `query` as its USER_INPUT."""
     workflow = workflows.load(user, workflow_id)
-    conversation = str(parse_id(conversation_id) or new_id())
+    chat = workflow_conversations.for_chat(user, workflow, conversation_id)
+    conversation = str(chat.id)
+    workflow_conversations.record(chat.id, "user", query)
     waiting = (
         WorkflowRun.select()
         .where(

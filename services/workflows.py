@@ -20,6 +20,7 @@ from services import (
     workflow_calls,  # noqa: F401  (registers LLM, Plugin, Knowledge, HTTP, Sub-workflow ...)
     workflow_canvas,
     workflow_code,  # noqa: F401  (registers the Code node)
+    workflow_conversations,  # noqa: F401  (registers the conversation and message nodes)
     workflow_database,  # noqa: F401  (registers the Database nodes)
     workflow_engine,
     workflow_nodes,  # noqa: F401  (registers JSON, aggregator, Loop, Batch ...)

@@ -522,3 +522,138 @@ def test_another_method_on_a_literal_path_a_template_also_matches_is_405(alice):
     response = alice.get("/v1/workflows/chat")  # GET /v1/workflows/{workflow_id} would take it
     assert_error(response, 405, 4205, "GET is not allowed")
     assert response.headers["allow"] == "POST"
+
+
+def step(node_id: str, kind: str, outputs: list, **inputs) -> dict:
+    """A node whose inputs are only inputParameters, by name."""
+    return node(
+        node_id, kind, {"inputParameters": [{"name": k, "input": v} for k, v in inputs.items()]}, outputs
+    )
+
+
+def test_conversation_and_message_nodes_in_a_chatflow(alice, bob):
+    from models.workflow import ChatflowConversation, ChatflowMessage
+
+    notes = literal("notes")
+    nodes = [
+        start(("USER_INPUT", "string")),
+        step("2", "39", [{"name": "conversationId", "type": "string"}], conversationName=notes),
+        step(
+            "3",
+            "55",
+            [{"name": "message", "type": "object"}],
+            conversationName=notes,
+            role=literal("user"),
+            content=ref("100001", "USER_INPUT"),
+        ),
+        step("4", "37", [{"name": "messageList", "type": "list"}], conversationName=notes),
+        step("5", "54", [{"name": "messageList", "type": "list"}], rounds=literal(5, "integer")),
+        step("6", "53", [{"name": "conversationList", "type": "list"}]),
+        node(
+            "900001",
+            "2",
+            {
+                "terminatePlan": "useAnswerContent",
+                "content": literal("{{kept}} kept || asked {{asked}} || lists {{lists}}"),
+                "inputParameters": [
+                    {"name": "kept", "input": ref("4", "messageList", "list")},
+                    {"name": "asked", "input": ref("5", "messageList", "list")},
+                    {"name": "lists", "input": ref("6", "conversationList", "list")},
+                ],
+            },
+        ),
+    ]
+    ids = [n["id"] for n in nodes]
+    schema = {"nodes": nodes, "edges": [edge(a, b) for a, b in zip(ids, ids[1:])]}
+    workflow_id = published(alice, schema, "note_taker")
+    first = chat_turn(alice, workflow_id, "buy milk")
+    conversation_id = first[0][1]["conversation_id"]
+    second = chat_turn(alice, workflow_id, "call mum", conversation_id)
+    answer = [d["content"] for n, d in second if n == "conversation.message.completed"][0]
+    kept, _, rest = answer.partition(" kept || asked ")
+    asked, _, lists = rest.rpartition(" || lists ")  # the history holds the first answer, separators too
+    assert [m["content"] for m in json.loads(kept)] == ["call mum", "buy milk"]
+    history = json.loads(asked)
+    assert (
+        history[-1] == {"role": "user", "content": "call mum"}
+        and {"role": "user", "content": "buy milk"} in history
+    )
+    names = {c["conversationName"] for c in json.loads(lists)}
+    assert "notes" in names and len(names) == 2  # the chat's own and "notes", created once
+    chat = ChatflowConversation.get_by_id(int(conversation_id))
+    stored = [
+        (m.role, m.content)
+        for m in ChatflowMessage.select()
+        .where(ChatflowMessage.conversation == chat.id)
+        .order_by(ChatflowMessage.id)
+    ]
+    assert stored[:3] == [("user", "buy milk"), ("assistant", stored[1][1]), ("user", "call mum")]
+    assert_error(
+        bob.post(
+            "/v1/workflows/chat",
+            {"workflow_id": workflow_id, "additional_messages": [{"role": "user", "content": "x"}]},
+        ),
+        404,
+        720702004,
+    )
+    mine = published(bob, schema, "note_taker")
+    stolen = bob.post(
+        "/v1/workflows/chat",
+        {
+            "workflow_id": mine,
+            "conversation_id": conversation_id,
+            "additional_messages": [{"role": "user", "content": "x"}],
+        },
+    )
+    assert_error(stolen, 404, 103000002)  # alice's conversation is not bob's
+
+
+def test_message_and_conversation_nodes_edit_delete_clear_and_rename(alice):
+    from models.workflow import ChatflowConversation, ChatflowMessage
+
+    box = literal("box")
+    out = lambda name, kind="boolean": [{"name": name, "type": kind}]  # noqa: E731
+    nodes = [
+        start(),
+        step("2", "39", out("conversationId", "string"), conversationName=box),
+        *(
+            step(
+                node_id,
+                "55",
+                out("message", "object"),
+                conversationName=box,
+                role=literal(role),
+                content=literal(text),
+            )
+            for node_id, role, text in (("3", "assistant", "v1"), ("4", "user", "gone"))
+        ),
+        step(
+            "5",
+            "56",
+            out("isSuccess"),
+            conversationName=box,
+            messageId=ref("3", "message.messageId"),
+            newContent=literal("v2"),
+        ),
+        step("6", "57", out("isSuccess"), conversationName=box, messageId=ref("4", "message.messageId")),
+        step("7", "37", out("messageList", "list"), conversationName=box),
+        step("8", "38", out("isSuccess"), conversationName=box),
+        step("9", "51", out("isSuccess"), conversationName=box, newConversationName=literal("crate")),
+        step("10", "52", out("isSuccess"), conversationName=literal("nothing here")),
+        end_returning(
+            listed=ref("7", "messageList", "list"),
+            renamed=ref("9", "isSuccess", "boolean"),
+            missing=ref("10", "isSuccess", "boolean"),
+        ),
+    ]
+    ids = [n["id"] for n in nodes]
+    workflow_id = published(
+        alice, {"nodes": nodes, "edges": [edge(a, b) for a, b in zip(ids, ids[1:])]}, "boxes"
+    )
+    out_ = json.loads(alice.post("/v1/workflow/run", {"workflow_id": workflow_id}).json()["data"])
+    assert [(m["role"], m["content"]) for m in out_["listed"]] == [("assistant", "v2")]
+    assert out_["renamed"] is True and out_["missing"] is False
+    crate = ChatflowConversation.get(
+        ChatflowConversation.name == "crate", ChatflowConversation.creator == int(alice.user_id)
+    )
+    assert ChatflowMessage.select().where(ChatflowMessage.conversation == crate.id).count() == 0  # cleared
