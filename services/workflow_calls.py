@@ -11,6 +11,7 @@ import re
 from urllib.parse import urlencode
 
 from core import errors
+from core.ids import new_id
 from core.settings import get_settings
 from models.db import run_db
 from models.llm import LlmModel
@@ -237,6 +238,15 @@ def _pairs(node: wc.Node, entries, run: Run, where: str) -> list[tuple[str, str]
     return pairs
 
 
+def _multipart(fields: list[tuple[str, str]], boundary: str) -> bytes:
+    """Text fields as multipart/form-data (a file field sends its URL as text)."""
+    parts = []
+    for name, value in fields:
+        quoted = name.replace('"', "%22")
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{quoted}"\r\n\r\n{value}\r\n')
+    return ("".join(parts) + f"--{boundary}--\r\n").encode()
+
+
 @handles(HTTP_REQUEST)
 async def http_node(node: wc.Node, inputs: dict, run: Run) -> Outcome:
     where = f"node {node.id} ({node.title})"
@@ -272,8 +282,15 @@ async def http_node(node: wc.Node, inputs: dict, run: Run) -> Outcome:
     elif kind == "FORM_URLENCODED":
         body = urlencode(_pairs(node, data.get("formURLEncoded"), run, "body")).encode()
         headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    elif kind == "FORM_DATA":
+        boundary = f"cozeplus-{new_id()}"
+        fields = _pairs(node, (data.get("formData") or {}).get("data"), run, "body")
+        body = _multipart(fields, boundary)
+        headers.setdefault("Content-Type", f"multipart/form-data; boundary={boundary}")
     elif kind != "EMPTY":
-        raise NodeError(f"{where}.body.bodyType: EMPTY, JSON, RAW_TEXT or FORM_URLENCODED here, not {kind}")
+        raise NodeError(
+            f"{where}.body.bodyType: EMPTY, JSON, RAW_TEXT, FORM_URLENCODED or FORM_DATA, not {kind}"
+        )
     setting = node.inputs.get("setting") or {}
     timeout = float(setting.get("timeout") or get_settings().plugin_timeout_seconds)
     try:

@@ -110,6 +110,10 @@ class Service:
             await record(request)
             return RedirectResponse("http://127.0.0.1:9/secret", status_code=302)
 
+        async def echo(request: Request):
+            entry = await record(request)
+            return PlainTextResponse(entry["body"])
+
         async def broken(request: Request):
             await record(request)
             return JSONResponse({"error": "down"}, status_code=503)
@@ -125,6 +129,7 @@ class Service:
                 Route("/api/me", me),
                 Route("/oauth/token", token, methods=["POST"]),
                 Route("/api/broken", broken),
+                Route("/api/echo", echo, methods=["POST"]),
             ]
         )
 

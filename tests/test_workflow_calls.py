@@ -497,3 +497,27 @@ def test_runs_read_and_assign_their_agents_variables(alice):
     assert (
         without["code"] == 4000 and "needs the run to have a bot_id" in without["msg"]
     )  # the request lacks it
+
+
+def test_an_http_node_sends_form_bodies(alice, service):
+    def posting(kind: str, data: dict) -> dict:
+        request = node(
+            "2",
+            "45",
+            {
+                "apiInfo": {"method": "POST", "url": service.url + "/echo"},
+                "body": {"bodyType": kind, "bodyData": data},
+            },
+            [{"name": "body", "type": "string"}],
+        )
+        return one_node(request, body=ref("2", "body"))
+
+    fields = [{"name": "city", "input": ref("100001", "q")}, {"name": "days", "input": literal("3")}]
+    form = published(alice, posting("FORM_DATA", {"formData": {"data": fields}}), "form_data")
+    sent = json.loads(run(alice, form, q="Oslo")["data"])["body"]
+    assert 'name="city"\r\n\r\nOslo\r\n' in sent and 'name="days"\r\n\r\n3\r\n' in sent
+    assert service.received[-1]["headers"]["content-type"].startswith(
+        "multipart/form-data; boundary=cozeplus-"
+    )
+    encoded = published(alice, posting("FORM_URLENCODED", {"formURLEncoded": fields}), "form_url")
+    assert json.loads(run(alice, encoded, q="Oslo")["data"])["body"] == "city=Oslo&days=3"

@@ -170,29 +170,35 @@ def sleeper():
     engine._handlers.pop("test-sleeper")
 
 
-def test_a_batch_runs_its_body_per_item_a_few_at_a_time(sleeper):
+def batch_node(node_id: str, items: dict, inner: dict, collect: tuple[str, str], concurrency: int) -> dict:
+    """A Batch node running `inner` per item of `items` (the item is its own output `item`),
+    collecting `collect` = (the list's name, the inner node's output)."""
     batch = node(
-        "10",
+        node_id,
         "28",
         {
             "batchSize": literal("100", "integer"),
-            "concurrentSize": literal("3", "integer"),
-            "inputParameters": [{"name": "item", "input": ref("100001", "items", "list")}],
+            "concurrentSize": literal(str(concurrency), "integer"),
+            "inputParameters": [{"name": "item", "input": items}],
         },
-        [{"name": "values", "input": ref("11", "value", "list")}],
+        [{"name": collect[0], "input": ref(inner["id"], collect[1], "list")}],
     )
-    batch["blocks"] = [
-        node(
-            "11",
-            "test-sleeper",
-            {"inputParameters": [{"name": "x", "input": ref("10", "item")}]},
-            [{"name": "value", "type": "string"}],
-        )
-    ]
+    batch["blocks"] = [inner]
     batch["edges"] = [
-        edge("10", "11", "batch-function-inline-output"),
-        {**edge("11", "10"), "targetPortID": "batch-function-inline-input"},
+        edge(node_id, inner["id"], "batch-function-inline-output"),
+        {**edge(inner["id"], node_id), "targetPortID": "batch-function-inline-input"},
     ]
+    return batch
+
+
+def test_a_batch_runs_its_body_per_item_a_few_at_a_time(sleeper):
+    inner = node(
+        "11",
+        "test-sleeper",
+        {"inputParameters": [{"name": "x", "input": ref("10", "item")}]},
+        [{"name": "value", "type": "string"}],
+    )
+    batch = batch_node("10", ref("100001", "items", "list"), inner, ("values", "value"), 3)
     schema = {
         "nodes": [start(("items", "list")), batch, end_returning(values=ref("10", "values", "list"))],
         "edges": [edge("100001", "10"), edge("10", "900001", "batch-output")],

@@ -99,6 +99,14 @@ def process(
         time.sleep(0.05)
 
 
+def settled(execute_id: int) -> WorkflowRun:
+    """The run once it is no longer running (or after 20 s)."""
+    deadline = time.monotonic() + 20
+    while WorkflowRun.get_by_id(execute_id).status == 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return WorkflowRun.get_by_id(execute_id)
+
+
 def test_a_test_run_is_polled_to_its_end_and_marks_the_draft_tested(alice):
     workflow_id = create(alice, "greeter")
     save(alice, workflow_id, greeting())
@@ -344,10 +352,7 @@ def test_an_orphaned_async_run_resumes_after_its_last_finished_node(alice):
         alice, "orphan_async", greeting(), 2, inputs={"name": "Ada"}, attempts=1, state={"done": done}
     )
     assert run.id in recovery.reap()["resumed_workflow_runs"]
-    deadline = time.monotonic() + 20
-    while WorkflowRun.get_by_id(run.id).status == 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    run = WorkflowRun.get_by_id(run.id)
+    run = settled(run.id)
     assert run.status == RUN_SUCCEEDED and json.loads(run.output) == {"greeting": "from the first pass"}
     assert run.attempts == 2
     tired = _orphan(alice, "orphan_tired", greeting(), 2, inputs={"name": "Ada"}, attempts=3)
@@ -657,3 +662,86 @@ def test_message_and_conversation_nodes_edit_delete_clear_and_rename(alice):
         ChatflowConversation.name == "crate", ChatflowConversation.creator == int(alice.user_id)
     )
     assert ChatflowMessage.select().where(ChatflowMessage.conversation == crate.id).count() == 0  # cleared
+
+
+def test_a_test_run_runs_code_on_the_task_queue(alice):
+    doubled = code_node(
+        "2",
+        "def main(args):\n    return {'twice': args.params['n'] * 2}\n",
+        [{"name": "twice", "type": "integer"}],
+        inputParameters=[{"name": "n", "input": ref("100001", "n", "integer")}],
+    )
+    schema = {
+        "nodes": [start(("n", "integer")), doubled, end_returning(twice=ref("2", "twice", "integer"))],
+        "edges": [edge("100001", "2"), edge("2", "900001")],
+    }
+    workflow_id = create(alice, "queued_code")
+    save(alice, workflow_id, schema)
+    execute_id = alice.post(
+        "/api/workflow_api/test_run", {"workflow_id": workflow_id, "input": {"n": "4"}}
+    ).json()["data"]["execute_id"]
+    data = process(alice, workflow_id, execute_id)
+    assert data["executeStatus"] == RUN_SUCCEEDED, data
+    assert json.loads(data["output"]) == {"twice": 8}
+
+
+def test_loops_batches_parallel_branches_and_default_outputs_through_http(alice):
+    from test_workflow_nodes import batch_node, loop_schema, text
+
+    loop_id = published(alice, loop_schema(), "http_loop")
+    answer = alice.post(
+        "/v1/workflow/run", {"workflow_id": loop_id, "parameters": {"words": ["a", "skip", "b", "stop", "c"]}}
+    )
+    assert json.loads(answer.json()["data"]) == {"last": "stop", "converted": ["new_a#0", "new_b#2"]}
+    inner = text("11", "<{{x}}>", x=ref("10", "item"))
+    batch = batch_node("10", ref("100001", "items", "list"), inner, ("said", "output"), 2)
+    failing = code_node(
+        "20",
+        "def main(args):\n    raise ValueError('no')\n",
+        [{"name": "x", "type": "string"}],
+        settingOnError={"switch": True, "processType": 2, "dataOnErr": '{"x": "fallback"}'},
+    )
+    schema = {
+        "nodes": [
+            start(("items", "list")),
+            batch,
+            text("12", "left"),
+            text("13", "right"),
+            failing,
+            end_returning(
+                said=ref("10", "said", "list"),
+                left=ref("12", "output"),
+                right=ref("13", "output"),
+                x=ref("20", "x"),
+                error=ref("20", "errorBody", "object"),
+            ),
+        ],
+        "edges": [
+            edge("100001", "10"),
+            edge("100001", "12"),
+            edge("100001", "13"),
+            edge("100001", "20"),
+            edge("10", "900001", "batch-output"),
+            edge("12", "900001"),
+            edge("13", "900001"),
+            edge("20", "900001"),
+        ],
+    }
+    workflow_id = published(alice, schema, "http_batch")
+    for mode in ("sync", "stream", "async"):
+        body = {"workflow_id": workflow_id, "parameters": {"items": ["p", "q", "r"]}}
+        if mode == "sync":
+            output = json.loads(alice.post("/v1/workflow/run", body).json()["data"])
+        elif mode == "stream":
+            events = workflow_events(alice.post("/v1/workflow/stream_run", body).text)
+            assert [e["event"] for e in events] == ["Done"]
+            execute_id = events[0]["data"]["debug_url"].split("execute_id=")[1].split("&")[0]
+            output = json.loads(WorkflowRun.get_by_id(int(execute_id)).output)
+        else:
+            execute_id = alice.post("/v1/workflow/run", {**body, "is_async": True}).json()["execute_id"]
+            output = json.loads(settled(int(execute_id)).output)
+        assert output["said"] == ["<p>", "<q>", "<r>"] and (output["left"], output["right"]) == (
+            "left",
+            "right",
+        )
+        assert output["x"] == "fallback" and "ValueError: no" in output["error"]["errorMessage"], mode
