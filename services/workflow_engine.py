@@ -123,19 +123,22 @@ class Run:
         context: dict | None = None,
         entries: list[str] | None = None,
         scope: wc.Scope | None = None,
+        prefix: str = "",
     ):
         """`done` has the outcomes ({outputs, port}) of nodes an earlier pass finished (a run
         resumed after an interrupt): they are not run again. `answers` are the user's replies by
         node id. `context` is what node kinds need from outside (the user, the space ...).
         `entries` are where a body (a loop's, a batch's) starts, instead of the Start node, in
-        `scope` (what it sees of the run around it)."""
+        `scope` (what it sees of the run around it); a body shares its run's `done` and `answers`,
+        its nodes keyed under `prefix` (the loop's id and the pass, "21#3/")."""
         self.canvas, self.inputs = canvas, inputs
         self.scope = scope or wc.Scope(variables=variables)
         self.entries = set(entries or ())
         self.signal: str | None = None  # BREAK or CONTINUE, from a node of a loop's body
         self.results = {n.id: NodeResult(n.id, n.type, n.title) for n in canvas.nodes.values()}
         self.on_node, self.on_message = on_node, on_message
-        self.done: dict[str, dict] = dict(done or {})
+        self.prefix = prefix
+        self.done: dict[str, dict] = done if done is not None else {}
         self.answers = answers or {}
         self.context = context or {}
         self.waiting: list[Waiting] = []
@@ -214,9 +217,13 @@ class Run:
         if self.on_message is not None:
             self.on_message(self.results[node.id], content, finished)
 
+    def key(self, node: wc.Node) -> str:
+        """The node's key in `done`, `answers` and the events (inside a body, per pass)."""
+        return self.prefix + node.id
+
     async def _run_node(self, node: wc.Node) -> None:
         result = self.results[node.id]
-        earlier = self.done.get(node.id)
+        earlier = self.done.get(self.key(node))
         if earlier is not None:  # finished before the run was interrupted
             outcome = Outcome(earlier.get("outputs") or {}, earlier.get("port"), earlier.get("answer"))
             result.status, result.outputs = SUCCEEDED, outcome.outputs
@@ -234,7 +241,12 @@ class Run:
             outcome = await self._attempts(node, handler, result, setting)
         except Interrupt as waiting:
             result.status, result.ended = INTERRUPTED, time.monotonic()
-            self.waiting.append(Waiting(node.id, node.title, waiting.kind, waiting.data))
+            self.waiting.append(Waiting(self.key(node), node.title, waiting.kind, waiting.data))
+            self._notify(result)
+            return
+        except RunInterrupted as inside:  # nodes of its body wait (a loop's, a batch's)
+            result.status, result.ended = INTERRUPTED, time.monotonic()
+            self.waiting.extend(inside.waiting)
             self._notify(result)
             return
         except (NodeError, errors.ApiError) as exc:
@@ -246,7 +258,11 @@ class Run:
             message = f"node {node.id} ({node.title}): internal error in a node of type {node.type}"
             outcome = self._on_error(node, result, setting, message, errors.WORKFLOW_EXECUTION_FAILED.code)
         result.status, result.ended, result.outputs = SUCCEEDED, time.monotonic(), outcome.outputs
-        self.done[node.id] = {"outputs": outcome.outputs, "port": outcome.port, "answer": outcome.answer}
+        self.done[self.key(node)] = {
+            "outputs": outcome.outputs,
+            "port": outcome.port,
+            "answer": outcome.answer,
+        }
         self._finish(node, outcome)
         self._notify(result)
 
@@ -344,8 +360,9 @@ class Run:
 
         return Outcome({"outputList": list(await asyncio.gather(*(item(i) for i in range(size))))})
 
-    async def run_body(self, node: wc.Node, own: dict) -> Run:
-        """One pass of a loop's or a batch's body, which sees `own` as the node's outputs."""
+    async def run_body(self, node: wc.Node, own: dict, index: int) -> Run:
+        """Pass `index` of a loop's or a batch's body, which sees `own` as the node's outputs;
+        RunInterrupted when nodes of it wait for the user (the passes done are kept)."""
         entries = [e.target for e in node.inner_edges if e.source == node.id]
         inner = {b.id: b for b in node.blocks}
         edges = [e for e in node.inner_edges if e.source in inner and e.target in inner]
@@ -358,11 +375,11 @@ class Run:
             context=self.context,
             entries=entries,
             scope=scope,
+            done=self.done,
+            answers=self.answers,
+            prefix=f"{self.key(node)}#{index}/",
         )
-        try:
-            await body.execute()
-        except RunInterrupted:
-            raise NodeError(f"node {node.id} ({node.title}): a node in its body cannot wait for the user")
+        await body.execute()
         return body
 
     def _on_error(self, node: wc.Node, result: NodeResult, setting: dict, message: str, code: int) -> Outcome:
@@ -452,11 +469,11 @@ async def _question(node: wc.Node, inputs: dict, run: Run) -> Outcome:
         found = wc.value_of(dynamic, run.scope, f"node {node.id} ({node.title}).dynamic_option")
         options = [str(o) for o in found] if isinstance(found, list) else options
     by_option = node.inputs.get("answer_type") == "option"
-    if node.id not in run.answers:
+    if run.key(node) not in run.answers:
         content = {"question": question, "options": [{"name": o} for o in options]} if by_option else question
         message = {"type": "question", "content_type": "option" if by_option else "text", "content": content}
         raise Interrupt(QUESTION_EVENT, {"messages": [message], "question": question})
-    answer = run.answers[node.id]
+    answer = run.answers[run.key(node)]
     if by_option:
         if answer in options:
             index = options.index(answer)
@@ -493,10 +510,10 @@ def _fields_in(answer: str) -> dict:
 @handles(wc.INPUT)
 async def _input(node: wc.Node, inputs: dict, run: Run) -> Outcome:
     """Waits for a form: the answer is a JSON object of the node's outputs."""
-    if node.id not in run.answers:
+    if run.key(node) not in run.answers:
         raise Interrupt(INPUT_EVENT, {"content": node.inputs.get("outputSchema") or "[]"})
     try:
-        given = json.loads(run.answers[node.id])
+        given = json.loads(run.answers[run.key(node)])
     except ValueError:
         raise NodeError(f"node {node.id} ({node.title}): the input must be a JSON object")
     if not isinstance(given, dict):

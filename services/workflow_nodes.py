@@ -16,6 +16,7 @@ from services.workflow_engine import (
     NodeError,
     Outcome,
     Run,
+    RunInterrupted,
     handles,
 )
 
@@ -117,9 +118,23 @@ async def _loop(node: wc.Node, inputs: dict, run: Run) -> Outcome:
     bodies = []
     for index in range(count or 0):
         own.update({name: values[index] for name, values in arrays.items()}, index=index)
-        body = await run.run_body(node, own)  # Set variable nodes change `own` in place
+        # a run resumed after an interrupt replays the passes done: their variables and signals
+        # are kept, since the Set variable, Break and Continue nodes of a replayed pass do not run
+        kept, waited = f"{run.key(node)}#{index}/loop", f"{run.key(node)}#{index}/waited"
+        own.update((run.done.get(waited) or {}).get("outputs") or {})
+        try:
+            body = await run.run_body(node, own, index)  # Set variable nodes change `own` in place
+        except RunInterrupted:
+            run.done[waited] = {"outputs": dict(own)}
+            raise
+        if kept in run.done:
+            own.update(run.done[kept]["outputs"])
+            signal = run.done[kept].get("signal")
+        else:
+            signal = body.signal
+            run.done[kept] = {"outputs": dict(own), "signal": signal}
         bodies.append(body)
-        if body.signal == BREAK:
+        if signal == BREAK:
             break
     return Outcome(_collect(node, bodies, own))
 
@@ -160,9 +175,17 @@ async def _batch(node: wc.Node, inputs: dict, run: Run) -> Outcome:
     size = min(size, int(limit or MAX_BATCH_ITEMS), MAX_BATCH_ITEMS)
     gate = asyncio.Semaphore(max(1, min(int(concurrency or 10), 100)))
 
-    async def item(index: int) -> Run:
+    async def item(index: int) -> Run | RunInterrupted:
         async with gate:
-            return await run.run_body(node, {**{n: v[index] for n, v in arrays.items()}, "index": index})
+            try:
+                return await run.run_body(
+                    node, {**{n: v[index] for n, v in arrays.items()}, "index": index}, index
+                )
+            except RunInterrupted as waiting:  # the other items go on; the batch waits for them all
+                return waiting
 
-    bodies = list(await asyncio.gather(*(item(i) for i in range(size))))
-    return Outcome(_collect(node, bodies, {}))
+    passes = list(await asyncio.gather(*(item(i) for i in range(size))))
+    waiting = [w for p in passes if isinstance(p, RunInterrupted) for w in p.waiting]
+    if waiting:
+        raise RunInterrupted(waiting)
+    return Outcome(_collect(node, passes, {}))

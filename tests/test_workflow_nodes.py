@@ -225,10 +225,52 @@ def test_any_node_in_batch_mode_gives_an_output_list():
     assert execute(schema, {"names": ["Ada", "Bo"]}) == {"said": [{"output": "hi Ada"}, {"output": "hi Bo"}]}
 
 
-def test_a_question_inside_a_loop_fails_the_loop_with_a_reason():
+def test_a_question_inside_a_loop_waits_and_the_loop_goes_on_when_answered():
     schema = loop_schema()
     schema["nodes"][1]["blocks"][4] = node(
-        "15", "18", {"question": "?"}, [{"name": "USER_RESPONSE", "type": "string"}]
+        "15",
+        "18",
+        {"question": "Why {{w}}?", "inputParameters": [{"name": "w", "input": ref("10", "item")}]},
+        [{"name": "USER_RESPONSE", "type": "string"}],
     )
-    with pytest.raises(engine.NodeError, match="cannot wait for the user"):
-        asyncio.run(engine.Run(wc.parse(schema), {"words": ["a"]}).execute())
+    schema["nodes"][1]["data"]["outputs"][1]["input"] = ref("15", "USER_RESPONSE", "list")
+    words = {"words": ["a", "skip", "b", "stop"]}
+    first = engine.Run(wc.parse(schema), words)
+    with pytest.raises(engine.RunInterrupted) as stopped:
+        asyncio.run(first.execute())
+    [waiting] = stopped.value.waiting
+    assert waiting.node_id == "10#0/15" and waiting.data["question"] == "Why a?"
+    second = engine.Run(wc.parse(schema), words, done=first.done, answers={"10#0/15": "because"})
+    with pytest.raises(engine.RunInterrupted) as again:
+        asyncio.run(second.execute())
+    assert [w.node_id for w in again.value.waiting] == ["10#2/15"]  # pass 1 was skipped by Continue
+    answers = {"10#0/15": "because", "10#2/15": "why not"}
+    last = engine.Run(wc.parse(schema), words, done=second.done, answers=answers)
+    assert asyncio.run(last.execute()) == {"last": "stop", "converted": ["because", "why not"]}
+
+
+def test_questions_inside_a_batch_all_wait_then_the_batch_ends():
+    inner = node(
+        "11",
+        "18",
+        {"question": "Name for {{x}}?", "inputParameters": [{"name": "x", "input": ref("10", "item")}]},
+        [{"name": "USER_RESPONSE", "type": "string"}],
+    )
+    batch = batch_node("10", ref("100001", "items", "list"), inner, ("names", "USER_RESPONSE"), 5)
+    schema = {
+        "nodes": [start(("items", "list")), batch, end_returning(names=ref("10", "names", "list"))],
+        "edges": [edge("100001", "10"), edge("10", "900001", "batch-output")],
+    }
+    first = engine.Run(wc.parse(schema), {"items": ["cat", "dog"]})
+    with pytest.raises(engine.RunInterrupted) as stopped:
+        asyncio.run(first.execute())
+    assert sorted(w.node_id for w in stopped.value.waiting) == ["10#0/11", "10#1/11"]
+    half = engine.Run(
+        wc.parse(schema), {"items": ["cat", "dog"]}, done=first.done, answers={"10#1/11": "Rex"}
+    )
+    with pytest.raises(engine.RunInterrupted) as still:
+        asyncio.run(half.execute())
+    assert [w.node_id for w in still.value.waiting] == ["10#0/11"]
+    answers = {"10#1/11": "Rex", "10#0/11": "Tom"}
+    done = engine.Run(wc.parse(schema), {"items": ["cat", "dog"]}, done=half.done, answers=answers)
+    assert asyncio.run(done.execute()) == {"names": ["Tom", "Rex"]}

@@ -745,3 +745,33 @@ def test_loops_batches_parallel_branches_and_default_outputs_through_http(alice)
             "right",
         )
         assert output["x"] == "fallback" and "ValueError: no" in output["error"]["errorMessage"], mode
+
+
+def test_questions_inside_a_batch_stream_and_resume_one_by_one(alice):
+    from test_workflow_nodes import batch_node
+
+    inner = question("11", "Name for {{x}}?", inputParameters=[{"name": "x", "input": ref("10", "item")}])
+    batch = batch_node("10", ref("100001", "items", "list"), inner, ("names", "USER_RESPONSE"), 2)
+    schema = {
+        "nodes": [start(("items", "list")), batch, end_returning(names=ref("10", "names", "list"))],
+        "edges": [edge("100001", "10"), edge("10", "900001", "batch-output")],
+    }
+    workflow_id = published(alice, schema, "batch_questions")
+    body = {"workflow_id": workflow_id, "parameters": {"items": ["cat", "dog"]}}
+    events = workflow_events(alice.post("/v1/workflow/stream_run", body).text)
+    asked = {
+        json.loads(e["data"]["interrupt_data"]["data"])["question"]: e["data"]["interrupt_data"]
+        for e in events[:-1]
+    }
+    assert set(asked) == {"Name for cat?", "Name for dog?"}
+    for question_text, name in (("Name for dog?", "Rex"), ("Name for cat?", "Tom")):
+        resume = {
+            "workflow_id": workflow_id,
+            "event_id": asked[question_text]["event_id"],
+            "resume_data": name,
+            "interrupt_type": 2,
+        }
+        events = workflow_events(alice.post("/v1/workflow/stream_resume", resume).text)
+    assert [e["event"] for e in events] == ["Done"]
+    execute_id = events[0]["data"]["debug_url"].split("execute_id=")[1].split("&")[0]
+    assert json.loads(WorkflowRun.get_by_id(int(execute_id)).output) == {"names": ["Tom", "Rex"]}

@@ -81,7 +81,7 @@ def node_event_view(run, event: dict) -> dict:
         "node_icon": "",
         "data": event.get("data") or "{}",
         "node_id": event["node_id"],
-        "schema_node_id": event["node_id"],
+        "schema_node_id": event["node_id"].rsplit("/", 1)[-1],  # inside a loop or batch: "<id>#<pass>/<node>"
     }
 
 
