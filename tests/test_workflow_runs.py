@@ -775,3 +775,49 @@ def test_questions_inside_a_batch_stream_and_resume_one_by_one(alice):
     assert [e["event"] for e in events] == ["Done"]
     execute_id = events[0]["data"]["debug_url"].split("execute_id=")[1].split("&")[0]
     assert json.loads(WorkflowRun.get_by_id(int(execute_id)).output) == {"names": ["Tom", "Rex"]}
+
+
+def test_json_nodes_and_an_input_form_through_a_stream_with_pings(alice, monkeypatch):
+    from handlers import workflow_run
+
+    monkeypatch.setattr(workflow_run, "PING_SECONDS", 0.2)
+    nodes = [
+        start(("person", "object")),
+        node(
+            "2",
+            "58",
+            {"inputParameters": [{"name": "input", "input": ref("100001", "person", "object")}]},
+            [{"name": "output", "type": "string"}],
+        ),
+        node(
+            "3",
+            "59",
+            {"inputParameters": [{"name": "input", "input": ref("2", "output")}]},
+            [{"name": "output", "type": "object"}],
+        ),
+        node("4", "30", {"outputSchema": "[]"}, [{"name": "city", "type": "string", "required": True}]),
+        code_node("5", "import time\ndef main(args):\n    time.sleep(0.7)\n    return {}\n", []),
+        end_returning(back=ref("3", "output", "object"), city=ref("4", "city")),
+    ]
+    ids = [n["id"] for n in nodes]
+    workflow_id = published(
+        alice, {"nodes": nodes, "edges": [edge(a, b) for a, b in zip(ids, ids[1:])]}, "json_form"
+    )
+    body = {"workflow_id": workflow_id, "parameters": {"person": {"name": "Ada"}}}
+    events = workflow_events(alice.post("/v1/workflow/stream_run", body).text)
+    assert [e["event"] for e in events] == ["Interrupt", "Done"]
+    interrupt = events[0]["data"]["interrupt_data"]
+    assert interrupt["type"] == 5
+    resume = {
+        "workflow_id": workflow_id,
+        "event_id": interrupt["event_id"],
+        "resume_data": '{"city": "Oslo"}',
+        "interrupt_type": 5,
+    }
+    events = workflow_events(alice.post("/v1/workflow/stream_resume", resume).text)
+    assert "PING" in [e["event"] for e in events] and events[-1]["event"] == "Done"  # the code sleeps
+    execute_id = interrupt["event_id"].split("/")[0]
+    assert json.loads(WorkflowRun.get_by_id(int(execute_id)).output) == {
+        "back": {"name": "Ada"},
+        "city": "Oslo",
+    }
