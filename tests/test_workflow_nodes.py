@@ -35,22 +35,29 @@ def text(node_id: str, template: str, **refs) -> dict:
     )
 
 
+def json_round_trip(source: dict) -> list[dict]:
+    """Node 2 serialises `source` to JSON text; node 3 parses it back into an object."""
+    return [
+        node(
+            "2",
+            "58",
+            {"inputParameters": [{"name": "input", "input": source}]},
+            [{"name": "output", "type": "string"}],
+        ),
+        node(
+            "3",
+            "59",
+            {"inputParameters": [{"name": "input", "input": ref("2", "output")}]},
+            [{"name": "output", "type": "object"}],
+        ),
+    ]
+
+
 def test_json_serialise_and_parse_round_trip():
     schema = {
         "nodes": [
             start(("person", "object")),
-            node(
-                "2",
-                "58",
-                {"inputParameters": [{"name": "input", "input": ref("100001", "person", "object")}]},
-                [{"name": "output", "type": "string"}],
-            ),
-            node(
-                "3",
-                "59",
-                {"inputParameters": [{"name": "input", "input": ref("2", "output")}]},
-                [{"name": "output", "type": "object"}],
-            ),
+            *json_round_trip(ref("100001", "person", "object")),
             end_returning(text=ref("2", "output"), back=ref("3", "output", "object")),
         ],
         "edges": [edge("100001", "2"), edge("2", "3"), edge("3", "900001")],

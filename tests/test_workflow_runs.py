@@ -778,23 +778,14 @@ def test_questions_inside_a_batch_stream_and_resume_one_by_one(alice):
 
 
 def test_json_nodes_and_an_input_form_through_a_stream_with_pings(alice, monkeypatch):
+    from test_workflow_nodes import json_round_trip
+
     from handlers import workflow_run
 
     monkeypatch.setattr(workflow_run, "PING_SECONDS", 0.2)
     nodes = [
         start(("person", "object")),
-        node(
-            "2",
-            "58",
-            {"inputParameters": [{"name": "input", "input": ref("100001", "person", "object")}]},
-            [{"name": "output", "type": "string"}],
-        ),
-        node(
-            "3",
-            "59",
-            {"inputParameters": [{"name": "input", "input": ref("2", "output")}]},
-            [{"name": "output", "type": "object"}],
-        ),
+        *json_round_trip(ref("100001", "person", "object")),
         node("4", "30", {"outputSchema": "[]"}, [{"name": "city", "type": "string", "required": True}]),
         code_node("5", "import time\ndef main(args):\n    time.sleep(0.7)\n    return {}\n", []),
         end_returning(back=ref("3", "output", "object"), city=ref("4", "city")),
