@@ -371,6 +371,13 @@ const OVERRIDES = {
   workflow_update_meta: { body: { workflow_id: '{{workflowId}}', desc: 'Updated by Postman' } },
   workflow_list: { body: { space_id: '{{spaceId}}', page: 1, size: 20 } },
   workflow_delete: { body: { workflow_id: '{{workflowId}}' } },
+  webhook_create: { body: { space_id: '{{spaceId}}', url: 'http://127.0.0.3:9/hook', events: ['agent.published'], description: 'From Postman' }, remember: ["pm.collectionVariables.set('webhookId', body.data.id);"] },
+  webhook_update: { body: { id: '{{webhookId}}', description: 'Updated by Postman' } },
+  webhook_list: { body: { space_id: '{{spaceId}}' } },
+  webhook_test: { body: { id: '{{webhookId}}' } },
+  webhook_deliveries: { body: { id: '{{webhookId}}' }, remember: ["pm.collectionVariables.set('webhookDeliveryId', body.data.deliveries[0].id);"] },
+  webhook_redeliver: { body: { delivery_id: '{{webhookDeliveryId}}' } },
+  webhook_delete: { body: { id: '{{webhookId}}' } },
   workflow_batch_delete: { body: { workflow_id_list: ['{{copiedWorkflowId}}'], space_id: '{{spaceId}}' } },
   workflow_history_schema: { body: { workflow_id: '{{workflowId}}', space_id: '{{spaceId}}', type: 0 } },
   workflow_references: { body: { workflow_id: '{{workflowId}}' } },
@@ -485,7 +492,7 @@ const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
   // the import needs the csv the upload folder sends (upload_orders_csv)
   'get_table_schema', 'validate_table_schema', 'submit_table_import', 'get_import_progress', 'export_database',
-  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin', 'del_form_plugin', 'workflow_delete', 'workflow_batch_delete'];
+  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin', 'del_form_plugin', 'workflow_delete', 'workflow_batch_delete', 'webhook_delete'];
 const LAST = ['delete_bot', 'delete_copied_bot', 'delete_open_bot', 'logout'];
 
 function loadSpec() {
@@ -622,7 +629,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'executeId', 'openExecuteId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'executeId', 'openExecuteId', 'webhookId', 'webhookDeliveryId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

@@ -68,6 +68,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8888"  # how browsers reach this server (OAuth redirects)
     plugin_timeout_seconds: float = 20.0  # one tool call, redirects included
     workflow_timeout_seconds: int = 600  # one workflow run, start to end
+    webhook_retry_base_seconds: float = 2.0  # a failed delivery waits this, then twice as long each time
     plugin_max_response_bytes: int = 1_048_576  # a tool's response; larger ones fail the call
     # private hosts outbound calls may reach anyway: names, name:port, addresses or networks
     outbound_allow: tuple[str, ...] = ()
@@ -134,6 +135,7 @@ class Settings:
             public_url=(env.get("COZEPLUS_PUBLIC_URL") or "http://127.0.0.1:8888").rstrip("/"),
             plugin_timeout_seconds=float(_int(env, "COZEPLUS_PLUGIN_TIMEOUT", 20)),
             workflow_timeout_seconds=max(1, _int(env, "COZEPLUS_WORKFLOW_TIMEOUT_SECONDS", 600)),
+            webhook_retry_base_seconds=float(env.get("COZEPLUS_WEBHOOK_RETRY_BASE_SECONDS") or 2.0),
             plugin_max_response_bytes=_int(env, "COZEPLUS_PLUGIN_MAX_RESPONSE_BYTES", 1_048_576),
             outbound_allow=tuple(
                 e.strip().lower() for e in (env.get("COZEPLUS_OUTBOUND_ALLOW") or "").split(",") if e.strip()

@@ -349,6 +349,14 @@ def publish(user: User, bot_id, connector_ids: list[str], info: str = "", space_
                 .execute()
             )
         bot.touch(published_draft_version=bot.draft_version)
+    from services import webhooks  # it reaches agents through refs
+
+    data = {
+        "bot_id": str(bot.id),
+        "version": str(version.id),
+        "connector_ids": [str(c) for c in version.connector_ids],
+    }
+    webhooks.emit_safely(bot.space_id, "agent.published", data)
     return version
 
 

@@ -25,6 +25,7 @@ from models.library import PromptResource, ShortcutCommand
 from models.memory import MemoryDatabase
 from models.plugin import Plugin, PluginTool
 from models.project import Project
+from models.webhook import WebhookDelivery, WebhookSubscription
 from models.workflow import Workflow, WorkflowRun
 
 
@@ -68,6 +69,13 @@ CHAT = Kind("chat", errors.CHAT_NOT_FOUND, ChatRun)
 SHORTCUT = Kind("shortcut command", errors.SHORTCUT_NOT_FOUND, ShortcutCommand)
 PLUGIN_TOOL = Kind("tool", errors.PLUGIN_TOOL_NOT_FOUND, PluginTool)
 WORKFLOW = Kind("workflow", errors.WORKFLOW_NOT_FOUND, Workflow, space_of=lambda row: row.space_id)
+WEBHOOK = Kind("webhook", errors.WEBHOOK_NOT_FOUND, WebhookSubscription, space_of=lambda row: row.space_id)
+WEBHOOK_DELIVERY = Kind(
+    "webhook delivery",
+    errors.WEBHOOK_DELIVERY_NOT_FOUND,
+    WebhookDelivery,
+    space_of=lambda row: WebhookSubscription.by_id(row.subscription_id).space_id,
+)
 WORKFLOW_RUN = Kind(
     "workflow run", errors.WORKFLOW_RUN_NOT_FOUND, WorkflowRun, space_of=lambda row: row.space_id
 )

@@ -29,7 +29,12 @@ _lock = threading.Lock()
 
 
 # the modules whose functions are tasks: a consumer must know them all before it takes one
-TASK_MODULES = ("services.ingestion", "services.memory_imports", "services.workflow_runs")
+TASK_MODULES = (
+    "services.ingestion",
+    "services.memory_imports",
+    "services.workflow_runs",
+    "services.webhooks",
+)
 
 
 def load_task_modules() -> None:

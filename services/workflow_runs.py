@@ -39,6 +39,7 @@ from models.workflow import (
 from services import (
     recovery,
     refs,
+    webhooks,
     workflow_canvas,
     workflow_conversations,
     workflow_engine,
@@ -374,6 +375,19 @@ class Execution:
             self.run = await run_db(WorkflowRun.get_by_id, run.id)
         return self.run
 
+    def _announce(self, event: str) -> None:
+        """The run's end as a webhook event of its space."""
+        run = self.run
+        data = {
+            "workflow_id": str(run.workflow_id),
+            "execute_id": str(run.id),
+            "status": STATUS_NAMES.get(run.status, ""),
+            "output": run.output,
+            "error_code": run.error_code,
+            "error_message": run.error_msg,
+        }
+        webhooks.emit_safely(run.space_id, event, data)
+
     def _totals(self) -> dict:
         return {
             "nodes": self.nodes,
@@ -398,11 +412,13 @@ class Execution:
                 ).execute()
             return saved
 
-        await run_db(save)
+        if await run_db(save):
+            await run_db(self._announce, "workflow.completed")
 
     async def _failed(self, code: int, message: str) -> None:
         changes = {**self._totals(), "status": RUN_FAILED, "error_code": code, "error_msg": message[:2000]}
-        await run_db(self._update, {**changes, "worker_id": None}, True)
+        if await run_db(self._update, {**changes, "worker_id": None}, True):
+            await run_db(self._announce, "workflow.completed")
 
     async def _interrupted(self, waiting: list[workflow_engine.Waiting]) -> None:
         events = [e for e in self.state.get("events") or [] if e.get("answered")]
@@ -419,7 +435,8 @@ class Execution:
             events.append(event)
         self.state["events"] = events
         changes = {**self._totals(), "status": RUN_INTERRUPTED, "worker_id": None}
-        await run_db(self._update, changes, True)
+        if await run_db(self._update, changes, True):
+            await run_db(self._announce, "workflow.interrupted")
 
     def _cancelled(self) -> None:
         WorkflowRun.update(

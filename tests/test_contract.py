@@ -101,7 +101,8 @@ _rejection.expected_statuses = [*_rejection.expected_statuses, "413"]
 # its field ids are the table's. Variables: the agent (bot_id, or app_id) must be named, and a
 # value set must be one of its variables. Plugins: documents and manifests are checked beyond
 # their being strings (OpenAPI 3, the manifest's fields), tools' parameters must match their
-# paths, and an OAuth callback's state must be one this server gave out.
+# paths, and an OAuth callback's state must be one this server gave out. Webhook URLs must pass the
+# outbound guard (resolve, and to a public address).
 SEMANTIC_400 = {
     "create_pat",
     "upload_avatar",
@@ -144,6 +145,8 @@ SEMANTIC_400 = {
     "publish_plugin",
     "debug_api",
     "oauth_callback",
+    "webhook_create",
+    "webhook_update",
 }
 
 

@@ -243,6 +243,17 @@ class World:
             time.sleep(0.02)  # settled, so the snapshots around a refusal see no change of its own
         return execute_id
 
+    def _make_webhook(self):
+        body = {
+            "space_id": self.get("space"),
+            "url": "http://127.0.0.3:9/hook",
+            "events": ["agent.published"],
+        }
+        return self._ok(self.account.post("/api/webhook/create", body))["data"]["id"]
+
+    def _make_webhook_delivery(self):
+        return self._ok(self.account.post("/api/webhook/test", {"id": self.get("webhook")}))["data"]["id"]
+
     def _make_plugin_tool(self):
         listed = self._ok(
             self.account.post("/api/plugin_api/get_plugin_apis", {"plugin_id": self.get("plugin")})
@@ -274,6 +285,7 @@ def snapshot(*accounts) -> dict:
     from models.memory import COPIES, MemoryDatabase, VariableValue
     from models.plugin import Plugin, PluginTool
     from models.project import Project
+    from models.webhook import WebhookDelivery, WebhookSubscription
     from models.workflow import Workflow, WorkflowRun, WorkflowVersion
     from services.memory_rows import row_model
 
@@ -308,6 +320,10 @@ def snapshot(*accounts) -> dict:
         "workflow": Workflow.select().where(Workflow.space.in_(spaces)),
         "workflow_version": WorkflowVersion.select().join(Workflow).where(Workflow.space.in_(spaces)),
         "workflow_run": WorkflowRun.select().where(WorkflowRun.space_id.in_(spaces)),
+        "webhook": WebhookSubscription.select().where(WebhookSubscription.space.in_(spaces)),
+        "webhook_delivery": WebhookDelivery.select()
+        .join(WebhookSubscription)
+        .where(WebhookSubscription.space.in_(spaces)),
     }
     for database in MemoryDatabase.select().where(MemoryDatabase.space.in_(spaces)):
         for table_type in COPIES:
@@ -461,6 +477,8 @@ SEMANTIC = {
     "break_message": "is not an answer",
     # the walk's workflow is a new draft: Start and End, no node to debug alone
     "workflow_node_debug": "to debug alone",
+    # the example's URL is a public host; this machine resolves no public names
+    "webhook_create": "does not resolve",
     "submit_tool_outputs": "must answer exactly the pending tool calls",
     "open_update_image": "only images have captions",
     # the example's rows name fields the walk's one-field table does not have
