@@ -235,6 +235,17 @@ def prepare(
         )
         if not new_conversation:
             conversations.touch_conversation(conversation.id)
+    from services import webhooks  # it reaches chat's modules through refs
+
+    if new_conversation:
+        webhooks.emit_safely(bot.space_id, "conversation.created", _event_data(conversation, bot))
+    received = {
+        **_event_data(conversation, bot),
+        "chat_id": str(run.id),
+        "message_id": str(question.id),
+        "content": query,
+    }
+    webhooks.emit_safely(bot.space_id, "message.received", received)
     params = {
         k: model_info.get(k)
         for k in ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty")
@@ -461,3 +472,7 @@ def prepare_open(
         model_override=model_override,
         new_conversation=not conversation_id,
     )
+
+
+def _event_data(conversation, bot) -> dict:
+    return {"conversation_id": str(conversation.id), "bot_id": str(bot.id)}

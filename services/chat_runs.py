@@ -39,6 +39,7 @@ from services import (
     conversations,
     llm,
     tools,
+    webhooks,
 )
 from services.chat import Turn
 
@@ -315,6 +316,14 @@ class Runner:
                 await self._record(self._new_message("follow_up", question))
         await self._set_status(COMPLETED, completed_at=now_s(), usage=turn.usage.as_coze())
         await self._discard_unsaved_history()
+        data = {
+            "chat_id": str(turn.run.id),
+            "conversation_id": str(turn.conversation.id),
+            "bot_id": str(turn.bot.id),
+            "answer": answer.content if answer else "",
+            "usage": turn.usage.as_coze(),
+        }
+        await run_db(webhooks.emit_safely, turn.bot.space_id, "chat.completed", data)
 
     async def _require_action(
         self,

@@ -63,6 +63,10 @@ def create(user: User, bot: Bot, *, messages: list[MessageInput] | None = None, 
         conversation.insert_new()
         for message in messages or []:
             add_message(conversation, user, message)
+    from services import webhooks  # it reaches this module through refs
+
+    data = {"conversation_id": str(conversation.id), "bot_id": str(bot.id)}
+    webhooks.emit_safely(bot.space_id, "conversation.created", data)
     return conversation
 
 

@@ -24,6 +24,7 @@ from models.knowledge import (
     SLICE_DISABLED,
     SLICE_INDEXED,
     SOURCE_WEB,
+    Dataset,
     Document,
     Slice,
     SliceVector,
@@ -299,6 +300,11 @@ def replace_slices(
             worker_id=None,
             updated_at=now,
         ).where(Document.id == document.id).execute()
+    from services import webhooks  # it reaches this module through refs
+
+    dataset = Dataset.by_id(document.dataset_id)
+    data = {"document_id": str(document.id), "dataset_id": str(document.dataset_id), "slice_count": len(rows)}
+    webhooks.emit_safely(dataset.space_id, "document.indexed", data)
 
 
 @queue.periodic_task(crontab(minute="*/10"))

@@ -182,3 +182,24 @@ def test_persistent_failure_disables_and_enabling_delivers_what_waited(
     )
     wait_for(lambda: receiver.received)
     assert receiver.received[0]["event"]["id"] == failed["event_id"]
+
+
+def test_a_receiver_gets_every_event_type(alice, receiver):
+    from test_chat import new_agent, open_chat
+    from test_knowledge import dataset_of_texts
+    from test_workflow_runs import asking, greeting, published
+
+    subscribe(alice, receiver.url, list(webhooks.EVENTS))
+    bot_id = new_agent(alice)
+    open_chat(alice, bot_id, "/echo hi")
+    dataset_of_texts(alice, facts="Owls hunt at night.")
+    published_id = published(alice, greeting(), "every_event")
+    alice.post("/v1/workflow/run", {"workflow_id": published_id, "parameters": {"name": "x"}})
+    asks = published(alice, asking(), "every_event_ask")
+    alice.post("/v1/workflow/stream_run", {"workflow_id": asks, "parameters": {"name": "x"}})
+    wait_for(lambda: set(webhooks.EVENTS) <= {r["event"]["event"] for r in receiver.received})
+    by_event = {r["event"]["event"]: r for r in receiver.received}
+    assert all(r["valid"] for r in receiver.received)
+    assert by_event["chat.completed"]["event"]["data"]["answer"] == "hi"
+    assert by_event["message.received"]["event"]["data"]["content"] == "/echo hi"
+    assert by_event["workflow.interrupted"]["event"]["data"]["workflow_id"] == asks
