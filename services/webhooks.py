@@ -179,8 +179,8 @@ def emit_safely(space_id: int, event: str, data: dict) -> None:
 # --- delivering ---------------------------------------------------------------------------------
 
 
-def signature(secret: str, timestamp: int, body: str) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+def signature(secret: str, timestamp: int, payload: str) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
 
 
