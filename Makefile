@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(PY) -m bench.plugin_calls
 	$(PY) -m bench.workflow_engine
 	$(PY) -m bench.workflow_runs
+	$(PY) -m bench.webhooks
 
 clean:
 	rm -rf $(VENV) node_modules
