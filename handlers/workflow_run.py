@@ -44,16 +44,14 @@ def _prepare(user, body, mode: int):
     )
 
 
+# a failed sync run answers with its own code when the request is at fault or time ran out
+_OWN_CODES = {e.code: e for e in (errors.WORKFLOW_TIMEOUT, errors.WORKFLOW_INVALID_PARAM)}
+
+
 def _failure(run) -> errors.ApiError:
-    """A failed sync run as an error answer: its code when it is a request's fault or a timeout,
-    else 'the workflow failed' with the cause."""
-    if run.error_code in (errors.WORKFLOW_TIMEOUT.code, errors.WORKFLOW_INVALID_PARAM.code):
-        error = (
-            errors.WORKFLOW_TIMEOUT
-            if run.error_code == errors.WORKFLOW_TIMEOUT.code
-            else errors.WORKFLOW_INVALID_PARAM
-        )
-        return error(run.error_msg)
+    """A failed sync run as an error answer; else 'the workflow failed' with the cause."""
+    if run.error_code in _OWN_CODES:
+        return _OWN_CODES[run.error_code](run.error_msg)
     if run.status == RUN_CANCELLED:
         return errors.WORKFLOW_CANCELLED(f"run {run.id} was cancelled")
     return errors.WORKFLOW_EXECUTION_FAILED(f"the workflow failed: {run.error_msg}")
@@ -66,7 +64,7 @@ async def open_workflow_run(token_info, body):
     if is_async:
         await run_db(workflow_runs.enqueue, run)
         return {"code": 0, "msg": SUCCESS_MSG, "execute_id": str(run.id), "debug_url": debug_url(run)}
-    run = await workflow_runs.Execution(run).execute()
+    run = await workflow_runs.Execution(run, user=user).execute()
     if run.status == RUN_INTERRUPTED:
         await run_db(workflow_runs.fail_waiting, run, errors.WORKFLOW_SYNC_INTERRUPT)
         raise errors.WORKFLOW_SYNC_INTERRUPT(
@@ -87,8 +85,8 @@ async def open_workflow_run(token_info, body):
 
 
 async def open_workflow_stream_run(token_info, body):
-    run = await run_db(_prepare, token_info["user"], body, MODE_STREAM)
-    return _stream(run)
+    user = token_info["user"]
+    return _stream(await run_db(_prepare, user, body, MODE_STREAM), user)
 
 
 async def open_workflow_stream_resume(token_info, body):
@@ -99,10 +97,19 @@ async def open_workflow_stream_resume(token_info, body):
         run = workflow_runs.load(user, execute_id, body["workflow_id"], field="event_id")
         return workflow_runs.resume(user, run, event_id, body["resume_data"], mode=MODE_STREAM)
 
-    return _stream(await run_db(resume))
+    return _stream(await run_db(resume), user)
 
 
-def _stream(run) -> sse.EventStream:
+def _in_background(stream: sse.EventStream, work) -> sse.EventStream:
+    """The stream, with `work` (what writes to it) running as a task the client's leaving cancels."""
+    task = asyncio.get_running_loop().create_task(work)
+    _streams.add(task)
+    task.add_done_callback(_streams.discard)
+    stream.on_disconnect = task.cancel
+    return stream
+
+
+def _stream(run, user) -> sse.EventStream:
     """The run executed here, its events written as they happen; the client leaving cancels it."""
     numbers = itertools.count()
 
@@ -129,18 +136,14 @@ def _stream(run) -> sse.EventStream:
     async def main() -> None:
         ended = False
         try:
-            final = await workflow_runs.Execution(run, listener=on_message).execute()
+            final = await workflow_runs.Execution(run, listener=on_message, user=user).execute()
             for name, data in _ending(final):
                 stream.push(frame(name, data))
             ended = True
         finally:
             stream.close(b"" if ended else b"event: error\ndata: the stream broke off\n\n")
 
-    task = asyncio.get_running_loop().create_task(main())
-    _streams.add(task)
-    task.add_done_callback(_streams.discard)
-    stream.on_disconnect = task.cancel
-    return stream
+    return _in_background(stream, main())
 
 
 def _ending(run):
@@ -198,10 +201,10 @@ async def open_workflow_chat(token_info, body):
         )
 
     run, conversation_id = await run_db(prepare)
-    return _chat_stream(run, conversation_id)
+    return _chat_stream(run, conversation_id, user)
 
 
-def _chat_stream(run, conversation_id: str) -> sse.EventStream:
+def _chat_stream(run, conversation_id: str, user) -> sse.EventStream:
     """The chatflow's run as a chat: what its Output and End nodes say is the answer; a question
     it asks is the answer too, and the conversation's next message answers it."""
     stream = sse.EventStream()  # as /v3/chat: no keep-alive (cozepy reads every line as an event)
@@ -218,7 +221,7 @@ def _chat_stream(run, conversation_id: str) -> sse.EventStream:
         try:
             stream.push(sse.event("conversation.chat.created", {**chat, "status": "created"}))
             stream.push(sse.event("conversation.chat.in_progress", {**chat, "status": "in_progress"}))
-            final = await workflow_runs.Execution(run, listener=on_message).execute()
+            final = await workflow_runs.Execution(run, listener=on_message, user=user).execute()
             if final.status == RUN_INTERRUPTED:
                 for event in workflow_runs.pending_events(final)[:1]:
                     on_message(None, workflow_runs.question_text(event), True)
@@ -237,11 +240,7 @@ def _chat_stream(run, conversation_id: str) -> sse.EventStream:
         finally:
             stream.close(sse.event("done", "[DONE]") if ended else b"event: error\ndata: {}\n\n")
 
-    task = asyncio.get_running_loop().create_task(main())
-    _streams.add(task)
-    task.add_done_callback(_streams.discard)
-    stream.on_disconnect = task.cancel
-    return stream
+    return _in_background(stream, main())
 
 
 def open_list_workflows(

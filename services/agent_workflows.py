@@ -65,8 +65,9 @@ def bound_workflows(config: dict) -> list[tuple[Workflow, WorkflowVersion]]:
 async def _run(
     workflow: Workflow, version: WorkflowVersion, arguments: dict, context: tools.ToolContext
 ) -> str:
+    user = await run_db(User.by_id, context.user_id)
+
     def record():
-        user = User.by_id(context.user_id)
         return workflow_runs.record(
             user,
             workflow,
@@ -78,7 +79,7 @@ async def _run(
             connector_id=context.connector_id or None,
         )
 
-    run = await workflow_runs.Execution(await run_db(record)).execute()
+    run = await workflow_runs.Execution(await run_db(record), user=user).execute()
     if run.status == RUN_SUCCEEDED:
         return run.output
     if run.status == RUN_INTERRUPTED:

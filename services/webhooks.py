@@ -219,8 +219,6 @@ def send(subscription: WebhookSubscription, delivery: WebhookDelivery) -> bool:
     changes["response_ms"] = int((time.monotonic() - started) * 1000)
     if ok:
         changes["status"] = DELIVERED
-    for name, value in changes.items():
-        setattr(delivery, name, value)
     delivery.touch(**changes)
     return ok
 

@@ -299,7 +299,7 @@ class Run:
         """Where a model node's text can stream as it is written: the answer node right after it
         (an End giving an answer, or an Output, set to stream) whose template says this node's
         output once, with whatever comes before it already known. (its result, what comes
-        before, the template after.)"""
+        before, the template after.) Finding one records it: that node then says only the rest."""
         if self.on_message is None:
             return None
         for edge in self.canvas.successors(node.id):

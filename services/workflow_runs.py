@@ -304,8 +304,17 @@ def _node_record(result: workflow_engine.NodeResult) -> dict:
 class Execution:
     """Runs a recorded run from where it stands, saving what it does."""
 
-    def __init__(self, run: WorkflowRun, *, listener: Listener | None = None, save_each_node: bool = False):
+    def __init__(
+        self,
+        run: WorkflowRun,
+        *,
+        listener: Listener | None = None,
+        save_each_node: bool = False,
+        user: User | None = None,
+    ):
+        """`user`: the run's creator, when the caller holds it already (saves a query a run)."""
         self.run = run
+        self.user = user
         self.listener = listener
         self.save_each_node = save_each_node
         self.nodes: dict[str, dict] = dict(run.nodes or {})
@@ -337,7 +346,7 @@ class Execution:
 
     async def execute(self) -> WorkflowRun:
         run = self.run
-        creator = await run_db(User.by_id, run.creator_id)
+        creator = self.user if self.user is not None else await run_db(User.by_id, run.creator_id)
         self.engine = workflow_engine.Run(
             workflow_canvas.parse(run.schema_json),
             run.inputs or {},

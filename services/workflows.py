@@ -327,11 +327,7 @@ def copy(user: User, workflow_id, space_id=None) -> Workflow:
 
 def delete_many(user: User, workflow_ids: list, space_id) -> int:
     """Delete several of a space's workflows at once: all of them, or (one refused) none."""
-    found = refs.many(user, refs.WORKFLOW, workflow_ids, authz.WRITE, field="workflow_id_list")
-    space = refs.one(user, refs.SPACE, space_id, field="space_id")
-    for workflow in found:
-        if workflow.space_id != space.id:
-            raise refs.WORKFLOW.refused(workflow.id, "workflow_id_list")
+    found = _many_in_space(user, workflow_ids, space_id, authz.WRITE, "workflow_id_list")
     with write_transaction():
         return Workflow.delete().where(Workflow.id.in_([w.id for w in found])).execute()
 
@@ -430,16 +426,27 @@ def released(user: User, space_id, *, page: int, size: int, name: str = "", flow
     if flow_mode is not None:
         query = query.where(Workflow.flow_mode == flow_mode)
     listed = paging.page(query.order_by(Workflow.id.desc()), page, size, total=True)
-    return [(w, latest_version(w)) for w in listed.rows], listed.total
+    latest: dict[int, WorkflowVersion] = {}
+    ids = [w.id for w in listed.rows] or [0]
+    for version in (
+        WorkflowVersion.select().where(WorkflowVersion.workflow.in_(ids)).order_by(WorkflowVersion.id)
+    ):
+        latest[version.workflow_id] = version  # one query for the page; the last one wins
+    return [(w, latest[w.id]) for w in listed.rows], listed.total
 
 
 def details(user: User, workflow_ids: list, space_id=None) -> list[Workflow]:
-    found = refs.many(user, refs.WORKFLOW, workflow_ids, field="workflow_ids")
+    return _many_in_space(user, workflow_ids, space_id, authz.READ, "workflow_ids")
+
+
+def _many_in_space(user: User, workflow_ids: list, space_id, action: str, field: str) -> list[Workflow]:
+    """The workflows named, each of which must be one the caller may act on in `space_id` (when given)."""
+    found = refs.many(user, refs.WORKFLOW, workflow_ids, action, field=field)
     if space_id not in (None, ""):
         space = refs.one(user, refs.SPACE, space_id, field="space_id")
         for workflow in found:
             if workflow.space_id != space.id:
-                raise refs.WORKFLOW.refused(workflow.id, "workflow_ids")
+                raise refs.WORKFLOW.refused(workflow.id, field)
     return found
 
 
