@@ -324,7 +324,7 @@ class Execution:
 
     def _save_node(self, result: workflow_engine.NodeResult) -> None:
         self.nodes[result.node_id] = _node_record(result)
-        if self.save_each_node and result.status != workflow_engine.RUNNING:
+        if self.save_each_node:  # polled (get_process): a node shows as running while it runs
             self._update({"nodes": self.nodes, "state": self._state()})
 
     def _state(self) -> dict:

@@ -812,3 +812,35 @@ def test_json_nodes_and_an_input_form_through_a_stream_with_pings(alice, monkeyp
         "back": {"name": "Ada"},
         "city": "Oslo",
     }
+
+
+def test_cancel_a_running_test_run_stops_it_and_reading_a_node_it_never_ran_is_404(alice):
+    slow = code_node(
+        "2",
+        "import time\ndef main(args):\n    time.sleep(5)\n    return {'x': 'late'}\n",
+        [{"name": "x", "type": "string"}],
+    )
+    schema = {
+        "nodes": [start(), slow, end_returning(x=ref("2", "x"))],
+        "edges": [edge("100001", "2"), edge("2", "900001")],
+    }
+    workflow_id = create(alice, "slow_run")
+    save(alice, workflow_id, schema)
+    execute_id = alice.post("/api/workflow_api/test_run", {"workflow_id": workflow_id}).json()["data"][
+        "execute_id"
+    ]
+    deadline = time.monotonic() + 10
+    while WorkflowRun.get_by_id(int(execute_id)).nodes.get("2", {}).get("status") != "running":
+        assert time.monotonic() < deadline, "the code node never started"
+        time.sleep(0.05)
+    began = time.monotonic()
+    assert alice.post("/api/workflow_api/cancel", {"execute_id": execute_id}).json()["code"] == 0
+    run = settled(int(execute_id))
+    assert run.status == RUN_CANCELLED and run.output == "" and time.monotonic() - began < 4
+    time.sleep(0.3)  # the run's task has ended: nothing it does afterwards overwrites the cancel
+    assert WorkflowRun.get_by_id(int(execute_id)).status == RUN_CANCELLED
+    url = f"/api/workflow_api/get_node_execute_history?workflow_id={workflow_id}&execute_id={execute_id}"
+    assert_error(alice.get(url + "&node_id=900001"), 404, 720702020, "no result for node 900001")
+    body = {"workflow_id": workflow_id, "space_id": space_of(alice), "type": 0, "execute_id": execute_id}
+    ran = alice.post("/api/workflow_api/history_schema", body).json()["data"]
+    assert json.loads(ran["schema"]) == schema and ran["execute_id"] == execute_id
