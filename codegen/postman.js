@@ -378,6 +378,31 @@ const OVERRIDES = {
   webhook_deliveries: { body: { id: '{{webhookId}}' }, remember: ["pm.collectionVariables.set('webhookDeliveryId', body.data.deliveries[0].id);"] },
   webhook_redeliver: { body: { delivery_id: '{{webhookDeliveryId}}' } },
   webhook_delete: { body: { id: '{{webhookId}}' } },
+  // a generic webhook channel on the published agent; its callback is signed as an integration signs it
+  channel_create: {
+    body: { bot_id: '{{openBotId}}', type: 'webhook', name: 'Postman integration', config: { secret: 'postman-channel-secret-0123' } },
+    remember: ["pm.collectionVariables.set('channelId', body.data.id);"],
+  },
+  channel_get: { body: { id: '{{channelId}}' } },
+  channel_update: { body: { id: '{{channelId}}', config: { answer_timeout_seconds: 30 } } },
+  channel_list: { body: { space_id: '{{spaceId}}' } },
+  channel_status: { body: { id: '{{channelId}}' } },
+  channel_test: { body: { id: '{{channelId}}' } },
+  channel_messages: { body: { id: '{{channelId}}' } },
+  // the URL check is WeChat's and WeCom's: a webhook channel refuses it
+  channel_verify: { auth: 'none', pathVariables: { channel_id: '{{channelId}}' }, refused: { status: 400, code: 107000000 } },
+  channel_callback: {
+    auth: 'none',
+    pathVariables: { channel_id: '{{channelId}}' },
+    raw: JSON.stringify({ user_id: 'postman', text: 'Hello from Postman', message_id: 'postman-1' }),
+    headers: { 'Content-Type': 'application/json', 'X-Cozeplus-Signature': '{{channelSignature}}' },
+    prerequest: [
+      'const stamp = Math.floor(Date.now() / 1000);',
+      "const digest = CryptoJS.HmacSHA256(`${stamp}.${pm.request.body.raw}`, 'postman-channel-secret-0123').toString();",
+      "pm.collectionVariables.set('channelSignature', `t=${stamp},v1=${digest}`);",
+    ],
+  },
+  channel_delete: { body: { id: '{{channelId}}' } },
   workflow_batch_delete: { body: { workflow_id_list: ['{{copiedWorkflowId}}'], space_id: '{{spaceId}}' } },
   workflow_history_schema: { body: { workflow_id: '{{workflowId}}', space_id: '{{spaceId}}', type: 0 } },
   workflow_references: { body: { workflow_id: '{{workflowId}}' } },
@@ -492,7 +517,7 @@ const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
   // the import needs the csv the upload folder sends (upload_orders_csv)
   'get_table_schema', 'validate_table_schema', 'submit_table_import', 'get_import_progress', 'export_database',
-  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin', 'del_form_plugin', 'workflow_delete', 'workflow_batch_delete', 'webhook_delete'];
+  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin', 'del_form_plugin', 'workflow_delete', 'workflow_batch_delete', 'webhook_delete', 'channel_delete'];
 const LAST = ['delete_bot', 'delete_copied_bot', 'delete_open_bot', 'logout'];
 
 function loadSpec() {
@@ -629,7 +654,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'executeId', 'openExecuteId', 'webhookId', 'webhookDeliveryId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'executeId', 'openExecuteId', 'webhookId', 'webhookDeliveryId', 'channelId', 'channelSignature', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

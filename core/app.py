@@ -78,6 +78,16 @@ def _shadowing_paths(spec: dict) -> dict[str, set[str]]:
     }
 
 
+def _raw_body_prefixes(spec: dict) -> tuple[str, ...]:
+    """Where an operation marked `x-raw-body` starts: its handler gets the body's bytes as sent
+    (platforms sign them), whatever the content type says."""
+    return tuple(
+        path.split("{", 1)[0]
+        for path, item in spec.get("paths", {}).items()
+        if any(isinstance(op, dict) and op.get("x-raw-body") for op in item.values())
+    )
+
+
 def _slash_paths(spec: dict) -> set[str]:
     return {path for path in spec.get("paths", {}) if path.endswith("/") and path != "/"}
 
@@ -120,6 +130,7 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         slash_paths=_slash_paths(spec),
         shadowing_paths=_shadowing_paths(spec),
+        raw_body_prefixes=_raw_body_prefixes(spec),
         max_json_body=settings.max_json_body_bytes,
         max_upload_body=settings.max_upload_bytes + 64 * 1024,
         log_requests=settings.log_requests,

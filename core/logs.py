@@ -28,6 +28,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+def _not_the_content_type_notice(record: logging.LogRecord) -> bool:
+    # Connexion warns on every request to an operation that takes several content types (the
+    # channel callbacks take XML and JSON), even though it picks the request's own.
+    return not str(record.msg).startswith("this operation accepts multiple content types")
+
+
 def configure_logging(level: str) -> None:
     root = logging.getLogger()
     if not any(getattr(h, "_cozeplus", False) for h in root.handlers):
@@ -38,3 +44,6 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     for noisy in ("connexion", "httpx", "mcp"):  # mcp: a line per session and per request
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    notices = logging.getLogger("connexion.operations.openapi3")
+    if _not_the_content_type_notice not in notices.filters:
+        notices.addFilter(_not_the_content_type_notice)

@@ -18,6 +18,7 @@ access_log = logging.getLogger("cozeplus.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # Generated ids: a random per-process prefix and a counter (uuid4 per request cost ~4% of a read).
 _ID_PREFIX = secrets.token_hex(8)
+RAW_BODY = "cozeplus.raw_body"  # in scope["extensions"]: the bytes of an x-raw-body operation's body
 _id_counter = itertools.count(1)
 
 
@@ -28,6 +29,7 @@ class RequestContextMiddleware:
         *,
         slash_paths: set[str],
         shadowing_paths: dict[str, set[str]] | None = None,
+        raw_body_prefixes: tuple[str, ...] = (),
         max_json_body: int,
         max_upload_body: int,
         log_requests: bool = True,
@@ -37,6 +39,7 @@ class RequestContextMiddleware:
         # literal paths a templated one also matches (POST /v1/workflows/chat, GET /v1/workflows/{id}):
         # another method on them is 405, not the templated route's complaint about its parameter
         self.shadowing_paths = shadowing_paths or {}
+        self.raw_body_prefixes = raw_body_prefixes
         self.max_json_body = max_json_body
         self.max_upload_body = max_upload_body
         self.log_requests = log_requests
@@ -105,6 +108,10 @@ class RequestContextMiddleware:
                 await _send_error(
                     send_with_id, errors.BAD_REQUEST, "query parameters must not contain NUL characters"
                 )
+            elif scope["method"] == "POST" and scope["path"].startswith(self.raw_body_prefixes or ("\0",)):
+                body = await _read_all(_limited(receive, limit))
+                scope["extensions"][RAW_BODY] = body
+                await self.app(scope, _replay(body, receive), send_with_id)
             else:
                 await self.app(
                     scope, _limited(receive, limit, reject_nul=b"json" in content_type), send_with_id

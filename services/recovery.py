@@ -170,6 +170,22 @@ def _reap_workflow_runs(orphaned, now: int) -> tuple[list[int], int]:
     return resumed, failed
 
 
+def _reap_channel_replies(chat_ids: list[int]) -> list[int]:
+    """Channel messages whose chat died with its process: their senders get the error reply."""
+    if not chat_ids:
+        return []
+    from models.channel import ANSWERING, ChannelMessage
+    from services import channels  # it reaches the chat modules, which record through this one
+
+    waiting = ChannelMessage.select(ChannelMessage.id).where(
+        ChannelMessage.chat_id.in_(chat_ids), ChannelMessage.status == ANSWERING
+    )
+    ids = [row.id for row in waiting]
+    for message_id in ids:
+        channels.send_reply_task(message_id)
+    return ids
+
+
 def reap(now: int | None = None) -> dict:
     """Resume or fail the work of instances that are gone; returns what was done (for logs, tests)."""
     now = now or int(time.time())
@@ -177,6 +193,8 @@ def reap(now: int | None = None) -> dict:
     dead = [row.id for row in instances if _gone(row, now)]
     alive = [row.id for row in instances if row.id not in dead]
     orphaned = lambda field: field.is_null(False) & field.not_in(alive or [0])  # noqa: E731
+    live_chats = ChatRun.status.in_(LIVE_STATUSES) & orphaned(ChatRun.worker_id)
+    orphan_chats = [row.id for row in ChatRun.select(ChatRun.id).where(live_chats)]
     failed_chats = (
         ChatRun.update(
             status=FAILED,
@@ -185,9 +203,10 @@ def reap(now: int | None = None) -> dict:
             worker_id=None,
             last_error={"code": errors.AGENT_RUN_FAILED.code, "msg": CHAT_INTERRUPTED},
         )
-        .where(ChatRun.status.in_(LIVE_STATUSES), orphaned(ChatRun.worker_id))
+        .where(ChatRun.id.in_(orphan_chats or [0]), live_chats)
         .execute()
     )
+    channel_replies = _reap_channel_replies(orphan_chats)
     resumed, failed = [], []
     busy = Document.status.in_((DOC_PROCESSING, DOC_RESEGMENTING))
     stale = Document.worker_id.is_null() & (Document.updated_at < now - QUEUED_STALE_SECONDS)
@@ -225,6 +244,7 @@ def reap(now: int | None = None) -> dict:
     done = {
         "dead_instances": len(dead),
         "failed_chats": failed_chats,
+        "channel_replies": channel_replies,
         "resumed_documents": resumed,
         "failed_documents": failed,
         "resumed_imports": imports_resumed,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from core import authz, errors, links
 from core.ids import parse_id
 from models.agent import Bot
+from models.channel import Channel
 from models.conversation import ChatRun, Conversation, Message
 from models.files import StoredFile
 from models.identity import PersonalAccessToken, Space, User
@@ -69,6 +70,7 @@ CHAT = Kind("chat", errors.CHAT_NOT_FOUND, ChatRun)
 SHORTCUT = Kind("shortcut command", errors.SHORTCUT_NOT_FOUND, ShortcutCommand)
 PLUGIN_TOOL = Kind("tool", errors.PLUGIN_TOOL_NOT_FOUND, PluginTool)
 WORKFLOW = Kind("workflow", errors.WORKFLOW_NOT_FOUND, Workflow, space_of=lambda row: row.space_id)
+CHANNEL = Kind("channel", errors.CHANNEL_NOT_FOUND, Channel, space_of=lambda row: row.space_id)
 WEBHOOK = Kind("webhook", errors.WEBHOOK_NOT_FOUND, WebhookSubscription, space_of=lambda row: row.space_id)
 WEBHOOK_DELIVERY = Kind(
     "webhook delivery",

@@ -34,6 +34,7 @@ TASK_MODULES = (
     "services.memory_imports",
     "services.workflow_runs",
     "services.webhooks",
+    "services.channels",
 )
 
 

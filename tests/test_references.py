@@ -251,6 +251,10 @@ class World:
         }
         return self._ok(self.account.post("/api/webhook/create", body))["data"]["id"]
 
+    def _make_channel(self):
+        body = {"bot_id": self.get("agent"), "type": "webhook", "config": {}}
+        return self._ok(self.account.post("/api/channel/create", body))["data"]["id"]
+
     def _make_webhook_delivery(self):
         return self._ok(self.account.post("/api/webhook/test", {"id": self.get("webhook")}))["data"]["id"]
 
@@ -277,6 +281,7 @@ class World:
 def snapshot(*accounts) -> dict:
     """Every row the two users own, to prove a refusal changed nothing."""
     from models.agent import Bot, BotPublication, BotVersion
+    from models.channel import Channel, ChannelMessage
     from models.conversation import ChatRun, Conversation, Message
     from models.files import StoredFile
     from models.identity import PersonalAccessToken, Space, SpaceMember
@@ -321,6 +326,8 @@ def snapshot(*accounts) -> dict:
         "workflow_version": WorkflowVersion.select().join(Workflow).where(Workflow.space.in_(spaces)),
         "workflow_run": WorkflowRun.select().where(WorkflowRun.space_id.in_(spaces)),
         "webhook": WebhookSubscription.select().where(WebhookSubscription.space.in_(spaces)),
+        "channel": Channel.select().where(Channel.space.in_(spaces)),
+        "channel_message": ChannelMessage.select().join(Channel).where(Channel.space.in_(spaces)),
         "webhook_delivery": WebhookDelivery.select()
         .join(WebhookSubscription)
         .where(WebhookSubscription.space.in_(spaces)),
