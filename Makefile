@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(PY) -m bench.workflow_engine
 	$(PY) -m bench.workflow_runs
 	$(PY) -m bench.webhooks
+	$(PY) -m bench.channels
 
 clean:
 	rm -rf $(VENV) node_modules

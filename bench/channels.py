@@ -9,7 +9,7 @@ worker, SQLite, a WeChat Official Account channel on a published agent.
 - baseline, in the same run: the same agent's answer through /v3/chat (stream), from sending
   the request to its last event, and a bare GET /healthz.
 
-    python -m bench.channels [--messages 200] [--rounds 3]
+    python -m bench.channels [--messages 40] [--rounds 3]
 
 Reports medians over rounds of each round's p50 and p95 (milliseconds)."""
 
@@ -90,7 +90,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     wechat = FakeWeChat()

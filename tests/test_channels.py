@@ -664,6 +664,14 @@ def test_wecom_url_check_and_encrypted_messages(client, alice, platform):
     assert response.status_code == 200, response.text
     reply = wx_decrypt(xml_field(response.text, "Encrypt"), CORP_ID)
     assert xml_field(reply, "ToUserName") == "zhangsan" and xml_field(reply, "Content")
+    stale = wecom_post(client, made["id"], xml.replace("70001", "70005"), stamp=int(time.time()) - 600)
+    assert_error(stale, 403, 107000002, "timestamp")
+    broken = client.post(
+        callback_path(made["id"]) + f"?msg_signature=x&timestamp={int(time.time())}&nonce=n",
+        content=b"<xml><Encrypt>",
+        headers={"Content-Type": "text/xml"},
+    )
+    assert_error(broken, 400, 107000000, "XML")
     assert_error(
         wecom_post(client, made["id"], xml.replace("70001", "70002"), receiver="wwothercorp"),
         403,
