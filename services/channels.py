@@ -154,7 +154,13 @@ def stored_secrets(channel: Channel) -> dict:
 
 def settings_of(channel: Channel) -> dict:
     """Everything the platform's code reads: defaults, the configuration and the secrets."""
-    return {**TYPES[channel.type].defaults(), **(channel.config or {}), **stored_secrets(channel)}
+    secrets = stored_secrets(channel)
+    if channel.secrets_encrypted and not secrets:
+        raise errors.CHANNEL_DISABLED(
+            f"channel {channel.id}: its secrets cannot be read (the server's secret key changed); "
+            "set them again with /api/channel/update"
+        )
+    return {**TYPES[channel.type].defaults(), **(channel.config or {}), **secrets}
 
 
 def _sealed(values: dict) -> tuple[str, dict]:
@@ -297,7 +303,7 @@ def test(user: User, channel_id) -> dict:
     try:
         detail = platform_of(row).test(row, settings_of(row))
         ok = True
-    except ChannelSendError as exc:
+    except (ChannelSendError, errors.ApiError) as exc:
         detail, ok = str(exc), False
         _note_error(row, f"connection test: {exc}")
     return {"ok": ok, "latency_ms": int((time.monotonic() - started) * 1000), "detail": detail}

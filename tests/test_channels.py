@@ -852,3 +852,16 @@ def test_a_reply_lost_with_its_process_is_sent_after_recovery(client, alice, pla
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert row.status == "failed" and "server stopped" in row.last_error
+
+
+def test_secrets_that_cannot_be_read_are_a_clear_refusal(client, alice, platform):
+    made = bind(alice, new_agent(alice), "wechat_mp", wechat_config(platform))
+    Channel.update(secrets_encrypted="not-a-fernet-token").where(Channel.id == int(made["id"])).execute()
+    assert_error(wx_post(client, made["id"], wx_text("o", "x", "90001")), 409, 107000003, "set them again")
+    result = alice.post("/api/channel/test", {"id": made["id"]}).json()["data"]
+    assert result["ok"] is False and "secret key changed" in result["detail"]
+    assert recorded(made["id"]) == 0
+    # entering them again mends it
+    changed = alice.post("/api/channel/update", {"id": made["id"], "config": wechat_config(platform)})
+    assert changed.status_code == 200, changed.text
+    assert xml_field(wx_post(client, made["id"], wx_text("o", "x", "90002")).text, "Content")
