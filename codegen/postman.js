@@ -62,7 +62,7 @@ const OVERRIDES = {
   email_register: {
     prerequest: ["pm.collectionVariables.set('userEmail', `postman-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`);"],
     body: { email: '{{userEmail}}', password: '{{userPassword}}', name: 'Postman User' },
-    remember: REMEMBER_TOKEN,
+    remember: [...REMEMBER_TOKEN, "pm.collectionVariables.set('userId', body.data.user_id);"],
     auth: 'none',
   },
   email_login: { body: { email: '{{userEmail}}', password: '{{userPassword}}' }, remember: REMEMBER_TOKEN, auth: 'none' },
@@ -378,6 +378,30 @@ const OVERRIDES = {
   webhook_deliveries: { body: { id: '{{webhookId}}' }, remember: ["pm.collectionVariables.set('webhookDeliveryId', body.data.deliveries[0].id);"] },
   webhook_redeliver: { body: { delivery_id: '{{webhookDeliveryId}}' } },
   webhook_delete: { body: { id: '{{webhookId}}' } },
+  // a team space: another user joins, becomes an admin, then owns it; we leave it, and its new owner deletes it
+  create_space: {
+    body: { name: 'Postman team', description: 'Made by the Postman collection', space_type: 2 },
+    remember: ["pm.collectionVariables.set('teamSpaceId', body.data.id);"],
+  },
+  update_space: { body: { space_id: '{{teamSpaceId}}', name: 'Postman team (renamed)' } },
+  add_space_members: {
+    prerequest: [
+      "pm.sendRequest({",
+      "  url: pm.variables.get('baseUrl') + '/api/passport/web/email/register/v2/', method: 'POST',",
+      "  header: { 'Content-Type': 'application/json' },",
+      "  body: { mode: 'raw', raw: JSON.stringify({ email: `teammate-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`, password: 'Teammate-pass-1' }) },",
+      "}, (error, response) => {",
+      "  pm.collectionVariables.set('teamMemberId', response.json().data.user_id);",
+      "  pm.collectionVariables.set('teamMemberToken', response.json().data.token);",
+      "});",
+    ],
+    body: { space_id: '{{teamSpaceId}}', user_ids: ['{{teamMemberId}}'], role_type: 3 },
+  },
+  list_space_members: { body: { space_id: '{{teamSpaceId}}' } },
+  update_space_member_role: { body: { space_id: '{{teamSpaceId}}', user_id: '{{teamMemberId}}', role_type: 2 } },
+  transfer_space: { body: { space_id: '{{teamSpaceId}}', user_id: '{{teamMemberId}}' } },
+  remove_space_member: { body: { space_id: '{{teamSpaceId}}', user_id: '{{userId}}' } },
+  delete_space: { body: { space_id: '{{teamSpaceId}}' }, auth: 'none', headers: { Authorization: 'Bearer {{teamMemberToken}}' } },
   // a generic webhook channel on the published agent; its callback is signed as an integration signs it
   channel_create: {
     body: { bot_id: '{{openBotId}}', type: 'webhook', name: 'Postman integration', config: { secret: 'postman-channel-secret-0123' } },
@@ -517,7 +541,7 @@ const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
   // the import needs the csv the upload folder sends (upload_orders_csv)
   'get_table_schema', 'validate_table_schema', 'submit_table_import', 'get_import_progress', 'export_database',
-  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin', 'del_form_plugin', 'workflow_delete', 'workflow_batch_delete', 'webhook_delete', 'channel_delete'];
+  'delete_database', 'update_project_variables', 'get_project_variables', 'draft_project_delete', 'del_plugin', 'del_form_plugin', 'workflow_delete', 'workflow_batch_delete', 'webhook_delete', 'channel_delete', 'remove_space_member', 'delete_space'];
 const LAST = ['delete_bot', 'delete_copied_bot', 'delete_open_bot', 'logout'];
 
 function loadSpec() {
@@ -654,7 +678,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'executeId', 'openExecuteId', 'webhookId', 'webhookDeliveryId', 'channelId', 'channelSignature', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'executeId', 'openExecuteId', 'webhookId', 'webhookDeliveryId', 'channelId', 'channelSignature', 'userId', 'teamSpaceId', 'teamMemberId', 'teamMemberToken', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

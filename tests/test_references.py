@@ -487,6 +487,9 @@ SEMANTIC = {
     # the example's URL is a public host; this machine resolves no public names
     "webhook_create": "does not resolve",
     "submit_tool_outputs": "must answer exactly the pending tool calls",
+    # the example's user is nobody in the walk's space
+    "remove_space_member": "is not a member",
+    "update_space_member_role": "is not a member",
     "open_update_image": "only images have captions",
     # the example's rows name fields the walk's one-field table does not have
     "list_database_records": "no field",

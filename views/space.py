@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from views.passport import avatar_url
+
 ROLE_NAMES = {1: "owner", 2: "admin", 3: "member"}
 
 
@@ -28,4 +30,17 @@ def workspace_view(space) -> dict:
         "role_type": ROLE_NAMES.get(space.role, "member"),
         "workspace_type": "personal" if space.personal else "team",
         "enterprise_id": "",
+    }
+
+
+def member_view(membership) -> dict:
+    """A member with their user (selected with the membership)."""
+    user = membership.user
+    return {
+        "user_id": str(user.id),
+        "name": user.name,
+        "unique_name": user.unique_name or "",
+        "avatar_url": avatar_url(user),
+        "role_type": membership.role,
+        "joined_at": membership.created_at,
     }
