@@ -66,6 +66,15 @@ const OVERRIDES = {
     auth: 'none',
   },
   email_login: { body: { email: '{{userEmail}}', password: '{{userPassword}}' }, remember: REMEMBER_TOKEN, auth: 'none' },
+  // administrators' user management (run as the admin, before its logout): a colleague made, disabled, its password reset
+  admin_list_users: { body: { keyword: 'example.com', limit: 20 } },
+  admin_create_user: {
+    prerequest: ["pm.collectionVariables.set('colleagueEmail', `colleague-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`);"],
+    body: { email: '{{colleagueEmail}}', password: 'Colleague-pass-1', name: 'Postman colleague' },
+    remember: ["pm.collectionVariables.set('colleagueId', body.data.user.user_id);"],
+  },
+  admin_update_user_status: { body: { user_id: '{{colleagueId}}', is_disabled: 1 } },
+  admin_reset_password: { body: { email: '{{colleagueEmail}}', new_password: 'Colleague-pass-2' } },
   update_profile: { body: { name: 'Postman User', description: 'Updated by the Postman collection' } },
   update_password: {
     body: { old_password: '{{userPassword}}', new_password: 'postman-password-2' },
@@ -535,7 +544,8 @@ const EXTRA = [
 // Run order: the admin's requests and logout; the user's registration and login; everything else
 // by tag; the deletions and the user's logout last.
 const FIRST = ['email_login_seed', 'get_knowledge_config', 'save_knowledge_config', 'create_model', 'list_local_models',
-  'update_model', 'list_models', 'delete_model', 'logout_post', 'email_register', 'email_login'];
+  'update_model', 'list_models', 'delete_model', 'admin_list_users', 'admin_create_user', 'admin_update_user_status',
+  'admin_reset_password', 'logout_post', 'email_register', 'email_login'];
 // Chat turns of the console, then the deletions that need them, run after everything else.
 const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 'delete_conversation',
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
@@ -678,7 +688,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'executeId', 'openExecuteId', 'webhookId', 'webhookDeliveryId', 'channelId', 'channelSignature', 'userId', 'teamSpaceId', 'teamMemberId', 'teamMemberToken', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'executeId', 'openExecuteId', 'webhookId', 'webhookDeliveryId', 'channelId', 'channelSignature', 'userId', 'teamSpaceId', 'teamMemberId', 'teamMemberToken', 'colleagueEmail', 'colleagueId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

@@ -147,20 +147,35 @@ def _token_info(user: User, scheme: str, **extra) -> dict:
 _read = run_db
 
 
-async def bearer_jwt_info(token: str, **_):
+# what a user whose password an administrator set may still do: change it, see who they are, leave
+PASSWORD_CHANGE_OPEN = frozenset({"update_password", "account_info", "users_me", "logout", "logout_post"})
+
+
+def _checked(info: dict, request) -> dict:
+    if info["user"].must_change_password:
+        routing = (request.scope.get("extensions") or {}).get("connexion_routing") or {} if request else {}
+        # Connexion names the operation by its function: handlers.passport.update_password
+        if str(routing.get("operation_id") or "").rsplit(".", 1)[-1] not in PASSWORD_CHANGE_OPEN:
+            raise errors.PASSWORD_CHANGE_REQUIRED(
+                "an administrator set your password: change it with /api/user/update_password first"
+            )
+    return info
+
+
+async def bearer_jwt_info(token: str, request=None, **_):
     if token.startswith(PAT_PREFIX):
         return NO_VALUE
-    return await _read(_session_user, token)
+    return _checked(await _read(_session_user, token), request)
 
 
-async def bearer_pat_info(token: str, **_):
+async def bearer_pat_info(token: str, request=None, **_):
     if not token.startswith(PAT_PREFIX):
         return NO_VALUE
     info, pat = await _read(_pat_user, token)
     if pat.use_needs_recording():
         await to_thread.run_sync(pat.mark_used)
-    return info
+    return _checked(info, request)
 
 
-async def cookie_session_info(token: str, **_):
-    return await _read(_session_user, token)
+async def cookie_session_info(token: str, request=None, **_):
+    return _checked(await _read(_session_user, token), request)

@@ -15,6 +15,7 @@ from views.passport import open_user_view, user_view
 
 def _logged_in(user, token: str, expires_at: int):
     data = {**user_view(user), "token": token, "user_id": str(user.id), "expire_at": expires_at}
+    data["must_change_password"] = user.must_change_password
     return ok(data), 200, {"Set-Cookie": session_cookie(token, get_settings().jwt_ttl_seconds)}
 
 

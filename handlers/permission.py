@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from core.envelope import ok
 from core.security import require_session
-from services import refs, tokens
-from views.permission import pat_view
+from services import accounts, refs, tokens
+from views.permission import admin_user_view, pat_view
 
 
 def create_pat(token_info, body):
@@ -40,3 +40,31 @@ def update_pat(token_info, body):
 def delete_pat(token_info, body):
     tokens.delete(token_info["user"], body["id"])
     return ok()
+
+
+# --- administrators' user management (/api/permission_api/user/*) ---------------------------
+
+
+def admin_list_users(token_info, body):
+    page, size = body.get("page", 1), body.get("limit", 20)
+    rows, total = accounts.admin_users(
+        token_info["user"], body.get("keyword") or "", body.get("is_disabled"), page, size
+    )
+    return ok({"users": [admin_user_view(u) for u in rows], "total": total, "has_more": page * size < total})
+
+
+def admin_create_user(token_info, body):
+    user = accounts.admin_create_user(
+        token_info["user"], body["email"], body["password"], body.get("name") or ""
+    )
+    return ok({"user": admin_user_view(user)})
+
+
+def admin_update_user_status(token_info, body):
+    user = accounts.admin_set_disabled(token_info["user"], body["user_id"], body["is_disabled"] == 1)
+    return ok({"user": admin_user_view(user)})
+
+
+def admin_reset_password(token_info, body):
+    revoked = accounts.admin_reset_password(token_info["user"], body["email"], body["new_password"])
+    return ok({"revoked_sessions": revoked})

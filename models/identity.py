@@ -27,6 +27,7 @@ class User(BaseModel):
     locale = CharField(max_length=16, default="")
     is_super_admin = BooleanField(default=False)
     is_disabled = BooleanField(default=False)
+    must_change_password = BooleanField(default=False)  # set by an administrator's reset
 
     @classmethod
     def by_email(cls, email: str):

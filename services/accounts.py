@@ -8,9 +8,12 @@ import secrets
 from peewee import IntegrityError
 
 from core import errors
+from core.authz import require_super_admin
+from core.ids import parse_id
 from core.ratelimit import FailureCounter
 from core.security import hash_password, issue_session, verify_password
 from core.settings import Settings, get_settings
+from models import paging
 from models.db import db
 from models.identity import LoginSession, User
 
@@ -111,7 +114,7 @@ def change_password(user: User, old_password: str, new_password: str, keep_jti: 
     if not verify_password(user.password_hash, old_password):
         raise errors.WRONG_OLD_PASSWORD()
     with db.atomic():
-        user.touch(password_hash=hash_password(new_password))
+        user.touch(password_hash=hash_password(new_password), must_change_password=False)
         return LoginSession.revoke(user_id=user.id, keep_jti=keep_jti)
 
 
@@ -119,15 +122,63 @@ class NoSuchUser(LookupError):
     pass
 
 
-def reset_password(email: str, new_password: str) -> int:
-    """Set a password without the old one (the operator's `cozeplus reset-password`); every
-    session of the user is logged out. Returns how many."""
+def reset_password(email: str, new_password: str, *, must_change: bool = False) -> int:
+    """Set a password without the old one (the operator's `cozeplus reset-password`, or an
+    administrator's, who makes the user change it next); every session of the user is logged
+    out. Returns how many."""
     user = User.by_email(email)
     if user is None:
         raise NoSuchUser(email)
     with db.atomic():
-        user.touch(password_hash=hash_password(new_password))
+        user.touch(password_hash=hash_password(new_password), must_change_password=must_change)
         return LoginSession.revoke(user_id=user.id, keep_jti=None)
+
+
+# --- administrators' user management -----------------------------------------------------------
+
+
+def admin_users(admin: User, keyword: str = "", disabled: int | None = None, page: int = 1, size: int = 20):
+    require_super_admin(admin)
+    query = User.select()
+    if keyword:
+        query = query.where(
+            User.name.contains(keyword) | User.unique_name.contains(keyword) | User.email.contains(keyword)
+        )
+    if disabled is not None:
+        query = query.where(User.is_disabled == bool(disabled))
+    listed = paging.page(query.order_by(User.id.desc()), page, size, total=True)
+    return listed.rows, listed.total
+
+
+def admin_create_user(admin: User, email: str, password: str, name: str = "") -> User:
+    require_super_admin(admin)
+    email = email.strip().lower()
+    if User.by_email(email):
+        raise errors.EMAIL_EXISTS(f"email: {email} is already registered")
+    try:
+        user = User.create_with_space(email=email, password_hash=hash_password(password), name=name or "")
+    except IntegrityError:
+        raise errors.EMAIL_EXISTS(f"email: {email} is already registered") from None
+    return user.touch(must_change_password=True)
+
+
+def admin_set_disabled(admin: User, user_id, disabled: bool) -> User:
+    require_super_admin(admin)
+    number = parse_id(user_id)
+    user = User.by_id(number) if number is not None else None
+    if user is None:
+        raise errors.USER_NOT_FOUND(f"user_id: user {user_id} not found")
+    if user.id == admin.id and disabled:
+        raise errors.PERMISSION_INVALID_PARAM("user_id: administrators cannot disable their own account")
+    return user.touch(is_disabled=disabled)
+
+
+def admin_reset_password(admin: User, email: str, new_password: str) -> int:
+    require_super_admin(admin)
+    try:
+        return reset_password(email, new_password, must_change=True)
+    except NoSuchUser:
+        raise errors.USER_NOT_FOUND(f"email: no user has the e-mail {email}") from None
 
 
 def update_profile(user: User, changes: dict) -> User:

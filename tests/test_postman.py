@@ -150,8 +150,8 @@ def test_newman_runs_the_collection_green_and_leaves_the_server_as_it_was(live_s
     assert after["models"] == before["models"]
     assert after["admin"] == before["admin"]
     new_users = set(after["users"]) - set(before["users"])
-    # the collection's user, and the teammate it invites to its team space
-    assert sorted(email.split("-")[0] for email in new_users) == ["postman", "teammate"]
+    # the collection's user, the teammate it invites to its team space, the admin's colleague
+    assert sorted(email.split("-")[0] for email in new_users) == ["colleague", "postman", "teammate"]
     assert {email: after["users"][email] for email in before["users"]} == before["users"]  # the admin too
     registered = next(owned for email, owned in after["users"].items() if email not in before["users"])
     assert registered == {

@@ -13,3 +13,16 @@ def pat_view(pat) -> dict:
         "expire_at": pat.expire_at,
         "expired": pat.expired,
     }
+
+
+def admin_user_view(user) -> dict:
+    return {
+        "user_id": str(user.id),
+        "email": user.email,
+        "name": user.name,
+        "unique_name": user.unique_name or "",
+        "is_super_admin": user.is_super_admin,
+        "is_disabled": user.is_disabled,
+        "must_change_password": user.must_change_password,
+        "create_time": user.created_at,
+    }
