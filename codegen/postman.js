@@ -75,6 +75,7 @@ const OVERRIDES = {
   },
   admin_update_user_status: { body: { user_id: '{{colleagueId}}', is_disabled: 1 } },
   admin_reset_password: { body: { email: '{{colleagueEmail}}', new_password: 'Colleague-pass-2' } },
+  audit_list: { body: { operation: 'admin_create_user', size: 20 } },
   update_profile: { body: { name: 'Postman User', description: 'Updated by the Postman collection' } },
   update_password: {
     body: { old_password: '{{userPassword}}', new_password: 'postman-password-2' },
@@ -545,7 +546,7 @@ const EXTRA = [
 // by tag; the deletions and the user's logout last.
 const FIRST = ['email_login_seed', 'get_knowledge_config', 'save_knowledge_config', 'create_model', 'list_local_models',
   'update_model', 'list_models', 'delete_model', 'admin_list_users', 'admin_create_user', 'admin_update_user_status',
-  'admin_reset_password', 'logout_post', 'email_register', 'email_login'];
+  'admin_reset_password', 'audit_list', 'logout_post', 'email_register', 'email_login'];
 // Chat turns of the console, then the deletions that need them, run after everything else.
 const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 'delete_conversation',
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',

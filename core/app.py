@@ -12,6 +12,7 @@ from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
 from core import spec
+from core.audit import AuditMiddleware
 from core.envelope import ErrorRenderer
 from core.logs import configure_logging
 from core.middleware import RequestContextMiddleware
@@ -134,6 +135,11 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
         max_json_body=settings.max_json_body_bytes,
         max_upload_body=settings.max_upload_bytes + 64 * 1024,
         log_requests=settings.log_requests,
+    )
+    app.add_middleware(
+        AuditMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        tag_by_operation=_tags_by_operation(spec),
     )
     app.add_api(
         spec,

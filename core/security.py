@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from connexion.security import NO_VALUE
 
 from core import errors
+from core.audit import ACTOR
 from core.settings import get_settings
 from models.db import run_db
 from models.identity import LoginSession, PersonalAccessToken, User
@@ -152,6 +153,8 @@ PASSWORD_CHANGE_OPEN = frozenset({"update_password", "account_info", "users_me",
 
 
 def _checked(info: dict, request) -> dict:
+    if request is not None:  # who acts, for the audit log
+        request.scope.setdefault("extensions", {})[ACTOR] = info["user"].id
     if info["user"].must_change_password:
         routing = (request.scope.get("extensions") or {}).get("connexion_routing") or {} if request else {}
         # Connexion names the operation by its function: handlers.passport.update_password

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from core.envelope import ok
 from core.security import require_session
-from services import accounts, refs, tokens
-from views.permission import admin_user_view, pat_view
+from services import accounts, audit_log, refs, tokens
+from views.permission import admin_user_view, audit_entry_view, pat_view
 
 
 def create_pat(token_info, body):
@@ -68,3 +68,21 @@ def admin_update_user_status(token_info, body):
 def admin_reset_password(token_info, body):
     revoked = accounts.admin_reset_password(token_info["user"], body["email"], body["new_password"])
     return ok({"revoked_sessions": revoked})
+
+
+def audit_list(token_info, body):
+    filters = {
+        k: body.get(k)
+        for k in (
+            "actor_id",
+            "space_id",
+            "operation",
+            "resource_type",
+            "resource_id",
+            "outcome",
+            "since",
+            "until",
+        )
+    }
+    rows, total = audit_log.entries(token_info["user"], filters, body.get("page", 1), body.get("size", 20))
+    return ok({"entries": [audit_entry_view(r) for r in rows], "total": total})

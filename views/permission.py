@@ -26,3 +26,22 @@ def admin_user_view(user) -> dict:
         "must_change_password": user.must_change_password,
         "create_time": user.created_at,
     }
+
+
+def audit_entry_view(row) -> dict:
+    return {
+        "id": str(row.id),
+        "actor_id": str(row.actor_id) if row.actor_id else "",
+        "operation": row.operation,
+        "method": row.method,
+        "path": row.path,
+        "resource_type": row.resource_type,
+        "resource_ids": list(row.resource_ids or []),
+        "space_id": str(row.space_id) if row.space_id else "",
+        "status": row.status,
+        "code": row.code,
+        "client_ip": row.client_ip,
+        "user_agent": row.user_agent,
+        "request_id": row.request_id,
+        "create_time": row.created_at,
+    }
