@@ -89,6 +89,16 @@ def login(email: str, password: str, client_address: str) -> tuple[User, str, in
     return user, token, expires_at
 
 
+def _new_user(email: str, password: str, name: str) -> User:
+    """A user with their personal space (registration and administrators make them alike)."""
+    if User.by_email(email):
+        raise errors.EMAIL_EXISTS(f"the e-mail {email} is already registered")
+    try:
+        return User.create_with_space(email=email, password_hash=hash_password(password), name=name)
+    except IntegrityError:
+        raise errors.EMAIL_EXISTS(f"the e-mail {email} is already registered") from None
+
+
 def register(email: str, password: str, name: str | None, client_address: str) -> tuple[User, str, int]:
     settings = get_settings()
     email = email.strip().lower()
@@ -99,12 +109,7 @@ def register(email: str, password: str, name: str | None, client_address: str) -
         raise errors.REGISTRATION_DISABLED(
             f"registration is limited to e-mail domains: {', '.join(settings.registration_email_domains)}"
         )
-    if User.by_email(email):
-        raise errors.EMAIL_EXISTS(f"the e-mail {email} is already registered")
-    try:
-        user = User.create_with_space(email=email, password_hash=hash_password(password), name=name or "")
-    except IntegrityError:
-        raise errors.EMAIL_EXISTS(f"the e-mail {email} is already registered")
+    user = _new_user(email, password, name or "")
     token, expires_at = issue_session(user, client_address)
     return user, token, expires_at
 
@@ -152,14 +157,7 @@ def admin_users(admin: User, keyword: str = "", disabled: int | None = None, pag
 
 def admin_create_user(admin: User, email: str, password: str, name: str = "") -> User:
     require_super_admin(admin)
-    email = email.strip().lower()
-    if User.by_email(email):
-        raise errors.EMAIL_EXISTS(f"email: {email} is already registered")
-    try:
-        user = User.create_with_space(email=email, password_hash=hash_password(password), name=name or "")
-    except IntegrityError:
-        raise errors.EMAIL_EXISTS(f"email: {email} is already registered") from None
-    return user.touch(must_change_password=True)
+    return _new_user(email.strip().lower(), password, name).touch(must_change_password=True)
 
 
 def admin_set_disabled(admin: User, user_id, disabled: bool) -> User:

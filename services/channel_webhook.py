@@ -11,7 +11,6 @@ import time
 
 from core import envelope
 from core.ids import new_id
-from models.channel import ANSWERING
 from services import webfetch, webhooks
 from services.channel_http import ChannelSendError
 from services.channels import Inbound, Parsed, Reply, check_timestamp, forged, invalid, json_object
@@ -81,7 +80,7 @@ class GenericWebhook:
         return _json_reply(_view(message, status, text)) if conf["reply_mode"] == "sync" else None
 
     def ack(self, parsed, conf: dict, message) -> Reply:
-        return _json_reply(_view(message, message.status if message.status != ANSWERING else ANSWERING, ""))
+        return _json_reply(_view(message, message.status, ""))
 
     def duplicate(self, parsed, conf: dict, earlier) -> Reply:
         return _json_reply(_view(earlier, earlier.status, earlier.reply))
