@@ -44,6 +44,7 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     for noisy in ("connexion", "httpx", "mcp"):  # mcp: a line per session and per request
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("casbin").setLevel(logging.ERROR)  # it logs every decision, denials as warnings
     notices = logging.getLogger("connexion.operations.openapi3")
     if _not_the_content_type_notice not in notices.filters:
         notices.addFilter(_not_the_content_type_notice)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from core import errors
-from core.authz import require_super_admin
+from core.authz import require
 from core.envelope import ok
 from core.http import given
 from models.db import db
@@ -44,25 +44,25 @@ def healthz():
 
 
 def create_model(token_info, body):
-    require_super_admin(token_info["user"])
+    require(token_info["user"], "model:manage")
     return ok({"model": model_admin_view(model_registry.create(**given(body, *model_registry.FIELDS)))})
 
 
 def update_model(token_info, body):
-    require_super_admin(token_info["user"])
+    require(token_info["user"], "model:manage")
     return ok(
         {"model": model_admin_view(model_registry.update(body["id"], **given(body, *model_registry.FIELDS)))}
     )
 
 
 def list_models(token_info, body=None):
-    require_super_admin(token_info["user"])
+    require(token_info["user"], "model:read")
     models = LlmModel.listed(include_disabled=(body or {}).get("include_disabled", True))
     return ok({"models": [model_admin_view(m) for m in models]})
 
 
 def list_local_models(token_info):
-    require_super_admin(token_info["user"])
+    require(token_info["user"], "model:read")
     hint = local_models.INSTALL_HINT
     return ok(
         {
@@ -75,7 +75,7 @@ def list_local_models(token_info):
 
 
 def delete_model(token_info, body):
-    require_super_admin(token_info["user"])
+    require(token_info["user"], "model:manage")
     model_registry.delete(body["id"])
     return ok()
 
@@ -84,12 +84,12 @@ def delete_model(token_info, body):
 
 
 def get_knowledge_config(token_info):
-    require_super_admin(token_info["user"])
+    require(token_info["user"], "model:read")
     return ok(knowledge_config_view(embeddings.config(), retrieval.available_strategies()))
 
 
 def save_knowledge_config(token_info, body):
-    require_super_admin(token_info["user"])
+    require(token_info["user"], "model:manage")
     before = embeddings.config().get("embedding_model_id")
     choices = ("embedding_model_id", "rerank_model_id", "caption_model_id")
     config = embeddings.save_config(**{key: body[key] for key in choices if key in body})

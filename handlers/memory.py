@@ -258,7 +258,7 @@ def open_set_variables(token_info, body):
     owner = variables.Owner(bot_id=body.get("bot_id"), project_id=body.get("app_id"), project_field="app_id")
     data = [(item["keyword"], item.get("value") or "") for item in body["data"]]
     holder = _open_holder(body["connector_uid"], body.get("connector_id"))
-    variables.assign(token_info["user"], owner, holder, data, authz.WRITE)
+    variables.assign(token_info["user"], owner, holder, data, authz.UPDATE)
     return ok()
 
 

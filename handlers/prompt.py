@@ -17,7 +17,7 @@ def get_prompt_resource_info(token_info, prompt_resource_id):
 
 
 def delete_prompt_resource(token_info, body):
-    library.get_prompt(token_info["user"], body["prompt_resource_id"], authz.WRITE).delete_instance()
+    library.get_prompt(token_info["user"], body["prompt_resource_id"], authz.DELETE).delete_instance()
     return ok()
 
 

@@ -195,7 +195,9 @@ def workflow_get_process(token_info, workflow_id, space_id=None, execute_id=None
 
 def workflow_test_resume(token_info, body):
     user = token_info["user"]
-    run = workflow_runs.load(user, body["execute_id"], body["workflow_id"], body.get("space_id"), authz.WRITE)
+    run = workflow_runs.load(
+        user, body["execute_id"], body["workflow_id"], body.get("space_id"), authz.EXECUTE
+    )
     workflow_runs.enqueue(workflow_runs.resume(user, run, body["event_id"], body["data"], mode=MODE_ASYNC))
     return ok()
 
@@ -203,7 +205,7 @@ def workflow_test_resume(token_info, body):
 def workflow_cancel(token_info, body):
     user = token_info["user"]
     run = workflow_runs.load(
-        user, body["execute_id"], body.get("workflow_id"), body.get("space_id"), authz.WRITE
+        user, body["execute_id"], body.get("workflow_id"), body.get("space_id"), authz.EXECUTE
     )
     workflow_runs.cancel(run)
     return ok()

@@ -8,7 +8,7 @@ import secrets
 from peewee import IntegrityError
 
 from core import errors
-from core.authz import require_super_admin
+from core.authz import require
 from core.ids import parse_id
 from core.ratelimit import FailureCounter
 from core.security import hash_password, issue_session, verify_password
@@ -143,7 +143,7 @@ def reset_password(email: str, new_password: str, *, must_change: bool = False) 
 
 
 def admin_users(admin: User, keyword: str = "", disabled: int | None = None, page: int = 1, size: int = 20):
-    require_super_admin(admin)
+    require(admin, "user:read")
     query = User.select()
     if keyword:
         query = query.where(
@@ -156,12 +156,12 @@ def admin_users(admin: User, keyword: str = "", disabled: int | None = None, pag
 
 
 def admin_create_user(admin: User, email: str, password: str, name: str = "") -> User:
-    require_super_admin(admin)
+    require(admin, "user:create")
     return _new_user(email.strip().lower(), password, name).touch(must_change_password=True)
 
 
 def admin_set_disabled(admin: User, user_id, disabled: bool) -> User:
-    require_super_admin(admin)
+    require(admin, "user:update")
     number = parse_id(user_id)
     user = User.by_id(number) if number is not None else None
     if user is None:
@@ -172,7 +172,7 @@ def admin_set_disabled(admin: User, user_id, disabled: bool) -> User:
 
 
 def admin_reset_password(admin: User, email: str, new_password: str) -> int:
-    require_super_admin(admin)
+    require(admin, "user:update")
     try:
         return reset_password(email, new_password, must_change=True)
     except NoSuchUser:

@@ -227,7 +227,7 @@ def tool_params(
 def set_tool_params(
     user: User, bot_id, plugin_id, api_name: str, request: list[dict], response: list[dict], space_id=None
 ) -> Bot:
-    bot, tool = _agent_tool(user, bot_id, plugin_id, api_name, authz.WRITE, space_id)
+    bot, tool = _agent_tool(user, bot_id, plugin_id, api_name, authz.UPDATE, space_id)
     invalid = errors.PLUGIN_INVALID_PARAM
     known = {p["name"]: p for p in plugin_docs.request_params(tool.operation)}
     kinds = _kinds(tool.operation)
@@ -270,11 +270,11 @@ def drop_tool_params(
     api_id=None,
 ) -> Bot:
     if everything:
-        bot = agents.load(user, bot_id, authz.WRITE, space_id)
+        bot = agents.load(user, bot_id, authz.UPDATE, space_id)
         return _store(bot, None)
     if plugin_id is None or not (api_name or api_id):
         raise errors.PLUGIN_INVALID_PARAM("plugin_id and api_name: required unless delete_bot is true")
-    bot, tool = _agent_tool(user, bot_id, plugin_id, api_name, authz.WRITE, space_id, api_id)
+    bot, tool = _agent_tool(user, bot_id, plugin_id, api_name, authz.UPDATE, space_id, api_id)
     return _store(bot, {f"{tool.plugin_id}/{tool.name}": None})
 
 

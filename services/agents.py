@@ -92,7 +92,7 @@ def create(
     """The new agent (in the caller's personal space unless one is named) and a warning ("" when
     none) about the model it asked for."""
     space = (
-        refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id").id
+        refs.one(user, refs.SPACE, space_id, "agent:create", field="space_id").id
         if space_id is not None
         else user.personal_space().id
     )
@@ -209,7 +209,7 @@ def _check_references(user: User, bot: Bot, info: dict) -> None:
 
 def update_draft(user: User, info: dict) -> tuple[Bot, bool]:
     """Patch the draft: every non-null top-level field given replaces the stored one."""
-    bot = load(user, info["bot_id"], authz.WRITE)
+    bot = load(user, info["bot_id"], authz.UPDATE)
     _check_references(user, bot, info)
     if info.get("variable_list") is not None:
         variables.check_definitions(info["variable_list"])
@@ -239,21 +239,18 @@ def update_draft(user: User, info: dict) -> tuple[Bot, bool]:
 
 
 def update_display(user: User, bot_id, space_id, display_info: dict) -> Bot:
-    bot = load(user, bot_id, authz.WRITE, space_id)
+    bot = load(user, bot_id, authz.UPDATE, space_id)
     bot.touch(display_info={**bot.display_info, **display_info})
     return bot
 
 
 def delete(user: User, bot_id, space_id=None) -> None:
-    bot = load(user, bot_id, authz.WRITE, space_id)
-    if bot.creator_id != user.id:
-        authz.require_space(user, bot.space_id, authz.MANAGE)
-    bot.delete_instance()
+    load(user, bot_id, authz.DELETE, space_id).delete_instance()
 
 
 def duplicate(user: User, bot_id, space_id=None) -> Bot:
     source = load(user, bot_id, authz.READ, space_id)
-    authz.require_space(user, source.space_id, authz.WRITE)
+    authz.require_space(user, source.space_id, "agent:create")
     config = copy.deepcopy(source.config)
     with db.atomic():
         copy_bot = Bot.create(
@@ -317,7 +314,7 @@ def _workflow_versions(config: dict) -> dict[str, str]:
 
 
 def publish(user: User, bot_id, connector_ids: list[str], info: str = "", space_id=None) -> BotVersion:
-    bot = load(user, bot_id, authz.WRITE, space_id)
+    bot = load(user, bot_id, authz.PUBLISH, space_id)
     unknown = [c for c in connector_ids if parse_id(c) not in CONNECTORS]
     if unknown or not connector_ids:
         raise errors.AGENT_BAD_CONNECTOR(

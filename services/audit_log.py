@@ -5,7 +5,7 @@ from __future__ import annotations
 from peewee import OP, Expression, Value
 
 from core import errors
-from core.authz import require_super_admin
+from core.authz import require
 from core.ids import parse_id
 from models import paging
 from models.audit import AuditEntry
@@ -20,7 +20,7 @@ def _id_filter(raw, field: str) -> int:
 
 
 def entries(admin: User, filters: dict, page: int = 1, size: int = 20):
-    require_super_admin(admin)
+    require(admin, "audit:read")
     query = AuditEntry.select()
     if filters.get("actor_id") is not None:
         query = query.where(AuditEntry.actor_id == _id_filter(filters["actor_id"], "actor_id"))

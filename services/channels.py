@@ -174,7 +174,7 @@ def callback_url(channel: Channel) -> str:
 
 
 def _bound_agent(user: User, bot_id) -> Bot:
-    bot = refs.one(user, refs.AGENT, bot_id, authz.WRITE, field="bot_id")
+    bot = refs.one(user, refs.AGENT, bot_id, authz.PUBLISH, field="bot_id")
     if agents.published(bot) is None:
         raise errors.AGENT_NOT_PUBLISHED(
             f"bot_id: agent {bot.id} has not been published; publish it before binding a channel"
@@ -186,6 +186,7 @@ def create(user: User, bot_id, type_: str, config: dict, *, name: str = "", enab
     """(the channel, the secrets made for it: shown this once)."""
     kind = _type(type_)
     bot = _bound_agent(user, bot_id)
+    authz.require_space(user, bot.space_id, "channel:create")
     made = {f: secret_tokens.token_urlsafe(32) for f in kind.generated_secrets if not config.get(f)}
     config = _checked(kind, {**{k: v for k, v in config.items() if v is not None}, **made})
     plain, secret = _split(kind, config)
@@ -209,7 +210,7 @@ def load(user: User, channel_id, action: str = authz.READ) -> Channel:
 
 
 def update(user: User, channel_id, *, bot_id=None, name=None, config=None, enabled=None) -> Channel:
-    row = load(user, channel_id, authz.WRITE)
+    row = load(user, channel_id, authz.UPDATE)
     kind = TYPES[row.type]
     changes: dict = {}
     if bot_id is not None:
@@ -239,7 +240,7 @@ def update(user: User, channel_id, *, bot_id=None, name=None, config=None, enabl
 
 
 def delete(user: User, channel_id) -> None:
-    row = load(user, channel_id, authz.WRITE)
+    row = load(user, channel_id, authz.DELETE)
     with write_transaction():
         row.delete_instance()
 
@@ -298,7 +299,7 @@ def _note_error(channel: Channel, error: str) -> None:
 
 
 def test(user: User, channel_id) -> dict:
-    row = load(user, channel_id, authz.WRITE)
+    row = load(user, channel_id, authz.EXECUTE)
     started = time.monotonic()
     try:
         detail = platform_of(row).test(row, settings_of(row))

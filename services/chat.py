@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import time
 
-from core import errors
+from core import authz, errors
 from core.ids import new_id
 from models.agent import Bot
 from models.base import now_s
@@ -387,7 +387,7 @@ def prepare_web(
 ) -> Turn:
     """The console's turn: the draft in the playground (or with draft_mode), else the published
     agent; the user's current conversation unless one is named; a regenerated turn replaced."""
-    bot = agents.load(user, bot_id)
+    bot = agents.load(user, bot_id, authz.EXECUTE)
     if draft_mode if draft_mode is not None else scene == SCENE_PLAYGROUND:
         config, version_id = agents.bot_info(bot), None
     else:
@@ -431,7 +431,7 @@ def prepare_open(
 ) -> Turn:
     """A /v3/chat turn: the agent as published to the connector; the last message is the question
     and the earlier ones context; a new conversation unless one is named."""
-    bot = agents.load(user, bot_id)
+    bot = agents.load(user, bot_id, authz.EXECUTE)
     connector = conversations.open_connector(connector_id)
     version = agents.published(bot, connector)
     if version is None:

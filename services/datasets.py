@@ -55,7 +55,7 @@ def create_dataset(
     format_type: int | None = None,
     project_id=None,
 ) -> Dataset:
-    space_id = refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id").id
+    space_id = refs.one(user, refs.SPACE, space_id, "knowledge:create", field="space_id").id
     name = name.strip()
     icon_uri = refs.file_uri(user, icon_uri, field="icon_uri", invalid=errors.KNOWLEDGE_INVALID_PARAM)
     project_id = projects.in_space(user, project_id, space_id)
@@ -83,7 +83,7 @@ def update_dataset(
     icon_uri: str | None = None,
 ) -> Dataset:
     """Change what is given (None: unchanged)."""
-    dataset = load_dataset(user, dataset_id, authz.WRITE)
+    dataset = load_dataset(user, dataset_id, authz.UPDATE)
     given = {"name": name, "description": description, "icon_uri": icon_uri}
     fields = {k: v for k, v in given.items() if v is not None}
     if "name" in fields:
@@ -106,7 +106,7 @@ def update_dataset(
 
 
 def delete_dataset(user: User, dataset_id) -> None:
-    dataset = load_dataset(user, dataset_id, authz.WRITE)
+    dataset = load_dataset(user, dataset_id, authz.DELETE)
     with write_transaction():
         FullTextIndex.remove_datasets([dataset.id])
         dataset.delete_instance()

@@ -184,7 +184,7 @@ def create_documents(
 ) -> list[Document]:
     """New documents in a knowledge base, queued for processing. `bases` are Coze's DocumentBase
     objects (name, source_info, table_meta, table_sheet, caption, update_rule)."""
-    dataset = load_dataset(user, dataset_id, authz.WRITE)
+    dataset = load_dataset(user, dataset_id, authz.UPDATE)
     if format_type is not None and format_type != dataset.format_type:
         raise errors.KNOWLEDGE_INVALID_PARAM(
             f"format_type {format_type} does not match the knowledge base's {dataset.format_type}"
@@ -282,7 +282,7 @@ def list_images(
 
 def set_caption(user: User, dataset_id, document_id, caption: str) -> Document:
     """An image's caption is its one slice: replaced and re-indexed at once."""
-    dataset, [document] = documents_in(user, dataset_id, [document_id], authz.WRITE)
+    dataset, [document] = documents_in(user, dataset_id, [document_id], authz.UPDATE)
     if dataset.format_type != FORMAT_IMAGE:
         raise errors.KNOWLEDGE_INVALID_PARAM(
             f"document {document.id} is not an image; only images have captions"
@@ -304,7 +304,7 @@ def update_document(
     table_meta: list[dict] | None = None,
 ) -> Document:
     """Rename, change the refetch rule, or change table columns (names, descriptions, searched)."""
-    document = load_document(user, document_id, authz.WRITE)
+    document = load_document(user, document_id, authz.UPDATE)
     changes = {}
     if name is not None:
         changes["name"] = name.strip()
@@ -348,7 +348,7 @@ def _merged_columns(current: list[dict], updates: list[dict]) -> list[dict]:
 
 
 def delete_documents(user: User, document_ids: list) -> None:
-    documents = documents_by_ids(user, document_ids, authz.WRITE)
+    documents = documents_by_ids(user, document_ids, authz.UPDATE)
     with write_transaction():
         ids = [d.id for d in documents]
         FullTextIndex.remove([s for (s,) in Slice.select(Slice.id).where(Slice.document.in_(ids)).tuples()])
@@ -360,7 +360,7 @@ def resegment(
     user: User, dataset_id, document_ids: list, chunk_strategy: dict | None = None
 ) -> list[Document]:
     """Process documents again: with a new chunk strategy, or after a failure."""
-    dataset, documents = documents_in(user, dataset_id, document_ids, authz.WRITE)
+    dataset, documents = documents_in(user, dataset_id, document_ids, authz.UPDATE)
     for document in documents:
         if document.status in BUSY:
             raise errors.DOCUMENT_BUSY(f"document {document.id} is still being processed")
@@ -381,7 +381,7 @@ def resegment(
 
 
 def set_document_enabled(user: User, document_id, enabled: bool) -> Document:
-    document = load_document(user, document_id, authz.WRITE)
+    document = load_document(user, document_id, authz.UPDATE)
     if document.status in BUSY or document.status == DOC_FAILED:
         raise errors.DOCUMENT_BUSY(f"document {document.id} is not ready (status {document.status})")
     with write_transaction():

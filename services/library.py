@@ -36,12 +36,12 @@ OFFICIAL_PROMPTS = [
 
 def upsert_prompt(user: User, prompt: dict) -> PromptResource:
     if prompt.get("id") is not None:
-        found = get_prompt(user, prompt["id"], authz.WRITE)
+        found = get_prompt(user, prompt["id"], authz.UPDATE)
         changes = {k: prompt[k] for k in ("name", "description", "prompt_text") if prompt.get(k) is not None}
         if changes:
             found.touch(**changes)
         return found
-    space_id = refs.one(user, refs.SPACE, prompt["space_id"], authz.WRITE, field="prompt.space_id").id
+    space_id = refs.one(user, refs.SPACE, prompt["space_id"], "prompt:create", field="prompt.space_id").id
     return PromptResource.create(
         space=space_id,
         creator=user.id,
@@ -107,7 +107,7 @@ def _shortcut_config(user: User, shortcut: dict, current: dict) -> dict:
 
 def save_shortcut(user: User, bot_id, space_id, shortcut: dict) -> ShortcutCommand:
     """Create (no command_id) or update a shortcut; new ones join the agent's shortcut_sort."""
-    bot = agents.load(user, bot_id, authz.WRITE, space_id)
+    bot = agents.load(user, bot_id, authz.UPDATE, space_id)
     existing = (
         get_shortcut(bot, shortcut["command_id"])
         if shortcut.get("command_id") not in (None, "", "0", 0)
@@ -140,7 +140,7 @@ def get_shortcut(bot, command_id) -> ShortcutCommand:
 
 
 def delete_shortcut(user: User, bot_id, space_id, command_id) -> None:
-    bot = agents.load(user, bot_id, authz.WRITE, space_id)
+    bot = agents.load(user, bot_id, authz.UPDATE, space_id)
     with db.atomic():
         get_shortcut(bot, command_id).delete_instance()
         sort = [c for c in bot.config.get("shortcut_sort", []) if c != str(command_id)]

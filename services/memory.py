@@ -113,7 +113,7 @@ def create(
     extra_info: dict | None = None,
     project_id=None,
 ) -> MemoryDatabase:
-    space = refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id")
+    space = refs.one(user, refs.SPACE, space_id, "database:create", field="space_id")
     project = projects.in_space(user, project_id, space.id)
     name = _check_name(name, "table_name", table=True)
     icon_uri = refs.file_uri(user, icon_uri or "", field="icon_uri", invalid=errors.MEMORY_INVALID_PARAM)
@@ -151,7 +151,7 @@ def update(
 ) -> MemoryDatabase:
     """Change what is given; a new field list adds and drops columns (existing fields keep their
     values, and their type)."""
-    database = load(user, database_id, authz.WRITE)
+    database = load(user, database_id, authz.UPDATE)
     changes: dict = {}
     if name is not None:
         changes["name"] = _check_name(name, "table_name", table=True)
@@ -188,7 +188,7 @@ def update(
 
 def delete(user: User, database_id) -> None:
     """The table, its rows, and its place in the drafts of the agents it is bound to."""
-    database = load(user, database_id, authz.WRITE)
+    database = load(user, database_id, authz.DELETE)
     with write_transaction():
         _rebind(database, keep=False)
         memory_rows.drop_tables(database)
@@ -269,7 +269,7 @@ def bound_entry(database: MemoryDatabase, prompt_disabled: bool | None = None) -
 
 
 def _bot_and_database(user: User, bot_id, database_id) -> tuple[Bot, MemoryDatabase]:
-    bot = agents.load(user, bot_id, authz.WRITE)
+    bot = agents.load(user, bot_id, authz.UPDATE)
     database = load(user, database_id, field="database_id")
     if database.space_id != bot.space_id:
         raise errors.DATABASE_NOT_FOUND(
@@ -410,7 +410,7 @@ def update_records(
 ) -> list[dict]:
     """Insert, change and delete rows at once (all or nothing). New rows are the caller's, on the
     console's connector unless another is named; space members may change any row."""
-    database = load(user, database_id, authz.WRITE, field="database_id")
+    database = load(user, database_id, authz.UPDATE, field="database_id")
     owner = Scope(str(user.id), connector_id or CONNECTOR_WEB)
     with write_transaction():
         rows = memory_rows.Rows(database, copy)
@@ -431,7 +431,7 @@ def reset(
 ) -> int:
     """Empty a copy of the table, or one end user's rows of it. `named`: the table's id under
     each name the request gives it (field: id); they must agree."""
-    tables = {load(user, raw, authz.WRITE, field=field).id for field, raw in named.items()}
+    tables = {load(user, raw, authz.UPDATE, field=field).id for field, raw in named.items()}
     if not tables:
         raise errors.MEMORY_INVALID_PARAM("database_info_id: name the table to reset (or table_id)")
     if len(tables) > 1:

@@ -139,7 +139,7 @@ def check_schema(user: User, database_id, file_uri: str, sheet: dict | None) -> 
 def submit(
     user: User, database_id, copy: int, file_uri: str, sheet: dict | None, connector_id=None
 ) -> MemoryImport:
-    database = memory.load(user, database_id, authz.WRITE, field="database_id")
+    database = memory.load(user, database_id, authz.UPDATE, field="database_id")
     stored, _ = _source(user, file_uri, "file_uri")
     job = MemoryImport.create(
         database=database.id,

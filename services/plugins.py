@@ -236,7 +236,7 @@ class Code:
 
 
 def space_to_register_in(user: User, space_id):
-    return refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id")
+    return refs.one(user, refs.SPACE, space_id, "plugin:create", field="space_id")
 
 
 def register(user: User, space_id, ai_plugin: str, openapi: str, *, project_id=None) -> tuple[Plugin, str]:
@@ -260,7 +260,7 @@ def register(user: User, space_id, ai_plugin: str, openapi: str, *, project_id=N
 
 
 def delete(user: User, plugin_id) -> None:
-    load(user, plugin_id, authz.WRITE).delete_instance()
+    load(user, plugin_id, authz.DELETE).delete_instance()
 
 
 def tools(plugin: Plugin, api_ids=None, page: int = 1, size: int = 50) -> tuple[list[PluginTool], int]:
@@ -355,7 +355,7 @@ def space_plugins(user: User, criteria: PluginQuery) -> tuple[list[tuple[Plugin,
 
 def debug(user: User, plugin_id, api_id, parameters: str) -> plugin_calls.Outcome:
     """Call the tool as the console's debug area does; a passing call marks the tool debugged."""
-    plugin = load(user, plugin_id, authz.WRITE)
+    plugin = load(user, plugin_id, authz.EXECUTE)
     tool = tool_of(plugin, api_id)
     try:
         arguments = json.loads(parameters) if parameters.strip() else {}
@@ -387,9 +387,9 @@ def _holder(plugin: Plugin, user: User) -> int | None:
     return None
 
 
-def editable(user: User, plugin_id, *, field: str = "plugin_id") -> Plugin:
-    """The plugin, if the caller may change it now (write access, and nobody else's lock)."""
-    plugin = load(user, plugin_id, authz.WRITE, field=field)
+def editable(user: User, plugin_id, *, field: str = "plugin_id", action: str = authz.UPDATE) -> Plugin:
+    """The plugin, if the caller may change it now (the permission, and nobody else's lock)."""
+    plugin = load(user, plugin_id, action, field=field)
     holder = _holder(plugin, user)
     if holder is not None:
         other = User.by_id(holder)
@@ -402,7 +402,7 @@ def editable(user: User, plugin_id, *, field: str = "plugin_id") -> Plugin:
 
 def lock(user: User, plugin_id) -> tuple[bool, User | None, bool]:
     """(occupied by someone else, who, whether the caller now holds the lock)."""
-    plugin = load(user, plugin_id, authz.WRITE)
+    plugin = load(user, plugin_id, authz.UPDATE)
     with write_transaction():
         plugin = Plugin.by_id(plugin.id)  # read again under the write lock
         holder = _holder(plugin, user)
@@ -415,7 +415,7 @@ def lock(user: User, plugin_id) -> tuple[bool, User | None, bool]:
 
 
 def unlock(user: User, plugin_id) -> bool:
-    plugin = load(user, plugin_id, authz.WRITE)
+    plugin = load(user, plugin_id, authz.UPDATE)
     released = (
         Plugin.update(locked_by=None, locked_until=0)
         .where((Plugin.id == plugin.id) & (Plugin.locked_by == user.id))
@@ -532,7 +532,7 @@ def _common(params: dict | None) -> dict:
 
 def register_meta(user: User, space_id, meta: Meta, *, project_id=None) -> Plugin:
     """A plugin made in the console's form: its meta now, its tools one by one afterwards."""
-    space = refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id")
+    space = refs.one(user, refs.SPACE, space_id, "plugin:create", field="space_id")
     project = projects.in_space(user, project_id, space.id)
     auth = _meta_auth(meta, None) or Auth()
     name = (meta.name or "").strip()
@@ -773,7 +773,7 @@ def _snapshot(plugin: Plugin) -> dict:
 
 
 def publish(user: User, plugin_id, version_name: str, version_desc: str = "") -> PluginVersion:
-    plugin = editable(user, plugin_id)
+    plugin = editable(user, plugin_id, action=authz.PUBLISH)
     if not PluginTool.select().where(PluginTool.plugin == plugin.id).exists():
         raise errors.PLUGIN_INVALID_PARAM(f"plugin_id: plugin {plugin.id} has no tools to publish")
     name = (version_name or "").strip() or next_version(plugin)

@@ -41,7 +41,7 @@ def _name(raw, where: str) -> str:
 
 
 def create(user: User, space_id, name: str, description: str = "", icon_uri: str = "") -> Project:
-    space = refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id")
+    space = refs.one(user, refs.SPACE, space_id, "project:create", field="space_id")
     return Project.create(
         space=space.id,
         creator=user.id,
@@ -56,7 +56,7 @@ def _icon(user: User, icon_uri) -> str:
 
 
 def update(user: User, project_id, *, name=None, description=None, icon_uri=None) -> Project:
-    project = load(user, project_id, authz.WRITE)
+    project = load(user, project_id, authz.UPDATE)
     changes = {}
     if name is not None:
         changes["name"] = _name(name, "name")
@@ -74,7 +74,7 @@ def delete(user: User, project_id) -> None:
     its variables go with it)."""
     from services import datasets, memory  # imported here: they import this module
 
-    project = load(user, project_id, authz.WRITE)
+    project = load(user, project_id, authz.DELETE)
     with write_transaction():
         for database in MemoryDatabase.select().where(MemoryDatabase.project_id == project.id):
             memory.delete(user, database.id)
@@ -109,7 +109,7 @@ def variables_of(user: User, project_id) -> tuple[list[dict], bool]:
     """The project's variable definitions (disabled ones too) and whether the caller may edit them."""
     project = load(user, project_id, field="ProjectID")
     return list((project.config or {}).get("variable_list") or []), authz.may(
-        user, project.space_id, authz.WRITE
+        user, project.space_id, "project:update"
     )
 
 
@@ -117,7 +117,7 @@ def set_variables(user: User, project_id, variables: list[dict]) -> Project:
     """Replace the project's variable definitions (checked as an agent's are)."""
     from services.variables import check_definitions
 
-    project = load(user, project_id, authz.WRITE, field="ProjectID")
+    project = load(user, project_id, authz.UPDATE, field="ProjectID")
     if len(variables) > MAX_VARIABLES:
         raise errors.APP_INVALID_PARAM(f"VariableList: at most {MAX_VARIABLES} variables")
     items = [definition_of(v, f"VariableList[{i}]") for i, v in enumerate(variables)]

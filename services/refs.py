@@ -37,6 +37,7 @@ class Kind:
     model: type | None = None  # None: its module is not built yet, so nothing is found
     space_of: Callable | None = None  # space-owned rows: row -> space id
     owner_of: Callable | None = None  # user-owned rows: row -> user id
+    resource: str = ""  # the permission catalogue's resource (core.authz) for space-owned rows
 
     def refused(self, raw_id, field: str) -> errors.ApiError:
         return self.not_found(
@@ -48,19 +49,37 @@ def _dataset_space(row) -> int:
     return Dataset.by_id(row.dataset_id).space_id
 
 
-SPACE = Kind("space", errors.SPACE_NOT_FOUND, Space, space_of=lambda row: row.id)
-AGENT = Kind("agent", errors.AGENT_NOT_FOUND, Bot, space_of=lambda row: row.space_id)
-DATASET = Kind("knowledge base", errors.KNOWLEDGE_NOT_FOUND, Dataset, space_of=lambda row: row.space_id)
-DOCUMENT = Kind("document", errors.DOCUMENT_NOT_FOUND, Document, space_of=_dataset_space)
-SLICE = Kind("slice", errors.SLICE_NOT_FOUND, Slice, space_of=_dataset_space)
-PROMPT = Kind("prompt", errors.PROMPT_NOT_FOUND, PromptResource, space_of=lambda row: row.space_id)
+SPACE = Kind("space", errors.SPACE_NOT_FOUND, Space, space_of=lambda row: row.id, resource="workspace")
+AGENT = Kind("agent", errors.AGENT_NOT_FOUND, Bot, space_of=lambda row: row.space_id, resource="agent")
+DATASET = Kind(
+    "knowledge base",
+    errors.KNOWLEDGE_NOT_FOUND,
+    Dataset,
+    space_of=lambda row: row.space_id,
+    resource="knowledge",
+)
+DOCUMENT = Kind(
+    "document", errors.DOCUMENT_NOT_FOUND, Document, space_of=_dataset_space, resource="knowledge"
+)
+SLICE = Kind("slice", errors.SLICE_NOT_FOUND, Slice, space_of=_dataset_space, resource="knowledge")
+PROMPT = Kind(
+    "prompt", errors.PROMPT_NOT_FOUND, PromptResource, space_of=lambda row: row.space_id, resource="prompt"
+)
 FILE = Kind("file", errors.FILE_NOT_FOUND, StoredFile, owner_of=lambda row: row.owner_id)
 CONVERSATION = Kind(
     "conversation", errors.CONVERSATION_NOT_FOUND, Conversation, owner_of=lambda row: row.creator_id
 )
-DATABASE = Kind("database", errors.DATABASE_NOT_FOUND, MemoryDatabase, space_of=lambda row: row.space_id)
-PLUGIN = Kind("plugin", errors.PLUGIN_NOT_FOUND, Plugin, space_of=lambda row: row.space_id)
-PROJECT = Kind("project", errors.APP_NOT_FOUND, Project, space_of=lambda row: row.space_id)
+DATABASE = Kind(
+    "database",
+    errors.DATABASE_NOT_FOUND,
+    MemoryDatabase,
+    space_of=lambda row: row.space_id,
+    resource="database",
+)
+PLUGIN = Kind("plugin", errors.PLUGIN_NOT_FOUND, Plugin, space_of=lambda row: row.space_id, resource="plugin")
+PROJECT = Kind(
+    "project", errors.APP_NOT_FOUND, Project, space_of=lambda row: row.space_id, resource="project"
+)
 PAT = Kind(
     "personal access token", errors.PAT_NOT_FOUND, PersonalAccessToken, owner_of=lambda row: row.user_id
 )
@@ -69,17 +88,32 @@ MESSAGE = Kind("message", errors.MESSAGE_NOT_FOUND, Message)
 CHAT = Kind("chat", errors.CHAT_NOT_FOUND, ChatRun)
 SHORTCUT = Kind("shortcut command", errors.SHORTCUT_NOT_FOUND, ShortcutCommand)
 PLUGIN_TOOL = Kind("tool", errors.PLUGIN_TOOL_NOT_FOUND, PluginTool)
-WORKFLOW = Kind("workflow", errors.WORKFLOW_NOT_FOUND, Workflow, space_of=lambda row: row.space_id)
-CHANNEL = Kind("channel", errors.CHANNEL_NOT_FOUND, Channel, space_of=lambda row: row.space_id)
-WEBHOOK = Kind("webhook", errors.WEBHOOK_NOT_FOUND, WebhookSubscription, space_of=lambda row: row.space_id)
+WORKFLOW = Kind(
+    "workflow", errors.WORKFLOW_NOT_FOUND, Workflow, space_of=lambda row: row.space_id, resource="workflow"
+)
+CHANNEL = Kind(
+    "channel", errors.CHANNEL_NOT_FOUND, Channel, space_of=lambda row: row.space_id, resource="channel"
+)
+WEBHOOK = Kind(
+    "webhook",
+    errors.WEBHOOK_NOT_FOUND,
+    WebhookSubscription,
+    space_of=lambda row: row.space_id,
+    resource="webhook",
+)
 WEBHOOK_DELIVERY = Kind(
     "webhook delivery",
     errors.WEBHOOK_DELIVERY_NOT_FOUND,
     WebhookDelivery,
     space_of=lambda row: WebhookSubscription.by_id(row.subscription_id).space_id,
+    resource="webhook",
 )
 WORKFLOW_RUN = Kind(
-    "workflow run", errors.WORKFLOW_RUN_NOT_FOUND, WorkflowRun, space_of=lambda row: row.space_id
+    "workflow run",
+    errors.WORKFLOW_RUN_NOT_FOUND,
+    WorkflowRun,
+    space_of=lambda row: row.space_id,
+    resource="workflow",
 )
 # Bound to agents and shortcuts before their modules exist: until then every id names nothing.
 ORGANIZATION = Kind("organization", errors.CORPORATION_NOT_FOUND)
@@ -95,12 +129,14 @@ def _scope(kind: Kind, row) -> int:
 
 
 def _check(user: User, kind: Kind, scope: int, raw_id, action: str, field: str) -> None:
+    """`action` is one of the resource's actions (`update`), or a whole permission
+    (`agent:create`, asked of the space an agent is created in)."""
     if kind.owner_of is not None:
         if scope != user.id:
             raise kind.refused(raw_id, field)
         return
     try:
-        authz.require_space(user, scope, action)
+        authz.require_space(user, scope, action if ":" in action else f"{kind.resource}:{action}")
     except errors.ApiError as exc:
         if exc.error is errors.SPACE_NOT_FOUND:
             raise kind.refused(raw_id, field)

@@ -79,7 +79,7 @@ def _slice_body(document: Document, raw_text: str) -> tuple[str, dict]:
 
 def create_slice(user: User, document_id, raw_text: str, sequence: int | None = None) -> Slice:
     """A new slice at `sequence` (1-based; the end when none or past it)."""
-    document = load_document(user, document_id, authz.WRITE)
+    document = load_document(user, document_id, authz.UPDATE)
     documents.check_not_busy(document)
     content, meta = _slice_body(document, raw_text)
     vectors = ingestion.embed_for_request(document, [ingestion.searched_text(document, content, meta)])
@@ -113,7 +113,7 @@ def update_slice(
     sequence: int | None = None,
 ) -> Slice:
     """Change a slice's text, whether it is searched, or its place; what is not given stays."""
-    piece = load_slice(user, slice_id, authz.WRITE)
+    piece = load_slice(user, slice_id, authz.UPDATE)
     document = piece.document
     documents.check_not_busy(document)
     changes, vectors = {}, None
@@ -156,7 +156,7 @@ def _move(piece: Slice, target: int) -> None:
 
 
 def delete_slices(user: User, slice_ids: list) -> None:
-    pieces = refs.many(user, refs.SLICE, slice_ids, authz.WRITE, field="slice_ids")
+    pieces = refs.many(user, refs.SLICE, slice_ids, authz.UPDATE, field="slice_ids")
     touched = {p.document_id: p.document for p in pieces}
     for document in touched.values():
         documents.check_not_busy(document)

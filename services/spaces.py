@@ -1,7 +1,9 @@
 """Team spaces and their members: who owns a space, who administers it, who works in it.
 
-The owner may do everything; admins manage the space and its members (not other admins); members
-work with its resources. A personal space has its owner alone. Roles are read on every request
+What each role may do is core.authz's permission matrix (docs/permissions.md): by default the
+owner everything, admins the space's settings and its members (not other admins), members its
+resources; deleting and transferring a space is `workspace:delete`, admins and roles
+`workspace:manage`. A personal space has its owner alone. Roles are read on every request
 (core.authz), so a change, or a removal, applies at once."""
 
 from __future__ import annotations
@@ -17,11 +19,6 @@ from services import refs
 def _team(space: Space, doing: str) -> None:
     if space.personal:
         raise errors.SPACE_PERSONAL(f"space {space.id} is a personal space: it cannot be {doing}")
-
-
-def _owner_only(user: User, space: Space, doing: str) -> None:
-    if SpaceMember.role_of(space.id, user.id) != ROLE_OWNER and not user.is_super_admin:
-        raise errors.PERMISSION_DENIED(f"only the owner of space {space.id} may {doing}")
 
 
 def _user(raw_id, field: str) -> User:
@@ -54,7 +51,7 @@ def create(user: User, name: str, description: str = "", icon_uri: str = "") -> 
 
 
 def update(user: User, space_id, *, name=None, description=None, icon_uri=None) -> Space:
-    space = refs.one(user, refs.SPACE, space_id, authz.MANAGE, field="space_id")
+    space = refs.one(user, refs.SPACE, space_id, authz.UPDATE, field="space_id")
     changes: dict = {}
     if name is not None:
         if not name.strip():
@@ -70,8 +67,7 @@ def update(user: User, space_id, *, name=None, description=None, icon_uri=None) 
 
 
 def delete(user: User, space_id) -> None:
-    space = refs.one(user, refs.SPACE, space_id, field="space_id")
-    _owner_only(user, space, "delete it")
+    space = refs.one(user, refs.SPACE, space_id, authz.DELETE, field="space_id")
     _team(space, "deleted")
     with write_transaction():
         space.delete_instance()  # its resources go with it (foreign keys cascade)
@@ -79,10 +75,10 @@ def delete(user: User, space_id) -> None:
 
 def add_members(user: User, space_id, user_ids: list, role: int = ROLE_MEMBER) -> tuple[list[str], list[str]]:
     """(the users added, the ones already members)."""
-    space = refs.one(user, refs.SPACE, space_id, authz.MANAGE, field="space_id")
+    space = refs.one(user, refs.SPACE, space_id, "member:create", field="space_id")
     _team(space, "shared")
     if role == ROLE_ADMIN:
-        _owner_only(user, space, "add admins")
+        authz.require_space(user, space.id, authz.MANAGE_SPACE)
     users = [_user(raw, f"user_ids[{i}]") for i, raw in enumerate(user_ids)]
     added, already = [], []
     with write_transaction():
@@ -101,9 +97,9 @@ def remove_member(user: User, space_id, user_id) -> None:
     if target.role == ROLE_OWNER:
         raise errors.SPACE_OWNER_FIXED(f"user_id: {target.user_id} owns space {space.id}; transfer it first")
     if target.user_id != user.id:  # anyone may leave; removing others is for admins and the owner
-        authz.require_space(user, space.id, authz.MANAGE)
+        authz.require_space(user, space.id, "member:delete")
         if target.role == ROLE_ADMIN:
-            _owner_only(user, space, "remove admins")
+            authz.require_space(user, space.id, authz.MANAGE_SPACE)
     with write_transaction():
         target.delete_instance()
 
@@ -118,8 +114,7 @@ def members(user: User, space_id, keyword: str = "", page: int = 1, size: int = 
 
 
 def update_role(user: User, space_id, user_id, role: int) -> SpaceMember:
-    space = refs.one(user, refs.SPACE, space_id, field="space_id")
-    _owner_only(user, space, "change roles")
+    space = refs.one(user, refs.SPACE, space_id, authz.MANAGE, field="space_id")
     target = _membership(space, parse_id(user_id) or 0, "user_id")
     if target.role == ROLE_OWNER:
         raise errors.SPACE_OWNER_FIXED(
@@ -131,8 +126,7 @@ def update_role(user: User, space_id, user_id, role: int) -> SpaceMember:
 
 
 def transfer(user: User, space_id, user_id) -> Space:
-    space = refs.one(user, refs.SPACE, space_id, field="space_id")
-    _owner_only(user, space, "transfer it")
+    space = refs.one(user, refs.SPACE, space_id, authz.DELETE, field="space_id")
     _team(space, "transferred")
     target = _membership(space, parse_id(user_id) or 0, "user_id")
     if target.user_id == space.owner_id:

@@ -87,7 +87,7 @@ def create(
     user: User, space_id, url: str, events, *, secret: str | None = None, description: str = "", enabled=True
 ):
     """(the subscription, its secret): a secret made here is shown this once."""
-    space = refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id")
+    space = refs.one(user, refs.SPACE, space_id, "webhook:create", field="space_id")
     plain = _secret(secret)
     row = WebhookSubscription.create(
         space=space.id,
@@ -103,7 +103,7 @@ def create(
 
 
 def update(user: User, webhook_id, *, url=None, secret=None, events=None, description=None, enabled=None):
-    row = load(user, webhook_id, authz.WRITE)
+    row = load(user, webhook_id, authz.UPDATE)
     changes: dict = {}
     if url is not None:
         changes["url"] = _url(url)
@@ -123,7 +123,7 @@ def update(user: User, webhook_id, *, url=None, secret=None, events=None, descri
 
 
 def delete(user: User, webhook_id) -> None:
-    row = load(user, webhook_id, authz.WRITE)
+    row = load(user, webhook_id, authz.DELETE)
     with write_transaction():
         row.delete_instance()
 
@@ -304,7 +304,7 @@ def _drain(subscription_id: int) -> float | None:
 
 def test_ping(user: User, webhook_id) -> WebhookDelivery:
     """A ping sent at once (outside the queue's order), recorded like any delivery."""
-    row = load(user, webhook_id, authz.WRITE)
+    row = load(user, webhook_id, authz.EXECUTE)
     event_id = f"evt_{new_id()}"
     data = {"webhook_id": str(row.id), "message": "a test from cozeplus"}
     delivery = WebhookDelivery.create(
@@ -320,7 +320,7 @@ def test_ping(user: User, webhook_id) -> WebhookDelivery:
 
 def redeliver(user: User, delivery_id) -> WebhookDelivery:
     """The delivery's event again, queued behind the subscription's others."""
-    found = refs.one(user, refs.WEBHOOK_DELIVERY, delivery_id, authz.WRITE, field="delivery_id")
+    found = refs.one(user, refs.WEBHOOK_DELIVERY, delivery_id, authz.EXECUTE, field="delivery_id")
     again = WebhookDelivery.create(
         subscription=found.subscription_id, event_id=found.event_id, event=found.event, payload=found.payload
     )

@@ -107,7 +107,7 @@ def prepare(
     space_id=None,
 ) -> WorkflowRun:
     """A new run, checked and recorded; `execute` (or the task queue) runs it."""
-    workflow = workflows.load(user, workflow_id, space_id=space_id)
+    workflow = workflows.load(user, workflow_id, authz.EXECUTE, space_id)
     bot = refs.optional(user, refs.AGENT, bot_id, field="bot_id")
     if debug:
         schema, version_name = workflow.schema_json, ""
@@ -151,7 +151,7 @@ def node_debug(
 ) -> WorkflowRun:
     """A test run of one node of the draft: its inputs given by name (in place of what it refers
     to), Start joined to it and it to an End returning its outputs."""
-    workflow = workflows.load(user, workflow_id, space_id=space_id)
+    workflow = workflows.load(user, workflow_id, authz.EXECUTE, space_id)
     bot = refs.optional(user, refs.AGENT, bot_id, field="bot_id")
     canvas = json.loads(workflow.schema_json or "{}")
     found = next(
@@ -214,7 +214,7 @@ def chat_turn(
 ) -> tuple[WorkflowRun, str]:
     """A chatflow's turn in a conversation: the run waiting there for the user (a question it
     asked) resumed with `query` as the answer, or a new run with `query` as its USER_INPUT."""
-    workflow = workflows.load(user, workflow_id)
+    workflow = workflows.load(user, workflow_id, authz.EXECUTE)
     chat = workflow_conversations.for_chat(user, workflow, conversation_id)
     conversation = str(chat.id)
     workflow_conversations.record(chat.id, "user", query)

@@ -87,7 +87,7 @@ def _flow_mode(raw) -> int:
 def create(
     user: User, space_id, name: str, description: str, *, icon_uri="", flow_mode=None, project_id=None
 ) -> Workflow:
-    space = refs.one(user, refs.SPACE, space_id, authz.WRITE, field="space_id")
+    space = refs.one(user, refs.SPACE, space_id, "workflow:create", field="space_id")
     project = projects.in_space(user, project_id if project_id not in ("", "0") else None, space.id)
     return Workflow.create(
         space=space.id,
@@ -119,7 +119,7 @@ def _schema_text(schema: str) -> str:
 def save(
     user: User, workflow_id, schema: str | None, *, space_id=None, name=None, description=None, icon_uri=None
 ) -> Workflow:
-    workflow = load(user, workflow_id, authz.WRITE, space_id)
+    workflow = load(user, workflow_id, authz.UPDATE, space_id)
     changes: dict = {"commit_id": str(new_id()), "test_run_passed": False}
     if schema is not None:
         changes["schema_json"] = _schema_text(schema)
@@ -135,7 +135,7 @@ def save(
 def update_meta(
     user: User, workflow_id, *, space_id=None, name=None, description=None, icon_uri=None, flow_mode=None
 ) -> Workflow:
-    workflow = load(user, workflow_id, authz.WRITE, space_id)
+    workflow = load(user, workflow_id, authz.UPDATE, space_id)
     changes: dict = {}
     if name is not None:
         changes["name"] = _name(name)
@@ -149,7 +149,7 @@ def update_meta(
 
 
 def delete(user: User, workflow_id, space_id=None) -> None:
-    workflow = load(user, workflow_id, authz.WRITE, space_id)
+    workflow = load(user, workflow_id, authz.DELETE, space_id)
     with write_transaction():
         workflow.delete_instance()
 
@@ -284,7 +284,7 @@ def publish(
     description: str = "",
     force: bool = False,
 ) -> WorkflowVersion:
-    workflow = load(user, workflow_id, authz.WRITE, space_id)
+    workflow = load(user, workflow_id, authz.PUBLISH, space_id)
     found = problems_of(workflow.schema_json)
     if found:
         raise _invalid(f"schema: {found[0].message} (validate_tree lists every problem)")
@@ -311,7 +311,7 @@ def publish(
 
 def copy(user: User, workflow_id, space_id=None) -> Workflow:
     source = load(user, workflow_id, space_id=space_id)
-    refs.one(user, refs.SPACE, source.space_id, authz.WRITE, field="workflow_id")
+    refs.one(user, refs.SPACE, source.space_id, "workflow:create", field="workflow_id")
     return Workflow.create(
         space=source.space_id,
         creator=user.id,
@@ -327,7 +327,7 @@ def copy(user: User, workflow_id, space_id=None) -> Workflow:
 
 def delete_many(user: User, workflow_ids: list, space_id) -> int:
     """Delete several of a space's workflows at once: all of them, or (one refused) none."""
-    found = _many_in_space(user, workflow_ids, space_id, authz.WRITE, "workflow_id_list")
+    found = _many_in_space(user, workflow_ids, space_id, authz.DELETE, "workflow_id_list")
     with write_transaction():
         return Workflow.delete().where(Workflow.id.in_([w.id for w in found])).execute()
 

@@ -48,12 +48,12 @@ def test_members_and_roles(alice, bob):
     bob_user = User.get_by_id(int(bob.user_id))
     space = alice_user.personal_space()
     with pytest.raises(errors.ApiError) as denied:
-        authz.require_space(bob_user, space.id, authz.READ)
+        authz.require_space(bob_user, space.id, "workspace:read")
     assert denied.value.code == 108000009
     SpaceMember.create(space=space.id, user=bob_user.id, role=ROLE_MEMBER)
-    assert authz.require_space(bob_user, space.id, authz.WRITE) == ROLE_MEMBER
+    assert authz.require_space(bob_user, space.id, "agent:update") == ROLE_MEMBER
     with pytest.raises(errors.ApiError) as manage:
-        authz.require_space(bob_user, space.id, authz.MANAGE)
+        authz.require_space(bob_user, space.id, "member:create")
     assert manage.value.code == 108000006 and manage.value.status_code == 403
     listed = bob.post("/api/playground_api/space/list").json()["data"]["bot_space_list"]
     assert [s["role_type"] for s in listed if s["id"] == str(space.id)] == [ROLE_MEMBER]
@@ -62,7 +62,7 @@ def test_members_and_roles(alice, bob):
 def test_super_admin_reaches_existing_spaces_only(alice):
     admin = User.by_email(ADMIN_EMAIL)
     space = User.get_by_id(int(alice.user_id)).personal_space()
-    assert authz.require_space(admin, space.id, authz.MANAGE) == 2
+    assert authz.require_space(admin, space.id, "workspace:manage") == 2
     with pytest.raises(errors.ApiError):
-        authz.require_space(admin, 12345, authz.READ)
+        authz.require_space(admin, 12345, "workspace:read")
     assert Space.get_or_none(Space.id == 12345) is None

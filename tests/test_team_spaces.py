@@ -77,7 +77,7 @@ def test_roles_decide_who_manages(client, alice, bob):
         == "Desk"
     )
     body = {"space_id": space_id, "user_ids": [carol.user_id], "role_type": 2}
-    assert_error(bob.post(f"{BASE}/member/add", body), 403, 108000006, "add admins")
+    assert_error(bob.post(f"{BASE}/member/add", body), 403, 108000006, "workspace:manage")
     body = {"space_id": space_id, "user_id": carol.user_id, "role_type": 2}
     assert_error(bob.post(f"{BASE}/member/update_role", body), 403, 108000006)
     assert_error(bob.post(f"{BASE}/delete", {"space_id": space_id}), 403, 108000006)
