@@ -6,7 +6,7 @@ import json
 
 from peewee import BigIntegerField, CharField, Model, TextField
 
-from models.base import now_s
+from models.base import CompiledQuery, now_s
 from models.db import db
 
 
@@ -21,8 +21,8 @@ class ServerConfig(Model):
 
     @classmethod
     def read(cls, key: str) -> dict:
-        row = cls.get_or_none(cls.key == key)
-        return json.loads(row.value) if row else {}
+        found = _BY_KEY.first(key=key)  # read per request by core/authz: SQL built once
+        return json.loads(found[0].value) if found else {}
 
     @classmethod
     def write(cls, key: str, value: dict) -> None:
@@ -32,3 +32,8 @@ class ServerConfig(Model):
             .on_conflict(conflict_target=[cls.key], update={cls.value: encoded, cls.updated_at: now_s()})
             .execute()
         )
+
+
+_BY_KEY = CompiledQuery(
+    (ServerConfig,), lambda key: ServerConfig.select().where(ServerConfig.key == key).limit(1), key="\x00key"
+)
