@@ -76,6 +76,20 @@ const OVERRIDES = {
   admin_update_user_status: { body: { user_id: '{{colleagueId}}', is_disabled: 1 } },
   admin_reset_password: { body: { email: '{{colleagueEmail}}', new_password: 'Colleague-pass-2' } },
   audit_list: { body: { operation: 'admin_create_user', size: 20 } },
+  // roles (as the admin): the catalogue, a custom role given to the colleague and taken back, then deleted
+  list_permission_templates: { body: { domain: 'space' } },
+  list_roles: { body: { page: 1, page_size: 20 } },
+  create_role: {
+    prerequest: ["pm.collectionVariables.set('roleCode', `postman_${Date.now()}_${Math.floor(Math.random() * 1e6)}`);"],
+    body: { role_code: '{{roleCode}}', role_name: 'Postman publisher', role_domain: 'space', permissions: [{ domain: 'space', resources: [{ resource: 'agent', actions: [{ action: 'publish' }] }] }] },
+    remember: ["pm.collectionVariables.set('roleId', body.data.id);"],
+  },
+  update_role: { body: { id: '{{roleId}}', description: 'Edited by the Postman collection' } },
+  get_role: { query: { id: '{{roleId}}' } },
+  assign_roles: { body: { user_id: '{{colleagueId}}', role_ids: ['{{roleId}}'] } },
+  get_user_roles: { query: { user_id: '{{colleagueId}}' } },
+  unassign_roles: { body: { user_id: '{{colleagueId}}', role_ids: ['{{roleId}}'] } },
+  delete_role: { body: { id: '{{roleId}}' } },
   update_profile: { body: { name: 'Postman User', description: 'Updated by the Postman collection' } },
   update_password: {
     body: { old_password: '{{userPassword}}', new_password: 'postman-password-2' },
@@ -546,7 +560,8 @@ const EXTRA = [
 // by tag; the deletions and the user's logout last.
 const FIRST = ['email_login_seed', 'get_knowledge_config', 'save_knowledge_config', 'create_model', 'list_local_models',
   'update_model', 'list_models', 'delete_model', 'admin_list_users', 'admin_create_user', 'admin_update_user_status',
-  'admin_reset_password', 'audit_list', 'logout_post', 'email_register', 'email_login'];
+  'admin_reset_password', 'list_permission_templates', 'list_roles', 'create_role', 'update_role', 'get_role',
+  'assign_roles', 'get_user_roles', 'unassign_roles', 'delete_role', 'audit_list', 'logout_post', 'email_register', 'email_login'];
 // Chat turns of the console, then the deletions that need them, run after everything else.
 const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 'delete_conversation',
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
@@ -689,7 +704,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'executeId', 'openExecuteId', 'webhookId', 'webhookDeliveryId', 'channelId', 'channelSignature', 'userId', 'teamSpaceId', 'teamMemberId', 'teamMemberToken', 'colleagueEmail', 'colleagueId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'executeId', 'openExecuteId', 'webhookId', 'webhookDeliveryId', 'channelId', 'channelSignature', 'userId', 'teamSpaceId', 'teamMemberId', 'teamMemberToken', 'colleagueEmail', 'colleagueId', 'roleCode', 'roleId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

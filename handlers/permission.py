@@ -1,11 +1,13 @@
-"""Personal access tokens (Coze's /api/permission_api/pat/* routes)."""
+"""Personal access tokens, user management, the audit log, roles (/api/permission_api/*)."""
 
 from __future__ import annotations
 
+from core import authz
 from core.envelope import ok
 from core.security import require_session
-from services import accounts, audit_log, refs, tokens
-from views.permission import admin_user_view, audit_entry_view, pat_view
+from models.permission import DOMAIN_SPACE
+from services import accounts, audit_log, refs, roles, tokens
+from views.permission import admin_user_view, audit_entry_view, pat_view, role_view, user_roles_view
 
 
 def create_pat(token_info, body):
@@ -86,3 +88,72 @@ def audit_list(token_info, body):
     }
     rows, total = audit_log.entries(token_info["user"], filters, body.get("page", 1), body.get("size", 20))
     return ok({"entries": [audit_entry_view(r) for r in rows], "total": total})
+
+
+# --- roles and their holders (/api/permission_api/role/*, template/list, user/*roles) ----------
+
+
+def _role(role) -> dict:
+    return role_view(role, roles.permission_groups(roles.granted(role)))
+
+
+def create_role(token_info, body):
+    role = roles.create(
+        token_info["user"],
+        body["role_code"],
+        body["role_name"],
+        body.get("description") or "",
+        body.get("role_domain") or DOMAIN_SPACE,
+        body.get("permissions") or [],
+    )
+    return ok({"id": str(role.id), "role": _role(role)})
+
+
+def update_role(token_info, body):
+    role = roles.update(
+        token_info["user"],
+        body["id"],
+        name=body.get("role_name"),
+        description=body.get("description"),
+        disabled=body.get("is_disabled"),
+        permissions=body.get("permissions"),
+    )
+    return ok({"role": _role(role)})
+
+
+def delete_role(token_info, body):
+    roles.delete(token_info["user"], body["id"])
+    return ok()
+
+
+def get_role(token_info, id):
+    return ok({"role": _role(roles.load(token_info["user"], id))})
+
+
+def list_roles(token_info, body):
+    rows, total = roles.page(token_info["user"], body, body.get("page", 1), body.get("page_size", 20))
+    return ok({"roles": [_role(r) for r in rows], "total": total})
+
+
+def list_permission_templates(token_info, body):
+    authz.require(token_info["user"], "role:read")
+    return ok(roles.templates(body.get("domain"), body.get("resource"), body.get("keyword") or ""))
+
+
+def _holder(admin, user_id) -> dict:
+    found, assigned, memberships = roles.held(admin, user_id)
+    return user_roles_view(found, assigned, memberships, authz.SPACE_ROLE_CODES)
+
+
+def assign_roles(token_info, body):
+    user = roles.assign(token_info["user"], body["user_id"], body["role_ids"], body.get("space_id"))
+    return ok(_holder(token_info["user"], user.id))
+
+
+def unassign_roles(token_info, body):
+    user = roles.unassign(token_info["user"], body["user_id"], body["role_ids"], body.get("space_id"))
+    return ok(_holder(token_info["user"], user.id))
+
+
+def get_user_roles(token_info, user_id):
+    return ok(_holder(token_info["user"], user_id))

@@ -45,3 +45,50 @@ def audit_entry_view(row) -> dict:
         "request_id": row.request_id,
         "create_time": row.created_at,
     }
+
+
+def role_view(role, permissions: list[dict]) -> dict:
+    """`permissions`: what the role grants, grouped as services.roles.permission_groups makes it."""
+    return {
+        "id": str(role.id),
+        "role_code": role.role_code,
+        "role_name": role.role_name,
+        "role_domain": role.role_domain,
+        "super_admin": int(role.super_admin),
+        "space_role_type": role.space_role_type,
+        "is_builtin": int(role.is_builtin),
+        "is_disabled": int(role.is_disabled),
+        "description": role.description,
+        "permissions": permissions,
+        "created_by": str(role.created_by or ""),
+        "created_at": role.created_at,
+        "updated_at": role.updated_at,
+    }
+
+
+def user_roles_view(user, assigned, memberships, space_role_codes: dict) -> dict:
+    return {
+        "user_id": str(user.id),
+        "roles": [
+            {
+                "role_id": str(role.id),
+                "role_code": role.role_code,
+                "role_name": role.role_name,
+                "role_domain": role.role_domain,
+                "space_id": domain.removeprefix("space:")
+                if domain.startswith("space:") and domain != "space:*"
+                else "",
+                "is_disabled": int(role.is_disabled),
+            }
+            for role, domain in assigned
+        ],
+        "space_roles": [
+            {
+                "space_id": str(space.id),
+                "space_name": space.name,
+                "role_type": role,
+                "role_code": space_role_codes[role],
+            }
+            for space, role in memberships
+        ],
+    }
