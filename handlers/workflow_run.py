@@ -195,7 +195,7 @@ async def open_workflow_chat(token_info, body):
             user,
             body["workflow_id"],
             query,
-            workflow_runs.parameters_of(body.get("parameters")),
+            body.get("parameters"),
             bot_id=body.get("bot_id"),
             conversation_id=body.get("conversation_id"),
         )

@@ -210,11 +210,13 @@ CHAT_INPUT = "USER_INPUT"  # what a chatflow's Start node calls the user's messa
 
 
 def chat_turn(
-    user: User, workflow_id, query: str, parameters: dict, *, bot_id=None, conversation_id=None
+    user: User, workflow_id, query: str, raw_parameters, *, bot_id=None, conversation_id=None
 ) -> tuple[WorkflowRun, str]:
     """A chatflow's turn in a conversation: the run waiting there for the user (a question it
-    asked) resumed with `query` as the answer, or a new run with `query` as its USER_INPUT."""
+    asked) resumed with `query` as the answer, or a new run with `query` as its USER_INPUT.
+    The workflow is found before its parameters are read, as for every run (404 before 400)."""
     workflow = workflows.load(user, workflow_id, authz.EXECUTE)
+    parameters = parameters_of(raw_parameters)
     chat = workflow_conversations.for_chat(user, workflow, conversation_id)
     conversation = str(chat.id)
     workflow_conversations.record(chat.id, "user", query)

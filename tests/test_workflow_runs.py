@@ -844,3 +844,12 @@ def test_cancel_a_running_test_run_stops_it_and_reading_a_node_it_never_ran_is_4
     body = {"workflow_id": workflow_id, "space_id": space_of(alice), "type": 0, "execute_id": execute_id}
     ran = alice.post("/api/workflow_api/history_schema", body).json()["data"]
     assert json.loads(ran["schema"]) == schema and ran["execute_id"] == execute_id
+
+
+def test_a_chat_with_an_unknown_workflow_is_not_found_before_its_parameters_are_read(alice):
+    body = {
+        "workflow_id": "67126231",
+        "parameters": "not json",
+        "additional_messages": [{"role": "user", "content": "Hi", "content_type": "text"}],
+    }
+    assert_error(alice.post("/v1/workflows/chat", body), 404, 720702004, "67126231")
