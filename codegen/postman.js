@@ -90,6 +90,39 @@ const OVERRIDES = {
   get_user_roles: { query: { user_id: '{{colleagueId}}' } },
   unassign_roles: { body: { user_id: '{{colleagueId}}', role_ids: ['{{roleId}}'] } },
   delete_role: { body: { id: '{{roleId}}' } },
+  // organisations (as the admin): an organization, a department and an employee with a login, then removed
+  create_corporation: { body: { name: 'Postman Group', corp_type: 1 }, remember: ["pm.collectionVariables.set('corpId', body.data.id);"] },
+  get_corporation: { pathVariables: { id: '{{corpId}}' } },
+  update_corporation: { pathVariables: { id: '{{corpId}}' }, body: { name: 'Postman Group Holdings', sort: 1 } },
+  list_corporations: { body: { keyword: 'Postman', page: 1, page_size: 20 } },
+  create_department: {
+    body: { name: 'Postman Engineering', corp_id: '{{corpId}}', code: 'PM-ENG' },
+    remember: ["pm.collectionVariables.set('departmentId', body.data.id);"],
+  },
+  get_department: { pathVariables: { id: '{{departmentId}}' } },
+  update_department: { pathVariables: { id: '{{departmentId}}' }, body: { name: 'Postman Platform' } },
+  list_departments: { body: { corp_id: '{{corpId}}', page: 1, page_size: 20 } },
+  get_department_tree: { body: { corp_id: '{{corpId}}' } },
+  sort_departments: { body: { parent_id: '{{corpId}}', department_ids: [{ id: '{{departmentId}}', sort: 1 }] } },
+  move_department: { body: { id: '{{departmentId}}', parent_id: '{{corpId}}', sort: 0 } },
+  create_employee: {
+    prerequest: [
+      "pm.collectionVariables.set('employeeEmail', `employee-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`);",
+      "pm.collectionVariables.set('employeeMobile', `+86${Date.now() % 1e11}`);",
+    ],
+    body: { name: 'Postman Employee', mobile: '{{employeeMobile}}', email: '{{employeeEmail}}', department_ids: [{ department_id: '{{departmentId}}', job_title: 'Engineer', is_primary: true }], create_account: 1, password: 'Employee-pass-1' },
+    remember: ["pm.collectionVariables.set('employeeId', body.data.id);"],
+  },
+  get_employee: { pathVariables: { id: '{{employeeId}}' } },
+  update_employee: { pathVariables: { id: '{{employeeId}}' }, body: { nickname: 'Postie' } },
+  list_employees: { body: { corp_id: '{{corpId}}', status: 1, page: 1, page_size: 20 } },
+  change_employee_department: { pathVariables: { id: '{{employeeId}}' }, body: { departments: [{ department_id: '{{departmentId}}', job_title: 'Lead' }] } },
+  resign_employee: { pathVariables: { id: '{{employeeId}}' }, body: { reason: 'End of the Postman run' } },
+  restore_employee: { pathVariables: { id: '{{employeeId}}' }, body: { departments: [{ department_id: '{{departmentId}}' }] } },
+  get_organization_tree: { body: { corp_id: '{{corpId}}', include_departments: true } },
+  delete_employee: { pathVariables: { id: '{{employeeId}}' } },
+  delete_department: { pathVariables: { id: '{{departmentId}}' } },
+  delete_corporation: { pathVariables: { id: '{{corpId}}' } },
   update_profile: { body: { name: 'Postman User', description: 'Updated by the Postman collection' } },
   update_password: {
     body: { old_password: '{{userPassword}}', new_password: 'postman-password-2' },
@@ -561,7 +594,11 @@ const EXTRA = [
 const FIRST = ['email_login_seed', 'get_knowledge_config', 'save_knowledge_config', 'create_model', 'list_local_models',
   'update_model', 'list_models', 'delete_model', 'admin_list_users', 'admin_create_user', 'admin_update_user_status',
   'admin_reset_password', 'list_permission_templates', 'list_roles', 'create_role', 'update_role', 'get_role',
-  'assign_roles', 'get_user_roles', 'unassign_roles', 'delete_role', 'audit_list', 'logout_post', 'email_register', 'email_login'];
+  'assign_roles', 'get_user_roles', 'unassign_roles', 'delete_role', 'create_corporation', 'get_corporation',
+  'update_corporation', 'list_corporations', 'create_department', 'get_department', 'update_department',
+  'list_departments', 'get_department_tree', 'sort_departments', 'move_department', 'create_employee', 'get_employee',
+  'update_employee', 'list_employees', 'change_employee_department', 'resign_employee', 'restore_employee',
+  'get_organization_tree', 'delete_employee', 'delete_department', 'delete_corporation', 'audit_list', 'logout_post', 'email_register', 'email_login'];
 // Chat turns of the console, then the deletions that need them, run after everything else.
 const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 'delete_conversation',
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
@@ -704,7 +741,7 @@ function build(collection, spec) {
   collection.item = folders;
   collection.auth = { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}', type: 'string' }] };
   const defaults = { baseUrl: 'http://127.0.0.1:8888', adminEmail: 'admin@example.com', userPassword: 'postman-password-1' };
-  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'executeId', 'openExecuteId', 'webhookId', 'webhookDeliveryId', 'channelId', 'channelSignature', 'userId', 'teamSpaceId', 'teamMemberId', 'teamMemberToken', 'colleagueEmail', 'colleagueId', 'roleCode', 'roleId', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
+  collection.variable = ['baseUrl', 'adminEmail', 'adminPassword', 'userEmail', 'userPassword', 'knowledgeConfig', 'copiedBotId', 'databaseId', 'projectId', 'pluginId', 'pluginToolId', 'workflowId', 'copiedWorkflowId', 'executeId', 'openExecuteId', 'webhookId', 'webhookDeliveryId', 'channelId', 'channelSignature', 'userId', 'teamSpaceId', 'teamMemberId', 'teamMemberToken', 'colleagueEmail', 'colleagueId', 'roleCode', 'roleId', 'corpId', 'departmentId', 'employeeId', 'employeeEmail', 'employeeMobile', 'formPluginId', 'formToolId', 'csvFileId', 'bearerToken', 'spaceId', 'patId', 'avatarKey', 'modelId', 'botId', 'openBotId', 'fileId', 'promptId', 'commandId', 'storeUri', 'uploadSession',
     'webConversationId', 'conversationId', 'messageId', 'chatId', 'chatConversationId', 'toolChatId', 'toolConversationId',
     'toolCallId', 'questionId', 'answerId']
     .map((key) => ({ key, value: defaults[key] || '' }));

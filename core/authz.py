@@ -76,6 +76,9 @@ CATALOGUE = (
     Resource("role", "Role", DOMAIN_GLOBAL, (CREATE, READ, UPDATE, DELETE, MANAGE)),
     Resource("audit", "Audit log", DOMAIN_GLOBAL, (READ,)),
     Resource("model", "Models", DOMAIN_GLOBAL, (READ, MANAGE)),
+    Resource("organization", "Organization", DOMAIN_GLOBAL, (CREATE, READ, UPDATE, DELETE)),
+    Resource("department", "Department", DOMAIN_GLOBAL, (CREATE, READ, UPDATE, DELETE)),
+    Resource("employee", "Employee", DOMAIN_GLOBAL, (CREATE, READ, UPDATE, DELETE)),
 )
 RESOURCES = {resource.name: resource for resource in CATALOGUE}
 

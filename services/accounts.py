@@ -160,12 +160,18 @@ def admin_create_user(admin: User, email: str, password: str, name: str = "") ->
     return _new_user(email.strip().lower(), password, name).touch(must_change_password=True)
 
 
+def named(raw_id, field: str = "user_id", *, enabled: bool = False) -> User:
+    """The user a request names by id (`enabled`: only an account that may log in)."""
+    number = parse_id(raw_id)
+    user = User.by_id(number) if number is not None else None
+    if user is None or (enabled and user.is_disabled):
+        raise errors.USER_NOT_FOUND(f"{field}: user {raw_id} not found")
+    return user
+
+
 def admin_set_disabled(admin: User, user_id, disabled: bool) -> User:
     require(admin, "user:update")
-    number = parse_id(user_id)
-    user = User.by_id(number) if number is not None else None
-    if user is None:
-        raise errors.USER_NOT_FOUND(f"user_id: user {user_id} not found")
+    user = named(user_id)
     if user.id == admin.id and disabled:
         raise errors.PERMISSION_INVALID_PARAM("user_id: administrators cannot disable their own account")
     return user.touch(is_disabled=disabled)

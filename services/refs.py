@@ -19,6 +19,7 @@ from core.ids import parse_id
 from models.agent import Bot
 from models.channel import Channel
 from models.conversation import ChatRun, Conversation, Message
+from models.corporation import Corporation, Department, Employee
 from models.files import StoredFile
 from models.identity import PersonalAccessToken, Space, User
 from models.knowledge import Dataset, Document, Slice
@@ -37,7 +38,11 @@ class Kind:
     model: type | None = None  # None: its module is not built yet, so nothing is found
     space_of: Callable | None = None  # space-owned rows: row -> space id
     owner_of: Callable | None = None  # user-owned rows: row -> user id
-    resource: str = ""  # the permission catalogue's resource (core.authz) for space-owned rows
+    resource: str = ""  # the permission catalogue's resource (core.authz)
+    server_wide: bool = False  # rows of the global domain: the permission is asked before the lookup
+
+    def permission(self, action: str) -> str:
+        return action if ":" in action else f"{self.resource}:{action}"
 
     def refused(self, raw_id, field: str) -> errors.ApiError:
         return self.not_found(
@@ -115,8 +120,15 @@ WORKFLOW_RUN = Kind(
     space_of=lambda row: row.space_id,
     resource="workflow",
 )
-# Bound to agents and shortcuts before their modules exist: until then every id names nothing.
-ORGANIZATION = Kind("organization", errors.CORPORATION_NOT_FOUND)
+# The organisation chart is the server's (global domain): whoever holds the cell sees every row,
+# and whoever does not is refused before any row is looked up, so ids reveal nothing.
+ORGANIZATION = Kind(
+    "organization", errors.CORPORATION_NOT_FOUND, Corporation, resource="organization", server_wide=True
+)
+DEPARTMENT = Kind(
+    "department", errors.DEPARTMENT_NOT_FOUND, Department, resource="department", server_wide=True
+)
+EMPLOYEE = Kind("employee", errors.EMPLOYEE_NOT_FOUND, Employee, resource="employee", server_wide=True)
 
 
 def _scope(kind: Kind, row) -> int:
@@ -136,7 +148,7 @@ def _check(user: User, kind: Kind, scope: int, raw_id, action: str, field: str) 
             raise kind.refused(raw_id, field)
         return
     try:
-        authz.require_space(user, scope, action if ":" in action else f"{kind.resource}:{action}")
+        authz.require_space(user, scope, kind.permission(action))
     except errors.ApiError as exc:
         if exc.error is errors.SPACE_NOT_FOUND:
             raise kind.refused(raw_id, field)
@@ -145,10 +157,14 @@ def _check(user: User, kind: Kind, scope: int, raw_id, action: str, field: str) 
 
 def one(user: User, kind: Kind, raw_id, action: str = authz.READ, *, field: str = ""):
     """The row `raw_id` names, if the caller may act on it; else the kind's not-found error."""
+    if kind.server_wide:
+        authz.require(user, kind.permission(action))
     number = parse_id(raw_id)
     row = kind.model.by_id(number) if number is not None and kind.model is not None else None
     if row is None:
         raise kind.refused(raw_id, field)
+    if kind.server_wide:
+        return row
     _check(user, kind, _scope(kind, row), raw_id, action, field)
     return row
 
@@ -157,6 +173,8 @@ def many(user: User, kind: Kind, raw_ids, action: str = authz.READ, *, field: st
     """The rows named, in order and without repeats, in one query; the first refused id fails all.
     `field` names the list ("dataset_ids" gives "dataset_ids[2]") or each item's place in it
     ("knowledge_info[{}].id")."""
+    if kind.server_wide:
+        authz.require(user, kind.permission(action))
     numbers = [parse_id(raw) for raw in raw_ids]
     found = {}
     if kind.model is not None:
@@ -174,8 +192,8 @@ def many(user: User, kind: Kind, raw_ids, action: str = authz.READ, *, field: st
         row = found.get(number)
         if row is None:
             raise kind.refused(raw, where)
-        scope = spaces[row.dataset_id] if spaces else _scope(kind, row)
-        if scope not in allowed:
+        scope = None if kind.server_wide else spaces[row.dataset_id] if spaces else _scope(kind, row)
+        if scope is not None and scope not in allowed:
             _check(user, kind, scope, raw, action, where)
             allowed.add(scope)
         if number not in seen:

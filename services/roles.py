@@ -12,6 +12,7 @@ from models import paging
 from models.db import write_transaction
 from models.identity import Space, SpaceMember, User
 from models.permission import DOMAIN_GLOBAL, DOMAIN_SPACE, PolicyRule, Role
+from services import accounts
 
 DOMAIN_NAMES = {DOMAIN_SPACE: "Space", DOMAIN_GLOBAL: "Global"}
 
@@ -190,14 +191,6 @@ def page(admin: User, criteria: dict, number: int = 1, size: int = 20):
 # --- who holds which role ----------------------------------------------------------------------
 
 
-def _target(raw_id) -> User:
-    number = parse_id(raw_id)
-    user = User.by_id(number) if number is not None else None
-    if user is None:
-        raise errors.USER_NOT_FOUND(f"user_id: user {raw_id} not found")
-    return user
-
-
 def _assignable(role_ids: list) -> list[Role]:
     roles = []
     for index, raw in enumerate(role_ids):
@@ -230,7 +223,7 @@ def _domain(role: Role, user: User, space_id) -> str:
 
 def assign(admin: User, user_id, role_ids: list, space_id=None) -> User:
     authz.require(admin, "role:manage")
-    user, roles = _target(user_id), _assignable(role_ids)
+    user, roles = accounts.named(user_id), _assignable(role_ids)
     with write_transaction():
         for role in roles:
             if role.role_code == authz.SUPER_ADMIN:
@@ -250,7 +243,7 @@ def assign(admin: User, user_id, role_ids: list, space_id=None) -> User:
 
 def unassign(admin: User, user_id, role_ids: list, space_id=None) -> User:
     authz.require(admin, "role:manage")
-    user, roles = _target(user_id), _assignable(role_ids)
+    user, roles = accounts.named(user_id), _assignable(role_ids)
     with write_transaction():
         for role in roles:
             if role.role_code == authz.SUPER_ADMIN:
@@ -274,7 +267,7 @@ def unassign(admin: User, user_id, role_ids: list, space_id=None) -> User:
 def held(admin: User, user_id) -> tuple[User, list[tuple[Role, str]], list[tuple[Space, int]]]:
     """(the user, their assigned roles with the domain each applies in, their memberships)."""
     authz.require(admin, "role:read")
-    user = _target(user_id)
+    user = accounts.named(user_id)
     rules = PolicyRule.select().where(
         (PolicyRule.ptype == "g") & (PolicyRule.v0 == authz.user_subject(user.id))
     )

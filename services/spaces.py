@@ -13,20 +13,12 @@ from core.ids import parse_id
 from models import paging
 from models.db import write_transaction
 from models.identity import ROLE_ADMIN, ROLE_MEMBER, ROLE_OWNER, SPACE_TEAM, Space, SpaceMember, User
-from services import refs
+from services import accounts, refs
 
 
 def _team(space: Space, doing: str) -> None:
     if space.personal:
         raise errors.SPACE_PERSONAL(f"space {space.id} is a personal space: it cannot be {doing}")
-
-
-def _user(raw_id, field: str) -> User:
-    number = parse_id(raw_id)
-    found = User.by_id(number) if number is not None else None
-    if found is None or found.is_disabled:
-        raise errors.USER_NOT_FOUND(f"{field}: user {raw_id} not found")
-    return found
 
 
 def _membership(space: Space, user_id: int, field: str) -> SpaceMember:
@@ -79,7 +71,7 @@ def add_members(user: User, space_id, user_ids: list, role: int = ROLE_MEMBER) -
     _team(space, "shared")
     if role == ROLE_ADMIN:
         authz.require_space(user, space.id, authz.MANAGE_SPACE)
-    users = [_user(raw, f"user_ids[{i}]") for i, raw in enumerate(user_ids)]
+    users = [accounts.named(raw, f"user_ids[{i}]", enabled=True) for i, raw in enumerate(user_ids)]
     added, already = [], []
     with write_transaction():
         for member in dict.fromkeys(users):

@@ -158,6 +158,14 @@ class Account:
     def get(self, path, **kwargs):
         return self.client.get(path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs)
 
+    def put(self, path, json=None, **kwargs):
+        return self.client.put(
+            path, json=json, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs
+        )
+
+    def delete(self, path, **kwargs):
+        return self.client.delete(path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs)
+
 
 def register(client, email: str | None = None, password: str = PASSWORD) -> Account:
     email = email or new_email()

@@ -63,6 +63,7 @@ from models.plugin import Plugin
 from models.project import Project
 from models.llm import LlmModel
 from models.server_config import ServerConfig
+from models.corporation import Corporation, Department, Employee, EmployeeDepartment
 
 settings = get_settings()
 init_db(settings.database_url)
@@ -97,6 +98,8 @@ print(json.dumps({
     ],
     "admin": [admin.name, admin.description, admin.avatar_key, admin.password_hash, admin.updated_at],
     "users": {u.email: owned(u) for u in User.select()},
+    "disabled": {u.email: u.is_disabled for u in User.select()},
+    "organisations": [m.select().count() for m in (Corporation, Department, Employee, EmployeeDepartment)],
 }))
 """
 
@@ -149,10 +152,14 @@ def test_newman_runs_the_collection_green_and_leaves_the_server_as_it_was(live_s
     assert after["settings"] == before["settings"]
     assert after["models"] == before["models"]
     assert after["admin"] == before["admin"]
+    assert after["organisations"] == before["organisations"]
     new_users = set(after["users"]) - set(before["users"])
-    # the collection's user, the teammate it invites to its team space, the admin's colleague
-    assert sorted(email.split("-")[0] for email in new_users) == ["colleague", "postman", "teammate"]
+    # the collection's user, the teammate it invites to its team space, the admin's colleague, the
+    # login of the employee it adds (disabled when the employee is deleted)
+    assert sorted(email.split("-")[0] for email in new_users) == ["colleague", "employee", "postman", "teammate"]
     assert {email: after["users"][email] for email in before["users"]} == before["users"]  # the admin too
+    employee_login = next(email for email in new_users if email.startswith("employee-"))
+    assert after["disabled"][employee_login] is True
     registered = next(owned for email, owned in after["users"].items() if email not in before["users"])
     assert registered == {
         "agents": 0,

@@ -18,8 +18,9 @@ from conftest import register
 from test_spec import SPEC
 
 CANDIDATE = re.compile(r"(^|_)(id|ids|uri|uris)$|_id_list$|_message_list$")
-GLOBAL = {"model"}  # the registry: every user chooses among the same models
-NOT_BUILT = {"organization"}  # until its module lands
+# the model registry and the organisation chart: the server's, guarded by global permissions
+GLOBAL = {"model", "organization", "department", "employee"}
+NOT_BUILT: set[str] = set()  # kinds whose module has not landed name nothing yet
 PLACEHOLDER = "7412345678901234567"
 
 
@@ -90,7 +91,13 @@ def _operations():
 
 
 OPERATIONS = _operations()
-CHECKED = [op for op in OPERATIONS if any(r[2] not in ("none", *GLOBAL) for r in op["refs"])]
+# Operations only administrators reach; test_organisations walks their file references as the admin.
+ADMINS_ONLY = {"/api/v1/corporation/employee/create", "/api/v1/corporation/employee/{id}"}
+CHECKED = [
+    op
+    for op in OPERATIONS
+    if any(r[2] not in ("none", *GLOBAL) for r in op["refs"]) and op["path"] not in ADMINS_ONLY
+]
 
 
 def test_every_id_bearing_field_is_marked():
