@@ -64,7 +64,7 @@ CATALOGUE = (
     Resource("workspace", "Space", DOMAIN_SPACE, (READ, UPDATE, DELETE, MANAGE)),
     Resource("member", "Space member", DOMAIN_SPACE, (CREATE, DELETE)),
     Resource("agent", "Agent", DOMAIN_SPACE, _ALL),
-    Resource("project", "App", DOMAIN_SPACE, (CREATE, READ, UPDATE, DELETE, PUBLISH)),
+    Resource("project", "App", DOMAIN_SPACE, (CREATE, READ, UPDATE, DELETE)),
     Resource("workflow", "Workflow", DOMAIN_SPACE, _ALL),
     Resource("knowledge", "Knowledge base", DOMAIN_SPACE, (CREATE, READ, UPDATE, DELETE)),
     Resource("plugin", "Plugin", DOMAIN_SPACE, _ALL),

@@ -140,19 +140,19 @@ def list_permission_templates(token_info, body):
     return ok(roles.templates(body.get("domain"), body.get("resource"), body.get("keyword") or ""))
 
 
-def _holder(admin, user_id) -> dict:
-    found, assigned, memberships = roles.held(admin, user_id)
+def _holder(admin, user_id, permission: str = "role:read") -> dict:
+    found, assigned, memberships = roles.held(admin, user_id, permission)
     return user_roles_view(found, assigned, memberships, authz.SPACE_ROLE_CODES)
 
 
 def assign_roles(token_info, body):
     user = roles.assign(token_info["user"], body["user_id"], body["role_ids"], body.get("space_id"))
-    return ok(_holder(token_info["user"], user.id))
+    return ok(_holder(token_info["user"], user.id, "role:manage"))  # who assigns sees what they gave
 
 
 def unassign_roles(token_info, body):
     user = roles.unassign(token_info["user"], body["user_id"], body["role_ids"], body.get("space_id"))
-    return ok(_holder(token_info["user"], user.id))
+    return ok(_holder(token_info["user"], user.id, "role:manage"))
 
 
 def get_user_roles(token_info, user_id):

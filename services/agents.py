@@ -411,7 +411,7 @@ def create_configured(user: User, space_id, name: str, description: str, changes
 
 def page_of_space(user: User, space_id, page: int, size: int, publish_status: str | None):
     """Agents of a space for /v1/bots: ([(bot, last publish time or None)], total)."""
-    number = refs.one(user, refs.SPACE, space_id).id
+    number = refs.one(user, refs.SPACE, space_id, "agent:read", field="space_id").id
     published_at = BotPublication.last_published_at(Bot.select(Bot.id).where(Bot.space == number))
     query = Bot.in_space(number)
     status = publish_status or "all"

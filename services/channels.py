@@ -246,7 +246,7 @@ def delete(user: User, channel_id) -> None:
 
 
 def space_channels(user: User, space_id, bot_id=None, type_: str = "", page: int = 1, size: int = 20):
-    space = refs.one(user, refs.SPACE, space_id, field="space_id")
+    space = refs.one(user, refs.SPACE, space_id, "channel:read", field="space_id")
     query = Channel.select().where(Channel.space == space.id)
     if bot_id is not None:
         bot = refs.one(user, refs.AGENT, bot_id, field="bot_id")

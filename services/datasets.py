@@ -31,7 +31,11 @@ def load_dataset(user: User, dataset_id, action: str = authz.READ) -> Dataset:
 def datasets_by_ids(user: User, dataset_ids: list, space_id=None, project_id=None) -> list[Dataset]:
     """The knowledge bases named (in `space_id` and app `project_id`, when the request names them)."""
     datasets = refs.many(user, refs.DATASET, dataset_ids, field="dataset_ids")
-    space = refs.one(user, refs.SPACE, space_id, field="space_id").id if space_id not in (None, "") else None
+    space = (
+        refs.one(user, refs.SPACE, space_id, "knowledge:read", field="space_id").id
+        if space_id not in (None, "")
+        else None
+    )
     project = refs.optional(user, refs.PROJECT, project_id, field="project_id")
     for dataset in datasets:
         if (space is not None and dataset.space_id != space) or (
@@ -126,7 +130,7 @@ def list_datasets(
     page: int = 1,
     size: int = 20,
 ) -> tuple[list[Dataset], int]:
-    number = refs.one(user, refs.SPACE, space_id, field="space_id").id
+    number = refs.one(user, refs.SPACE, space_id, "knowledge:read", field="space_id").id
     query = Dataset.select().where(Dataset.space == number)
     project = refs.optional(user, refs.PROJECT, project_id, field="project_id")
     if project is not None:

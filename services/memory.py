@@ -208,7 +208,7 @@ def page_of_space(
     newest_first: bool = True,
 ) -> tuple[list[MemoryDatabase], int, int | None]:
     """(databases, total, the bot whose bindings were asked for, if any)."""
-    space = refs.one(user, refs.SPACE, space_id, field="space_id")
+    space = refs.one(user, refs.SPACE, space_id, "database:read", field="space_id")
     project = refs.optional(user, refs.PROJECT, project_id, field="project_id")
     query = MemoryDatabase.select().where(MemoryDatabase.space == space.id)
     if project is not None:

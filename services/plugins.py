@@ -329,7 +329,7 @@ class PluginQuery:
 
 
 def space_plugins(user: User, criteria: PluginQuery) -> tuple[list[tuple[Plugin, list[PluginTool]]], int]:
-    space = refs.one(user, refs.SPACE, criteria.space_id, field="space_id")
+    space = refs.one(user, refs.SPACE, criteria.space_id, "plugin:read", field="space_id")
     query = Plugin.select().where(Plugin.space == space.id)
     project = refs.optional(user, refs.PROJECT, criteria.project_id, field="project_id")
     if project is not None:
@@ -821,7 +821,7 @@ def latest_version(plugin_id: int) -> PluginVersion | None:
 def published_plugins(user: User, criteria: PluginQuery) -> tuple[list[tuple[Plugin, PluginVersion]], int]:
     """The space's plugins that have a published version (what agents choose from), each with
     its latest version."""
-    space = refs.one(user, refs.SPACE, criteria.space_id, field="space_id")
+    space = refs.one(user, refs.SPACE, criteria.space_id, "plugin:read", field="space_id")
     query = Plugin.select().where(
         (Plugin.space == space.id) & Plugin.id.in_(PluginVersion.select(PluginVersion.plugin))
     )

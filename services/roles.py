@@ -264,9 +264,11 @@ def unassign(admin: User, user_id, role_ids: list, space_id=None) -> User:
     return user
 
 
-def held(admin: User, user_id) -> tuple[User, list[tuple[Role, str]], list[tuple[Space, int]]]:
+def held(
+    admin: User, user_id, permission: str = "role:read"
+) -> tuple[User, list[tuple[Role, str]], list[tuple[Space, int]]]:
     """(the user, their assigned roles with the domain each applies in, their memberships)."""
-    authz.require(admin, "role:read")
+    authz.require(admin, permission)
     user = accounts.named(user_id)
     rules = PolicyRule.select().where(
         (PolicyRule.ptype == "g") & (PolicyRule.v0 == authz.user_subject(user.id))

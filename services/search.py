@@ -7,7 +7,7 @@ import dataclasses
 
 from peewee import fn
 
-from core import errors
+from core import authz, errors
 from core.ids import parse_id
 from models import paging
 from models.agent import Bot, BotPublication
@@ -31,8 +31,13 @@ def _offset(cursor) -> int:
     return number
 
 
-def _space(user: User, space_id) -> int:
-    return refs.one(user, refs.SPACE, space_id, field="space_id").id
+def _space(user: User, space_id, *permissions: str) -> int:
+    """The space a listing names; the caller must hold each of `permissions` (`<resource>:read` of
+    the kinds it lists) there."""
+    number = refs.one(user, refs.SPACE, space_id, field="space_id").id
+    for permission in permissions:
+        authz.require_space(user, number, permission)
+    return number
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,8 +102,9 @@ def _projects(user: User, space_id: int, criteria: AgentQuery):
 def intelligences(user: User, criteria: AgentQuery) -> tuple[list[tuple], int, int | None]:
     """A space's agents and projects filtered and sorted as the console asks: ((row, last
     published, type) ..., total, next offset)."""
-    space_id = _space(user, criteria.space_id)
     types = criteria.types or (TYPE_BOT,)
+    readable = {TYPE_BOT: "agent:read", TYPE_APP: "project:read"}
+    space_id = _space(user, criteria.space_id, *(readable[t] for t in types if t in readable))
     offset, size = _offset(criteria.cursor), min(criteria.size or 20, MAX_SIZE)
     sources = [(TYPE_BOT, _agents), (TYPE_APP, _projects)]
     queries = [(kind, make(user, space_id, criteria)) for kind, make in sources if kind in types]
@@ -162,7 +168,7 @@ class LibraryQuery(SpaceListing):
 
 def library(user: User, criteria: LibraryQuery) -> tuple[list[PromptResource], int | None]:
     """The space's library resources of the requested types (prompts, so far), creators joined."""
-    space_id = _space(user, criteria.space_id)
+    space_id = _space(user, criteria.space_id, "prompt:read")
     if RES_PROMPT not in (criteria.types or (RES_PROMPT,)):
         return [], None
     query = PromptResource.select(PromptResource, User).join(User).where(PromptResource.space == space_id)

@@ -129,7 +129,7 @@ def delete(user: User, webhook_id) -> None:
 
 
 def space_hooks(user: User, space_id, page: int = 1, size: int = 20):
-    space = refs.one(user, refs.SPACE, space_id, field="space_id")
+    space = refs.one(user, refs.SPACE, space_id, "webhook:read", field="space_id")
     query = WebhookSubscription.select().where(WebhookSubscription.space == space.id)
     listed = paging.page(query.order_by(WebhookSubscription.id.desc()), page, size, total=True)
     return listed.rows, listed.total

@@ -191,7 +191,7 @@ def space_workflows(
     mine_only: bool = False,
 ) -> tuple[list[Workflow], set[int], int]:
     """(a page of the space's workflows, the ids of those published, the total)."""
-    space = refs.one(user, refs.SPACE, space_id, field="space_id")
+    space = refs.one(user, refs.SPACE, space_id, "workflow:read", field="space_id")
     query = Workflow.select().where(Workflow.space == space.id)
     if name:
         query = query.where(Workflow.name.contains(name))
@@ -417,7 +417,7 @@ def node_types(user: User, workflow_id, space_id=None) -> tuple[list[str], list[
 
 def released(user: User, space_id, *, page: int, size: int, name: str = "", flow_mode=None):
     """(a page of the space's published workflows with their latest versions, the total)."""
-    space = refs.one(user, refs.SPACE, space_id, field="space_id")
+    space = refs.one(user, refs.SPACE, space_id, "workflow:read", field="space_id")
     query = Workflow.select().where(
         Workflow.space == space.id, Workflow.id.in_(WorkflowVersion.select(WorkflowVersion.workflow))
     )
@@ -443,7 +443,7 @@ def _many_in_space(user: User, workflow_ids: list, space_id, action: str, field:
     """The workflows named, each of which must be one the caller may act on in `space_id` (when given)."""
     found = refs.many(user, refs.WORKFLOW, workflow_ids, action, field=field)
     if space_id not in (None, ""):
-        space = refs.one(user, refs.SPACE, space_id, field="space_id")
+        space = refs.one(user, refs.SPACE, space_id, "workflow:read", field="space_id")
         for workflow in found:
             if workflow.space_id != space.id:
                 raise refs.WORKFLOW.refused(workflow.id, field)
