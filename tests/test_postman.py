@@ -156,7 +156,12 @@ def test_newman_runs_the_collection_green_and_leaves_the_server_as_it_was(live_s
     new_users = set(after["users"]) - set(before["users"])
     # the collection's user, the teammate it invites to its team space, the admin's colleague, the
     # login of the employee it adds (disabled when the employee is deleted)
-    assert sorted(email.split("-")[0] for email in new_users) == ["colleague", "employee", "postman", "teammate"]
+    assert sorted(email.split("-")[0] for email in new_users) == [
+        "colleague",
+        "employee",
+        "postman",
+        "teammate",
+    ]
     assert {email: after["users"][email] for email in before["users"]} == before["users"]  # the admin too
     employee_login = next(email for email in new_users if email.startswith("employee-"))
     assert after["disabled"][employee_login] is True
