@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) bench/auth_profile.py
 	$(PY) bench/app_class.py
 	$(PY) -m bench.authz
+	$(PY) -m bench.authz_profile
 	$(PY) -m bench.chat_streams
 	$(PY) -m bench.model_client
 	$(PY) -m bench.knowledge

@@ -4,7 +4,10 @@ One data directory (SQLite) gets 1,000 custom space roles of 9 permissions each 
 assignments (10,000 Casbin rules, besides the built-in roles'); a member of none of them but one
 reads their agent (POST /api/draftbot/get_draft_bot_info: one space check) and lists their
 workflows. The same requests go, in the same run, to a second server whose enforcer decision is
-removed (bench/authz_off.py). Also measured in-process: `authz.allowed` alone.
+removed (bench/authz_off.py), and to a third that holds the enforcer and reads the policy revision
+per request but skips the decision, which splits the cost between holding 10,000 rules and
+deciding. The servers are measured in turn, in a different order each round. Also measured
+in-process: `authz.allowed` alone (bench/authz_profile.py counts the decisions per request).
 
     python -m bench.authz [--requests 300] [--rounds 3]
 
@@ -115,6 +118,8 @@ def main() -> None:
         rules = seed_policies(data_dir / "cozeplus.db", member_id)
         unchecked, bare = start_uvicorn("bench.authz_off:create", env, cwd=ROOT)
         servers.append(unchecked)
+        holding, held = start_uvicorn("bench.authz_off:create_held", env, cwd=ROOT)
+        servers.append(holding)
         calls = {
             "get agent": ("/api/playground_api/draftbot/get_draft_bot_info", {"bot_id": bot_id}),
             "list workflows": (
@@ -122,15 +127,21 @@ def main() -> None:
                 {"space_id": space_id, "page": 1, "size": 10},
             ),
         }
-        rounds: dict[str, list[dict[str, float]]] = {"checked": [], "unchecked": []}
-        with (
-            httpx.Client(base_url=base, headers=headers, timeout=60) as with_check,
-            httpx.Client(base_url=bare, headers=headers, timeout=60) as without,
-        ):
-            p50s(with_check, 20, calls), p50s(without, 20, calls)  # warm: enforcer built, routes compiled
-            for _ in range(args.rounds):
-                rounds["checked"].append(p50s(with_check, args.requests, calls))
-                rounds["unchecked"].append(p50s(without, args.requests, calls))
+        bases = {"checked": base, "held": held, "unchecked": bare}
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in bases}
+        clients = {
+            name: httpx.Client(base_url=url, headers=headers, timeout=60) for name, url in bases.items()
+        }
+        try:
+            for client in clients.values():
+                p50s(client, 20, calls)  # warm: enforcer built, routes compiled
+            order = list(bases)
+            for number in range(args.rounds):
+                for name in order[number % 3 :] + order[: number % 3]:
+                    rounds[name].append(p50s(clients[name], args.requests, calls))
+        finally:
+            for client in clients.values():
+                client.close()
         decision_us = in_process(data_dir, member_id, int(space_id))
     finally:
         for server in servers:
@@ -139,9 +150,13 @@ def main() -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
     print(f"casbin rules: {rules}; {args.rounds} rounds of {args.requests} requests each")
     for name in calls:
-        on = statistics.median(r[name] for r in rounds["checked"])
-        off = statistics.median(r[name] for r in rounds["unchecked"])
-        print(f"{name:15s} with the check p50 {on:.2f} ms, without {off:.2f} ms, ratio {on / off:.3f}")
+        on, held_only, off = (
+            statistics.median(r[name] for r in rounds[k]) for k in ("checked", "held", "unchecked")
+        )
+        print(
+            f"{name:15s} with the check p50 {on:.2f} ms, policy held but no decision {held_only:.2f} ms,"
+            f" without {off:.2f} ms; ratio {on / off:.3f} (held {held_only / off:.3f})"
+        )
     print(f"authz.allowed alone, in process: {decision_us:.1f} µs per decision (mean of 2,000)")
 
 

@@ -101,8 +101,11 @@ def _write_cells(role: Role, cells: list[tuple[str, str]], by: User) -> None:
     subject = authz.subject_of(role.role_code)
     PolicyRule.delete().where((PolicyRule.ptype == "p") & (PolicyRule.v0 == subject)).execute()
     domain = authz.policy_domain(role.role_domain)
-    for resource, action in cells:
-        PolicyRule.create(ptype="p", v0=subject, v1=domain, v2=resource, v3=action, created_by=by.id)
+    rows = [
+        {"ptype": "p", "v0": subject, "v1": domain, "v2": r, "v3": a, "created_by": by.id} for r, a in cells
+    ]
+    if rows:
+        PolicyRule.insert_many(rows).execute()
 
 
 def load(admin: User, role_id, permission: str = "role:read", *, field: str = "id") -> Role:
@@ -231,12 +234,8 @@ def assign(admin: User, user_id, role_ids: list, space_id=None) -> User:
                 continue
             values = dict(ptype="g", v0=authz.user_subject(user.id), v1=authz.subject_of(role.role_code))
             values["v2"] = _domain(role, user, space_id)
-            if (
-                not PolicyRule.select()
-                .where(*[getattr(PolicyRule, k) == v for k, v in values.items()])
-                .exists()
-            ):
-                PolicyRule.create(**values, created_by=admin.id)
+            # the rule's unique index makes a repeat (or a concurrent twin) a no-op, not an error
+            PolicyRule.insert(**values, created_by=admin.id).on_conflict_ignore().execute()
         authz.policy_changed()
     return user
 

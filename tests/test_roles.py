@@ -189,3 +189,37 @@ def test_bad_role_requests_change_nothing(admin, alice):
     ):
         assert_error(alice.post(f"{API}/{path}", body), 403, 108000006)
     assert (Role.select().count(), PolicyRule.select().count()) == before
+
+
+def test_filters_repeats_and_unassigning_in_one_space(admin, alice):
+    space_id = alice.post(f"{SPACE}/create", {"name": "Filters", "space_type": 2}).json()["data"]["id"]
+    other = alice.post(f"{SPACE}/create", {"name": "Other", "space_type": 2}).json()["data"]["id"]
+    code = f"reviewer_{alice.user_id[-6:]}"
+    made = admin.post(
+        f"{API}/role/create",
+        {"role_code": code, "role_name": "Reviewer", "permissions": grants("agent:read")},
+    ).json()["data"]["role"]
+    listed = admin.post(f"{API}/role/list", {"keyword": code[:12], "role_domain": "space"}).json()["data"]
+    assert [r["id"] for r in listed["roles"]] == [made["id"]] and listed["total"] == 1
+    assert (
+        admin.post(f"{API}/role/list", {"keyword": code, "role_domain": "global"}).json()["data"]["total"]
+        == 0
+    )
+    found = admin.post(f"{API}/template/list", {"keyword": "publish"}).json()["data"]
+    actions = {a["action"] for g in found for r in g["resources"] for a in r["actions"]}
+    assert actions == {"publish"}
+
+    for space in (space_id, space_id, other):  # the repeat is a no-op, not a second rule
+        body = {"user_id": alice.user_id, "role_ids": [made["id"]], "space_id": space}
+        assert admin.post(f"{API}/user/assign_roles", body).json()["code"] == 0
+
+    def domains():
+        rules = PolicyRule.select().where((PolicyRule.ptype == "g") & (PolicyRule.v1 == f"role:{code}"))
+        return sorted(rule.v2 for rule in rules)
+
+    assert domains() == sorted([f"space:{space_id}", f"space:{other}"])
+
+    body = {"user_id": alice.user_id, "role_ids": [made["id"]], "space_id": space_id}
+    held = admin.post(f"{API}/user/unassign_roles", body).json()["data"]
+    assert [(r["role_code"], r["space_id"]) for r in held["roles"]] == [(code, other)]
+    assert domains() == [f"space:{other}"]
