@@ -80,6 +80,22 @@ def test_corporations_nest_move_and_list(admin):
         admin.post(f"{CORP}/create", {"name": "x", "parent_id": branch["id"]}), 404, 120000001, "parent_id"
     )
 
+    # every change is in the audit log: who, what, which, the outcome
+    from models.audit import AuditEntry
+
+    path = f"{CORP}/{branch['id']}"
+    moved = AuditEntry.get(AuditEntry.operation == "update_corporation", AuditEntry.path == path)
+    assert (moved.actor_id, moved.method, moved.resource_type, moved.status) == (
+        int(admin.user_id),
+        "PUT",
+        "corporation",
+        200,
+    )
+    refused = AuditEntry.get(
+        AuditEntry.operation == "delete_corporation", AuditEntry.path == f"{CORP}/{group['id']}"
+    )
+    assert (refused.status, refused.code) == (409, 120000002)
+
 
 def test_department_tree_create_move_sort_and_delete(admin):
     acme = corp(admin, "Tree Co")
