@@ -11,8 +11,8 @@ import connexion
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
-from core import spec
-from core.audit import AuditMiddleware
+from core import ratelimit, spec
+from core.audit import AuditMiddleware, is_write
 from core.envelope import ErrorRenderer
 from core.logs import configure_logging
 from core.middleware import RequestContextMiddleware
@@ -44,6 +44,18 @@ _cache_connexion_signature_inspection()
 
 def load_spec(settings: Settings) -> dict:
     return spec.load(settings.spec_path)
+
+
+def _rate_classes(spec: dict) -> dict[str, str]:
+    """Each operation's rate-limit class: the spec's `x-rate-class`, else read or write as the
+    audit log tells them."""
+    classes = {}
+    for item in spec.get("paths", {}).values():
+        for method, op in item.items():
+            if isinstance(op, dict) and "operationId" in op:
+                written = is_write(op["operationId"], method.upper())
+                classes[op["operationId"]] = op.get("x-rate-class") or ("write" if written else "read")
+    return classes
 
 
 def _tags_by_operation(spec: dict) -> dict[str, str]:
@@ -140,6 +152,13 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
         AuditMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         tag_by_operation=_tags_by_operation(spec),
+    )
+    ratelimit.parse_limits(settings.rate_limits)  # a bad setting stops the start, not a request
+    ratelimit.parse_limits(settings.address_rate_limits, "COZEPLUS_ADDRESS_RATE_LIMITS")
+    app.add_middleware(
+        ratelimit.RateLimitMiddleware,
+        position=MiddlewarePosition.BEFORE_VALIDATION,
+        classes_by_operation=_rate_classes(spec),
     )
     app.add_api(
         spec,

@@ -1,15 +1,20 @@
-"""Counting failures in moving windows (the `limits` library): memory by default, Redis when
-REDIS_URL is set so that several workers share the counts."""
+"""Rate limits on the `limits` library: failures counted in moving windows (logins), and requests
+counted by route class per credential and per client address (RateLimitMiddleware); in memory by
+default, in Redis when REDIS_URL is set so that several workers share the counts."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import time
 
-from limits import RateLimitItemPerSecond
+from anyio import to_thread
+from limits import RateLimitItemPerSecond, parse_many
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 
+from core import errors
 from core.settings import get_settings
 
 _limiter: MovingWindowRateLimiter | None = None
@@ -23,8 +28,8 @@ def limiter() -> MovingWindowRateLimiter:
 
 
 def reset_limiter() -> None:
-    global _limiter
-    _limiter = None
+    global _limiter, _counter
+    _limiter = _counter = None
 
 
 class FailureCounter:
@@ -51,3 +56,130 @@ class FailureCounter:
 
     def clear(self, key: str) -> None:
         limiter().clear(self.item, self.namespace, key)
+
+
+# --- request limits by route class, per credential and per client address ---------------------
+
+CLASSES = ("login", "run", "write", "read")
+CREDENTIAL = "cozeplus.credential"  # scope["extensions"]: "user:<id>" or "pat:<id>", set by security
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """The tightest limit a request met (for the RateLimit-* headers), and whether it passed."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_s: int
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        found = [
+            (b"ratelimit-limit", str(self.limit).encode()),
+            (b"ratelimit-remaining", str(self.remaining).encode()),
+            (b"ratelimit-reset", str(self.reset_s).encode()),
+        ]
+        return found if self.allowed else [*found, (b"retry-after", str(max(1, self.reset_s)).encode())]
+
+
+@functools.lru_cache(maxsize=16)
+def parse_limits(text: str, setting: str = "COZEPLUS_RATE_LIMITS") -> dict[str, tuple]:
+    """ "read=20/second;3000/minute,write=600/minute" -> {"read": (items ...), ...}; "off": none."""
+    text = (text or "").strip()
+    if text.lower() in ("", "off", "none", "0"):
+        return {}
+    found = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        name = name.strip().lower()
+        if name not in CLASSES or not value.strip():
+            raise SystemExit(f"setting {setting}: {part.strip()!r} is not <{'|'.join(CLASSES)}>=<N>/<period>")
+        try:
+            found[name] = tuple(parse_many(value.strip()))
+        except ValueError as exc:
+            raise SystemExit(f"setting {setting}: {value.strip()!r}: {exc}") from None
+    return found
+
+
+_counter: SlidingWindowCounterRateLimiter | None = None
+
+
+def counter() -> SlidingWindowCounterRateLimiter:
+    """O(1) per request whatever the limit (a moving window keeps every hit)."""
+    global _counter
+    if _counter is None:
+        _counter = SlidingWindowCounterRateLimiter(
+            storage_from_string(get_settings().redis_url or "memory://")
+        )
+    return _counter
+
+
+def check(route_class: str, credential: str | None, address: str) -> Verdict | None:
+    """Count one request of `route_class` against the credential's and the address's limits."""
+    settings = get_settings()
+    scopes = []
+    if credential:
+        scopes.append(("credential", credential, parse_limits(settings.rate_limits).get(route_class, ())))
+    scopes.append(
+        (
+            "address",
+            address,
+            parse_limits(settings.address_rate_limits, "COZEPLUS_ADDRESS_RATE_LIMITS").get(route_class, ()),
+        )
+    )
+    tightest = None
+    for scope, key, items in scopes:
+        for item in items:
+            allowed = counter().hit(item, "requests", route_class, scope, key)
+            stats = counter().get_window_stats(item, "requests", route_class, scope, key)
+            verdict = Verdict(
+                allowed,
+                item.amount,
+                max(0, stats.remaining),
+                max(0, math.ceil(stats.reset_time - time.time())),
+            )
+            if not allowed:
+                return verdict
+            if tightest is None or verdict.remaining < tightest.remaining:
+                tightest = verdict
+    return tightest
+
+
+class RateLimitMiddleware:
+    """After routing and security: counts the request against its route class's limits (the spec's
+    `x-rate-class`, else read or write as the audit log tells them), answers 429 in the envelope
+    with Retry-After when one is exceeded, and tells every answer where it stands (RateLimit-*)."""
+
+    def __init__(self, app, *, classes_by_operation: dict[str, str]):
+        self.app = app
+        self.classes = classes_by_operation
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        extensions = scope.get("extensions") or {}
+        routing = extensions.get("connexion_routing") or {}
+        route_class = self.classes.get(str(routing.get("operation_id") or "").rsplit(".", 1)[-1])
+        if route_class is None:
+            return await self.app(scope, receive, send)
+        address = (scope.get("client") or ("", 0))[0]
+        credential = extensions.get(CREDENTIAL)
+        if get_settings().redis_url:  # a network round trip: off the event loop
+            verdict = await to_thread.run_sync(check, route_class, credential, address)
+        else:
+            verdict = check(route_class, credential, address)
+        if verdict is None:
+            return await self.app(scope, receive, send)
+        if not verdict.allowed:
+            wait = max(1, verdict.reset_s)
+            raise errors.RATE_LIMITED(
+                f"too many {route_class} requests: {verdict.limit} allowed per window; retry in {wait} s",
+                headers={k.decode(): v.decode() for k, v in verdict.headers()},
+            )
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *verdict.headers()]}
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)

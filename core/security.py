@@ -17,6 +17,7 @@ from connexion.security import NO_VALUE
 
 from core import errors
 from core.audit import ACTOR
+from core.ratelimit import CREDENTIAL
 from core.settings import get_settings
 from models.db import run_db
 from models.identity import LoginSession, PersonalAccessToken, User
@@ -153,8 +154,11 @@ PASSWORD_CHANGE_OPEN = frozenset({"update_password", "account_info", "users_me",
 
 
 def _checked(info: dict, request) -> dict:
-    if request is not None:  # who acts, for the audit log
-        request.scope.setdefault("extensions", {})[ACTOR] = info["user"].id
+    if request is not None:  # who acts, for the audit log; which credential, for rate limits
+        extensions = request.scope.setdefault("extensions", {})
+        extensions[ACTOR] = info["user"].id
+        pat_id = info.get("pat_id")
+        extensions[CREDENTIAL] = f"pat:{pat_id}" if pat_id else f"user:{info['user'].id}"
     if info["user"].must_change_password:
         routing = (request.scope.get("extensions") or {}).get("connexion_routing") or {} if request else {}
         # Connexion names the operation by its function: handlers.passport.update_password

@@ -51,6 +51,12 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
     redis_url: str | None = None
+    # requests per route class (login, run, write, read), per credential and per client address:
+    # "class=N/period" items, several per class with ";" ("read=20/second;3000/minute"), or "off"
+    rate_limits: str = "run=60/minute,write=600/minute,read=3000/minute"
+    address_rate_limits: str = "login=30/minute,run=300/minute,write=3000/minute,read=12000/minute"
+    max_runs_per_user: int = 10  # chats and workflow runs in progress at once (0: no cap)
+    max_runs_per_agent: int = 50  # chats of one agent in progress at once, all users (0: no cap)
     validate_responses: bool = False
     log_level: str = "INFO"
     log_requests: bool = True
@@ -116,6 +122,12 @@ class Settings:
             argon2_time_cost=_int(env, "COZEPLUS_ARGON2_TIME_COST", 3),
             argon2_memory_cost=_int(env, "COZEPLUS_ARGON2_MEMORY_KIB", 65536),
             redis_url=env.get("REDIS_URL") or None,
+            rate_limits=(env.get("COZEPLUS_RATE_LIMITS") or Settings.rate_limits).strip(),
+            address_rate_limits=(
+                env.get("COZEPLUS_ADDRESS_RATE_LIMITS") or Settings.address_rate_limits
+            ).strip(),
+            max_runs_per_user=_int(env, "COZEPLUS_MAX_RUNS_PER_USER", 10),
+            max_runs_per_agent=_int(env, "COZEPLUS_MAX_RUNS_PER_AGENT", 50),
             validate_responses=_bool(env.get("COZEPLUS_VALIDATE_RESPONSES"), False),
             log_level=(env.get("COZEPLUS_LOG_LEVEL") or "INFO").upper(),
             log_requests=_bool(env.get("COZEPLUS_LOG_REQUESTS"), True),

@@ -29,7 +29,7 @@ from models.conversation import (
 from models.db import db
 from models.identity import User
 from models.llm import LlmModel
-from services import agents, conversations, files, llm, model_registry, recovery, refs
+from services import agents, conversations, files, llm, model_registry, recovery, refs, run_caps
 from services import content as message_content
 from services import variables as memory_variables
 
@@ -208,6 +208,7 @@ def prepare(
             }
         )
     prompt.append({"role": "user", "content": user_content(text, parts, model)})
+    run_caps.admit(user, bot.id)
     with db.atomic():
         if new_conversation:
             conversation.insert_new()

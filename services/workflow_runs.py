@@ -39,6 +39,7 @@ from models.workflow import (
 from services import (
     recovery,
     refs,
+    run_caps,
     webhooks,
     workflow_canvas,
     workflow_conversations,
@@ -115,6 +116,7 @@ def prepare(
         published = _published(workflow, version)
         schema, version_name = published.schema_json, published.version
     workflow_canvas.parse(schema)
+    run_caps.admit(user)
     return record(user, workflow, schema, version_name, parameters, mode, debug, bot, parse_id(connector_id))
 
 

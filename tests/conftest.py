@@ -92,6 +92,10 @@ def session_app():
             validate_responses=True,
             log_requests=False,
             login_max_failures_per_address=10_000,
+            rate_limits="off",  # tests/test_rate_limits.py turns them on
+            address_rate_limits="off",
+            max_runs_per_user=0,
+            max_runs_per_agent=0,
             offline_model_delay_ms=0,
             outbound_allow=("127.0.0.3",),  # tests.fake_openai.MODEL_HOST
         ).with_secret()
@@ -276,6 +280,8 @@ def live_server(tmp_path_factory):
         "COZEPLUS_OFFLINE_MODEL_DELAY_MS": "0",
         "COZEPLUS_OUTBOUND_ALLOW": "127.0.0.3",
         "COZEPLUS_SECRET_KEY": _session["settings"].secret_key,
+        "COZEPLUS_RATE_LIMITS": "off",
+        "COZEPLUS_ADDRESS_RATE_LIMITS": "off",
     }
     if not env.get("DATABASE_URL"):
         run_cli(env, "migrate", check=True)
