@@ -19,14 +19,13 @@ import argparse
 import os
 import shutil
 import sqlite3
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.harness import ROOT, migrate, server_env, start_uvicorn
+from bench.harness import ROOT, in_turn, migrate, server_env, start_uvicorn
 
 ROLES, RULES_PER_ROLE = 1000, 9
 CELLS = [
@@ -62,20 +61,6 @@ def seed_policies(database: Path, member_id: int) -> int:
                 (f"user:{holder}", f"role:bench_{n}", "space:*", now),
             )
         return con.execute("SELECT count(*) FROM casbin_rule").fetchone()[0]
-
-
-def p50s(client: httpx.Client, requests: int, calls) -> dict[str, float]:
-    found = {}
-    for name, (path, body) in calls.items():
-        took = []
-        for _ in range(requests):
-            began = time.perf_counter()
-            answer = client.post(path, json=body)
-            took.append((time.perf_counter() - began) * 1000)
-            if answer.json()["code"] != 0:
-                raise SystemExit(f"{path}: {answer.text}")
-        found[name] = statistics.median(took)
-    return found
 
 
 def in_process(data_dir: Path, member_id: int, space_id: int, count: int = 2000) -> float:
@@ -128,20 +113,7 @@ def main() -> None:
             ),
         }
         bases = {"checked": base, "held": held, "unchecked": bare}
-        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in bases}
-        clients = {
-            name: httpx.Client(base_url=url, headers=headers, timeout=60) for name, url in bases.items()
-        }
-        try:
-            for client in clients.values():
-                p50s(client, 20, calls)  # warm: enforcer built, routes compiled
-            order = list(bases)
-            for number in range(args.rounds):
-                for name in order[number % 3 :] + order[: number % 3]:
-                    rounds[name].append(p50s(clients[name], args.requests, calls))
-        finally:
-            for client in clients.values():
-                client.close()
+        medians = in_turn(bases, headers, calls, args.rounds, args.requests)
         decision_us = in_process(data_dir, member_id, int(space_id))
     finally:
         for server in servers:
@@ -150,9 +122,7 @@ def main() -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
     print(f"casbin rules: {rules}; {args.rounds} rounds of {args.requests} requests each")
     for name in calls:
-        on, held_only, off = (
-            statistics.median(r[name] for r in rounds[k]) for k in ("checked", "held", "unchecked")
-        )
+        on, held_only, off = (medians[k][name] for k in ("checked", "held", "unchecked"))
         print(
             f"{name:15s} with the check p50 {on:.2f} ms, policy held but no decision {held_only:.2f} ms,"
             f" without {off:.2f} ms; ratio {on / off:.3f} (held {held_only / off:.3f})"

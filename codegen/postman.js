@@ -133,6 +133,7 @@ const OVERRIDES = {
     remember: ["pm.collectionVariables.set('avatarKey', body.data.web_uri.split('/').pop());"],
   },
   get_avatar: { pathVariables: { avatar_key: '{{avatarKey}}' }, json: false, auth: 'none' },
+  metrics: { json: false, auth: 'none' },
   list_spaces: { body: {}, remember: ["pm.collectionVariables.set('spaceId', body.data.bot_space_list[0].id);"] },
   get_space: { body: { space_id: '{{spaceId}}' } },
   create_pat: { body: { name: 'postman-token', duration_day: '1' }, remember: ["pm.collectionVariables.set('patId', body.data.personal_access_token.id);"] },
@@ -178,6 +179,9 @@ const OVERRIDES = {
   },
   open_update_bot: { body: { bot_id: '{{openBotId}}', description: 'Updated through the Open API' } },
   open_publish_bot: { body: { bot_id: '{{openBotId}}', connector_ids: ['1024'] } },
+  // the OpenAI facade, with the agent published through the Open API (run late: it must be published)
+  list_agent_models: { json: false },
+  chat_completions: { body: { model: '{{openBotId}}', messages: [{ role: 'user', content: 'Hello from Postman' }] }, json: false },
   get_online_info: { query: { bot_id: '{{openBotId}}' } },
   open_get_bot: { pathVariables: { bot_id: '{{openBotId}}' }, query: { is_published: 'true' } },
   open_list_bots: { query: { workspace_id: '{{spaceId}}', page_index: '1', page_size: '20' } },
@@ -600,7 +604,7 @@ const FIRST = ['email_login_seed', 'get_knowledge_config', 'save_knowledge_confi
   'update_employee', 'list_employees', 'change_employee_department', 'resign_employee', 'restore_employee',
   'get_organization_tree', 'delete_employee', 'delete_department', 'delete_corporation', 'audit_list', 'logout_post', 'email_register', 'email_login'];
 // Chat turns of the console, then the deletions that need them, run after everything else.
-const TAIL = ['agent_chat', 'break_message', 'delete_message', 'clear_message', 'delete_conversation',
+const TAIL = ['list_agent_models', 'chat_completions', 'agent_chat', 'break_message', 'delete_message', 'clear_message', 'delete_conversation',
   'delete_slices', 'delete_documents', 'delete_dataset', 'open_delete_documents', 'open_delete_dataset',
   // the import needs the csv the upload folder sends (upload_orders_csv)
   'get_table_schema', 'validate_table_schema', 'submit_table_import', 'get_import_progress', 'export_database',

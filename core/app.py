@@ -15,6 +15,7 @@ from core import ratelimit, spec
 from core.audit import AuditMiddleware, is_write
 from core.envelope import ErrorRenderer
 from core.logs import configure_logging
+from core.metrics import MetricsMiddleware
 from core.middleware import RequestContextMiddleware
 from core.settings import Settings, get_settings, use_settings
 from core.validation import VALIDATOR_MAP
@@ -148,6 +149,8 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
         max_upload_body=settings.max_upload_bytes + 64 * 1024,
         log_requests=settings.log_requests,
     )
+    if settings.metrics:
+        app.add_middleware(MetricsMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
         AuditMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

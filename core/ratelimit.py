@@ -66,7 +66,7 @@ CREDENTIAL = "cozeplus.credential"  # scope["extensions"]: "user:<id>" or "pat:<
 
 @dataclasses.dataclass(frozen=True)
 class Verdict:
-    """The tightest limit a request met (for the RateLimit-* headers), and whether it passed."""
+    """Where a request stands against a limit (for the RateLimit-* headers), and whether it passed."""
 
     allowed: bool
     limit: int
@@ -127,10 +127,12 @@ def check(route_class: str, credential: str | None, address: str) -> Verdict | N
             parse_limits(settings.address_rate_limits, "COZEPLUS_ADDRESS_RATE_LIMITS").get(route_class, ()),
         )
     )
-    tightest = None
+    reported = None
     for scope, key, items in scopes:
         for item in items:
             allowed = counter().hit(item, "requests", route_class, scope, key)
+            if allowed and reported is not None:
+                continue  # the headers tell one limit: the first that applies (the credential's)
             stats = counter().get_window_stats(item, "requests", route_class, scope, key)
             verdict = Verdict(
                 allowed,
@@ -140,9 +142,8 @@ def check(route_class: str, credential: str | None, address: str) -> Verdict | N
             )
             if not allowed:
                 return verdict
-            if tightest is None or verdict.remaining < tightest.remaining:
-                tightest = verdict
-    return tightest
+            reported = verdict
+    return reported
 
 
 class RateLimitMiddleware:

@@ -57,6 +57,8 @@ class Settings:
     address_rate_limits: str = "login=30/minute,run=300/minute,write=3000/minute,read=12000/minute"
     max_runs_per_user: int = 10  # chats and workflow runs in progress at once (0: no cap)
     max_runs_per_agent: int = 50  # chats of one agent in progress at once, all users (0: no cap)
+    metrics: bool = True  # count requests for /metrics (off: the middleware is not installed)
+    metrics_token: str = ""  # when set, /metrics needs it as a bearer token
     validate_responses: bool = False
     log_level: str = "INFO"
     log_requests: bool = True
@@ -128,6 +130,8 @@ class Settings:
             ).strip(),
             max_runs_per_user=_int(env, "COZEPLUS_MAX_RUNS_PER_USER", 10),
             max_runs_per_agent=_int(env, "COZEPLUS_MAX_RUNS_PER_AGENT", 50),
+            metrics=_bool(env.get("COZEPLUS_METRICS"), True),
+            metrics_token=env.get("COZEPLUS_METRICS_TOKEN") or "",
             validate_responses=_bool(env.get("COZEPLUS_VALIDATE_RESPONSES"), False),
             log_level=(env.get("COZEPLUS_LOG_LEVEL") or "INFO").upper(),
             log_requests=_bool(env.get("COZEPLUS_LOG_REQUESTS"), True),

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from starlette.responses import Response
 
+from core.metrics import OPEN_STREAMS
+
 KEEP_ALIVE = b": keep-alive\n\n"  # a comment: browsers ignore it, cozepy would not (never sent there)
 
 
@@ -150,6 +152,7 @@ class EventStream(Response):
     async def _pump(self, receive, send) -> None:
         loop = self._loop = asyncio.get_running_loop()
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        OPEN_STREAMS.inc()
         self._send = send
         watcher = loop.create_task(self._watch(receive))
         self._last_write = loop.time()
@@ -175,6 +178,7 @@ class EventStream(Response):
         except OSError:  # the client went away mid-write
             self._gone = True
         finally:
+            OPEN_STREAMS.dec()
             watcher.cancel()
             if self._timer is not None:
                 self._timer.cancel()

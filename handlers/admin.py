@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import hmac
 from importlib.metadata import PackageNotFoundError, version
+
+from connexion import request
+from connexion.lifecycle import ConnexionResponse
 
 from core import errors
 from core.authz import require
 from core.envelope import ok
 from core.http import given
+from core.metrics import exposition
+from core.settings import get_settings
 from models.db import db
 from models.llm import LlmModel
-from services import embeddings, ingestion, local_models, model_registry, retrieval
+from services import embeddings, ingestion, local_models, model_registry, retrieval, tasks
 from views.admin import knowledge_config_view, local_model_view, model_admin_view
 
 try:
@@ -29,6 +35,18 @@ def root():
             "version": VERSION,
         }
     )
+
+
+def metrics(token_info=None):
+    expected = get_settings().metrics_token
+    if expected:
+        given_token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given_token.encode(), expected.encode()):
+            raise errors.UNAUTHENTICATED(
+                "/metrics needs the metrics token (COZEPLUS_METRICS_TOKEN) as a bearer token"
+            )
+    body, content_type = exposition(tasks.pending())
+    return ConnexionResponse(status_code=200, body=body, content_type=content_type, mimetype="text/plain")
 
 
 def healthz():

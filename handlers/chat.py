@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from core import sse
+import asyncio
+import json
+
+from core import errors, sse
 from core.envelope import ok
 from handlers.conversation import message_input
-from models.conversation import FAILED, SCENE_PLAYGROUND
+from models.conversation import COMPLETED, FAILED, SCENE_PLAYGROUND
 from models.db import run_db
+from services import agents, conversations
 from services import chat as runtime
 from services import chat_runs as runs
-from services import conversations
-from views.chat import chat_view
+from views.chat import agent_model_view, chat_view, completion_chunk, completion_view
 from views.conversation import open_message_view, web_message_view
 
 WEB_KEEPALIVE_SECONDS = 15.0
@@ -171,3 +174,105 @@ async def submit_tool_outputs(token_info, body, conversation_id, chat_id):
 
     turn = await run_db(resume)
     return _respond(turn, bool(body.get("stream")))
+
+
+# --- the OpenAI Chat Completions facade: /v1/chat/completions, /v1/models ------------------------
+
+
+def _openai_messages(items: list[dict]) -> list[conversations.MessageInput]:
+    """The turn's messages: user and assistant ones, text only; system ones give way to the
+    agent's persona."""
+    found = []
+    for index, item in enumerate(items):
+        if item["role"] in ("system", "developer"):
+            continue
+        content = item.get("content")
+        if isinstance(content, list):
+            texts = []
+            for part_index, part in enumerate(content):
+                if part.get("type") != "text":
+                    raise errors.CONVERSATION_INVALID_PARAM(
+                        f"messages[{index}].content[{part_index}].type: only text parts are taken,"
+                        f" not {part.get('type')!r}"
+                    )
+                texts.append(part.get("text") or "")
+            content = "".join(texts)
+        found.append(conversations.MessageInput(role=item["role"], content=content or ""))
+    if not found or found[-1].role != "user":
+        raise errors.CONVERSATION_INVALID_PARAM("messages: the last message must be the user's (role user)")
+    return found
+
+
+def _openai_frame(chunk: dict) -> bytes:
+    return b"data: " + json.dumps(chunk, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _openai_renderer(turn: runtime.Turn, include_usage: bool):
+    started = False
+
+    def render(event: runs.Event) -> bytes:
+        nonlocal started
+        frames = b""
+        if isinstance(event, runs.Delta) and event.message.type == "answer" and event.content:
+            if not started:
+                started = True
+                frames += _openai_frame(completion_chunk(turn.run, {"role": "assistant", "content": ""}))
+            return frames + _openai_frame(completion_chunk(turn.run, {"content": event.content}))
+        if isinstance(event, runs.RunStatus) and event.run.status == COMPLETED:
+            frames = _openai_frame(completion_chunk(event.run, {}, "stop"))
+            if include_usage:
+                frames += _openai_frame(completion_chunk(event.run, None, usage=event.run.usage or {}))
+            return frames
+        if isinstance(event, runs.RunStatus) and event.run.status == FAILED:
+            failure = event.run.last_error or {}
+            error = {"message": failure.get("msg") or "the agent run failed", "type": "agent_run_failed"}
+            return _openai_frame({"error": {**error, "code": failure.get("code", 0)}})
+        return b""
+
+    return render
+
+
+def _completion_turn(user, body) -> runtime.Turn:
+    agents.load(user, body["model"], "execute")  # an unknown agent is 404 whatever the messages
+    return runtime.prepare_open(
+        user,
+        body["model"],
+        end_user=body.get("user") or "",
+        messages=_openai_messages(body["messages"]),
+        stream=True,  # each call is a turn of its own: nothing to poll, nothing kept
+        save_history=False,
+    )
+
+
+async def chat_completions(token_info, body):
+    turn = await run_db(lambda: _completion_turn(token_info["user"], body))
+    if body.get("stream"):
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return _stream(turn, _openai_renderer(turn, include_usage), b"data: [DONE]\n\n")
+    done = asyncio.get_running_loop().create_future()
+    outcome: dict = {"answer": "", "run": turn.run}
+
+    def subscriber(event: runs.Event | None) -> None:
+        if event is None:
+            if not done.done():
+                done.set_result(None)
+        elif isinstance(event, runs.Completed) and event.message.type == "answer":
+            outcome["answer"] = event.message.content
+        elif isinstance(event, runs.RunStatus):
+            outcome["run"] = event.run
+
+    live = runs.LiveRun(turn, subscriber)
+    try:
+        await done
+    except asyncio.CancelledError:  # the client went away: so does the run
+        live.cancel()
+        raise
+    run = outcome["run"]
+    if run.status != COMPLETED:
+        failure = run.last_error or {}
+        raise errors.AGENT_RUN_FAILED(f"the agent run failed: {failure.get('msg') or run.status}")
+    return completion_view(run, outcome["answer"]), 200, {"Content-Type": "application/json"}
+
+
+def list_agent_models(token_info):
+    return {"object": "list", "data": [agent_model_view(b) for b in agents.chattable(token_info["user"])]}

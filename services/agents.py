@@ -10,10 +10,10 @@ from peewee import Value
 from core import authz, errors
 from core.ids import parse_id
 from models import paging
-from models.agent import CONNECTORS, Bot, BotPublication, BotVersion
+from models.agent import CONNECTOR_API, CONNECTORS, Bot, BotPublication, BotVersion
 from models.base import CompiledQuery
 from models.db import db
-from models.identity import User
+from models.identity import SpaceMember, User
 from models.library import ShortcutCommand
 from models.llm import LlmModel
 from models.plugin import PluginTool, PluginVersion
@@ -450,3 +450,14 @@ def surroundings(bot: Bot, info: dict | None = None) -> Surroundings:
         latest=published(bot),
         publications=publications(bot),
     )
+
+
+def chattable(user: User, connector_id: int = CONNECTOR_API) -> list[Bot]:
+    """Agents published to the connector in the spaces where the user may chat with agents,
+    newest first (the OpenAI facade's model list)."""
+    spaces = [m.space_id for m in SpaceMember.select(SpaceMember.space).where(SpaceMember.user == user.id)]
+    allowed = [space for space in spaces if authz.may(user, space, "agent:execute")]
+    if not allowed:
+        return []
+    published = BotPublication.select(BotPublication.bot).where(BotPublication.connector_id == connector_id)
+    return list(Bot.select().where(Bot.space.in_(allowed), Bot.id.in_(published)).order_by(Bot.id.desc()))

@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 
+from core.metrics import MODEL_LATENCY, MODEL_TOKENS
 from models.llm import PROTOCOL_BUILTIN, LlmModel
 
 
@@ -85,10 +87,32 @@ def stream(model: LlmModel, request: ChatRequest, on_delta: OnDelta | None = Non
         from services import llm_offline
 
         chunks = llm_offline.stream(request)
-        return _handing_deltas(chunks, on_delta) if on_delta else chunks
+        return _measured(model, _handing_deltas(chunks, on_delta) if on_delta else chunks)
     from services import llm_openai
 
-    return llm_openai.stream(model, request, on_delta)
+    return _measured(model, llm_openai.stream(model, request, on_delta))
+
+
+async def _measured(model: LlmModel, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    """The call's latency and tokens for /metrics (core.metrics)."""
+    began, outcome, usage = time.perf_counter(), "ok", Usage()
+    try:
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                if chunk.usage:
+                    usage.add(chunk.usage)
+                yield chunk
+    except GeneratorExit:  # the caller stopped reading (a cancel, a client gone)
+        outcome = "stopped"
+        raise
+    except BaseException:
+        outcome = "error"
+        raise
+    finally:
+        name = model.name or str(model.id)
+        MODEL_LATENCY.labels(name, outcome).observe(time.perf_counter() - began)
+        MODEL_TOKENS.labels(name, "input").inc(usage.input_tokens)
+        MODEL_TOKENS.labels(name, "output").inc(usage.output_tokens)
 
 
 async def _handing_deltas(chunks: AsyncIterator[Chunk], on_delta: OnDelta) -> AsyncIterator[Chunk]:

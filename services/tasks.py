@@ -14,9 +14,11 @@ import threading
 
 from huey import MemoryHuey
 from huey.consumer import Consumer
+from huey.signals import SIGNAL_CANCELED, SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_EXPIRED, SIGNAL_REVOKED
 from huey.storage import SqliteStorage
 
 from core.fs import private_file
+from core.metrics import JOBS
 from core.settings import Settings
 
 log = logging.getLogger("cozeplus.tasks")
@@ -36,6 +38,19 @@ TASK_MODULES = (
     "services.webhooks",
     "services.channels",
 )
+
+
+def pending() -> int:
+    """Jobs waiting (0 when the queue cannot be read: the metric must not fail the scrape)."""
+    try:
+        return queue.pending_count()
+    except Exception:  # noqa: BLE001
+        return 0
+
+
+@queue.signal(SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_CANCELED, SIGNAL_EXPIRED, SIGNAL_REVOKED)
+def _count_outcome(signal, task, exc=None):
+    JOBS.labels(task.name, signal).inc()
 
 
 def load_task_modules() -> None:

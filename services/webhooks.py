@@ -19,6 +19,7 @@ import time
 
 from core import authz, crypto, errors
 from core.ids import new_id
+from core.metrics import WEBHOOK_DELIVERIES
 from core.settings import get_settings
 from models import paging
 from models.db import write_transaction
@@ -220,6 +221,7 @@ def send(subscription: WebhookSubscription, delivery: WebhookDelivery) -> bool:
     if ok:
         changes["status"] = DELIVERED
     delivery.touch(**changes)
+    WEBHOOK_DELIVERIES.labels("delivered" if ok else "failed").inc()
     return ok
 
 

@@ -234,8 +234,8 @@ def run_cli(env: dict, *args: str, check: bool = False):
     return run_python(env, "-m", "core.cli", *args, check=check)
 
 
-def start_server(env: dict):
-    """`cozeplus serve` on a free loopback port, once /healthz answers: (process, base URL)."""
+def start_server(env: dict, *arguments: str):
+    """`cozeplus serve [arguments]` on a free loopback port, once /healthz answers: (process, base URL)."""
     import socket
     import subprocess
     import sys
@@ -249,7 +249,7 @@ def start_server(env: dict):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "core.cli", "serve", "--port", str(port), *arguments],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,

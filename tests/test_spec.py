@@ -123,6 +123,7 @@ def test_security_schemes():
         "/api/passport/web/email/register/v2/",
         "/api/user/avatar/{avatar_key}",
         "/healthz",
+        "/metrics",  # Prometheus scrapes it; COZEPLUS_METRICS_TOKEN guards it when set
         "/",
         "/api/common/upload/{store_uri}",
         "/api/oauth/authorization_code",  # the single-use state it carries is the credential

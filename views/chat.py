@@ -22,3 +22,50 @@ def chat_view(run) -> dict:
     if run.required_action:
         view["required_action"] = run.required_action
     return view
+
+
+# --- the OpenAI Chat Completions facade ---------------------------------------------------------
+
+
+def openai_usage(usage: dict) -> dict:
+    """A chat's usage (Coze's counts) as OpenAI reports it."""
+    prompt, completion = usage.get("input_count", 0), usage.get("output_count", 0)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def completion_view(run, content: str) -> dict:
+    return {
+        "id": f"chatcmpl-{run.id}",
+        "object": "chat.completion",
+        "created": run.created_at,
+        "model": str(run.bot_id),
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
+        "usage": openai_usage(run.usage or {}),
+    }
+
+
+def completion_chunk(
+    run, delta: dict | None, finish_reason: str | None = None, usage: dict | None = None
+) -> dict:
+    chunk = {
+        "id": f"chatcmpl-{run.id}",
+        "object": "chat.completion.chunk",
+        "created": run.created_at,
+        "model": str(run.bot_id),
+        "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+    if usage is not None:
+        chunk["usage"] = openai_usage(usage)
+    return chunk
+
+
+def agent_model_view(bot) -> dict:
+    return {
+        "id": str(bot.id),
+        "object": "model",
+        "created": bot.created_at,
+        "owned_by": f"space:{bot.space_id}",
+        "name": bot.name,
+    }
