@@ -149,6 +149,9 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
         max_upload_body=settings.max_upload_bytes + 64 * 1024,
         log_requests=settings.log_requests,
     )
+    from handlers.chat_socket import ChatSocketMiddleware  # the one route the spec cannot hold
+
+    app.add_middleware(ChatSocketMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     if settings.metrics:
         app.add_middleware(MetricsMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(

@@ -126,12 +126,23 @@ def _respond(turn: runtime.Turn, stream: bool):
     return ok(chat_view(turn.run)), 200, {"Content-Type": "application/json"}  # the spec offers two types
 
 
+def open_event(event: runs.Event) -> tuple[str, dict] | None:
+    """A run's event as /v3/chat names and shapes it (the stream and the WebSocket both send it)."""
+    if isinstance(event, runs.RunStatus):
+        return f"conversation.chat.{event.run.status}", chat_view(event.run)
+    if isinstance(event, runs.Delta):
+        return "conversation.message.delta", open_message_view(
+            event.message, delta=(event.content, event.reasoning)
+        )
+    if isinstance(event, runs.Completed):
+        return "conversation.message.completed", open_message_view(event.message)
+    return None
+
+
 def _open_renderer():
     delta_templates: dict[int, sse.Template] = {}
 
     def render(event: runs.Event) -> bytes:
-        if isinstance(event, runs.RunStatus):
-            return sse.event(f"conversation.chat.{event.run.status}", chat_view(event.run))
         if isinstance(event, runs.Delta):
             message = event.message
             template = delta_templates.get(message.id)
@@ -140,9 +151,8 @@ def _open_renderer():
                     "conversation.message.delta", open_message_view(message, delta=(sse.HOLE, sse.HOLE))
                 )
             return template.fill(event.content, event.reasoning)
-        if isinstance(event, runs.Completed):
-            return sse.event("conversation.message.completed", open_message_view(event.message))
-        return b""
+        rendered = open_event(event)
+        return sse.event(*rendered) if rendered is not None else b""
 
     return render
 
