@@ -101,6 +101,12 @@ def parse_limits(text: str, setting: str = "COZEPLUS_RATE_LIMITS") -> dict[str, 
     return found
 
 
+def credential_key(info: dict) -> str:
+    """Whose budget a request spends: a user's sessions share one, each access token has its own."""
+    pat_id = info.get("pat_id")
+    return f"pat:{pat_id}" if pat_id else f"user:{info['user'].id}"
+
+
 _counter: SlidingWindowCounterRateLimiter | None = None
 
 

@@ -17,7 +17,7 @@ from connexion.security import NO_VALUE
 
 from core import errors
 from core.audit import ACTOR
-from core.ratelimit import CREDENTIAL
+from core.ratelimit import CREDENTIAL, credential_key
 from core.settings import get_settings
 from models.db import run_db
 from models.identity import LoginSession, PersonalAccessToken, User
@@ -157,8 +157,7 @@ def _checked(info: dict, request) -> dict:
     if request is not None:  # who acts, for the audit log; which credential, for rate limits
         extensions = request.scope.setdefault("extensions", {})
         extensions[ACTOR] = info["user"].id
-        pat_id = info.get("pat_id")
-        extensions[CREDENTIAL] = f"pat:{pat_id}" if pat_id else f"user:{info['user'].id}"
+        extensions[CREDENTIAL] = credential_key(info)
     if info["user"].must_change_password:
         routing = (request.scope.get("extensions") or {}).get("connexion_routing") or {} if request else {}
         # Connexion names the operation by its function: handlers.passport.update_password

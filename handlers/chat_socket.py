@@ -173,8 +173,7 @@ class ChatSocket:
 
     def _admit(self) -> None:
         """A chat started here counts against the credential's `run` limit, as /v3/chat does."""
-        pat_id = self.info.get("pat_id")
-        credential = f"pat:{pat_id}" if pat_id else f"user:{self.info['user'].id}"
+        credential = ratelimit.credential_key(self.info)
         address = (self.socket.scope.get("client") or ("", 0))[0]
         verdict = ratelimit.check("run", credential, address)
         if verdict is not None and not verdict.allowed:
