@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrate postman bench clean
+.PHONY: run test lint migrate postman sdks bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: $(STAMP)
 postman: $(STAMP) node_modules/.installed
 	node codegen/postman.js
 	$(PY) -m pytest tests/test_postman.py
+
+# Python, TypeScript and Go clients from openapi.yaml into build/sdks/ (docs/sdks.md); Go needs
+# golang-go and golang-gopkg-validator.v2-dev (apt), which .ci/run installs.
+sdks: $(STAMP) node_modules/.installed
+	$(PY) -m codegen.sdks
 
 # Needs wrk (apt-get install wrk) for the throughput figures.
 bench: $(STAMP)

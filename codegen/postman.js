@@ -689,6 +689,10 @@ function applyOverride(request, override) {
     request.url.variable = Object.entries(override.pathVariables).map(([key, value]) => ({ key, value }));
   }
   request.header = (request.header || []).filter((h) => h.key !== 'Authorization');
+  for (const header of request.header) {
+    // a fresh key per send: the converter's one example value would make every create a replay
+    if (header.key.toLowerCase() === 'idempotency-key') header.value = '{{$guid}}';
+  }
   for (const [key, value] of Object.entries(override.headers || {})) {
     request.header = request.header.filter((h) => h.key.toLowerCase() !== key.toLowerCase());
     request.header.push({ key, value });

@@ -11,9 +11,10 @@ import connexion
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
-from core import ratelimit, spec
+from core import ratelimit, spec, tracing
 from core.audit import AuditMiddleware, is_write
 from core.envelope import ErrorRenderer
+from core.idempotency import IdempotencyMiddleware
 from core.logs import configure_logging
 from core.metrics import MetricsMiddleware
 from core.middleware import RequestContextMiddleware
@@ -57,6 +58,19 @@ def _rate_classes(spec: dict) -> dict[str, str]:
                 written = is_write(op["operationId"], method.upper())
                 classes[op["operationId"]] = op.get("x-rate-class") or ("write" if written else "read")
     return classes
+
+
+def _idempotent_operations(spec: dict) -> frozenset[str]:
+    """The operations that take an Idempotency-Key header (core/idempotency.py)."""
+    found = set()
+    for item in spec.get("paths", {}).values():
+        for op in item.values():
+            if isinstance(op, dict) and any(
+                str(p.get("$ref", "")).endswith("/IdempotencyKey") or p.get("name") == "Idempotency-Key"
+                for p in op.get("parameters") or []
+            ):
+                found.add(op["operationId"])
+    return frozenset(found)
 
 
 def _tags_by_operation(spec: dict) -> dict[str, str]:
@@ -123,6 +137,7 @@ async def _lifespan(app):
 def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     settings = use_settings(settings or get_settings())
     configure_logging(settings.log_level)
+    tracing.configure()
     init_db(settings.database_url)
     pending = pending_migrations()
     if pending:
@@ -148,6 +163,7 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
         max_json_body=settings.max_json_body_bytes,
         max_upload_body=settings.max_upload_bytes + 64 * 1024,
         log_requests=settings.log_requests,
+        https=settings.cookie_secure,
     )
     from handlers.chat_socket import ChatSocketMiddleware  # the one route the spec cannot hold
 
@@ -165,6 +181,14 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
         ratelimit.RateLimitMiddleware,
         position=MiddlewarePosition.BEFORE_VALIDATION,
         classes_by_operation=_rate_classes(spec),
+    )
+    from services import recovery  # the process that runs a keyed request, to tell if it died
+
+    app.add_middleware(
+        IdempotencyMiddleware,
+        position=MiddlewarePosition.BEFORE_VALIDATION,
+        operations=_idempotent_operations(spec),
+        process_id=recovery.current_id,
     )
     app.add_api(
         spec,

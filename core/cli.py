@@ -1,4 +1,4 @@
-"""The `cozeplus` command: migrate, serve, worker, reset-password."""
+"""The `cozeplus` command: migrate, serve, worker, reset-password, backup, restore."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import secrets
 import socket
 import sys
 
+from core import tracing
 from core.settings import get_settings
 
 
@@ -46,6 +47,9 @@ def _serve(args) -> int:
             file=sys.stderr,
         )
         return 2
+    from core.metrics import clear_samples_dir
+
+    clear_samples_dir()  # before any worker writes to it
     try:
         create_app(settings)  # fails fast on an unmigrated database; creates the admin
     except NotMigrated as exc:
@@ -90,8 +94,9 @@ def _worker(args) -> int:
     if not _open_migrated_database(settings):
         return 2
     tasks.configure(settings)
+    tracing.configure()  # workflow runs that a worker executes are traced like the server's
     print(
-        f"cozeplus: task worker with {args.threads} threads on {settings.data_dir / 'tasks.db'}", flush=True
+        f"cozeplus: task worker with {args.threads} threads on {tasks.describe_storage(settings)}", flush=True
     )
     tasks.run_worker(args.threads)
     return 0
@@ -113,6 +118,39 @@ def _reset_password(args) -> int:
     return 0
 
 
+def _backup(args) -> int:
+    import time
+    from pathlib import Path
+
+    from services import backup
+
+    settings = get_settings()
+    output = Path(args.output or time.strftime("cozeplus-backup-%Y%m%d-%H%M%S.tar.gz"))
+    try:
+        manifest = backup.create(settings, output)
+    except backup.BackupError as exc:
+        print(f"cozeplus: {exc}", file=sys.stderr)
+        return 1
+    print(f"cozeplus: wrote {output} ({output.stat().st_size} bytes): {', '.join(manifest['members'])}")
+    if not settings.is_sqlite:
+        print("cozeplus: the database is PostgreSQL: back it up with pg_dump (docs/deploy.md)")
+    return 0
+
+
+def _restore(args) -> int:
+    from pathlib import Path
+
+    from services import backup
+
+    try:
+        manifest = backup.restore(get_settings(), Path(args.archive), force=args.force)
+    except backup.BackupError as exc:
+        print(f"cozeplus: {exc}", file=sys.stderr)
+        return 1
+    print(f"cozeplus: restored {', '.join(manifest['members'])} from {args.archive}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="cozeplus", description="The Coze Plus API server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +167,13 @@ def main(argv=None) -> int:
     reset.add_argument("email")
     reset.add_argument("--password", help="the new password (by default a random one is printed once)")
     reset.set_defaults(func=_reset_password)
+    saved = sub.add_parser("backup", help="archive the database (SQLite), uploads and the secret key")
+    saved.add_argument("--output", help="the archive to write (default cozeplus-backup-<time>.tar.gz)")
+    saved.set_defaults(func=_backup)
+    restore = sub.add_parser("restore", help="unpack a backup into the data directory (server stopped)")
+    restore.add_argument("archive")
+    restore.add_argument("--force", action="store_true", help="replace an existing database")
+    restore.set_defaults(func=_restore)
     args = parser.parse_args(argv)
     return args.func(args)
 

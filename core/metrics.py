@@ -46,6 +46,16 @@ WEBHOOK_DELIVERIES = Counter(
 UNROUTED = "unrouted"  # requests no operation took (unknown routes, refused before routing)
 
 
+def clear_samples_dir() -> None:
+    """Empty PROMETHEUS_MULTIPROC_DIR when the server starts: samples a previous run left there
+    would otherwise be added to this run's (prometheus-client asks for a wipe between runs)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory and os.path.isdir(directory):
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(directory, name))
+
+
 def exposition(queue_depth: int) -> tuple[bytes, str]:
     """The current samples in Prometheus' text format, with its content type; `queue_depth` is
     read by the caller (core does not reach the task queue)."""

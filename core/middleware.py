@@ -20,6 +20,16 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _ID_PREFIX = secrets.token_hex(8)
 RAW_BODY = "cozeplus.raw_body"  # in scope["extensions"]: the bytes of an x-raw-body operation's body
 _id_counter = itertools.count(1)
+# on every answer: no MIME sniffing, no framing, no referrer leaking ids in URLs; the API's JSON may
+# run nothing (the Swagger UI pages, which run scripts, get all but the policy)
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+API_POLICY = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+NO_STORE = (b"cache-control", b"no-store")
 
 
 class RequestContextMiddleware:
@@ -33,8 +43,10 @@ class RequestContextMiddleware:
         max_json_body: int,
         max_upload_body: int,
         log_requests: bool = True,
+        https: bool = False,
     ):
         self.app = app
+        self.https = https  # behind TLS (COZEPLUS_COOKIE_SECURE): browsers are told to stay on it
         self.slash_paths = slash_paths  # spec paths that end in "/": also answered without it
         # literal paths a templated one also matches (POST /v1/workflows/chat, GET /v1/workflows/{id}):
         # another method on them is 405, not the templated route's complaint about its parameter
@@ -65,14 +77,22 @@ class RequestContextMiddleware:
         if scope["path"] + "/" in self.slash_paths:
             scope = dict(scope, path=scope["path"] + "/", raw_path=scope["raw_path"] + b"/")
 
+        protected = [*SECURITY_HEADERS, *((HSTS,) if self.https else ())]
+        if not scope["path"].startswith("/ui"):
+            protected.append(API_POLICY)
+
         async def send_with_id(message):
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 message = dict(message)
+                answer = message.get("headers", [])
+                cached = any(name.lower() == b"cache-control" for name, _ in answer)
                 message["headers"] = [
-                    *message.get("headers", []),
+                    *answer,
                     (b"x-request-id", id_header),
                     (b"x-tt-logid", id_header),
+                    *protected,
+                    *(() if cached else (NO_STORE,)),
                 ]
             await send(message)
 
@@ -93,9 +113,9 @@ class RequestContextMiddleware:
                 )
             elif b"content-length" not in headers and b"chunked" in headers.get(b"transfer-encoding", b""):
                 # Connexion treats a body without Content-Length as absent: buffer it (bounded).
-                body = await _read_all(_limited(receive, limit, reject_nul=b"json" in content_type))
+                body = await read_all(_limited(receive, limit, reject_nul=b"json" in content_type))
                 scope = dict(scope, headers=[*scope["headers"], (b"content-length", str(len(body)).encode())])
-                await self.app(scope, _replay(body, receive), send_with_id)
+                await self.app(scope, replay_body(body, receive), send_with_id)
             elif scope["method"] not in self.shadowing_paths.get(scope["path"], (scope["method"],)):
                 allowed = ", ".join(sorted(self.shadowing_paths[scope["path"]]))
                 await _send_error(
@@ -109,9 +129,9 @@ class RequestContextMiddleware:
                     send_with_id, errors.BAD_REQUEST, "query parameters must not contain NUL characters"
                 )
             elif scope["method"] == "POST" and scope["path"].startswith(self.raw_body_prefixes or ("\0",)):
-                body = await _read_all(_limited(receive, limit))
+                body = await read_all(_limited(receive, limit))
                 scope["extensions"][RAW_BODY] = body
-                await self.app(scope, _replay(body, receive), send_with_id)
+                await self.app(scope, replay_body(body, receive), send_with_id)
             else:
                 await self.app(
                     scope, _limited(receive, limit, reject_nul=b"json" in content_type), send_with_id
@@ -149,7 +169,7 @@ def _limited(receive, limit: int, reject_nul: bool = False):
     return wrapped
 
 
-async def _read_all(receive) -> bytes:
+async def read_all(receive) -> bytes:
     chunks = []
     while True:
         message = await receive()
@@ -161,7 +181,7 @@ async def _read_all(receive) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes, receive):
+def replay_body(body: bytes, receive):
     sent = False
 
     async def wrapped():

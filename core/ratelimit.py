@@ -152,6 +152,13 @@ def check(route_class: str, credential: str | None, address: str) -> Verdict | N
     return reported
 
 
+async def checked(route_class: str, credential: str | None, address: str) -> Verdict | None:
+    """check() from async code: with Redis it is a network round trip, so it runs off the loop."""
+    if get_settings().redis_url:
+        return await to_thread.run_sync(check, route_class, credential, address)
+    return check(route_class, credential, address)
+
+
 class RateLimitMiddleware:
     """After routing and security: counts the request against its route class's limits (the spec's
     `x-rate-class`, else read or write as the audit log tells them), answers 429 in the envelope
@@ -171,10 +178,7 @@ class RateLimitMiddleware:
             return await self.app(scope, receive, send)
         address = (scope.get("client") or ("", 0))[0]
         credential = extensions.get(CREDENTIAL)
-        if get_settings().redis_url:  # a network round trip: off the event loop
-            verdict = await to_thread.run_sync(check, route_class, credential, address)
-        else:
-            verdict = check(route_class, credential, address)
+        verdict = await checked(route_class, credential, address)
         if verdict is None:
             return await self.app(scope, receive, send)
         if not verdict.allowed:

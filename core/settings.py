@@ -68,6 +68,7 @@ class Settings:
     chat_max_tool_rounds: int = 5  # model -> tools -> model rounds in one turn
     task_workers: int = 2  # task-queue threads in the server process (0: none)
     heartbeat_seconds: int = 5  # processes beat this often; silent for 3 beats = gone
+    cancel_poll_ms: int = 250  # how often a process looks for its runs cancelled through another
     knowledge_max_pages: int = 2000  # longest pdf a knowledge base accepts
     knowledge_max_unzipped_bytes: int = 200 * 1024 * 1024  # docx/xlsx contents, against zip bombs
     knowledge_max_chars: int = 20_000_000  # text extracted from one document
@@ -141,6 +142,7 @@ class Settings:
             chat_max_tool_rounds=_int(env, "COZEPLUS_CHAT_MAX_TOOL_ROUNDS", 5),
             task_workers=_int(env, "COZEPLUS_TASK_WORKERS", 2),
             heartbeat_seconds=max(1, _int(env, "COZEPLUS_HEARTBEAT_SECONDS", 5)),
+            cancel_poll_ms=max(10, _int(env, "COZEPLUS_CANCEL_POLL_MS", 250)),
             knowledge_max_pages=_int(env, "COZEPLUS_KNOWLEDGE_MAX_PAGES", 2000),
             knowledge_max_unzipped_bytes=_int(
                 env, "COZEPLUS_KNOWLEDGE_MAX_UNZIPPED_BYTES", 200 * 1024 * 1024

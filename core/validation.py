@@ -5,16 +5,18 @@ validator's regex, nor a long echo of the value), and JSON bodies read through c
 from __future__ import annotations
 
 import copy
+import functools
 
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem
+from connexion.json_schema import Draft4RequestValidator, resolve_refs
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP as CONNEXION_VALIDATORS
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator
 from jsonschema.exceptions import ValidationError
 
-from core import jsonsafe
+from core import jsonsafe, spec
 
 # What the spec's patterns mean, in words.
 PATTERN_WORDS = {
@@ -120,6 +122,24 @@ def _plain(error: ValidationError, root: str) -> str:
     if rule in ("maxProperties", "minProperties"):
         return f"{where} must have at {'most' if rule == 'maxProperties' else 'least'} {limit} entries"
     return f"{where}: {error.message[:200]}"
+
+
+@functools.cache
+def _body_validator(operation_id: str) -> Draft4RequestValidator:
+    document = resolve_refs(spec.load())
+    for path_item in document["paths"].values():
+        for operation in path_item.values():
+            if isinstance(operation, dict) and operation.get("operationId") == operation_id:
+                schema = operation["requestBody"]["content"]["application/json"]["schema"]
+                return Draft4RequestValidator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+    raise KeyError(operation_id)
+
+
+def body_problem(operation_id: str, value, root: str = "body") -> str | None:
+    """What is wrong with `value` as the JSON body of the spec's operation, in the words HTTP
+    requests get; None when it is valid. For bodies that arrive another way (WebSocket messages)."""
+    error = next(iter(_body_validator(operation_id).iter_errors(value)), None)
+    return None if error is None else plain_message(error, root)
 
 
 class NamedParameterValidator(ParameterValidator):

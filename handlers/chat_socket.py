@@ -13,7 +13,7 @@ import json
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from core import errors, jsonsafe, metrics, ratelimit
+from core import errors, jsonsafe, metrics, ratelimit, validation
 from core.envelope import error_body
 from core.security import PAT_PREFIX, bearer_jwt_info, bearer_pat_info, cookie_session_info
 from handlers.chat import open_event
@@ -24,7 +24,12 @@ from services import chat_runs as runs
 from views.chat import chat_view
 
 PATH = "/v3/chat/ws"
-COMMANDS = ("chat.create", "chat.cancel", "chat.submit_tool_outputs")
+# each client message, and the HTTP operation whose body its data is
+COMMANDS = {
+    "chat.create": "chat",
+    "chat.cancel": "cancel_chat",
+    "chat.submit_tool_outputs": "submit_tool_outputs",
+}
 
 
 class ChatSocketMiddleware:
@@ -131,20 +136,19 @@ class ChatSocket:
             raise errors.CONVERSATION_INVALID_PARAM(f"type: {kind!r} is not one of {', '.join(COMMANDS)}")
         if not isinstance(data, dict):
             raise errors.CONVERSATION_INVALID_PARAM(f"data: {kind} takes an object")
+        # each message's data is checked as the HTTP operation it stands for checks its body
+        problem = validation.body_problem(COMMANDS[kind], data, "data")
+        if problem:
+            raise errors.CONVERSATION_INVALID_PARAM(problem)
         user = self.info["user"]
         if kind == "chat.cancel":
-            conversation_id, chat_id = _required(data, "conversation_id", "chat_id")
+            conversation_id, chat_id = data["conversation_id"], data["chat_id"]
             run = await run_db(runtime.load_run, user, conversation_id, chat_id)
             self._put(ref, "chat.cancelled", chat_view(await runs.cancel(run)))
             return
-        self._admit()
+        await self._admit()
         if kind == "chat.create":
-            bot_id, end_user = _required(data, "bot_id", "user_id")
-            items = data.get("additional_messages")
-            if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
-                raise errors.CONVERSATION_INVALID_PARAM(
-                    "data.additional_messages: a list of messages, the question last"
-                )
+            bot_id, end_user, items = data["bot_id"], data["user_id"], data["additional_messages"]
             config = (data.get("custom_config") or {}).get("model_config") or {}
             turn = await run_db(
                 lambda: runtime.prepare_open(
@@ -162,20 +166,20 @@ class ChatSocket:
                 )
             )
         else:
-            conversation_id, chat_id = _required(data, "conversation_id", "chat_id")
-            outputs = data.get("tool_outputs")
-            if not isinstance(outputs, list) or not outputs:
-                raise errors.CONVERSATION_INVALID_PARAM("data.tool_outputs: a list of {tool_call_id, output}")
+            conversation_id, chat_id = _required(
+                data, "conversation_id", "chat_id"
+            )  # query parameters on HTTP
+            outputs = data["tool_outputs"]
             turn = await run_db(
                 lambda: runtime.resume(user, runtime.load_run(user, conversation_id, chat_id), outputs)
             )
         self._follow(turn, ref)
 
-    def _admit(self) -> None:
+    async def _admit(self) -> None:
         """A chat started here counts against the credential's `run` limit, as /v3/chat does."""
         credential = ratelimit.credential_key(self.info)
         address = (self.socket.scope.get("client") or ("", 0))[0]
-        verdict = ratelimit.check("run", credential, address)
+        verdict = await ratelimit.checked("run", credential, address)
         if verdict is not None and not verdict.allowed:
             raise errors.RATE_LIMITED(f"too many chats: retry in {max(1, verdict.reset_s)} s")
 

@@ -61,7 +61,6 @@ def download_file(file_id, expires=None, signature=None, token_info=None):
         headers={
             "Content-Disposition": f'{disposition}; filename="{fallback}"; '
             f"filename*=UTF-8''{quote(stored.file_name)}",
-            "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, max-age=300",
         },
     )

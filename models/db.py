@@ -46,8 +46,8 @@ def write_transaction():
     return db.atomic()
 
 
-def migration_runner() -> Runner:
-    return Runner(db.obj, directory=str(MIGRATIONS_DIR))
+def migration_runner(database=None) -> Runner:
+    return Runner(database or db.obj, directory=str(MIGRATIONS_DIR))
 
 
 def pending_migrations() -> list[str]:

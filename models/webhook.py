@@ -21,6 +21,7 @@ class WebhookSubscription(BaseModel):
     enabled = BooleanField(default=True)
     disabled_reason = TextField(default="")
     lease_until = BigIntegerField(default=0)  # a worker delivers its events until then
+    lease_worker_id = BigIntegerField(null=True)  # the process holding the lease (services/recovery)
 
     class Meta:
         table_name = "webhook_subscription"

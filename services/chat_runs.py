@@ -15,6 +15,7 @@ from collections.abc import Callable
 from core import errors, jsonsafe
 from core.ids import new_id, parse_id
 from core.settings import get_settings
+from core.tracing import tracer
 from models.base import now_s
 from models.conversation import (
     AVAILABLE,
@@ -36,6 +37,7 @@ from services import (
     agent_memory,  # noqa: F401  (its import registers the database tools)
     agent_plugins,  # noqa: F401  (its import registers the plugins' tools)
     agent_workflows,  # noqa: F401  (its import registers the workflows' tools)
+    cancel_watch,
     conversations,
     llm,
     tools,
@@ -131,6 +133,16 @@ class Runner:
             self.emit(RunStatus(run))
 
     async def execute(self) -> None:
+        turn = self.turn
+        attributes = {
+            "chat.id": str(turn.run.id),
+            "agent.id": str(turn.bot.id),
+            "conversation.id": str(turn.conversation.id),
+        }
+        with tracer.start_as_current_span("chat.run", attributes=attributes):
+            await self._execute()
+
+    async def _execute(self) -> None:
         turn = self.turn
         try:
             if not turn.resumed:
@@ -405,6 +417,7 @@ class LiveRun:
         self.done = False
         self.task = self.loop.create_task(self._main())
         _live[turn.run.id] = self
+        cancel_watch.watch("chat", turn.run.id, self.cancel)  # a cancel through another process
         _background.add(self.task)
         self.task.add_done_callback(_background.discard)
 
@@ -418,12 +431,21 @@ class LiveRun:
         finally:
             self.done = True
             _live.pop(self.turn.run.id, None)
+            cancel_watch.unwatch("chat", self.turn.run.id)
             if self.subscriber is not None:
                 self.subscriber(None)
 
     def cancel(self) -> None:
         if not self.done and not self.loop.is_closed():  # the caller may be on another loop (or thread)
             self.loop.call_soon_threadsafe(self.task.cancel)
+
+
+def _cancelled_among(ids: list[int]) -> list[int]:
+    query = ChatRun.select(ChatRun.id).where(ChatRun.id.in_(ids) & (ChatRun.status == CANCELED))
+    return [row.id for row in query]
+
+
+cancel_watch.register("chat", _cancelled_among)
 
 
 async def cancel(run: ChatRun, wait_seconds: float = 5.0) -> ChatRun:

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from core.metrics import MODEL_LATENCY, MODEL_TOKENS
+from core.tracing import tracer
 from models.llm import PROTOCOL_BUILTIN, LlmModel
 
 
@@ -96,6 +97,7 @@ def stream(model: LlmModel, request: ChatRequest, on_delta: OnDelta | None = Non
 async def _measured(model: LlmModel, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
     """The call's latency and tokens for /metrics (core.metrics)."""
     began, outcome, usage = time.perf_counter(), "ok", Usage()
+    span = tracer.start_span("model.call", attributes={"model.name": model.name or str(model.id)})
     try:
         async with contextlib.aclosing(chunks):
             async for chunk in chunks:
@@ -110,6 +112,14 @@ async def _measured(model: LlmModel, chunks: AsyncIterator[Chunk]) -> AsyncItera
         raise
     finally:
         name = model.name or str(model.id)
+        span.set_attributes(
+            {
+                "model.outcome": outcome,
+                "model.input_tokens": usage.input_tokens,
+                "model.output_tokens": usage.output_tokens,
+            }
+        )
+        span.end()
         MODEL_LATENCY.labels(name, outcome).observe(time.perf_counter() - began)
         MODEL_TOKENS.labels(name, "input").inc(usage.input_tokens)
         MODEL_TOKENS.labels(name, "output").inc(usage.output_tokens)

@@ -23,6 +23,7 @@ from core.ids import new_id
 from core.settings import get_settings
 from models.conversation import FAILED, LIVE_STATUSES, ChatRun
 from models.db import db
+from models.idempotency import KEEP_SECONDS, IdempotencyKey
 from models.knowledge import DOC_FAILED, DOC_PROCESSING, DOC_RESEGMENTING, Document
 from models.memory import IMPORT_FAILED, IMPORT_QUEUED, IMPORT_RUNNING, MemoryImport
 from models.workers import WorkerInstance
@@ -91,7 +92,7 @@ def _heartbeat() -> None:
             db.close()  # this thread's connection
 
 
-def _gone(row: WorkerInstance, now: int) -> bool:
+def is_gone(row: WorkerInstance, now: int) -> bool:
     if _instance is not None and row.id == _instance.id:
         return False
     if row.heartbeat_at < now - 3 * get_settings().heartbeat_seconds:
@@ -186,11 +187,50 @@ def _reap_channel_replies(chat_ids: list[int]) -> list[int]:
     return ids
 
 
+def _reap_webhooks(orphaned, now: int) -> list[int]:
+    """Subscriptions whose delivering process died (its lease is taken back) or whose due
+    deliveries no task will send (the task was lost with its queue): delivered again. A receiver
+    may then get an event twice (the kill came between its answer and the record): the
+    X-Cozeplus-Delivery header, the event's id, is the same on every attempt, to deduplicate."""
+    from models.webhook import PENDING, WebhookDelivery, WebhookSubscription
+
+    held = (WebhookSubscription.lease_until >= now) & orphaned(WebhookSubscription.lease_worker_id)
+    subscriptions = set()
+    for row in WebhookSubscription.select(WebhookSubscription.id, WebhookSubscription.lease_worker_id).where(
+        held
+    ):
+        unchanged = (WebhookSubscription.id == row.id) & (
+            WebhookSubscription.lease_worker_id == row.lease_worker_id
+        )
+        if WebhookSubscription.update(lease_until=0, lease_worker_id=None).where(unchanged).execute():
+            subscriptions.add(row.id)
+    cutoff = now - QUEUED_STALE_SECONDS
+    stale = WebhookDelivery.select(WebhookDelivery.subscription).where(
+        WebhookDelivery.status == PENDING,
+        WebhookDelivery.created_at < cutoff,
+        WebhookDelivery.next_attempt_at < cutoff * 1000,
+    )
+    enabled = WebhookSubscription.enabled == True  # noqa: E712  (a SQL comparison)
+    free = WebhookSubscription.lease_until < now
+    subscriptions.update(
+        row.id
+        for row in WebhookSubscription.select(WebhookSubscription.id).where(
+            enabled, free, WebhookSubscription.id.in_(stale)
+        )
+    )
+    if subscriptions:
+        from services import webhooks  # it records its lease's owner through this module
+
+        for subscription_id in sorted(subscriptions):
+            webhooks.kick(subscription_id)
+    return sorted(subscriptions)
+
+
 def reap(now: int | None = None) -> dict:
     """Resume or fail the work of instances that are gone; returns what was done (for logs, tests)."""
     now = now or int(time.time())
     instances = list(WorkerInstance.select())
-    dead = [row.id for row in instances if _gone(row, now)]
+    dead = [row.id for row in instances if is_gone(row, now)]
     alive = [row.id for row in instances if row.id not in dead]
     orphaned = lambda field: field.is_null(False) & field.not_in(alive or [0])  # noqa: E731
     live_chats = ChatRun.status.in_(LIVE_STATUSES) & orphaned(ChatRun.worker_id)
@@ -239,6 +279,8 @@ def reap(now: int | None = None) -> dict:
             ingestion.process_document_task(document_id)
     imports_resumed, imports_failed = _reap_imports(orphaned, now)
     runs_resumed, runs_failed = _reap_workflow_runs(orphaned, now)
+    webhooks_resumed = _reap_webhooks(orphaned, now)
+    IdempotencyKey.delete().where(IdempotencyKey.created_at < now - KEEP_SECONDS).execute()
     if dead:
         WorkerInstance.delete().where(WorkerInstance.id.in_(dead)).execute()
     done = {
@@ -251,6 +293,7 @@ def reap(now: int | None = None) -> dict:
         "failed_imports": imports_failed,
         "resumed_workflow_runs": runs_resumed,
         "failed_workflow_runs": runs_failed,
+        "resumed_webhooks": webhooks_resumed,
     }
     if any(done[key] for key in done if key != "dead_instances"):
         log.warning("recovered work of stopped processes", extra={"fields": done})

@@ -1,4 +1,5 @@
-"""The task queue (DESIGN.md §7): huey, stored in SQLite under the data directory.
+"""The task queue (DESIGN.md §7): huey, stored in SQLite under the data directory, or in Redis
+when REDIS_URL is set (the scale-out layout: docs/deploy.md).
 
 By default its consumer runs as threads inside the server process, so one command serves and
 processes; `cozeplus worker` runs a consumer alone (more of them on more machines sharing the
@@ -11,11 +12,12 @@ import atexit
 import importlib
 import logging
 import threading
+from urllib.parse import urlsplit
 
 from huey import MemoryHuey
 from huey.consumer import Consumer
 from huey.signals import SIGNAL_CANCELED, SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_EXPIRED, SIGNAL_REVOKED
-from huey.storage import SqliteStorage
+from huey.storage import RedisStorage, SqliteStorage
 
 from core.fs import private_file
 from core.metrics import JOBS
@@ -66,8 +68,21 @@ class EmbeddedConsumer(Consumer):
 
 
 def configure(settings: Settings) -> None:
-    path = private_file(settings.data_dir / "tasks.db")
-    queue.storage = SqliteStorage("cozeplus", filename=str(path))
+    """The queue's storage: Redis when REDIS_URL is set (workers on several machines share it, and
+    an idle consumer blocks on it instead of polling), else SQLite in the data directory."""
+    if settings.redis_url:
+        queue.storage = RedisStorage("cozeplus", url=settings.redis_url, blocking=True, read_timeout=1)
+    else:
+        path = private_file(settings.data_dir / "tasks.db")
+        queue.storage = SqliteStorage("cozeplus", filename=str(path))
+
+
+def describe_storage(settings: Settings) -> str:
+    """Where the queue lives, for start-up lines (a Redis URL's password is not shown)."""
+    if not settings.redis_url:
+        return str(settings.data_dir / "tasks.db")
+    parts = urlsplit(settings.redis_url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
 
 
 def start_consumer(workers: int) -> None:

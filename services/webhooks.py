@@ -25,7 +25,7 @@ from models import paging
 from models.db import write_transaction
 from models.identity import User
 from models.webhook import DELIVERED, FAILED, PENDING, WebhookDelivery, WebhookSubscription
-from services import refs, webfetch
+from services import recovery, refs, webfetch
 from services.tasks import queue
 
 log = logging.getLogger("cozeplus.webhooks")
@@ -241,14 +241,16 @@ def deliver_task(subscription_id: int) -> None:
 def _claim(subscription_id: int) -> bool:
     now = int(time.time())
     return bool(
-        WebhookSubscription.update(lease_until=now + LEASE_SECONDS)
+        WebhookSubscription.update(lease_until=now + LEASE_SECONDS, lease_worker_id=recovery.current_id())
         .where(WebhookSubscription.id == subscription_id, WebhookSubscription.lease_until < now)
         .execute()
     )
 
 
 def _release(subscription_id: int) -> None:
-    WebhookSubscription.update(lease_until=0).where(WebhookSubscription.id == subscription_id).execute()
+    WebhookSubscription.update(lease_until=0, lease_worker_id=None).where(
+        WebhookSubscription.id == subscription_id
+    ).execute()
 
 
 def _head(subscription_id: int) -> WebhookDelivery | None:

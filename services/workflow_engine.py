@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from core import errors
+from core.tracing import tracer
 from services import workflow_canvas as wc
 
 log = logging.getLogger("cozeplus.workflow")
@@ -222,6 +223,15 @@ class Run:
         return self.prefix + node.id
 
     async def _run_node(self, node: wc.Node) -> None:
+        attributes = {
+            "workflow.node.id": node.id,
+            "workflow.node.type": str(node.type),
+            "workflow.node.title": node.title,
+        }
+        with tracer.start_as_current_span("workflow.node", attributes=attributes):
+            await self._run_node_traced(node)
+
+    async def _run_node_traced(self, node: wc.Node) -> None:
         result = self.results[node.id]
         earlier = self.done.get(self.key(node))
         if earlier is not None:  # finished before the run was interrupted

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from core import authz, errors
 from core.ids import new_id, parse_id
 from core.settings import get_settings
+from core.tracing import tracer
 from models.base import now_s
-from models.db import run_db
+from models.db import run_db, write_transaction
 from models.identity import User
 from models.workflow import (
     MODE_ASYNC,
@@ -37,6 +38,7 @@ from models.workflow import (
     WorkflowVersion,
 )
 from services import (
+    cancel_watch,
     recovery,
     refs,
     run_caps,
@@ -349,6 +351,11 @@ class Execution:
         return bool(saved)
 
     async def execute(self) -> WorkflowRun:
+        attributes = {"workflow.id": str(self.run.workflow_id), "workflow.execute_id": str(self.run.id)}
+        with tracer.start_as_current_span("workflow.run", attributes=attributes):
+            return await self._execute()
+
+    async def _execute(self) -> WorkflowRun:
         run = self.run
         creator = self.user if self.user is not None else await run_db(User.by_id, run.creator_id)
         self.engine = workflow_engine.Run(
@@ -362,6 +369,7 @@ class Execution:
             context={"user": creator, "space_id": run.space_id, "run": run},
         )
         _live[run.id] = (asyncio.get_running_loop(), asyncio.current_task())
+        cancel_watch.watch("workflow", run.id, lambda: _stop_live(run.id))  # cancelled elsewhere
         started = time.monotonic()
         try:
             try:
@@ -370,6 +378,7 @@ class Execution:
                 )
             finally:
                 _live.pop(run.id, None)
+                cancel_watch.unwatch("workflow", run.id)
         except workflow_engine.RunInterrupted as stop:
             await self._interrupted(stop.waiting)
         except (workflow_engine.NodeError, errors.ApiError) as exc:
@@ -418,11 +427,13 @@ class Execution:
         changes["state"] = {**changes["state"], "seconds": round(seconds, 3)}
 
         def save() -> bool:
-            saved = self._update(changes, final=True)
-            if saved and self.run.debug and self.state.get("commit_id"):
-                Workflow.update(test_run_passed=True).where(
-                    Workflow.id == self.run.workflow_id, Workflow.commit_id == self.state["commit_id"]
-                ).execute()
+            # one transaction: a poller that sees the run succeeded also sees the draft tested
+            with write_transaction():
+                saved = self._update(changes, final=True)
+                if saved and self.run.debug and self.state.get("commit_id"):
+                    Workflow.update(test_run_passed=True).where(
+                        Workflow.id == self.run.workflow_id, Workflow.commit_id == self.state["commit_id"]
+                    ).execute()
             return saved
 
         if await run_db(save):
@@ -555,8 +566,23 @@ def cancel(run: WorkflowRun) -> WorkflowRun:
         error_msg="cancelled by the user",
         updated_at=now_s(),
     ).where(WorkflowRun.id == run.id, WorkflowRun.status.in_((RUN_RUNNING, RUN_INTERRUPTED))).execute()
-    live = _live.get(run.id)
-    if live is not None and not live[0].is_closed():
-        _cancelling[run.id] = True
-        live[0].call_soon_threadsafe(live[1].cancel)
+    _stop_live(run.id)
     return WorkflowRun.get_by_id(run.id)
+
+
+def _stop_live(run_id: int) -> None:
+    """Cancel the run's task if this process executes it (from any thread)."""
+    live = _live.get(run_id)
+    if live is not None and not live[0].is_closed():
+        _cancelling[run_id] = True
+        live[0].call_soon_threadsafe(live[1].cancel)
+
+
+def _cancelled_among(ids: list[int]) -> list[int]:
+    query = WorkflowRun.select(WorkflowRun.id).where(
+        WorkflowRun.id.in_(ids) & (WorkflowRun.status == RUN_CANCELLED)
+    )
+    return [row.id for row in query]
+
+
+cancel_watch.register("workflow", _cancelled_among)

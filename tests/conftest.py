@@ -3,6 +3,7 @@ one app with response validation on; a fresh client (no cookies) per test."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import os
@@ -236,7 +237,6 @@ def run_cli(env: dict, *args: str, check: bool = False):
 
 def start_server(env: dict, *arguments: str):
     """`cozeplus serve [arguments]` on a free loopback port, once /healthz answers: (process, base URL)."""
-    import socket
     import subprocess
     import sys
     import time
@@ -245,9 +245,7 @@ def start_server(env: dict, *arguments: str):
 
     from core.settings import REPO_ROOT
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "core.cli", "serve", "--port", str(port), *arguments],
         cwd=REPO_ROOT,
@@ -266,10 +264,89 @@ def start_server(env: dict, *arguments: str):
     pytest.fail("the server did not start: " + server.stdout.read().decode())
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path):
+    """A throwaway redis-server on a free loopback port (no persistence): its URL."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is missing: .ci/run installs it (apt-get install redis-server)"
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def start_task_worker(env: dict):
+    """`cozeplus worker` (the task queue's consumer alone), once it says it runs; its output goes
+    to worker.log in its data directory (a pipe nobody reads would fill and stall it)."""
+    import subprocess
+    import sys
+    import time
+
+    from core.settings import REPO_ROOT
+
+    log = Path(env["COZEPLUS_DATA_DIR"]) / "worker.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "worker", "--threads", "2"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 30
+    while "task worker" not in log.read_text() and worker.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if "task worker" not in log.read_text():
+        worker.kill()
+        pytest.fail("the task worker did not start: " + log.read_text())
+    return worker
+
+
+def scale_out() -> bool:
+    """The live deployment's layout: on PostgreSQL, production's (two server workers, Redis, a
+    separate task worker); on SQLite, `make run`'s (one process doing everything)."""
+    return os.environ.get("DATABASE_URL", "").startswith("postgres")
+
+
+def separate_env(live_env: dict, data_dir: Path, **extra: str) -> dict:
+    """The live environment for another deployment on the same database: its own data directory,
+    task queue and metrics (it must neither take the live deployment's jobs nor wipe its samples)."""
+    env = {k: v for k, v in live_env.items() if k not in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")}
+    return {**env, "COZEPLUS_DATA_DIR": str(data_dir), **extra}
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
-    """A real server (uvicorn, `cozeplus serve`) on a free local port, for newman and the SDKs.
-    It shares the session's database on PostgreSQL and gets its own migrated SQLite otherwise."""
+    """A real deployment (`cozeplus serve`) on a free local port, for newman and the SDKs: see
+    scale_out() for its layout. It shares the session's database on PostgreSQL and gets its own
+    migrated SQLite otherwise."""
     session_app()
     data_dir = tmp_path_factory.mktemp("live")
     env = {
@@ -285,13 +362,27 @@ def live_server(tmp_path_factory):
     }
     if not env.get("DATABASE_URL"):
         run_cli(env, "migrate", check=True)
-    _session["live_env"] = env
-    server, base = start_server(env)
-    try:
+    with contextlib.ExitStack() as stack:
+        arguments: tuple[str, ...] = ()
+        if scale_out():
+            samples = tmp_path_factory.mktemp("prometheus")
+            env["REDIS_URL"] = stack.enter_context(redis_server(tmp_path_factory.mktemp("redis")))
+            env.update(COZEPLUS_TASK_WORKERS="0", PROMETHEUS_MULTIPROC_DIR=str(samples))
+            worker = start_task_worker(env)
+            stack.callback(_stop, worker)
+            arguments = ("--workers", "2")
+        _session["live_env"] = env
+        server, base = start_server(env, *arguments)
+        stack.callback(_stop, server)
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+
+
+def _stop(process) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except Exception:  # noqa: BLE001
+        process.kill()
 
 
 @pytest.fixture(scope="session")
@@ -319,6 +410,18 @@ def coze(live_server, pat):
     from cozepy import Coze, TokenAuth
 
     return Coze(auth=TokenAuth(pat), base_url=live_server)
+
+
+@pytest.fixture(scope="session")
+def sdks_built() -> dict:
+    """The three SDKs in build/sdks (what `make sdks` makes), generated afresh from the spec."""
+    import shutil
+
+    from codegen import sdks
+
+    assert shutil.which("java"), "Java is missing: openapi-generator runs on it (apt-get install default-jre)"
+    assert shutil.which("go"), "Go is missing: .ci/run installs it (apt-get install golang-go)"
+    return sdks.build()
 
 
 def _js_sdk_missing() -> bool:

@@ -11,9 +11,11 @@ import pytest
 from conftest import register
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from test_chat import fake_model_id as fake_model_id  # noqa: F401  (a fixture)
+from test_chat import fake_server as fake_server  # noqa: F401  (a fixture)
 from test_chat import new_agent
 
-from models.conversation import ChatRun
+from models.conversation import ChatRun, Conversation
 
 PATH = "/v3/chat/ws"
 
@@ -84,9 +86,30 @@ def test_bad_messages_get_errors_and_the_socket_stays_open(app):
             error = socket.receive_json()
             assert (error["event"], error["id"], error["data"]["code"]) == ("error", "a", 103000000)
             assert "chat.create" in error["data"]["msg"]
-            socket.send_json({"type": "chat.create", "id": "b", "data": {"bot_id": bot_id}})
-            assert "data.user_id" in socket.receive_json()["data"]["msg"]
             runs = ChatRun.select().count()
+            # data is held to the HTTP operation's body schema, with the same words
+            for data, said in [
+                ({"bot_id": bot_id}, "data.user_id is required"),
+                ({**question(bot_id, "x"), "user_id": ""}, "data.user_id must not be empty"),
+                (
+                    {**question(bot_id, "x"), "meta_data": {"k": 1}},
+                    "data.meta_data.k must be a string, not a number",
+                ),
+                (
+                    {**question(bot_id, "x"), "additional_messages": []},
+                    "data.additional_messages must have at least 1",
+                ),
+                ({**question(bot_id, "x"), "bot_id": "12ab"}, "data.bot_id must be"),
+            ]:
+                socket.send_json({"type": "chat.create", "id": "b", "data": data})
+                error = socket.receive_json()
+                assert (error["event"], error["data"]["code"]) == ("error", 103000000), error
+                assert error["data"]["msg"].startswith(said), (said, error)
+            socket.send_json({"type": "chat.cancel", "id": "b2", "data": {"chat_id": "1"}})
+            assert socket.receive_json()["data"]["msg"] == "data.conversation_id is required"
+            socket.send_json({"type": "chat.submit_tool_outputs", "id": "b3", "data": {"tool_outputs": [{}]}})
+            assert socket.receive_json()["data"]["msg"] == "data.tool_outputs[0].tool_call_id is required"
+            assert ChatRun.select().count() == runs
             socket.send_json({"type": "chat.create", "id": "c", "data": question(bot_id, "not mine")})
             refused = socket.receive_json()
             assert (refused["id"], refused["data"]["code"]) == ("c", 100000002) and bot_id in refused["data"][
@@ -96,6 +119,37 @@ def test_bad_messages_get_errors_and_the_socket_stays_open(app):
             mine = new_agent(alice)
             socket.send_json({"type": "chat.create", "id": "d", "data": question(mine, "still open")})
             assert until_done(socket, "d")[-1]["event"] == "done"
+
+
+def test_a_chat_takes_the_chat_sdk_connector_a_model_override_and_meta_data(app, fake_server, fake_model_id):
+    with TestClient(app) as http:
+        alice = register(http)
+        bot_id = new_agent(alice, publish=False)
+        alice.post("/v1/bot/publish", json={"bot_id": bot_id, "connector_ids": ["999"]})
+        before = len(fake_server.model.requests)
+        with http.websocket_connect(PATH, headers=alice.headers) as socket:
+            socket.send_json({"type": "chat.create", "id": "api", "data": question(bot_id, "hi")})
+            refused = until_done(socket, "api")[-1]
+            assert refused["event"] == "error" and "connector 1024" in refused["data"]["msg"]
+            data = question(
+                bot_id,
+                "over there",
+                connector_id="999",
+                meta_data={"order": "42"},
+                custom_config={"model_config": {"model_id": fake_model_id}},
+            )
+            socket.send_json({"type": "chat.create", "id": "sdk", "data": data})
+            frames = until_done(socket, "sdk")
+        completed = next(f["data"] for f in frames if f["event"] == "conversation.chat.completed")
+        answer = next(
+            f["data"]
+            for f in frames
+            if f["event"] == "conversation.message.completed" and f["data"]["type"] == "answer"
+        )
+        assert answer["content"] == "fake: over there" and len(fake_server.model.requests) > before
+        assert completed["meta_data"] == {"order": "42"}
+        assert Conversation.get_by_id(int(completed["conversation_id"])).connector_id == 999
+        assert ChatRun.get_by_id(int(completed["id"])).connector_id == 999
 
 
 def test_the_handshake_needs_credentials(app):

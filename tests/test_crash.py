@@ -1,5 +1,8 @@
-"""kill -9 a real server while it ingests a document and streams a chat; after the restart the
-document is processed again to the end and the chat is failed with a reason, both at once."""
+"""kill -9 a real server while it ingests a document and streams a chat: after the restart the
+document is processed again to the end and the chat is failed with a reason, both at once. And
+while an async workflow run is between two HTTP calls and while a webhook delivery is in flight:
+the run resumes after its last finished node (the first call is not made again) and the event is
+delivered again with the same id."""
 
 from __future__ import annotations
 
@@ -119,3 +122,154 @@ def test_kill_9_mid_ingestion_and_mid_stream(tmp_path):
         restarted.terminate()
         restarted.wait(10)
         page_server.shutdown()
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """A service the workflow's HTTP nodes and the webhook call: it counts each path, and holds
+    the first request to each path in `gates` until that gate opens (the kill lands then)."""
+
+    hits: dict = {}
+    bodies: list = []
+    gates: dict = {"/slow": threading.Event(), "/hook": threading.Event()}
+    held: dict = {"/slow": threading.Event(), "/hook": threading.Event()}
+
+    def _answer(self, body: bytes):
+        path = self.path.split("?")[0]
+        Recorder.hits[path] = Recorder.hits.get(path, 0) + 1
+        if path in Recorder.gates and not Recorder.held[path].is_set():  # only the first waits
+            Recorder.held[path].set()
+            Recorder.gates[path].wait(30)
+        Recorder.bodies.append((path, dict(self.headers), body))
+        answer = json.dumps({"path": path, "n": Recorder.hits[path]}).encode()
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def do_GET(self):
+        self._answer(b"")
+
+    def do_POST(self):
+        self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+    def log_message(self, *args):
+        pass
+
+
+def http_node(node_id: str, url: str) -> dict:
+    from test_workflow_engine import node
+
+    return node(
+        node_id,
+        "45",
+        {"apiInfo": {"method": "GET", "url": url}, "body": {"bodyType": "EMPTY"}},
+        [{"name": "body", "type": "string"}],
+    )
+
+
+def kill_and_restart(server, env, gate: threading.Event):
+    server.send_signal(signal.SIGKILL)
+    server.wait(10)
+    assert server.returncode == -signal.SIGKILL
+    gate.set()  # the held request answers a caller that is gone
+    return start_server(env)
+
+
+def test_kill_9_mid_async_workflow_run_and_mid_webhook_delivery(tmp_path):
+    from conftest import Account, register
+    from test_workflow_canvas import ref
+    from test_workflow_engine import edge, end_returning, start
+    from test_workflow_runs import published
+    from test_workflows import space_of
+
+    service = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=service.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{service.server_port}"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        COZEPLUS_DATA_DIR=str(tmp_path / "data"),
+        COZEPLUS_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        COZEPLUS_LOG_LEVEL="WARNING",
+        COZEPLUS_OUTBOUND_ALLOW="127.0.0.1",
+    )
+    run_cli(env, "migrate", check=True)
+    server, base = start_server(env)
+    servers = [server]
+    try:
+        alice: Account = register(httpx.Client(base_url=base, timeout=30))
+        hook = alice.post(
+            "/api/webhook/create",
+            {
+                "space_id": space_of(alice),
+                "url": url + "/hook",
+                "events": ["workflow.completed"],
+                "secret": "crash-test-secret-42",
+            },
+        ).json()["data"]
+        schema = {
+            "nodes": [
+                start(("q", "string")),
+                http_node("2", url + "/fast"),
+                http_node("3", url + "/slow"),
+                end_returning(fast=ref("2", "body"), slow=ref("3", "body")),
+            ],
+            "edges": [edge("100001", "2"), edge("2", "3"), edge("3", "900001")],
+        }
+        workflow_id = published(alice, schema, "two_calls")
+        started = alice.post(
+            "/v1/workflow/run", {"workflow_id": workflow_id, "parameters": {"q": "x"}, "is_async": True}
+        ).json()
+        assert started["code"] == 0, started
+        assert Recorder.held["/slow"].wait(20), "the run never reached its second call"
+
+        # 1. killed with the first call done and the second in flight: the run resumes there
+        server, base = kill_and_restart(server, env, Recorder.gates["/slow"])
+        servers.append(server)
+        alice.client = httpx.Client(base_url=base, timeout=30)
+        history = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            history = alice.get(f"/v1/workflows/{workflow_id}/run_histories/{started['execute_id']}").json()[
+                "data"
+            ][0]
+            if history["execute_status"] != "Running":
+                break
+            time.sleep(0.1)
+        assert history["execute_status"] == "Success", history
+        output = json.loads(history["output"])
+        assert json.loads(output["fast"]) == {"path": "/fast", "n": 1}  # done before the kill: not again
+        assert json.loads(output["slow"])["path"] == "/slow"
+        assert Recorder.hits["/fast"] == 1 and Recorder.hits["/slow"] == 2
+
+        # 2. the run's workflow.completed event: killed while the receiver holds its delivery
+        assert Recorder.held["/hook"].wait(20), "the completion was never delivered"
+        server, base = kill_and_restart(server, env, Recorder.gates["/hook"])
+        servers.append(server)
+        alice.client = httpx.Client(base_url=base, timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            [delivery] = alice.post("/api/webhook/deliveries", {"id": hook["id"]}).json()["data"][
+                "deliveries"
+            ]
+            if delivery["status"] != "pending":
+                break
+            time.sleep(0.1)
+        assert delivery["status"] == "delivered" and delivery["response_status"] == 200, delivery
+        hooks = [(headers, json.loads(body)) for path, headers, body in Recorder.bodies if path == "/hook"]
+        # at least once: the killed attempt reached the receiver too, with the same event id to
+        # deduplicate by; the run's completion is one event
+        assert Recorder.hits["/hook"] == 2 and len(hooks) == 2
+        assert {h.get("X-Cozeplus-Delivery") for h, _ in hooks} == {delivery["event_id"]}
+        assert {event["data"]["execute_id"] for _, event in hooks} == {started["execute_id"]}
+    finally:
+        for process in servers:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(10)
+        for gate in Recorder.gates.values():
+            gate.set()
+        service.shutdown()

@@ -122,15 +122,11 @@ def test_two_workers_add_up_their_samples(live_env, tmp_path):
     import os
 
     import httpx
-    from conftest import PASSWORD, new_email, run_cli, start_server
+    from conftest import PASSWORD, new_email, run_cli, separate_env, start_server
 
     samples_dir = tmp_path / "prometheus"
     samples_dir.mkdir()
-    env = {
-        **live_env,
-        "COZEPLUS_DATA_DIR": str(tmp_path / "data"),
-        "PROMETHEUS_MULTIPROC_DIR": str(samples_dir),
-    }
+    env = separate_env(live_env, tmp_path / "data", PROMETHEUS_MULTIPROC_DIR=str(samples_dir))
     if not os.environ.get("DATABASE_URL"):
         run_cli(env, "migrate", check=True)
     server, base = start_server(env, "--workers", "2")
@@ -142,13 +138,19 @@ def test_two_workers_add_up_their_samples(live_env, tmp_path):
         headers = {"Authorization": f"Bearer {token}"}
         for _ in range(20):  # each on a new connection, so both workers take some
             assert httpx.post(f"{base}/api/playground_api/space/list", headers=headers).status_code == 200
-        found = {}
-        for family in text_string_to_metric_families(httpx.get(f"{base}/metrics").text):
-            for sample in family.samples:
-                found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        found = samples(httpx.Client(base_url=base))
         assert value(found, "cozeplus_http_requests_total", operation="list_spaces", status="200") == 20
         pids = {p.name for p in samples_dir.iterdir()}
         assert len({name.rsplit("_", 1)[-1] for name in pids}) >= 2, pids  # both workers wrote samples
+    finally:
+        server.terminate()
+        server.wait(10)
+    # the next run starts from nothing: the samples the last one left are wiped, not added
+    server, base = start_server(env)
+    try:
+        assert httpx.post(f"{base}/api/playground_api/space/list", headers=headers).status_code == 200
+        found = samples(httpx.Client(base_url=base))
+        assert value(found, "cozeplus_http_requests_total", operation="list_spaces", status="200") == 1
     finally:
         server.terminate()
         server.wait(10)

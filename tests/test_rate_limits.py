@@ -5,14 +5,21 @@ served; caps on chats and workflow runs in progress; limits shared by two worker
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import time
 
 import httpx
 import pytest
-from conftest import ADMIN_PASSWORD, PASSWORD, assert_error, new_email, register, run_cli, start_server
+from conftest import (
+    ADMIN_PASSWORD,
+    PASSWORD,
+    assert_error,
+    new_email,
+    redis_server,
+    register,
+    run_cli,
+    separate_env,
+    start_server,
+)
 from starlette.testclient import TestClient
 
 from core import ratelimit
@@ -153,45 +160,20 @@ def _space(account) -> str:
 # --- two workers sharing Redis -------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is missing: .ci/run installs it (apt-get install redis-server)"
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(10)
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 def test_two_workers_share_their_limits_through_redis(live_env, redis_url, tmp_path):
-    env = {
-        **live_env,
-        "COZEPLUS_DATA_DIR": str(tmp_path),
-        "REDIS_URL": redis_url,
-        "COZEPLUS_RATE_LIMITS": "read=5/minute",
-        "COZEPLUS_ADDRESS_RATE_LIMITS": "off",
-    }
+    env = separate_env(
+        live_env,
+        tmp_path,
+        REDIS_URL=redis_url,
+        COZEPLUS_RATE_LIMITS="read=5/minute",
+        COZEPLUS_ADDRESS_RATE_LIMITS="off",
+    )
     if not os.environ.get("DATABASE_URL"):
         run_cli(env, "migrate", check=True)
     servers = [start_server(env), start_server(env)]

@@ -204,3 +204,26 @@ def test_a_receiver_gets_every_event_type(alice, receiver):
     assert by_event["chat.completed"]["event"]["data"]["answer"] == "hi"
     assert by_event["message.received"]["event"]["data"]["content"] == "/echo hi"
     assert by_event["workflow.interrupted"]["event"]["data"]["workflow_id"] == asks
+
+
+def test_a_delivery_whose_task_was_lost_goes_out_when_the_processes_reap(alice, receiver):
+    from services import recovery
+
+    made = subscribe(alice, receiver.url, ["agent.published"])
+    long_ago = int(time.time()) - recovery.QUEUED_STALE_SECONDS - 5
+    payload = json.dumps({"id": "evt_lost", "event": "agent.published", "timestamp": long_ago, "data": {}})
+    waiting = subscribe(alice, receiver.url, ["agent.published"])
+    WebhookDelivery.create(  # just queued: its task's job, not the reaper's
+        subscription=int(waiting["id"]), event_id="evt_new", event="agent.published", payload=payload
+    )
+    lost = WebhookDelivery.create(
+        subscription=int(made["id"]),
+        event_id="evt_lost",
+        event="agent.published",
+        payload=payload,
+        created_at=long_ago,
+    )
+    assert recovery.reap()["resumed_webhooks"] == [int(made["id"])]
+    wait_for(lambda: receiver.received)
+    assert WebhookDelivery.get_by_id(lost.id).status == "delivered"
+    assert recovery.reap()["resumed_webhooks"] == []

@@ -26,6 +26,20 @@ def setting(**values) -> list[dict]:
     ]
 
 
+def llm_node(node_id: str, prompt: str, model: str = "0") -> dict:
+    """An LLM node asked `prompt` about the Start node's `q` (a model the server lacks means its
+    default chat model, the offline one in tests, which obeys /echo)."""
+    return node(
+        node_id,
+        "3",
+        {
+            "inputParameters": [{"name": "q", "input": ref("100001", "q")}],
+            "llmParam": setting(modelType=model, prompt=prompt, systemPrompt=""),
+        },
+        [{"name": "output", "type": "string"}],
+    )
+
+
 def one_node(middle: dict, **ends) -> dict:
     return {
         "nodes": [start(("q", "string")), middle, end_returning(**ends)],
@@ -96,15 +110,7 @@ def test_an_http_node_goes_through_the_guard(alice, service):
 
 
 def test_llm_and_intent_nodes_on_the_offline_model(alice):
-    think = node(
-        "2",
-        "3",
-        {
-            "inputParameters": [{"name": "q", "input": ref("100001", "q")}],
-            "llmParam": setting(modelType="1737521813", prompt="/echo You said: {{q}}", systemPrompt=""),
-        },
-        [{"name": "output", "type": "string"}],
-    )
+    think = llm_node("2", "/echo You said: {{q}}", model="1737521813")
     intent = node(
         "3",
         "22",
