@@ -147,6 +147,12 @@ def _unreachable(exc: BaseException) -> Unreachable:
         return exc
     if isinstance(exc, webfetch.FetchError):
         return Unreachable(str(exc), refused=exc.forbidden)
+    if isinstance(exc, httpx.HTTPStatusError) and exc.response.is_redirect:
+        location = exc.response.headers.get("location", "")[:300]
+        return Unreachable(
+            f"the MCP server redirected to {location}, which is not followed: "
+            "MCP requests follow redirects only on the server's own origin"
+        )
     if isinstance(exc, httpx.HTTPStatusError):
         return Unreachable(f"the MCP server answered HTTP {exc.response.status_code}")
     if isinstance(exc, httpx.TimeoutException | TimeoutError):

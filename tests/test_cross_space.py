@@ -1,10 +1,11 @@
-"""A member removed from a space loses it at once, through every operation of the spec.
+"""No one outside a space reaches it, through any operation of the spec.
 
 Bob's team space B holds one of everything (agents, knowledge, workflows, plugins, databases,
-prompts, channels, webhooks, runs ...). Alice works in B as a member, then Bob removes her. Every
-operation of the spec is then sent as Alice: where the request names B's objects (each reference
-the spec marks, taken from B), it must be refused and change nothing in B; and no answer, list
-endpoints included, may carry an id of B's objects."""
+prompts, channels, webhooks, runs ...). Two outsiders walk the spec: Alice, who worked in B as a
+member until Bob removed her, and Carol, who was never a member. Every operation is sent as each:
+where the request names B's objects (each reference the spec marks, taken from B), it must be
+refused and change nothing in B; and no answer, list endpoints included, may carry an id of B's
+objects."""
 
 from __future__ import annotations
 
@@ -39,13 +40,13 @@ KINDS = (
 )
 
 
-@pytest.fixture(scope="module")
-def removed(app):
-    """(Alice's account, B's world, B's ids, the agent Alice made in B, the client)."""
+@pytest.fixture(scope="module", params=["removed member", "never a member"])
+def outsider(request, app):
+    """(the outsider's account, Bob, B's world, B's ids, the agent Alice made in B, the client)."""
     from starlette.testclient import TestClient
 
     with TestClient(app) as client:
-        bob, alice = register(client), register(client)
+        bob, alice, carol = register(client), register(client), register(client)
         space_id = bob.post(f"{SPACE}/create", {"name": "B", "space_type": 2}).json()["data"]["id"]
         bob.post(f"{SPACE}/member/add", {"space_id": space_id, "user_ids": [alice.user_id]})
         world = TeamWorld(bob, space_id)
@@ -57,11 +58,12 @@ def removed(app):
         assert seen.json()["code"] == 0  # as a member she could
         left = bob.post(f"{SPACE}/member/remove", {"space_id": space_id, "user_id": alice.user_id})
         assert left.json()["code"] == 0
-        yield alice, bob, world, ids | {hers}, hers, client
+        walker = alice if request.param == "removed member" else carol
+        yield walker, bob, world, ids | {hers}, hers, client
 
 
-def test_her_own_agent_in_the_space_is_gone_with_it(removed):
-    alice, _bob, _world, _ids, hers, _client = removed
+def test_her_own_agent_in_the_space_is_gone_with_it(outsider):
+    alice, _bob, _world, _ids, hers, _client = outsider
     answer = alice.post("/api/playground_api/draftbot/get_draft_bot_info", {"bot_id": hers})
     assert answer.status_code == 404 and hers in answer.json()["msg"]
 
@@ -74,8 +76,8 @@ def test_the_walk_covers_the_spec():
 
 
 @pytest.mark.parametrize("op", WALKED, ids=[op["id"] for op in WALKED])
-def test_no_operation_reaches_the_space_she_left(removed, op):
-    alice, bob, world, ids, _hers, client = removed
+def test_no_operation_reaches_the_space(outsider, op):
+    alice, bob, world, ids, _hers, client = outsider
     kinds = {r[2] for r in op["refs"]} - {"none", *GLOBAL}
     url, body = _request(op, {kind: world for kind in kinds})
     sent = url + repr(body)
@@ -93,8 +95,8 @@ def test_no_operation_reaches_the_space_she_left(removed, op):
         assert not leaked, f"{op['id']} answered with B's ids {leaked}: {response.text[:300]}"
 
 
-def test_the_walk_names_the_space_in_most_operations(removed):
-    _alice, _bob, world, ids, _hers, _client = removed
+def test_the_walk_names_the_space_in_most_operations(outsider):
+    _alice, _bob, world, ids, _hers, _client = outsider
     targeted = []
     for op in WALKED:
         kinds = {r[2] for r in op["refs"]} - {"none", *GLOBAL}
