@@ -1,11 +1,14 @@
 """kill -9 a real server while it ingests a document and streams a chat: after the restart the
 document is processed again to the end and the chat is failed with a reason, both at once. And
-while an async workflow run is between two HTTP calls and while a webhook delivery is in flight:
-the run resumes after its last finished node (the first call is not made again) and the event is
-delivered again with the same id."""
+kill -9 whatever executes the task queue's jobs (the server, or the separate `cozeplus worker` of
+the scale-out layout) while a document is fetched, while an async workflow run is between two
+HTTP calls and while a webhook delivery is in flight: the document is processed again (its
+slices once), the run resumes after its last finished node (the first call is not made again)
+and the event is delivered again with the same id."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -14,7 +17,8 @@ import threading
 import time
 
 import httpx
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, run_cli, start_server
+import pytest
+from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, redis_server, run_cli, start_server, start_task_worker
 from test_chat import chat_body
 
 PAGE = b"<html><body><h1>Shipping</h1><p>Parcels leave the Lyon depot every morning at six.</p></body></html>"
@@ -42,17 +46,23 @@ class SlowPage(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_kill_9_mid_ingestion_and_mid_stream(tmp_path):
-    page_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowPage)
-    threading.Thread(target=page_server.serve_forever, daemon=True).start()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # its own SQLite database
+def crash_env(tmp_path, **extra: str) -> dict:
+    """A server of its own: its SQLite database and data directory, its queue, local pages allowed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
         COZEPLUS_DATA_DIR=str(tmp_path / "data"),
         COZEPLUS_ADMIN_PASSWORD=ADMIN_PASSWORD,
         COZEPLUS_LOG_LEVEL="WARNING",
         COZEPLUS_KNOWLEDGE_ALLOW_PRIVATE_URLS="1",
-        COZEPLUS_OFFLINE_MODEL_DELAY_MS="0",
+        **extra,
     )
+    return env
+
+
+def test_kill_9_mid_ingestion_and_mid_stream(tmp_path):
+    page_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowPage)
+    threading.Thread(target=page_server.serve_forever, daemon=True).start()
+    env = crash_env(tmp_path, COZEPLUS_OFFLINE_MODEL_DELAY_MS="0")
     run_cli(env, "migrate", check=True)
     server, base = start_server(env)
     try:
@@ -124,40 +134,50 @@ def test_kill_9_mid_ingestion_and_mid_stream(tmp_path):
         page_server.shutdown()
 
 
-class Recorder(http.server.BaseHTTPRequestHandler):
-    """A service the workflow's HTTP nodes and the webhook call: it counts each path, and holds
-    the first request to each path in `gates` until that gate opens (the kill lands then)."""
+def recorder(*gated: str) -> type[http.server.BaseHTTPRequestHandler]:
+    """A service the workflow's HTTP nodes, the webhook and a document's URL call, with state of
+    its own: it counts each path, and holds the first request to each gated path until that
+    path's gate opens (the kill lands then)."""
 
-    hits: dict = {}
-    bodies: list = []
-    gates: dict = {"/slow": threading.Event(), "/hook": threading.Event()}
-    held: dict = {"/slow": threading.Event(), "/hook": threading.Event()}
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        hits: dict = {}
+        bodies: list = []
+        gates: dict = {path: threading.Event() for path in gated}
+        held: dict = {path: threading.Event() for path in gated}
 
-    def _answer(self, body: bytes):
-        path = self.path.split("?")[0]
-        Recorder.hits[path] = Recorder.hits.get(path, 0) + 1
-        if path in Recorder.gates and not Recorder.held[path].is_set():  # only the first waits
-            Recorder.held[path].set()
-            Recorder.gates[path].wait(30)
-        Recorder.bodies.append((path, dict(self.headers), body))
-        answer = json.dumps({"path": path, "n": Recorder.hits[path]}).encode()
-        try:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-        except (BrokenPipeError, ConnectionResetError):
+        def _answer(self, body: bytes):
+            path = self.path.split("?")[0]
+            Recorder.hits[path] = Recorder.hits.get(path, 0) + 1
+            if path in Recorder.gates and not Recorder.held[path].is_set():  # only the first waits
+                Recorder.held[path].set()
+                Recorder.gates[path].wait(30)
+            Recorder.bodies.append((path, dict(self.headers), body))
+            if path.endswith(".html"):
+                answer, kind = PAGE, "text/html"
+            else:
+                answer, kind = (
+                    json.dumps({"path": path, "n": Recorder.hits[path]}).encode(),
+                    "application/json",
+                )
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def do_GET(self):
+            self._answer(b"")
+
+        def do_POST(self):
+            self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+        def log_message(self, *args):
             pass
 
-    def do_GET(self):
-        self._answer(b"")
-
-    def do_POST(self):
-        self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-
-    def log_message(self, *args):
-        pass
+    return Recorder
 
 
 def http_node(node_id: str, url: str) -> dict:
@@ -171,36 +191,103 @@ def http_node(node_id: str, url: str) -> dict:
     )
 
 
-def kill_and_restart(server, env, gate: threading.Event):
-    server.send_signal(signal.SIGKILL)
-    server.wait(10)
-    assert server.returncode == -signal.SIGKILL
-    gate.set()  # the held request answers a caller that is gone
-    return start_server(env)
+class Deployment:
+    """One server on its own SQLite database. In the "one process" layout it also executes the
+    task queue's jobs, and it is what gets killed; in the "separate worker" layout (production's
+    scale-out: docs/deploy.md) the queue is in Redis, a `cozeplus worker` executes the jobs, and
+    the worker is what gets killed while the server stays up."""
+
+    def __init__(self, layout: str, tmp_path, stack: contextlib.ExitStack):
+        self.layout, self.processes = layout, []
+        env = crash_env(tmp_path, COZEPLUS_OUTBOUND_ALLOW="127.0.0.1")
+        if layout == "separate worker":
+            env.update(REDIS_URL=stack.enter_context(redis_server(tmp_path)), COZEPLUS_TASK_WORKERS="0")
+        self.env = env
+        run_cli(env, "migrate", check=True)
+        server, self.base = start_server(env)
+        self.processes.append(server)
+        self.victim = server
+        if layout == "separate worker":
+            self.victim = start_task_worker(env)
+            self.processes.append(self.victim)
+        stack.callback(self.stop)
+
+    def kill_and_restart(self, gate: threading.Event) -> None:
+        self.victim.send_signal(signal.SIGKILL)
+        self.victim.wait(10)
+        assert self.victim.returncode == -signal.SIGKILL
+        gate.set()  # the held request answers a caller that is gone
+        if self.layout == "separate worker":
+            self.victim = start_task_worker(self.env)
+        else:
+            self.victim, self.base = start_server(self.env)
+        self.processes.append(self.victim)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(10)
 
 
-def test_kill_9_mid_async_workflow_run_and_mid_webhook_delivery(tmp_path):
+def wait_until(probe, done, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("layout", ["one process", "separate worker"])
+def test_kill_9_mid_ingestion_async_workflow_run_and_webhook_delivery(tmp_path, layout):
     from conftest import Account, register
     from test_workflow_canvas import ref
     from test_workflow_engine import edge, end_returning, start
     from test_workflow_runs import published
     from test_workflows import space_of
 
+    Recorder = recorder("/page.html", "/slow", "/hook")
     service = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     threading.Thread(target=service.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{service.server_port}"
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        COZEPLUS_DATA_DIR=str(tmp_path / "data"),
-        COZEPLUS_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        COZEPLUS_LOG_LEVEL="WARNING",
-        COZEPLUS_OUTBOUND_ALLOW="127.0.0.1",
-    )
-    run_cli(env, "migrate", check=True)
-    server, base = start_server(env)
-    servers = [server]
-    try:
-        alice: Account = register(httpx.Client(base_url=base, timeout=30))
+    with contextlib.ExitStack() as stack:
+        stack.callback(service.shutdown)
+        stack.callback(lambda: [gate.set() for gate in Recorder.gates.values()])
+        deployment = Deployment(layout, tmp_path, stack)
+        alice: Account = register(httpx.Client(base_url=deployment.base, timeout=30))
+
+        def reconnect():
+            alice.client = httpx.Client(base_url=deployment.base, timeout=30)
+
+        # 1. a document's ingestion, killed while it fetches the page: processed again, to the end
+        dataset = alice.post("/api/knowledge/create", {"name": "Pages", "space_id": space_of(alice)}).json()[
+            "data"
+        ]["dataset_id"]
+        document = alice.post(
+            "/api/knowledge/document/create",
+            {
+                "dataset_id": dataset,
+                "document_bases": [{"name": "page", "source_info": {"web_url": url + "/page.html"}}],
+            },
+        ).json()["data"]["document_infos"][0]["document_id"]
+        assert Recorder.held["/page.html"].wait(20), "the document's processing never fetched the page"
+        deployment.kill_and_restart(Recorder.gates["/page.html"])
+        reconnect()
+        states = wait_until(
+            lambda: alice.post("/api/knowledge/document/progress/get", {"document_ids": [document]}).json()[
+                "data"
+            ]["data"],
+            lambda states: states[0]["status"] not in (0, 4),
+        )
+        assert states[0]["status"] == 1, states
+        assert Recorder.hits["/page.html"] == 2
+        hits = alice.post(
+            "/api/knowledge/retrieve", {"dataset_ids": [dataset], "query": "Lyon depot"}
+        ).json()["data"]["slices"]
+        assert len([h for h in hits if "six" in h["content"]]) == 1, hits  # its slices once, not twice
+
+        # 2. an async run, killed with its first call done and the second in flight: resumed there
         hook = alice.post(
             "/api/webhook/create",
             {
@@ -225,39 +312,28 @@ def test_kill_9_mid_async_workflow_run_and_mid_webhook_delivery(tmp_path):
         ).json()
         assert started["code"] == 0, started
         assert Recorder.held["/slow"].wait(20), "the run never reached its second call"
-
-        # 1. killed with the first call done and the second in flight: the run resumes there
-        server, base = kill_and_restart(server, env, Recorder.gates["/slow"])
-        servers.append(server)
-        alice.client = httpx.Client(base_url=base, timeout=30)
-        history = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            history = alice.get(f"/v1/workflows/{workflow_id}/run_histories/{started['execute_id']}").json()[
+        deployment.kill_and_restart(Recorder.gates["/slow"])
+        reconnect()
+        history = wait_until(
+            lambda: alice.get(f"/v1/workflows/{workflow_id}/run_histories/{started['execute_id']}").json()[
                 "data"
-            ][0]
-            if history["execute_status"] != "Running":
-                break
-            time.sleep(0.1)
+            ][0],
+            lambda history: history["execute_status"] != "Running",
+        )
         assert history["execute_status"] == "Success", history
         output = json.loads(history["output"])
         assert json.loads(output["fast"]) == {"path": "/fast", "n": 1}  # done before the kill: not again
         assert json.loads(output["slow"])["path"] == "/slow"
         assert Recorder.hits["/fast"] == 1 and Recorder.hits["/slow"] == 2
 
-        # 2. the run's workflow.completed event: killed while the receiver holds its delivery
+        # 3. the run's workflow.completed event, killed while the receiver holds its delivery
         assert Recorder.held["/hook"].wait(20), "the completion was never delivered"
-        server, base = kill_and_restart(server, env, Recorder.gates["/hook"])
-        servers.append(server)
-        alice.client = httpx.Client(base_url=base, timeout=30)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            [delivery] = alice.post("/api/webhook/deliveries", {"id": hook["id"]}).json()["data"][
-                "deliveries"
-            ]
-            if delivery["status"] != "pending":
-                break
-            time.sleep(0.1)
+        deployment.kill_and_restart(Recorder.gates["/hook"])
+        reconnect()
+        [delivery] = wait_until(
+            lambda: alice.post("/api/webhook/deliveries", {"id": hook["id"]}).json()["data"]["deliveries"],
+            lambda deliveries: deliveries[0]["status"] != "pending",
+        )
         assert delivery["status"] == "delivered" and delivery["response_status"] == 200, delivery
         hooks = [(headers, json.loads(body)) for path, headers, body in Recorder.bodies if path == "/hook"]
         # at least once: the killed attempt reached the receiver too, with the same event id to
@@ -265,11 +341,3 @@ def test_kill_9_mid_async_workflow_run_and_mid_webhook_delivery(tmp_path):
         assert Recorder.hits["/hook"] == 2 and len(hooks) == 2
         assert {h.get("X-Cozeplus-Delivery") for h, _ in hooks} == {delivery["event_id"]}
         assert {event["data"]["execute_id"] for _, event in hooks} == {started["execute_id"]}
-    finally:
-        for process in servers:
-            if process.poll() is None:
-                process.terminate()
-                process.wait(10)
-        for gate in Recorder.gates.values():
-            gate.set()
-        service.shutdown()
