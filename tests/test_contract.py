@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from core import jsonsafe
+from core import errors, jsonsafe
 from core.security import issue_session
 from models.identity import User
 
@@ -184,7 +184,9 @@ def test_operation_conforms(case):
     case.headers = _unique_key(dict(case.headers or {}))
     response = case.call_and_validate(excluded_checks=_excluded_checks(case))
     if case.media_type and "json" in case.media_type and _hostile(case.body) and response.status_code != 401:
-        assert response.status_code == 400, response.text
+        # a request no route takes (a path parameter holding a newline) is refused before its body
+        unrouted = response.status_code == 404 and response.json().get("code") == errors.ROUTE_NOT_FOUND.code
+        assert response.status_code == 400 or unrouted, response.text
 
 
 class APIWorkflow(schema.as_state_machine()):
