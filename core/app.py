@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import json
 import re
-import threading
 
 import connexion
 from connexion.middleware import MiddlewarePosition
@@ -42,6 +43,32 @@ def _cache_connexion_signature_inspection() -> None:
 
 
 _cache_connexion_signature_inspection()
+
+
+def _validate_each_spec_once() -> None:
+    """Connexion validates the whole spec against the OpenAPI schema whenever it builds one: at
+    each start (over a second here) and at each GET /openapi.json (a copy with the request's base
+    path), on the event loop. A document that passed once is not validated again, in this process
+    or (by a marker in the spec cache) after a restart; tests/test_spec.py validates every version."""
+    from connexion.spec import Specification
+
+    original = Specification._validate_spec.__func__
+    if getattr(original, "once", False):
+        return
+    passed: set[str] = set()
+
+    def validate(cls, document):
+        key = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+        if key not in passed and not spec.was_validated(key):
+            original(cls, document)
+            spec.mark_validated(key)
+        passed.add(key)
+
+    validate.once = True
+    Specification._validate_spec = classmethod(validate)
+
+
+_validate_each_spec_once()
 
 
 def load_spec(settings: Settings) -> dict:
@@ -122,19 +149,20 @@ def _slash_paths(spec: dict) -> set[str]:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app):
-    from services import recovery, tasks, textsearch
+    from services import recovery, tasks
 
     tasks.load_task_modules()
     recovery.start("server")  # before the queue runs: dead processes' documents are queued again
     tasks.start_consumer(get_settings().task_workers)
-    threading.Thread(target=textsearch.warm_up, name="segmenter-warm-up", daemon=True).start()
     yield
     from services import llm_openai
 
     llm_openai.close_connections()  # model connections pooled on this event loop
 
 
-def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
+def prepare(settings: Settings | None = None) -> Settings:
+    """What a start needs before the app: the database bound and migrated (NotMigrated
+    otherwise), the administrator, the task queue's storage."""
     settings = use_settings(settings or get_settings())
     configure_logging(settings.log_level)
     tracing.configure()
@@ -151,7 +179,11 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
 
     ensure_admin(settings)
     tasks.configure(settings)
+    return settings
 
+
+def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
+    settings = prepare(settings)
     spec = load_spec(settings)
     app = connexion.AsyncApp(__name__, specification_dir=str(settings.spec_path.parent), lifespan=_lifespan)
     app.add_middleware(

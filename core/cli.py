@@ -36,7 +36,8 @@ def _port_in_use(host: str, port: int) -> bool:
 def _serve(args) -> int:
     import uvicorn
 
-    from core.app import NotMigrated, create_app
+    from core import asgi
+    from core.app import NotMigrated, prepare
 
     settings = get_settings()
     host, port = args.host or settings.host, args.port or settings.port
@@ -50,8 +51,12 @@ def _serve(args) -> int:
     from core.metrics import clear_samples_dir
 
     clear_samples_dir()  # before any worker writes to it
-    try:
-        create_app(settings)  # fails fast on an unmigrated database; creates the admin
+    try:  # fails fast on an unmigrated database; creates the admin
+        if args.workers == 1:
+            app = asgi.create(settings)  # the one worker serves the app built here
+        else:
+            prepare(settings)
+            app = "core.asgi:create"  # each worker builds its own
     except NotMigrated as exc:
         print(f"cozeplus: {exc}", file=sys.stderr)
         return 2
@@ -63,8 +68,8 @@ def _serve(args) -> int:
         flush=True,
     )
     uvicorn.run(
-        "core.asgi:create",
-        factory=True,
+        app,
+        factory=isinstance(app, str),
         host=host,
         port=port,
         workers=args.workers,

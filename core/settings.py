@@ -12,6 +12,15 @@ from core.fs import private_dir
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def cache_dir() -> Path:
+    """Where work worth keeping between starts is cached (the parsed spec): COZEPLUS_CACHE_DIR,
+    else the user's cache directory. Read before any Settings exist (core/errors loads the spec)."""
+    explicit = os.environ.get("COZEPLUS_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cozeplus"
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default

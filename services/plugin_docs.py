@@ -15,7 +15,6 @@ import re
 from itertools import islice
 
 import yaml
-from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 from yaml.composer import Composer
 
 from core import errors
@@ -71,6 +70,8 @@ def check_openapi(document: dict, where: str = "openapi") -> None:
     invalid = errors.PLUGIN_OPENAPI_INVALID
     if "swagger" in document:
         raise invalid(f"{where}: a Swagger 2 document; convert it first (/api/plugin_api/convert_to_openapi)")
+    from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator  # slow to import
+
     version = str(document.get("openapi") or "")
     if version.startswith("3.0"):
         validator = OpenAPIV30SpecValidator(document)

@@ -11,15 +11,17 @@ import contextlib
 import dataclasses
 import json
 import re
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
-from mcp import ClientSession, types
-from mcp.client.streamable_http import streamable_http_client
 
 from core import errors
 from core.settings import get_settings
 from services import plugin_docs, webfetch
+
+if TYPE_CHECKING:  # the MCP SDK takes most of a second to import: loaded on first use
+    from mcp import ClientSession, types
 
 MCP_TYPE = "coze-studio-mcp"
 TRANSPORT = "streamable_http"
@@ -91,6 +93,9 @@ def with_headers(manifest: dict, headers: dict[str, str]) -> dict:
 async def _session(
     server: Server, extra_headers: dict[str, str], query: dict[str, str], transport: webfetch.GuardedTransport
 ):
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
     settings = get_settings()
     url = str(httpx.URL(server.url).copy_merge_params(query)) if query else server.url
     async with httpx.AsyncClient(
@@ -249,6 +254,8 @@ def call_tool(
 
 
 def _content_text(part) -> str:
+    from mcp import types
+
     if isinstance(part, types.TextContent):
         return part.text
     if isinstance(part, types.ImageContent | types.AudioContent):

@@ -29,6 +29,8 @@ we were what when where which who whom why will with would you your about tell p
 
 
 def _segmenter():
+    """jieba, loaded on the first text with Chinese in it (its dictionary adds 80 MB to a
+    process and takes a second to load: an English-only server never pays it)."""
     global _jieba
     if _jieba is None:
         with _jieba_lock:
@@ -39,11 +41,6 @@ def _segmenter():
                 jieba.initialize()
                 _jieba = jieba
     return _jieba
-
-
-def warm_up() -> None:
-    """Load the dictionary now (about a second) rather than during the first search."""
-    _segmenter()
 
 
 def _segment_cjk(run: str) -> list[str]:

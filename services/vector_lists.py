@@ -6,21 +6,31 @@ nearest rows, at a small share of the reading."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # it reports each CPU variant it tries
-import faiss  # noqa: E402
+if TYPE_CHECKING:
+    import faiss
 
 MIN_ROWS = 20_000  # below this an exact scan takes a few milliseconds: no lists
 PROBE_SHARE = 0.15  # the share of the lists a search reads, nearest first (docs/decisions.md)
 TRAIN_ROWS_PER_LIST = 50  # k-means learns from a sample this many times the number of lists
 
-# One thread: a search runs beside the full-text stage on a two-core budget, and a build in the
-# background should not take the cores from searches (see services/retrieval.py on BLAS).
-faiss.omp_set_num_threads(1)
+
+@functools.cache
+def _faiss():
+    """faiss, loaded when a knowledge base first grows lists (it adds 15 MB to a process)."""
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # it reports each CPU variant it tries
+    import faiss
+
+    # One thread: a search runs beside the full-text stage on a two-core budget, and a build in
+    # the background should not take the cores from searches (see services/retrieval.py on BLAS).
+    faiss.omp_set_num_threads(1)
+    return faiss
 
 
 class ListedMatrix:
@@ -42,6 +52,7 @@ def train(matrix: np.ndarray, lists: int, seed: int = 0) -> faiss.IndexIVFFlat:
     """An empty index whose centroids k-means learnt from a sample of the rows."""
     rng = np.random.default_rng(seed)
     sample = matrix[rng.choice(len(matrix), min(len(matrix), lists * TRAIN_ROWS_PER_LIST), replace=False)]
+    faiss = _faiss()
     index = faiss.IndexIVFFlat(
         faiss.IndexFlatIP(matrix.shape[1]), matrix.shape[1], lists, faiss.METRIC_INNER_PRODUCT
     )
@@ -51,7 +62,7 @@ def train(matrix: np.ndarray, lists: int, seed: int = 0) -> faiss.IndexIVFFlat:
 
 
 def build(ids: np.ndarray, matrix: np.ndarray, trained: faiss.IndexIVFFlat) -> ListedMatrix:
-    index = faiss.clone_index(trained)  # the trained one stays empty, for the next build
+    index = _faiss().clone_index(trained)  # the trained one stays empty, for the next build
     index.add_with_ids(
         np.ascontiguousarray(matrix, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64)
     )
