@@ -4,6 +4,7 @@ and every documented status conforms to the spec; a stateful run follows the spe
 from __future__ import annotations
 
 import itertools
+import os
 import re
 
 import schemathesis
@@ -17,8 +18,12 @@ from core.security import issue_session
 from models.identity import User
 
 CONTRACT_EMAIL = "contract@example.com"
+# Examples per operation, stateful runs, and steps per run. "ci" runs in `make test`; "long" by
+# hand: `make test-contract-long` (an hour or more on two cores).
+PROFILES = {"ci": (60, 50, 8), "long": (1000, 500, 20)}
+EXAMPLES, RUNS, STEPS = PROFILES[os.environ.get("COZEPLUS_CONTRACT_PROFILE", "ci")]
 HYPOTHESIS = settings(
-    max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
 
 
@@ -204,8 +209,8 @@ class APIWorkflow(schema.as_state_machine()):
 
 
 APIWorkflow.TestCase.settings = settings(
-    max_examples=30,
-    stateful_step_count=6,
+    max_examples=RUNS,
+    stateful_step_count=STEPS,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
