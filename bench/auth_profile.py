@@ -19,9 +19,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("COZEPLUS_DATA_DIR", tempfile.mkdtemp(prefix="cozeplus-profile-"))
-os.environ.update(
-    COZEPLUS_LOG_LEVEL="WARNING", COZEPLUS_LOG_REQUESTS="0", COZEPLUS_ADMIN_PASSWORD="profile-password-1"
-)
+# as shipped (access log, metrics, rate limits counting), but with limits no benchmark reaches
+for name, value in {
+    "COZEPLUS_LOG_LEVEL": "WARNING",
+    "COZEPLUS_ADMIN_PASSWORD": "profile-password-1",
+    "COZEPLUS_RATE_LIMITS": "read=100000000/minute",
+    "COZEPLUS_ADDRESS_RATE_LIMITS": "read=100000000/minute",
+}.items():
+    os.environ.setdefault(name, value)
 
 from core.settings import get_settings  # noqa: E402
 from models.db import init_db, migrate  # noqa: E402

@@ -8,6 +8,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,7 +65,10 @@ def start_uvicorn(
     ]
     if app_dir:
         command += ["--app-dir", str(app_dir)]
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # its log goes to a file, as a deployment's goes to the journal: a pipe nobody reads would
+    # fill and stall a server whose access log is on
+    log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -73,7 +77,7 @@ def start_uvicorn(
         except httpx.TransportError:
             time.sleep(0.05)
     proc.kill()
-    raise SystemExit(f"{factory} did not start: {proc.stderr.read1().decode()}")
+    raise SystemExit(f"{factory} did not start: {Path(log.name).read_text()[-3000:]}")
 
 
 def run_wrk(url: str, script: Path, seconds: int, connections: int) -> float:

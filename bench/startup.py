@@ -69,7 +69,10 @@ def one_round(data_dir: Path) -> dict[str, float]:
                 client.post("/api/passport/account/info/v2/", json={})
             served = rss_mb(process.pid)
             space = client.post("/api/playground_api/space/list", json={}).json()["data"]["bot_space_list"][0]
-            made = client.post("/api/knowledge/create", json={"name": "kb", "space_id": space["id"]}).json()
+            made = client.post(
+                "/api/knowledge/create", json={"name": f"kb {time.time_ns()}", "space_id": space["id"]}
+            ).json()
+            assert made["code"] == 0, made
             client.post(
                 "/api/knowledge/retrieve",
                 json={"dataset_ids": [made["data"]["dataset_id"]], "query": "hello"},

@@ -50,11 +50,13 @@ def crash_env(tmp_path, **extra: str) -> dict:
     """A server of its own: its SQLite database and data directory, its queue, local pages allowed."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
-        COZEPLUS_DATA_DIR=str(tmp_path / "data"),
-        COZEPLUS_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        COZEPLUS_LOG_LEVEL="WARNING",
-        COZEPLUS_KNOWLEDGE_ALLOW_PRIVATE_URLS="1",
-        **extra,
+        {
+            "COZEPLUS_DATA_DIR": str(tmp_path / "data"),
+            "COZEPLUS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "COZEPLUS_LOG_LEVEL": "WARNING",
+            "COZEPLUS_KNOWLEDGE_ALLOW_PRIVATE_URLS": "1",
+            **extra,
+        }
     )
     return env
 
