@@ -163,6 +163,16 @@ def _use_model(fields: dict):
     return model
 
 
+def memory() -> str:
+    """This process's own memory (anonymous pages) and the file pages it maps, in MB: vectors
+    are memory-mapped files, so they belong to the second (the kernel's to give back)."""
+    status = dict(
+        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
+    )
+    anon, mapped = (int(status[k].split()[0]) / 1024 for k in ("RssAnon", "RssFile"))
+    return f"own {anon:,.0f} MB, mapped files {mapped:,.0f} MB"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=100_000)
@@ -217,6 +227,7 @@ def main() -> None:
     from services.vectors import VectorIndex
 
     min_rows, vector_lists.MIN_ROWS = vector_lists.MIN_ROWS, len(texts) + 1  # exact scans first
+    before_vectors = memory()
     retrieval.retrieve([dataset], queries[0], strategy=retrieval.HYBRID, count_hits=False)  # loads the matrix
 
     def plain(query: str):
@@ -249,11 +260,15 @@ def main() -> None:
         f"{time.perf_counter() - started:.1f} s "
         "(k-means and assignment; in the server, a background thread builds them)"
     )
+    after_exact = memory()
     measure(
         {"semantic, IVF lists": ours(retrieval.SEMANTIC), "hybrid, IVF lists": ours(retrieval.HYBRID)},
         queries,
         results,
     )
+    print(f"memory before the vectors were loaded: {before_vectors}")
+    print(f"memory after exact scans of every vector: {after_exact}")
+    print(f"memory after the IVF lists were built and searched: {memory()}")
     found = []
     for query in queries:
         vector = embeddings.embed(model, [query])[0]

@@ -70,6 +70,18 @@ def build(ids: np.ndarray, matrix: np.ndarray, trained: faiss.IndexIVFFlat) -> L
     return ListedMatrix(index)
 
 
+def save(listed: ListedMatrix, path) -> None:
+    _faiss().write_index(listed.index, str(path))
+
+
+def load(path) -> ListedMatrix:
+    """Lists read from their file, memory-mapped: searching them reads the pages it needs."""
+    faiss = _faiss()
+    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    index.nprobe = max(1, math.ceil(PROBE_SHARE * index.nlist))
+    return ListedMatrix(index)
+
+
 def still_fits(trained: faiss.IndexIVFFlat | None, rows: int) -> bool:
     """Centroids learnt on a knowledge base stay in use while it keeps roughly its size."""
     return trained is not None and list_count(rows) / 2 <= trained.nlist <= list_count(rows) * 2

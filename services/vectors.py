@@ -1,15 +1,38 @@
-"""Vector search over knowledge slices: per knowledge base matrices in memory, IVF lists beside
-the large ones (services/vector_lists.py)."""
+"""Vector search over knowledge slices: per knowledge base matrices memory-mapped from files in
+the data directory, IVF lists beside the large ones (services/vector_lists.py), on disk too."""
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 
 import numpy as np
 
+from core.fs import private_dir
+from core.settings import get_settings
 from models.db import db
 from models.knowledge import Dataset, SliceVector
 from services import vector_lists
+
+
+def _files(key: tuple[int, int]) -> Path:
+    return private_dir(get_settings().data_dir / "vectors") / f"{key[0]}-{key[1]}"
+
+
+def _write(path: Path, write) -> None:
+    """`write(path)` to a file of its own first: readers see the whole file or none of it."""
+    # hidden from _drop_other_versions; the suffix kept, as np.save adds ".npy" to a name without
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}{path.suffix}")
+    write(partial)
+    partial.replace(path)
+
+
+def _drop_other_versions(key: tuple[int, int], version: int) -> None:
+    stem = _files(key)
+    for old in stem.parent.glob(f"{stem.name}-v*"):
+        if not old.name.startswith(f"{stem.name}-v{version}."):
+            old.unlink(missing_ok=True)  # a process still mapping it keeps its pages until it lets go
 
 
 class VectorIndex:
@@ -63,9 +86,27 @@ class VectorIndex:
 
     @classmethod
     def _matrix(cls, key: tuple[int, int], version: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ids and vectors of a version, memory-mapped: the pages are the file's, shared by
+        the processes that search it and given back by the kernel when memory is short, so a
+        large knowledge base does not grow any process's own memory."""
         cached = cls._cache.get(key)
         if cached is not None and cached[0] == version:
             return cached[1], cached[2]
+        stem = _files(key)
+        ids_path, matrix_path = Path(f"{stem}-v{version}.ids.npy"), Path(f"{stem}-v{version}.f32.npy")
+        if not (ids_path.exists() and matrix_path.exists()):
+            ids, matrix = cls._read_rows(key)
+            _write(matrix_path, lambda path: np.save(path, matrix, allow_pickle=False))
+            _write(ids_path, lambda path: np.save(path, ids, allow_pickle=False))
+            _drop_other_versions(key, version)
+        ids = np.load(ids_path, mmap_mode="r", allow_pickle=False)
+        matrix = np.load(matrix_path, mmap_mode="r", allow_pickle=False)
+        with cls._lock:
+            cls._cache[key] = (version, ids, matrix)
+        return ids, matrix
+
+    @staticmethod
+    def _read_rows(key: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         rows = db.execute_sql(
             "SELECT slice_id, vector FROM kb_slice_vector WHERE dataset_id = "
             f"{db.obj.param} AND model_id = {db.obj.param}",
@@ -78,8 +119,6 @@ class VectorIndex:
             if rows
             else np.zeros((0, 1), np.float32)
         )
-        with cls._lock:
-            cls._cache[key] = (version, ids, matrix)
         return ids, matrix
 
     @classmethod
@@ -90,6 +129,12 @@ class VectorIndex:
         listed = cls._listed.get(key)
         if listed is not None and listed[0] == version:
             return listed[1]
+        built = Path(f"{_files(key)}-v{version}.ivf")
+        if built.exists():  # another process built them
+            found = vector_lists.load(built)
+            with cls._lock:
+                cls._listed[key] = (version, found)
+            return found
         with cls._lock:
             if key in cls._building:
                 return None
@@ -105,7 +150,9 @@ class VectorIndex:
             trained = cls._trained.get(key)
             if not vector_lists.still_fits(trained, len(ids)):
                 trained = vector_lists.train(matrix, vector_lists.list_count(len(ids)))
-            listed = vector_lists.build(ids, matrix, trained)
+            built = Path(f"{_files(key)}-v{version}.ivf")
+            _write(built, lambda path: vector_lists.save(vector_lists.build(ids, matrix, trained), path))
+            listed = vector_lists.load(built)  # the lists built in memory are let go
             with cls._lock:
                 cls._trained[key] = trained
                 cls._listed[key] = (version, listed)

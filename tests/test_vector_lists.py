@@ -119,3 +119,56 @@ def test_searches_use_the_lists_once_built_and_see_edits_at_once(alice, local_mo
     wait_for_lists(dataset_id, model_id)
     again = retrieve(alice, [dataset_id], "underwater vessels in the deep sea", search_strategy=0, top_k=1)
     assert again["slices"][0]["slice_id"] == pieces[5]["slice_id"]
+
+
+def test_vectors_and_lists_are_files_mapped_into_memory_and_old_versions_go(
+    alice,
+    local_model,  # noqa: F811
+    monkeypatch,
+):
+    """A large knowledge base grows no process's own memory: its matrix and lists are files in
+    the data directory, memory-mapped; a process that finds them reads no rows from the
+    database; an edit's new version replaces the old files."""
+    from core.settings import get_settings
+    from models.db import db
+
+    monkeypatch.setattr(vector_lists, "MIN_ROWS", 10)
+    dataset_id = make_dataset(alice)
+    add_and_wait(
+        alice,
+        dataset_id,
+        [text_source("handbook", "\n\n".join(TOPICS))],
+        chunk_strategy={"chunk_type": 1, "separator": "\n\n", "max_tokens": 2000},
+    )
+    key = (int(dataset_id), int(local_model["id"]))
+    retrieve(alice, [dataset_id], "paid leave", search_strategy=0, top_k=1)
+    wait_for_lists(dataset_id, key[1])
+    version = Dataset.get_by_id(key[0]).vector_version
+    folder = get_settings().data_dir / "vectors"
+    names = sorted(p.name for p in folder.glob(f"{key[0]}-{key[1]}-*"))
+    assert names == [f"{key[0]}-{key[1]}-v{version}.{kind}" for kind in ("f32.npy", "ids.npy", "ivf")]
+    _, _, matrix = VectorIndex._cache[key]
+    assert isinstance(matrix, np.memmap) and matrix.shape[0] == 10
+
+    # as a new process would: nothing cached, the files serve without a database read of the rows
+    monkeypatch.setattr(VectorIndex, "_cache", {})
+    monkeypatch.setattr(VectorIndex, "_listed", {})
+    statements = []
+    original = db.obj.execute_sql
+    monkeypatch.setattr(
+        db.obj, "execute_sql", lambda sql, *a, **k: statements.append(sql) or original(sql, *a, **k)
+    )
+    found = retrieve(alice, [dataset_id], "How much vacation time do staff get?", search_strategy=0, top_k=1)
+    assert "vacation" in found["slices"][0]["content"] or "leave" in found["slices"][0]["content"]
+    assert not [s for s in statements if "kb_slice_vector" in s]
+    assert VectorIndex._listed[key][0] == version  # the lists were read from their file, not built
+
+    pieces = slices_of(alice, found["slices"][0]["document_id"])
+    edited = alice.post(
+        "/api/knowledge/slice/update", {"slice_id": pieces[1]["slice_id"], "raw_text": "Boats."}
+    )
+    assert edited.status_code == 200, edited.text
+    retrieve(alice, [dataset_id], "boats", search_strategy=0, top_k=1)
+    newer = Dataset.get_by_id(key[0]).vector_version
+    assert newer > version
+    assert {p.name.split("-v")[1].split(".")[0] for p in folder.glob(f"{key[0]}-{key[1]}-v*")} == {str(newer)}
