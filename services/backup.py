@@ -31,6 +31,7 @@ DATABASE_MEMBER = "cozeplus.db"
 QUEUE_MEMBER = "tasks.db"
 DIRECTORIES = ("files", "avatars")
 SECRET_KEY = "secret_key"
+DERIVED = ("vectors",)  # rebuilt from the database when first needed: not backed up
 
 
 class BackupError(Exception):
@@ -153,6 +154,8 @@ def restore(settings: Settings, source: Path, *, force: bool = False) -> dict:
             for name in manifest["members"]:
                 target = database if name == DATABASE_MEMBER else data_dir / name
                 _replace(unpacked / name, target)
+        for name in DERIVED:  # made from the replaced database: its versions could pass for the backup's
+            shutil.rmtree(data_dir / name, ignore_errors=True)
     return manifest
 
 

@@ -78,10 +78,14 @@ def test_backup_of_a_serving_server_restores_into_a_new_deployment(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
-    # over an existing database only with --force
+    # over an existing database only with --force; the replaced database's vector files go
+    stale = tmp_path / "restored" / "vectors" / "1-1-v3.f32.npy"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_bytes(b"made from the database being replaced")
     refused = run_cli(restored, "restore", str(archive))
-    assert refused.returncode == 1 and "--force" in refused.stderr
+    assert refused.returncode == 1 and "--force" in refused.stderr and stale.exists()
     assert run_cli(restored, "restore", "--force", str(archive)).returncode == 0
+    assert not stale.parent.exists()
 
 
 def test_restore_refuses_archives_that_are_not_backups_or_leave_the_directory(tmp_path):
