@@ -26,7 +26,7 @@ test: lint node_modules/.installed
 	$(PY) -m pytest
 
 # Schemathesis at depth, by hand: 1,000 examples per operation and 500 stateful runs of 20 steps
-# over the spec's links (`make test` runs the "ci" profile: 60, and 50 of 8). An hour or more.
+# over the spec's links (`make test` runs the "ci" profile: 50, and 50 of 8). An hour or more.
 test-contract-long: $(STAMP)
 	COZEPLUS_CONTRACT_PROFILE=long $(PY) -m pytest tests/test_contract.py
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 import uvloop
 
-from bench.harness import PASSWORD, ROOT, free_port, migrate, server_env, start_uvicorn
+from bench.harness import PASSWORD, ROOT, free_port, migrate, process_tree, server_env, start_uvicorn
 
 DELTA = b"event:conversation.message.delta"
 MODEL_DELTA = b'"content": "tok "'
@@ -267,9 +267,15 @@ def setup_cozeplus(base: str, model_urls: list[str]) -> tuple[list[str], str]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User and system CPU time a process and its workers have used so far."""
+    total = 0
+    for current in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def fmt(seconds: float) -> str:
@@ -288,7 +294,14 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["bare", "cozeplus"], help="measure concurrent streams of one target"
     )
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="cozeplus worker counts to measure concurrent streams with, e.g. 1,2 (one: pinned to "
+        "the servers' CPU; several: free to use every CPU, as a deployment's workers are)",
+    )
     args = parser.parse_args()
+    worker_counts = [int(n) for n in args.workers.split(",")]
     levels = [int(n) for n in args.levels.split(",")]
     # long enough that the last stream of the largest level starts while the first still streams
     long_tokens = int((max(levels) / args.rate + args.hold) * 1000 / args.delay_ms)
@@ -321,7 +334,9 @@ def main() -> None:
         (short_bot, long_bot), pat = setup_cozeplus(ours_url, [short_url, long_url])
         auth = {"Authorization": f"Bearer {pat}"}
 
-        def targets(bot_id: str, model_port: int, model_url: str) -> list[Target]:
+        def targets(
+            bot_id: str, model_port: int, model_url: str, ours_at=None, ours_pid=None, ours_name=None
+        ) -> list[Target]:
             question = {
                 "bot_id": bot_id,
                 "user_id": "bench",
@@ -352,15 +367,15 @@ def main() -> None:
                     bare.pid,
                 ),
                 Target(
-                    "cozeplus /v3/chat",
-                    ours_url,
+                    ours_name or "cozeplus /v3/chat",
+                    ours_at or ours_url,
                     "/v3/chat",
                     question,
                     auth,
                     DELTA,
                     "/v1/users/me",
                     auth,
-                    ours.pid,
+                    ours_pid or ours.pid,
                 ),
             ]
 
@@ -399,7 +414,22 @@ def main() -> None:
             "plain p50 plain p99  server% µs/token load%"
         )
         held = {}
-        for target in long[1:]:
+        extra_servers = []
+        measured = list(long[1:])
+        for count in worker_counts:
+            if count == 1:
+                continue
+            server, url = start_uvicorn(
+                "core.asgi:create", env, probe_path="/healthz", cwd=ROOT, workers=count
+            )
+            extra_servers.append(server)
+            for pid in process_tree(server.pid):
+                os.sched_setaffinity(pid, set(cpus))
+            name = f"cozeplus, {count} workers"
+            measured.append(targets(long_bot, long_port, long_url, url, server.pid, name)[2])
+        if 1 not in worker_counts:
+            measured = [t for t in measured if t.name != "cozeplus /v3/chat"]
+        for target in measured:
             if args.only and args.only not in target.name.lower():
                 continue
             for streams in levels:
@@ -421,14 +451,13 @@ def main() -> None:
                 if not passed:
                     break
                 held[target.name] = streams
-        print(
-            "\n   largest level held: "
-            + ", ".join(
-                f"{name} {held.get(name, 0)}" for name in ("bare Starlette relay", "cozeplus /v3/chat")
-            )
-        )
+        print("\n   largest level held: " + ", ".join(f"{t.name} {held.get(t.name, 0)}" for t in measured))
+        one = held.get("cozeplus /v3/chat", 0)
+        for target in measured:
+            if target.name.startswith("cozeplus, ") and one:
+                print(f"   {target.name} / one worker: {held.get(target.name, 0) / one:.2f}")
     finally:
-        for proc in (ours, bare, *models):
+        for proc in (ours, bare, *models, *extra_servers):
             proc.terminate()
 
 

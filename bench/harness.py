@@ -45,9 +45,10 @@ def free_port() -> int:
 
 
 def start_uvicorn(
-    factory: str, env: dict, probe_path: str = "/", cwd=None, app_dir=None
+    factory: str, env: dict, probe_path: str = "/", cwd=None, app_dir=None, workers: int = 1
 ) -> tuple[subprocess.Popen, str]:
-    """One uvicorn worker serving `factory` on a free port; returns once `probe_path` answers."""
+    """uvicorn serving `factory` on a free port (one worker, or `workers`); returns once
+    `probe_path` answers and, for several, every worker process has had time to build its app."""
     port = free_port()
     command = [
         sys.executable,
@@ -58,7 +59,7 @@ def start_uvicorn(
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--log-level",
         "warning",
         "--no-access-log",
@@ -73,11 +74,30 @@ def start_uvicorn(
     for _ in range(200):
         try:
             httpx.get(base + probe_path, timeout=1)
-            return proc, base
         except httpx.TransportError:
             time.sleep(0.05)
+            continue
+        if workers > 1:
+            while len(process_tree(proc.pid)) < workers + 1:
+                time.sleep(0.1)
+            time.sleep(3)  # each builds its app (a second and a half); the ready ones answer meanwhile
+        return proc, base
     proc.kill()
     raise SystemExit(f"{factory} did not start: {Path(log.name).read_text()[-3000:]}")
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants (uvicorn's workers, a server's children)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except FileNotFoundError:
+            continue
+        found.append(current)
+        pending += [int(child) for child in children]
+    return found
 
 
 def run_wrk(url: str, script: Path, seconds: int, connections: int) -> float:

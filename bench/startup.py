@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import PASSWORD, ROOT, free_port, migrate, server_env
+from bench.harness import PASSWORD, ROOT, free_port, migrate, process_tree, server_env
 
 IDLE_SECONDS = 5.0
 
@@ -26,16 +26,12 @@ IDLE_SECONDS = 5.0
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its descendants, in MB."""
     total = 0
-    pids = [pid]
-    while pids:
-        current = pids.pop()
+    for current in process_tree(pid):
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except FileNotFoundError:
             continue
         total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-        pids += [int(child) for child in children]
     return total / 1024
 
 

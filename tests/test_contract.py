@@ -20,7 +20,7 @@ from models.identity import User
 CONTRACT_EMAIL = "contract@example.com"
 # Examples per operation, stateful runs, and steps per run. "ci" runs in `make test`; "long" by
 # hand: `make test-contract-long` (an hour or more on two cores).
-PROFILES = {"ci": (60, 50, 8), "long": (1000, 500, 20)}
+PROFILES = {"ci": (50, 50, 8), "long": (1000, 500, 20)}
 EXAMPLES, RUNS, STEPS = PROFILES[os.environ.get("COZEPLUS_CONTRACT_PROFILE", "ci")]
 HYPOTHESIS = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True

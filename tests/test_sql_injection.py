@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from urllib.parse import quote
 
 import pytest
@@ -103,10 +104,16 @@ def worlds(app):
         answer = client.post("/api/passport/web/email/login/", json=login)
         client.cookies.clear()
         admin = Account(client, ADMIN_EMAIL, ADMIN_PASSWORD, answer.json()["data"])
-        company = corp(admin, "Acme")
+        unique = time.time_ns() % 10**9  # the session's database holds other tests' charts and roles
+        company = corp(admin, f"Acme {unique}")
         sales = dept(admin, company["id"], "Sales")
         person(admin, "Dana", sales["id"])
-        role = {"role_code": "auditor", "role_name": "Auditor", "role_domain": "space", "permissions": []}
+        role = {
+            "role_code": f"auditor_{unique}",
+            "role_name": f"Auditor {unique}",
+            "role_domain": "space",
+            "permissions": [],
+        }
         assert admin.post("/api/permission_api/role/create", role).json()["code"] == 0
         for world in (alice, bob):
             published = {"plugin_id": world.get("plugin"), "version_name": "v1.0.0"}
