@@ -309,9 +309,16 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-"))
     short_port, long_port = free_port(), free_port()
     short_url, long_url = (f"http://127.0.0.1:{port}/v1" for port in (short_port, long_port))
+    # the fake model admitted; no limits (this measures capacity: bench/limits_metrics.py, limits)
     env = server_env(
-        data_dir, BENCH_MODEL_URL=short_url, COZEPLUS_OUTBOUND_ALLOW="127.0.0.1"
-    )  # the fake model
+        data_dir,
+        BENCH_MODEL_URL=short_url,
+        COZEPLUS_OUTBOUND_ALLOW="127.0.0.1",
+        COZEPLUS_RATE_LIMITS="off",
+        COZEPLUS_ADDRESS_RATE_LIMITS="off",
+        COZEPLUS_MAX_RUNS_PER_USER="0",
+        COZEPLUS_MAX_RUNS_PER_AGENT="0",
+    )
     migrate(env)
     # The servers measured get CPU 0 to themselves; this load generator and the fake models share
     # the others (with a single CPU, everything shares it and the figures say less).

@@ -175,6 +175,8 @@ def main() -> None:
         COZEPLUS_OFFLINE_MODEL_DELAY_MS="0",
         COZEPLUS_RATE_LIMITS="run=100000000/minute,write=100000000/minute,read=100000000/minute",
         COZEPLUS_ADDRESS_RATE_LIMITS="run=100000000/minute,write=100000000/minute,read=100000000/minute",
+        COZEPLUS_MAX_RUNS_PER_USER="0",
+        COZEPLUS_MAX_RUNS_PER_AGENT="0",
     )
     migrate(env)
     port = free_port()
