@@ -12,7 +12,12 @@ The mix: half authenticated reads (account info, the workspace list, an agent's 
 information), a fifth writes (a conversation, a message in it), 15 % chats streamed from the
 offline model to their end, 15 % knowledge searches (hybrid off: full text).
 
-    python -m bench.soak [--minutes 10] [--share 0.7] [--probe 20]"""
+    python -m bench.soak [--minutes 10] [--share 0.7] [--probe 20]
+
+Not yet a measurement of the server: on two cores its httpx client is what saturates (92 % of a
+CPU against the server's 14 % in the first run, 2026-12-07), so the "capacity" is the client's
+and requests queue in it. It needs a lighter load generator (bare protocols, as
+bench/chat_streams.py has) before its figures go in docs/benchmarks.md."""
 
 from __future__ import annotations
 
