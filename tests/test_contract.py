@@ -128,7 +128,8 @@ _rejection.expected_statuses = [*_rejection.expected_statuses, "413"]
 # value set must be one of its variables. Plugins: documents and manifests are checked beyond
 # their being strings (OpenAPI 3, the manifest's fields), tools' parameters must match their
 # paths, and an OAuth callback's state must be one this server gave out. Webhook URLs must pass the
-# outbound guard (resolve, and to a public address).
+# outbound guard (resolve, and to a public address). Workflow runs: `parameters` given as a string
+# must be JSON text.
 SEMANTIC_400 = {
     "create_pat",
     "upload_avatar",
@@ -173,6 +174,10 @@ SEMANTIC_400 = {
     "oauth_callback",
     "webhook_create",
     "webhook_update",
+    "create_conversation",
+    "open_workflow_run",
+    "open_workflow_stream_run",
+    "open_workflow_chat",
 }
 
 
