@@ -22,8 +22,9 @@ migrate: $(STAMP)
 run: migrate
 	$(VENV)/bin/cozeplus serve
 
+# PYTEST_ARGS narrows a run, e.g. PYTEST_ARGS='-m "not clients"' (.ci/run's PostgreSQL pass).
 test: lint node_modules/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Schemathesis at depth, by hand: 1,000 examples per operation and 500 stateful runs of 20 steps
 # over the spec's links (`make test` runs the "ci" profile: 50, and 50 of 8). An hour or more.

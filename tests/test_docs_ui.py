@@ -14,6 +14,8 @@ from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 from core.settings import REPO_ROOT
 
+pytestmark = pytest.mark.clients  # the spec's clients; .ci/run runs them on SQLite only
+
 CHROMIUM = shutil.which("chromium")
 
 

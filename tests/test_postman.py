@@ -13,10 +13,13 @@ from conftest import ADMIN_PASSWORD, run_python
 from core.settings import REPO_ROOT
 
 NPX = shutil.which("npx")
-pytestmark = pytest.mark.skipif(
-    NPX is None or not (REPO_ROOT / "node_modules").exists(),
-    reason="needs Node and `npm ci` (make test installs both)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        NPX is None or not (REPO_ROOT / "node_modules").exists(),
+        reason="needs Node and `npm ci` (make test installs both)",
+    ),
+    pytest.mark.clients,  # the spec's clients; .ci/run runs them on SQLite only
+]
 
 
 def test_committed_collection_matches_a_fresh_generation(tmp_path):
