@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import migrate, run_wrk, server_env, start_uvicorn  # noqa: E402
+from bench.harness import AS_SHIPPED_LOGS, migrate, run_wrk, server_env, start_uvicorn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = 'wrk.method = "POST"\nwrk.headers["Authorization"] = "Bearer {token}"\n'
@@ -41,7 +41,7 @@ def main() -> None:
     # as `make run` serves (access log, metrics, rate limits counting), limits set past the load
     env = server_env(
         data_dir,
-        COZEPLUS_LOG_REQUESTS="0" if args.no_log else "1",
+        **({"COZEPLUS_LOG_REQUESTS": "0"} if args.no_log else AS_SHIPPED_LOGS),
         COZEPLUS_RATE_LIMITS="read=100000000/minute",
         COZEPLUS_ADDRESS_RATE_LIMITS="read=100000000/minute",
     )

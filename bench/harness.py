@@ -16,11 +16,15 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-1"
+# make run's logs: level INFO and a JSON access line per request (the access lines are INFO, so
+# COZEPLUS_LOG_REQUESTS alone, under server_env's WARNING, writes none)
+AS_SHIPPED_LOGS = {"COZEPLUS_LOG_LEVEL": "INFO", "COZEPLUS_LOG_REQUESTS": "1"}
 
 
 def server_env(data_dir: Path, **extra: str) -> dict:
     """The environment of a benchmark's cozeplus: its own data directory, the admin's password,
-    quiet logs; `extra` adds to it (COZEPLUS_LOG_REQUESTS="1" turns the access log back on)."""
+    quiet logs (warnings only, no access log); `extra` adds to it (**AS_SHIPPED_LOGS for the logs
+    `make run` writes)."""
     return {
         **os.environ,
         "COZEPLUS_DATA_DIR": str(data_dir),

@@ -36,7 +36,7 @@ import httpx
 import uvloop
 
 from bench.chat_streams import cpu_seconds
-from bench.harness import PASSWORD, ROOT, free_port, migrate, server_env
+from bench.harness import AS_SHIPPED_LOGS, PASSWORD, ROOT, free_port, migrate, server_env
 from bench.rawhttp import Pool
 from bench.startup import rss_mb
 
@@ -187,7 +187,7 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-soak-"))
     env = server_env(
         data_dir,
-        COZEPLUS_LOG_REQUESTS="1",
+        **AS_SHIPPED_LOGS,
         COZEPLUS_OFFLINE_MODEL_DELAY_MS="0",
         COZEPLUS_RATE_LIMITS="run=100000000/minute,write=100000000/minute,read=100000000/minute",
         COZEPLUS_ADDRESS_RATE_LIMITS="run=100000000/minute,write=100000000/minute,read=100000000/minute",

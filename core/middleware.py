@@ -4,16 +4,13 @@ trailing-slash aliases of Coze's passport paths."""
 from __future__ import annotations
 
 import itertools
-import logging
 import re
 import secrets
 import time
 from urllib.parse import parse_qsl, urlencode
 
-from core import errors
+from core import errors, logs
 from core.envelope import error_body, request_id_var
-
-access_log = logging.getLogger("cozeplus.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # Generated ids: a random per-process prefix and a counter (uuid4 per request cost ~4% of a read).
@@ -214,16 +211,13 @@ async def _send_error(send, error: errors.ErrorCode, msg: str, headers: list | N
 def _log_access(scope, status: int, started: float) -> None:
     context = scope.get("extensions", {}).get("connexion_context", {})
     client = scope.get("client") or ("", 0)
-    access_log.info(
-        "request",
-        extra={
-            "fields": {
-                "method": scope["method"],
-                "path": scope["path"],
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "user_id": context.get("user"),
-                "client": client[0],
-            }
-        },
+    logs.access(
+        {
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "user_id": context.get("user"),
+            "client": client[0],
+        }
     )

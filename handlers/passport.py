@@ -44,7 +44,9 @@ def logout_post(token_info):
     return logout(token_info)
 
 
-def account_info(token_info, body=None):
+# No I/O (security has loaded the user), so on the event loop: a hop to the thread pool would be
+# most of such a request's cost.
+async def account_info(token_info, body=None):
     return ok(user_view(token_info["user"]))
 
 
@@ -76,5 +78,5 @@ def get_avatar(avatar_key):
     )
 
 
-def users_me(token_info):
+async def users_me(token_info):  # no I/O, as account_info
     return ok(open_user_view(token_info["user"]))
