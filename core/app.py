@@ -17,7 +17,6 @@ from core.audit import AuditMiddleware, is_write
 from core.envelope import ErrorRenderer
 from core.idempotency import IdempotencyMiddleware
 from core.logs import configure_logging
-from core.metrics import MetricsMiddleware
 from core.middleware import RequestContextMiddleware
 from core.settings import Settings, get_settings, use_settings
 from core.validation import VALIDATOR_MAP
@@ -85,6 +84,19 @@ def _rate_classes(spec: dict) -> dict[str, str]:
                 written = is_write(op["operationId"], method.upper())
                 classes[op["operationId"]] = op.get("x-rate-class") or ("write" if written else "read")
     return classes
+
+
+def _literal_reads(spec: dict) -> frozenset[tuple[str, str]]:
+    """(method, path) of the operations at paths without parameters that write nothing (and
+    that no templated path also matches, where routing could choose the other)."""
+    shadowed = _shadowing_paths(spec)
+    return frozenset(
+        (method.upper(), path)
+        for path, item in spec.get("paths", {}).items()
+        if "{" not in path and path not in shadowed
+        for method, op in item.items()
+        if isinstance(op, dict) and "operationId" in op and not is_write(op["operationId"], method.upper())
+    )
 
 
 def _idempotent_operations(spec: dict) -> frozenset[str]:
@@ -195,17 +207,17 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
         max_json_body=settings.max_json_body_bytes,
         max_upload_body=settings.max_upload_bytes + 64 * 1024,
         log_requests=settings.log_requests,
+        metrics=settings.metrics,
         https=settings.cookie_secure,
     )
     from handlers.chat_socket import ChatSocketMiddleware  # the one route the spec cannot hold
 
     app.add_middleware(ChatSocketMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
-    if settings.metrics:
-        app.add_middleware(MetricsMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
         AuditMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         tag_by_operation=_tags_by_operation(spec),
+        reads=_literal_reads(spec),
     )
     ratelimit.parse_limits(settings.rate_limits)  # a bad setting stops the start, not a request
     ratelimit.parse_limits(settings.address_rate_limits, "COZEPLUS_ADDRESS_RATE_LIMITS")

@@ -60,12 +60,21 @@ def named_ids(body) -> tuple[list[str], int | None]:
 
 
 class AuditMiddleware:
-    def __init__(self, app, *, tag_by_operation: dict[str, str]):
+    def __init__(
+        self, app, *, tag_by_operation: dict[str, str], reads: frozenset[tuple[str, str]] = frozenset()
+    ):
         self.app = app
         self.tag_by_operation = tag_by_operation
+        # (method, path) of the reads sent by POST at literal paths: known before routing, so their
+        # bodies and answers are not watched only to be dropped
+        self.reads = reads
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if (
+            scope["type"] != "http"
+            or scope["method"] in ("GET", "HEAD", "OPTIONS")
+            or (scope["method"], scope["path"]) in self.reads
+        ):
             return await self.app(scope, receive, send)
         extensions = scope.setdefault("extensions", {})
         body = bytearray()

@@ -6,7 +6,6 @@ process writes its samples there and /metrics adds them up."""
 from __future__ import annotations
 
 import os
-import time
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -69,28 +68,21 @@ def exposition(queue_depth: int) -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-class MetricsMiddleware:
-    """Outermost but for the request context: counts every answer, errors included, under the
-    operation Connexion routed it to."""
+_request_counters: dict[tuple[str, int], object] = {}
+_latency_histograms: dict[str, object] = {}
 
-    def __init__(self, app):
-        self.app = app
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        began = time.perf_counter()
-        status = {"code": 500}
-
-        async def watched(message):
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watched)
-        finally:
-            routing = (scope.get("extensions") or {}).get("connexion_routing") or {}
-            operation = str(routing.get("operation_id") or UNROUTED).rsplit(".", 1)[-1]
-            REQUESTS.labels(operation, str(status["code"])).inc()
-            LATENCY.labels(operation).observe(time.perf_counter() - began)
+def record_request(scope, status: int, seconds: float) -> None:
+    """Count an answer under the operation Connexion routed it to (core/middleware.py calls it for
+    every request it sees, errors included). The labelled children are kept: prometheus-client
+    checks and locks on each labels() call, a cost per request."""
+    routing = (scope.get("extensions") or {}).get("connexion_routing") or {}
+    operation = str(routing.get("operation_id") or UNROUTED).rsplit(".", 1)[-1]
+    counter = _request_counters.get((operation, status))
+    if counter is None:  # bounded: the spec's operations times the HTTP statuses
+        counter = _request_counters[(operation, status)] = REQUESTS.labels(operation, str(status))
+    counter.inc()
+    histogram = _latency_histograms.get(operation)
+    if histogram is None:
+        histogram = _latency_histograms[operation] = LATENCY.labels(operation)
+    histogram.observe(seconds)

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from core import errors, logs
 from core.envelope import error_body, request_id_var
+from core.metrics import record_request
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # Generated ids: a random per-process prefix and a counter (uuid4 per request cost ~4% of a read).
@@ -40,6 +41,7 @@ class RequestContextMiddleware:
         max_json_body: int,
         max_upload_body: int,
         log_requests: bool = True,
+        metrics: bool = True,
         https: bool = False,
     ):
         self.app = app
@@ -52,6 +54,7 @@ class RequestContextMiddleware:
         self.max_json_body = max_json_body
         self.max_upload_body = max_upload_body
         self.log_requests = log_requests
+        self.metrics = metrics  # counted here, where the status and the time already are
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -137,6 +140,8 @@ class RequestContextMiddleware:
             if status_holder["status"] == 0:
                 await _send_error(send_with_id, exc.error, exc.msg)
         finally:
+            if self.metrics:
+                record_request(scope, status_holder["status"] or 500, time.perf_counter() - started)
             if self.log_requests:
                 _log_access(scope, status_holder["status"], started)
             request_id_var.reset(token)

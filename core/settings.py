@@ -66,7 +66,7 @@ class Settings:
     address_rate_limits: str = "login=30/minute,run=300/minute,write=3000/minute,read=12000/minute"
     max_runs_per_user: int = 10  # chats and workflow runs in progress at once (0: no cap)
     max_runs_per_agent: int = 50  # chats of one agent in progress at once, all users (0: no cap)
-    metrics: bool = True  # count requests for /metrics (off: the middleware is not installed)
+    metrics: bool = True  # count requests for /metrics (off: none counted)
     metrics_token: str = ""  # when set, /metrics needs it as a bearer token
     validate_responses: bool = False
     log_level: str = "INFO"

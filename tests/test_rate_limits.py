@@ -5,6 +5,7 @@ served; caps on chats and workflow runs in progress; limits shared by two worker
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import httpx
@@ -203,3 +204,21 @@ def test_two_workers_share_their_limits_through_redis(live_env, redis_url, tmp_p
         for server, _ in servers:
             server.terminate()
             server.wait(10)
+
+
+def test_memory_counters_are_swept_by_one_timer_not_a_thread_after_every_count(monkeypatch):
+    """limits' own memory storage starts a thread 10 ms after a count whenever none runs; ours keeps
+    one timer at a time, and still empties the counters that expired."""
+    monkeypatch.setattr(ratelimit.SweptMemoryStorage, "SWEEP_EVERY_S", 0.2)
+    storage = ratelimit.SweptMemoryStorage()
+    started = []
+    original_start = threading.Timer.start
+    monkeypatch.setattr(threading.Timer, "start", lambda t: started.append(t) or original_start(t))
+    deadline = time.monotonic() + 0.15
+    counts = 0
+    while time.monotonic() < deadline:  # past the 10 ms after which limits' own would start another
+        storage.incr("address:127.0.0.1", expiry=0.1)
+        counts += 1
+    assert counts > 100 and len(started) == 1, (counts, len(started))
+    time.sleep(0.5)
+    assert "address:127.0.0.1" not in storage.storage and "address:127.0.0.1" not in storage.expirations
