@@ -46,23 +46,10 @@ postman: $(STAMP) node_modules/.installed
 sdks: $(STAMP) node_modules/.installed
 	$(PY) -m codegen.sdks
 
-# Needs wrk (apt-get install wrk) for the throughput figures.
+# Every bench/ script in turn (bench/suite.py), writing docs/benchmarks.md: long (the soak alone
+# is ten minutes), on a quiet machine. Needs wrk (apt-get install wrk). ONLY=startup,soak: some.
 bench: $(STAMP)
-	$(PY) bench/auth_reads.py
-	$(PY) bench/auth_profile.py
-	$(PY) bench/app_class.py
-	$(PY) -m bench.authz
-	$(PY) -m bench.authz_profile
-	$(PY) -m bench.chat_streams
-	$(PY) -m bench.model_client
-	$(PY) -m bench.knowledge
-	$(PY) -m bench.knowledge_eval
-	$(PY) -m bench.memory
-	$(PY) -m bench.plugin_calls
-	$(PY) -m bench.workflow_engine
-	$(PY) -m bench.workflow_runs
-	$(PY) -m bench.webhooks
-	$(PY) -m bench.channels
+	$(PY) -m bench.suite $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf $(VENV) node_modules

@@ -30,7 +30,7 @@ class NotMigrated(RuntimeError):
 def _cache_connexion_signature_inspection() -> None:
     """Connexion inspects a handler's or security function's signature on every request (3 times
     for an authenticated call); functions don't change, so remember the answer. This alone cut a
-    read from 1.9 to 1.3 ms of CPU in process (docs/benchmarks.md)."""
+    read from 1.9 to 1.3 ms of CPU in process (docs/benchmarks-history.md)."""
     import connexion.decorators.parameter as parameter_module
     import connexion.security as security_module
     from connexion.utils import inspect_function_arguments

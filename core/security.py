@@ -143,7 +143,7 @@ def _token_info(user: User, scheme: str, **extra) -> dict:
 
 # --- the functions named by openapi.yaml's security schemes ----------------------------------
 # On SQLite an indexed read (~40 us) is cheaper than a hop to the thread pool (measured in
-# docs/benchmarks.md), so credential reads run inline; on PostgreSQL they would wait on the network,
+# docs/benchmarks-history.md), so credential reads run inline; on PostgreSQL they would wait on the network,
 # so they go to the thread pool. Writes always go to the thread pool.
 
 _read = run_db

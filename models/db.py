@@ -66,7 +66,7 @@ def migrate() -> list[str]:
 
 async def run_db(fn, *args):
     """Call blocking database code from async code. An indexed SQLite statement (tens of
-    microseconds) is cheaper than a hop to the thread pool (docs/benchmarks.md), so SQLite runs
+    microseconds) is cheaper than a hop to the thread pool (docs/benchmarks-history.md), so SQLite runs
     inline; PostgreSQL waits on the network, so it goes to the thread pool."""
     if isinstance(db.obj, SqliteDatabase):
         return fn(*args)

@@ -4,7 +4,7 @@ arrive, with pooled keep-alive connections, TLS, a connect timeout and a read ti
 Why not aiohttp or httpx: a process relays tens of thousands of streamed tokens a second, and the
 cost per token decides how many chats it holds. Reading a token cost 200-360 us of CPU with httpx
 and 48 us with aiohttp; parsing with httptools (uvicorn's parser) in a bare protocol, which calls
-the listener from the read itself with no task switch, costs 23 us (docs/benchmarks.md)."""
+the listener from the read itself with no task switch, costs 23 us (docs/benchmarks-history.md)."""
 
 from __future__ import annotations
 

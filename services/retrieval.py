@@ -24,7 +24,7 @@ from services.tasks import queue
 from services.vectors import VectorIndex
 
 # One BLAS thread: a vector scan then takes one core, so hybrid's full-text stage runs beside it
-# and concurrent searches do not fight over cores (measured in docs/benchmarks.md).
+# and concurrent searches do not fight over cores (measured in docs/benchmarks-history.md).
 threadpool_limits(limits=1, user_api="blas")
 
 SEMANTIC, HYBRID, FULL_TEXT = 0, 1, 20
