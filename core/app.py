@@ -9,6 +9,7 @@ import json
 import re
 
 import connexion
+from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
@@ -68,6 +69,40 @@ def _validate_each_spec_once() -> None:
 
 
 _validate_each_spec_once()
+
+
+def _serve_each_spec_once() -> None:
+    """Connexion builds GET /openapi.json's document afresh on every request (two deep copies, a
+    validation and a 1.9 MB dump: about 90 ms of the event loop). The spec does not change while
+    serving, so each base path's document is built once (the YAML one's too)."""
+    from connexion.middleware.swagger_ui import SwaggerUIAPI
+
+    original = SwaggerUIAPI._spec_for_prefix
+    if getattr(original, "once", False):
+        return
+
+    def spec_for_prefix(self, request) -> dict:
+        built = self.__dict__.setdefault("_built_specs", {})
+        base_path = self._base_path_for_prefix(request)  # the server's root path, not the client's
+        if base_path not in built:
+            built[base_path] = original(self, request)
+        return built[base_path]
+
+    async def openapi_json(self, request):
+        from starlette.responses import Response
+
+        bodies = self.__dict__.setdefault("_built_json", {})
+        base_path = self._base_path_for_prefix(request)
+        if base_path not in bodies:
+            bodies[base_path] = Jsonifier().dumps(self._spec_for_prefix(request)).encode()
+        return Response(content=bodies[base_path], status_code=200, media_type="application/json")
+
+    spec_for_prefix.once = True
+    SwaggerUIAPI._spec_for_prefix = spec_for_prefix
+    SwaggerUIAPI._get_openapi_json = openapi_json
+
+
+_serve_each_spec_once()
 
 
 def load_spec(settings: Settings) -> dict:
