@@ -23,8 +23,16 @@ _parsed: dict[str, str] = {}  # digest -> the document as JSON text
 _lock = threading.Lock()
 
 
+_digests: dict[tuple, str] = {}  # (path, mtime, size) -> digest: a start loads the spec three times
+
+
 def digest(path: Path = SPEC_PATH) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    stat = path.stat()
+    stamp = (str(path), stat.st_mtime_ns, stat.st_size)
+    found = _digests.get(stamp)
+    if found is None:
+        found = _digests[stamp] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
 
 
 def load(path: Path = SPEC_PATH) -> dict:
