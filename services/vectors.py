@@ -1,5 +1,6 @@
 """Vector search over knowledge slices: per knowledge base matrices memory-mapped from files in
-the data directory, IVF lists beside the large ones (services/vector_lists.py), on disk too."""
+the data directory (small ones in memory), IVF lists beside the large ones (services/vector_lists.py),
+on disk too."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from core.settings import get_settings
 from models.db import db
 from models.knowledge import Dataset, SliceVector
 from services import vector_lists
+
+# A smaller matrix (under 1.5 MB at 384 dimensions) stays in memory, read from the rows: files
+# for it would be two writes on every edit, for memory that does not matter.
+MAPPED_FROM_ROWS = 1_000
 
 
 def _files(key: tuple[int, int]) -> Path:
@@ -94,13 +99,17 @@ class VectorIndex:
             return cached[1], cached[2]
         stem = _files(key)
         ids_path, matrix_path = Path(f"{stem}-v{version}.ids.npy"), Path(f"{stem}-v{version}.f32.npy")
-        if not (ids_path.exists() and matrix_path.exists()):
+        if ids_path.exists() and matrix_path.exists():
+            ids = np.load(ids_path, mmap_mode="r", allow_pickle=False)
+            matrix = np.load(matrix_path, mmap_mode="r", allow_pickle=False)
+        else:
             ids, matrix = cls._read_rows(key)
-            _write(matrix_path, lambda path: np.save(path, matrix, allow_pickle=False))
-            _write(ids_path, lambda path: np.save(path, ids, allow_pickle=False))
+            if len(ids) >= MAPPED_FROM_ROWS:
+                _write(matrix_path, lambda path: np.save(path, matrix, allow_pickle=False))
+                _write(ids_path, lambda path: np.save(path, ids, allow_pickle=False))
+                ids = np.load(ids_path, mmap_mode="r", allow_pickle=False)
+                matrix = np.load(matrix_path, mmap_mode="r", allow_pickle=False)
             _drop_other_versions(key, version)
-        ids = np.load(ids_path, mmap_mode="r", allow_pickle=False)
-        matrix = np.load(matrix_path, mmap_mode="r", allow_pickle=False)
         with cls._lock:
             cls._cache[key] = (version, ids, matrix)
         return ids, matrix

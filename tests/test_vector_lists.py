@@ -11,7 +11,7 @@ from test_knowledge import add_and_wait, make_dataset, retrieve, slices_of, text
 from test_local_embeddings import local_model  # noqa: F401  (fixture)
 
 from models.knowledge import Dataset
-from services import vector_lists
+from services import vector_lists, vectors
 from services.vectors import VectorIndex
 
 
@@ -133,6 +133,7 @@ def test_vectors_and_lists_are_files_mapped_into_memory_and_old_versions_go(
     from models.db import db
 
     monkeypatch.setattr(vector_lists, "MIN_ROWS", 10)
+    monkeypatch.setattr(vectors, "MAPPED_FROM_ROWS", 10)
     dataset_id = make_dataset(alice)
     add_and_wait(
         alice,
@@ -173,3 +174,23 @@ def test_vectors_and_lists_are_files_mapped_into_memory_and_old_versions_go(
     newer = Dataset.get_by_id(key[0]).vector_version
     assert newer > version
     assert {p.name.split("-v")[1].split(".")[0] for p in folder.glob(f"{key[0]}-{key[1]}-v*")} == {str(newer)}
+
+
+def test_a_small_knowledge_base_stays_in_memory_without_files(alice, local_model):  # noqa: F811
+    """Under vectors.MAPPED_FROM_ROWS rows, files would cost two writes per edit for memory that
+    does not matter: the matrix is read from the rows and kept in memory."""
+    from core.settings import get_settings
+
+    dataset_id = make_dataset(alice)
+    add_and_wait(
+        alice,
+        dataset_id,
+        [text_source("handbook", "\n\n".join(TOPICS))],
+        chunk_strategy={"chunk_type": 1, "separator": "\n\n", "max_tokens": 2000},
+    )
+    key = (int(dataset_id), int(local_model["id"]))
+    found = retrieve(alice, [dataset_id], "How much vacation time do staff get?", search_strategy=0, top_k=1)
+    assert "vacation" in found["slices"][0]["content"] or "leave" in found["slices"][0]["content"]
+    _, ids, matrix = VectorIndex._cache[key]
+    assert len(ids) == len(TOPICS) < vectors.MAPPED_FROM_ROWS and not isinstance(matrix, np.memmap)
+    assert not list((get_settings().data_dir / "vectors").glob(f"{key[0]}-{key[1]}-*"))
