@@ -121,6 +121,18 @@ def test_searches_use_the_lists_once_built_and_see_edits_at_once(alice, local_mo
     assert again["slices"][0]["slice_id"] == pieces[5]["slice_id"]
 
 
+def _handbook(alice, local_model) -> tuple[str, tuple[int, int]]:  # noqa: F811
+    """A knowledge base of the TOPICS, one slice each: (its id, its vector index's key)."""
+    dataset_id = make_dataset(alice)
+    add_and_wait(
+        alice,
+        dataset_id,
+        [text_source("handbook", "\n\n".join(TOPICS))],
+        chunk_strategy={"chunk_type": 1, "separator": "\n\n", "max_tokens": 2000},
+    )
+    return dataset_id, (int(dataset_id), int(local_model["id"]))
+
+
 def test_vectors_and_lists_are_files_mapped_into_memory_and_old_versions_go(
     alice,
     local_model,  # noqa: F811
@@ -134,14 +146,7 @@ def test_vectors_and_lists_are_files_mapped_into_memory_and_old_versions_go(
 
     monkeypatch.setattr(vector_lists, "MIN_ROWS", 10)
     monkeypatch.setattr(vectors, "MAPPED_FROM_ROWS", 10)
-    dataset_id = make_dataset(alice)
-    add_and_wait(
-        alice,
-        dataset_id,
-        [text_source("handbook", "\n\n".join(TOPICS))],
-        chunk_strategy={"chunk_type": 1, "separator": "\n\n", "max_tokens": 2000},
-    )
-    key = (int(dataset_id), int(local_model["id"]))
+    dataset_id, key = _handbook(alice, local_model)
     retrieve(alice, [dataset_id], "paid leave", search_strategy=0, top_k=1)
     wait_for_lists(dataset_id, key[1])
     version = Dataset.get_by_id(key[0]).vector_version
@@ -181,14 +186,7 @@ def test_a_small_knowledge_base_stays_in_memory_without_files(alice, local_model
     does not matter: the matrix is read from the rows and kept in memory."""
     from core.settings import get_settings
 
-    dataset_id = make_dataset(alice)
-    add_and_wait(
-        alice,
-        dataset_id,
-        [text_source("handbook", "\n\n".join(TOPICS))],
-        chunk_strategy={"chunk_type": 1, "separator": "\n\n", "max_tokens": 2000},
-    )
-    key = (int(dataset_id), int(local_model["id"]))
+    dataset_id, key = _handbook(alice, local_model)
     found = retrieve(alice, [dataset_id], "How much vacation time do staff get?", search_strategy=0, top_k=1)
     assert "vacation" in found["slices"][0]["content"] or "leave" in found["slices"][0]["content"]
     _, ids, matrix = VectorIndex._cache[key]
