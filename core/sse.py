@@ -136,6 +136,8 @@ class EventStream(Response):
 
     def _keep_alive(self) -> None:
         # one timer per silent period, not one per write
+        if self._closed:  # a ping after the last event would break parsers that stop at Done
+            return
         loop = asyncio.get_running_loop()
         due = self._last_write + self.keepalive
         if loop.time() >= due and not self._frames:

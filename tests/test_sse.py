@@ -101,3 +101,19 @@ def test_silence_gets_keep_alive_comments():
 
     server = asyncio.run(run())
     assert server.bodies == [sse.KEEP_ALIVE, sse.KEEP_ALIVE, b"one", b""]
+
+
+def test_no_keep_alive_follows_the_last_event():
+    async def run():
+        stream, server = sse.EventStream(keepalive=0.05), Server()
+        task = await started(stream, server)
+        server.hold = asyncio.Event()
+        stream.push(b"last")  # its write waits past the keep-alive's due time
+        stream.close()
+        await asyncio.sleep(0.12)
+        server.hold.set()
+        await asyncio.wait_for(task, 1)
+        return server
+
+    server = asyncio.run(run())
+    assert server.bodies == [b"last", b""]
