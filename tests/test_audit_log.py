@@ -6,7 +6,9 @@ from __future__ import annotations
 from conftest import assert_error
 
 from core import spec as spec_module
+from core.audit import is_write
 from models.audit import AuditEntry
+from models.identity import Space
 
 
 def audit(admin, **filters) -> list[dict]:
@@ -72,3 +74,46 @@ def test_bodies_the_server_refuses_are_recorded_as_refused(admin, alice):
         assert response.status_code == 400, response.text
     entries = audit(admin, actor_id=alice.user_id, operation="create_space")
     assert [e["status"] for e in entries] == [400, 400] and all(e["code"] == 108000000 for e in entries)
+
+
+def test_the_read_pass_through_skips_only_unshadowed_literal_reads():
+    from core.app import _literal_reads
+
+    def op(name):
+        return {"operationId": name}
+
+    spec = {
+        "paths": {
+            "/v1/things/list": {"post": op("list_things")},  # a templated write also matches it
+            "/v1/things/{thing_id}": {"post": op("update_thing")},
+            "/v1/books/list": {"post": op("list_books"), "put": op("update_books")},
+            "/v1/books/create": {"post": op("create_book")},
+            "/v1/books/{book_id}/get": {"post": op("get_book")},
+        }
+    }
+    assert _literal_reads(spec) == {("POST", "/v1/books/list")}
+    shipped = spec_module.load()
+    for method, path in _literal_reads(shipped):
+        operation = shipped["paths"][path][method.lower()]["operationId"]
+        assert not is_write(operation, method), (method, path)
+
+
+def test_reads_and_writes_side_by_side_record_every_write(admin, alice):
+    from core.app import _literal_reads
+
+    skipped = _literal_reads(spec_module.load())
+    assert {"/api/playground_api/space/list", "/api/playground_api/space/member/list"} <= {
+        path for _, path in skipped
+    }  # the reads below take the pass-through
+    before = AuditEntry.select().count()
+    made = []
+    for name in ("Side one", "Side two", "Side three"):
+        assert alice.post("/api/playground_api/space/list").status_code == 200
+        made.append(alice.post("/api/playground_api/space/create", {"name": name}).json()["data"]["id"])
+        assert alice.post("/api/playground_api/space/member/list", {"space_id": made[-1]}).status_code == 200
+    assert AuditEntry.select().count() == before + 3
+    new = list(AuditEntry.select().order_by(AuditEntry.id.desc()).limit(3))
+    assert [(e.operation, e.status) for e in new] == [("create_space", 200)] * 3
+    listed = audit(admin, operation="create_space", actor_id=alice.user_id)[:3]
+    assert [e["id"] for e in listed] == [str(e.id) for e in new]
+    assert all(Space.get_by_id(int(space_id)).name.startswith("Side") for space_id in made)
