@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+
+# uvicorn closes a connection idle for 5 s; one reused as it closes is reset under the request
+IDLE_LIMIT = 4.0
 
 
 class ResponseError(ConnectionError):
@@ -37,6 +41,7 @@ class Connection(asyncio.Protocol):
         self.waiter: asyncio.Future | None = None
         self.closed = False
         self.keep_alive = True
+        self.idle_since = 0.0
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -101,10 +106,12 @@ class Pool:
             else ""
         )
         raw = f"{method} {path} HTTP/1.1\r\n{self.head}{extra}\r\n".encode() + payload
+        now = time.monotonic()
         while self.idle:
             connection = self.idle.pop()
-            if not connection.closed:
+            if not connection.closed and now - connection.idle_since < IDLE_LIMIT:
                 break
+            connection.transport.close()
         else:
             loop = asyncio.get_running_loop()
             _, connection = await loop.create_connection(Connection, self.host, self.port)
@@ -115,6 +122,7 @@ class Pool:
             connection.transport.close()
             raise
         if connection.keep_alive and not connection.closed:
+            connection.idle_since = time.monotonic()
             self.idle.append(connection)
         else:
             connection.transport.close()

@@ -48,8 +48,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def answered(status: int, body: bytes) -> bool:
-    return status == 200 and json.loads(body).get("code") == 0
+def answered(status: int, body: bytes) -> tuple[bool, bytes]:
+    """(whether it was answered 200 with code 0, the body, to report a refusal)."""
+    return status == 200 and json.loads(body).get("code") == 0, body
 
 
 class Traffic:
@@ -58,18 +59,13 @@ class Traffic:
         self.conversations: list[str] = []
         self.rng = random.Random(7)
         self.failures: Counter = Counter()
-        self.last = b""
-
-    async def request(self, method: str, path: str, body=None) -> tuple[int, bytes]:
-        status, self.last = await self.pool.request(method, path, body)
-        return status, self.last
 
     def pick(self) -> str:
         return self.rng.choices([k for k, _ in MIX], weights=[w for _, w in MIX])[0]
 
-    async def one(self, kind: str) -> bool:
-        """Send one request of `kind`; whether it was answered 200 with code 0."""
-        request = self.request
+    async def one(self, kind: str) -> tuple[bool, bytes]:
+        """Send one request of `kind`: whether it was answered as it should be, and the body."""
+        request = self.pool.request
         if kind == "read":
             choice = self.rng.randrange(3)
             if choice == 0:
@@ -79,11 +75,12 @@ class Traffic:
             return answered(*await request("GET", f"/v1/bot/get_online_info?bot_id={self.bot_id}"))
         if kind == "write":
             if not self.conversations or self.rng.random() < 0.3:
-                status, body = await request("POST", "/v1/conversation/create", {"bot_id": self.bot_id})
-                if not answered(status, body):
-                    return False
-                self.conversations.append(json.loads(body)["data"]["id"])
-                return True
+                ok, body = answered(
+                    *await request("POST", "/v1/conversation/create", {"bot_id": self.bot_id})
+                )
+                if ok:
+                    self.conversations.append(json.loads(body)["data"]["id"])
+                return ok, body
             conversation = self.rng.choice(self.conversations[-50:])
             message = {"role": "user", "content": "a note", "content_type": "text"}
             path = f"/v1/conversation/message/create?conversation_id={conversation}"
@@ -96,7 +93,7 @@ class Traffic:
                 "additional_messages": [{"role": "user", "content": "Hello there", "content_type": "text"}],
             }
             status, text = await request("POST", "/v3/chat", body)
-            return status == 200 and b"conversation.chat.completed" in text
+            return status == 200 and b"conversation.chat.completed" in text, text
         search = {"dataset_ids": [self.dataset_id], "query": "depot opening hours", "search_strategy": 20}
         return answered(*await request("POST", "/api/knowledge/retrieve", search))
 
@@ -104,9 +101,9 @@ class Traffic:
 async def timed(traffic: Traffic, kind: str, into: list) -> None:
     began = time.perf_counter()
     try:
-        ok = await traffic.one(kind)
+        ok, body = await traffic.one(kind)
         if not ok:
-            traffic.failures[f"{kind}: refused {traffic.last[:160]!r}"] += 1
+            traffic.failures[f"{kind}: refused {body[:160]!r}"] += 1
     except (TimeoutError, OSError, ValueError) as exc:
         ok = False
         traffic.failures[f"{kind}: {type(exc).__name__} {str(exc)[:80]}"] += 1
