@@ -112,9 +112,11 @@ def sections_in(text: str) -> dict[str, str]:
     return found
 
 
-def section(script: str, arguments: tuple[str, ...], title: str, code, output: str, took: float) -> str:
+def section(
+    script: str, arguments: tuple[str, ...], title: str, code, output: str, took: float, revision: str
+) -> str:
     command = " ".join(["python -m", f"bench.{script}", *arguments])
-    when = f"run {datetime.now(UTC):%Y-%m-%d} at {commit()}"
+    when = f"run {datetime.now(UTC):%Y-%m-%d} at {revision}"
     if code == 0:
         outcome = f"took {took / 60:.1f} min, {when}"
     else:
@@ -163,6 +165,7 @@ def main() -> int:
     out = Path(args.out)
     earlier = sections_in(out.read_text()) if out.exists() else {}
     sections, failed = [], []
+    revision = commit()  # the code every script of this run measures
     for script, arguments, title in SCRIPTS:
         if chosen is not None and script not in chosen:
             if script in earlier:
@@ -171,7 +174,7 @@ def main() -> int:
         print(f"== bench/{script}.py", flush=True)
         code, output, took = run(script, arguments, args.timeout)
         print(output.rstrip() or "(no output)", flush=True)
-        sections.append(section(script, arguments, title, code, output, took))
+        sections.append(section(script, arguments, title, code, output, took, revision))
         if code != 0:
             failed.append(script)
     out.write_text("\n".join(head) + "\n" + "\n".join(sections))
