@@ -21,6 +21,8 @@ import hashlib
 import random
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -33,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bench.harness import free_port
+from bench.harness import ROOT, free_port
 
 DIMENSIONS = 384
 CHUNKS_PER_DOCUMENT = 100
@@ -112,12 +114,11 @@ def plain_fts5(path: Path, texts: list[str]) -> sqlite3.Connection:
     return connection
 
 
-def prepare():
-    """A fresh SQLite data directory, migrated, with the bench user: (directory, user, space)."""
+def open_data_dir(data_dir: Path):
+    """Settings for the bench's SQLite data directory, in use, and its database bound."""
     from core.settings import Settings, use_settings
-    from models.db import init_db, migrate
+    from models.db import init_db
 
-    data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-knowledge-"))
     settings = use_settings(
         Settings.from_env(
             {},
@@ -133,6 +134,15 @@ def prepare():
         ).with_secret()
     )  # the local embedding server
     init_db(settings.database_url)
+    return settings
+
+
+def prepare():
+    """A fresh SQLite data directory, migrated, with the bench user: (directory, user, space)."""
+    from models.db import migrate
+
+    data_dir = Path(tempfile.mkdtemp(prefix="cozeplus-bench-knowledge-"))
+    settings = open_data_dir(data_dir)
     migrate()
     from models.identity import User
     from services import accounts, tasks
@@ -173,12 +183,45 @@ def memory() -> str:
     return f"own {anon:,.0f} MB, mapped files {mapped:,.0f} MB"
 
 
+def a_process_that_finds_the_files(data_dir: Path, dataset_id: int, model_id: int, queries: int) -> None:
+    """Run find_files in a new process: what another worker, or the server after a restart, holds."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.knowledge", "--find-files", str(data_dir)]
+        + ["--dataset", str(dataset_id), "--model", str(model_id), "--queries", str(queries)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    print(done.stdout.rstrip())
+
+
+def find_files(data_dir: Path, dataset_id: int, model_id: int, queries: int) -> None:
+    """Search the vectors another process wrote: this one maps their files and reads no rows."""
+    open_data_dir(data_dir)
+    from services.vectors import VectorIndex
+
+    vectors = np.random.default_rng(3).standard_normal((queries, DIMENSIONS), dtype=np.float32)
+    print(f"a second process, at start: {memory()}")
+    for vector in vectors:
+        VectorIndex.search([dataset_id], model_id, vector, 20, exact=True)
+    print(f"a second process, after exact scans of every vector: {memory()}")
+    for vector in vectors:
+        VectorIndex.search([dataset_id], model_id, vector, 20)
+    print(f"a second process, after searches through the IVF lists: {memory()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--local-sample", type=int, default=500, help="chunks ingested with the local model")
+    parser.add_argument("--find-files", type=Path, help=argparse.SUPPRESS)  # find_files, in a new process
+    parser.add_argument("--dataset", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--model", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.find_files:
+        return find_files(args.find_files, args.dataset, args.model, args.queries)
 
     data_dir, user, space = prepare()
     from models.knowledge import Dataset, Document, Slice
@@ -228,7 +271,10 @@ def main() -> None:
 
     min_rows, vector_lists.MIN_ROWS = vector_lists.MIN_ROWS, len(texts) + 1  # exact scans first
     before_vectors = memory()
-    retrieval.retrieve([dataset], queries[0], strategy=retrieval.HYBRID, count_hits=False)  # loads the matrix
+    model = embeddings.embedding_model()
+    key, version = (dataset.id, model.id), Dataset.get_by_id(dataset.id).vector_version
+    VectorIndex._matrix(key, version)  # read from the rows, written to files and mapped
+    after_loading = memory()
 
     def plain(query: str):
         terms = " OR ".join(f'"{w}"' for w in query.split())
@@ -250,8 +296,6 @@ def main() -> None:
     exact_hits = sanity(dataset, queries, picks, texts)
 
     vector_lists.MIN_ROWS = min_rows
-    model = embeddings.embedding_model()
-    key, version = (dataset.id, model.id), Dataset.get_by_id(dataset.id).vector_version
     ids, matrix = VectorIndex._matrix(key, version)
     started = time.perf_counter()
     VectorIndex._build_lists(key, version, ids, matrix)
@@ -267,8 +311,10 @@ def main() -> None:
         results,
     )
     print(f"memory before the vectors were loaded: {before_vectors}")
+    print(f"memory after the vectors were read from the rows into files: {after_loading}")
     print(f"memory after exact scans of every vector: {after_exact}")
     print(f"memory after the IVF lists were built and searched: {memory()}")
+    a_process_that_finds_the_files(data_dir, dataset.id, model.id, len(queries))
     found = []
     for query in queries:
         vector = embeddings.embed(model, [query])[0]

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from peewee import SqliteDatabase
 
 from core.fs import private_dir
 from core.settings import get_settings
@@ -29,8 +30,38 @@ def _write(path: Path, write) -> None:
     """`write(path)` to a file of its own first: readers see the whole file or none of it."""
     # hidden from _drop_other_versions; the suffix kept, as np.save adds ".npy" to a name without
     partial = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}{path.suffix}")
-    write(partial)
+    try:
+        write(partial)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(path)
+
+
+class _RowsChanged(Exception):
+    """The rows counted are not the rows read (a write came between the two statements)."""
+
+
+_ROWS = "FROM kb_slice_vector WHERE dataset_id = {p} AND model_id = {p}"
+BATCH_ROWS = 2048
+
+
+def _row_batches(key: tuple[int, int]):
+    """The (slice_id, vector) rows of a knowledge base and model, a batch at a time: fetched at
+    once, 100,000 rows of 384 dimensions left some 180 MB in the reading process's heap."""
+    select = "SELECT slice_id, vector " + _ROWS.format(p=db.obj.param)
+    if isinstance(db.obj, SqliteDatabase):  # its cursor steps through the rows as they are fetched
+        cursor = db.execute_sql(select, key)
+        while batch := cursor.fetchmany(BATCH_ROWS):
+            yield batch
+        return
+    # psycopg2's cursor would fetch every row first; a server-side cursor hands them out in batches
+    db.execute_sql("DECLARE vector_rows NO SCROLL CURSOR FOR " + select, key)
+    try:
+        while batch := db.execute_sql(f"FETCH {BATCH_ROWS} FROM vector_rows").fetchall():
+            yield batch
+    finally:
+        db.execute_sql("CLOSE vector_rows")
 
 
 def _drop_other_versions(key: tuple[int, int], version: int) -> None:
@@ -99,28 +130,57 @@ class VectorIndex:
             return cached[1], cached[2]
         stem = _files(key)
         ids_path, matrix_path = Path(f"{stem}-v{version}.ids.npy"), Path(f"{stem}-v{version}.f32.npy")
-        if ids_path.exists() and matrix_path.exists():
+        found = ids_path.exists() and matrix_path.exists()
+        if found or cls._write_files(key, ids_path, matrix_path):
             ids = np.load(ids_path, mmap_mode="r", allow_pickle=False)
             matrix = np.load(matrix_path, mmap_mode="r", allow_pickle=False)
-        else:
+        else:  # a small one, or one that changed while it was read (its next version is mapped)
             ids, matrix = cls._read_rows(key)
-            if len(ids) >= MAPPED_FROM_ROWS:
-                _write(matrix_path, lambda path: np.save(path, matrix, allow_pickle=False))
-                _write(ids_path, lambda path: np.save(path, ids, allow_pickle=False))
-                ids = np.load(ids_path, mmap_mode="r", allow_pickle=False)
-                matrix = np.load(matrix_path, mmap_mode="r", allow_pickle=False)
+        if not found:
             _drop_other_versions(key, version)
         with cls._lock:
             cls._cache[key] = (version, ids, matrix)
         return ids, matrix
 
     @staticmethod
+    def _write_files(key: tuple[int, int], ids_path: Path, matrix_path: Path) -> bool:
+        """Write a large knowledge base's rows to its version's files, a batch at a time, so that
+        the whole matrix is never in this process's memory; False for a small one, or when the
+        rows changed between being counted and being read."""
+        with db.atomic():  # one snapshot for the count and the rows, where the database gives one
+            count, longest, shortest = db.execute_sql(
+                "SELECT COUNT(*), MAX(LENGTH(vector)), MIN(LENGTH(vector)) " + _ROWS.format(p=db.obj.param),
+                key,
+            ).fetchone()
+            if count < MAPPED_FROM_ROWS or longest != shortest:
+                return False
+            dimensions = longest // 4
+            ids = np.empty(count, np.int64)
+
+            def fill(path: Path) -> None:
+                matrix = np.lib.format.open_memmap(path, "w+", np.float32, (count, dimensions))
+                at = 0
+                for batch in _row_batches(key):  # read to the end: the cursor closes there
+                    end = at + len(batch)
+                    if end <= count:
+                        ids[at:end] = [row[0] for row in batch]
+                        vectors = np.frombuffer(b"".join(bytes(row[1]) for row in batch), np.float32)
+                        matrix[at:end] = vectors.reshape(len(batch), dimensions)
+                    at = end
+                if at != count:
+                    raise _RowsChanged
+                matrix.flush()
+
+            try:
+                _write(matrix_path, fill)
+            except _RowsChanged:
+                return False
+        _write(ids_path, lambda path: np.save(path, ids, allow_pickle=False))
+        return True
+
+    @staticmethod
     def _read_rows(key: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        rows = db.execute_sql(
-            "SELECT slice_id, vector FROM kb_slice_vector WHERE dataset_id = "
-            f"{db.obj.param} AND model_id = {db.obj.param}",
-            key,
-        ).fetchall()
+        rows = db.execute_sql("SELECT slice_id, vector " + _ROWS.format(p=db.obj.param), key).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         blob = b"".join(bytes(r[1]) for r in rows)
         matrix = (

@@ -192,3 +192,39 @@ def test_a_small_knowledge_base_stays_in_memory_without_files(alice, local_model
     _, ids, matrix = VectorIndex._cache[key]
     assert len(ids) == len(TOPICS) < vectors.MAPPED_FROM_ROWS and not isinstance(matrix, np.memmap)
     assert not list((get_settings().data_dir / "vectors").glob(f"{key[0]}-{key[1]}-*"))
+
+
+def test_a_large_matrix_is_written_a_batch_at_a_time_and_not_when_rows_change_meanwhile(
+    alice,
+    local_model,  # noqa: F811
+    monkeypatch,
+):
+    """The rows go to the file in batches (the whole matrix is never in memory); if the rows read
+    are not the rows counted, no file is left, not even a partial one, and the rows serve from
+    memory."""
+    from core.settings import get_settings
+
+    monkeypatch.setattr(vectors, "MAPPED_FROM_ROWS", 10)
+    monkeypatch.setattr(vectors, "BATCH_ROWS", 3)
+    dataset_id, key = _handbook(alice, local_model)
+    version = Dataset.get_by_id(key[0]).vector_version
+    expected_ids, expected = VectorIndex._read_rows(key)
+    batches = []
+    original = vectors._row_batches
+    monkeypatch.setattr(vectors, "_row_batches", lambda k: (batches.append(len(b)) or b for b in original(k)))
+    ids, matrix = VectorIndex._matrix(key, version)
+    assert batches == [3, 3, 3, 1] and isinstance(matrix, np.memmap)
+    assert ids.tolist() == expected_ids.tolist() and np.array_equal(np.asarray(matrix), expected)
+
+    def one_more(k):
+        yield from original(k)
+        yield [(999, expected[0].tobytes())]  # a row inserted after the count
+
+    monkeypatch.setattr(vectors, "_row_batches", one_more)
+    monkeypatch.setattr(VectorIndex, "_cache", {})
+    folder = get_settings().data_dir / "vectors"
+    for path in folder.glob(f"*{key[0]}-{key[1]}-*"):
+        path.unlink()
+    ids, matrix = VectorIndex._matrix(key, version)
+    assert not isinstance(matrix, np.memmap) and ids.tolist() == expected_ids.tolist()
+    assert not list(folder.glob(f"*{key[0]}-{key[1]}-*"))
