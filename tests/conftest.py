@@ -466,3 +466,20 @@ def live_login(base: str, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWO
 import logging  # noqa: E402
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+CONTRACT = "test_contract"
+
+
+def pytest_collection_modifyitems(config, items):
+    """COZEPLUS_CONTRACT_SHARD=k/n runs the k-th of n shares of test_contract (test_contract.shard_of)."""
+    shard = os.environ.get("COZEPLUS_CONTRACT_SHARD")
+    contract = [item for item in items if getattr(getattr(item, "module", None), "__name__", "") == CONTRACT]
+    if not shard or not contract:
+        return
+    from test_contract import shard_of
+
+    _, dropped = shard_of(contract, shard)
+    config.hook.pytest_deselected(items=dropped)
+    gone = {id(item) for item in dropped}
+    items[:] = [item for item in items if id(item) not in gone]

@@ -257,3 +257,20 @@ def test_schemathesis_checks_every_streamed_event(client):
         response = case.call_and_validate()
         assert response.headers["content-type"][0].startswith("text/event-stream")
         assert response.text.count("event:") > 3
+
+
+def shard_of(items: list, shard: str) -> tuple[list, list]:
+    """(kept, deselected): items split by position into n shards, "k/n" keeping the k-th, so that
+    `make test-contract-long` runs on every core (Schemathesis's cases have no node ids to name)."""
+    k, n = (int(part) for part in shard.split("/"))
+    if not 1 <= k <= n:
+        raise ValueError(f"COZEPLUS_CONTRACT_SHARD={shard!r}: k/n with 1 <= k <= n")
+    kept = [item for at, item in enumerate(items) if at % n == k - 1]
+    return kept, [item for at, item in enumerate(items) if at % n != k - 1]
+
+
+def test_shards_split_the_cases_without_overlap():
+    items = list(range(7))
+    shards = [shard_of(items, f"{k}/3") for k in (1, 2, 3)]
+    assert [kept for kept, _ in shards] == [[0, 3, 6], [1, 4], [2, 5]]
+    assert all(sorted(kept + dropped) == items for kept, dropped in shards)
